@@ -1,0 +1,44 @@
+"""create_app(): Flask, database, Flask-AppBuilder, Socket.IO, Babel and the views.
+
+Nothing is imported at module level: `python -m app.web` imports this package before it can
+monkey-patch, and eventlet must patch before Flask and friends are imported.
+"""
+
+
+def create_app(overrides: dict | None = None, *, async_mode: str | None = None):
+    """Build the web application. `overrides` replaces configuration values (tests use it)."""
+    from flask import Flask
+    from flask_appbuilder import AppBuilder
+    from flask_migrate import Migrate
+
+    from app.models import db
+    from app.realtime import socketio
+    from app.views.index import HomeView
+    from config import Config
+
+    config = Config()
+    app = Flask(__name__, instance_path=config.INSTANCE_DIR)
+    app.config.from_object(config)
+    if overrides:
+        app.config.update(overrides)
+
+    db.init_app(app)
+    Migrate(app, db, directory=str(config.BASE_DIR / "migrations"))
+    with app.app_context():
+        # Created here and not as a module global: two apps in one process (tests) need two.
+        appbuilder = AppBuilder(indexview=HomeView)
+        appbuilder.init_app(app, db.session)
+        from app import views
+
+        views.register(appbuilder)
+
+    socketio.init_app(
+        app,
+        message_queue=app.config["REDIS_URL"] or None,
+        channel=app.config["REDIS_NAMESPACE"] + ":socketio",
+        # Only the web entry point (app.web) is monkey-patched and asks for eventlet.
+        async_mode=async_mode or "threading",
+        cors_allowed_origins=[],
+        manage_session=False,
+    )
+    return app

@@ -1,0 +1,29 @@
+import datetime as dt
+from typing import Optional
+
+from flask_appbuilder import Model
+from sqlalchemy import Boolean, DateTime, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import utcnow
+
+
+class Contact(Model):
+    """A customer, or a WhatsApp group (a group is a contact of its own; the sender of each
+    group message is kept on the message)."""
+
+    __tablename__ = "contact"
+    __table_args__ = (UniqueConstraint("channel", "jid", name="uq_contact_channel_jid"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20), nullable=False, default="whatsapp")
+    # The channel's address: "5511999990000@c.us" or "1203630...@g.us" on WhatsApp.
+    jid: Mapped[str] = mapped_column(String(128), nullable=False)
+    phone: Mapped[Optional[str]] = mapped_column(String(20), index=True)  # digits only; None for groups
+    name: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    is_group: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # Last out-of-hours message sent to this contact: never repeated within 30 minutes.
+    out_of_hours_sent_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+    def __repr__(self):
+        return self.name or self.phone or self.jid

@@ -1,0 +1,51 @@
+from typing import List, Optional
+
+from flask_appbuilder import Model
+from flask_appbuilder.security.sqla.models import User
+from sqlalchemy import Column, ForeignKey, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+member_queue = Table(
+    "member_queue",
+    Model.metadata,
+    Column("user_id", ForeignKey("ab_user.id", ondelete="CASCADE"), primary_key=True),
+    Column("queue_id", ForeignKey("queue.id", ondelete="CASCADE"), primary_key=True),
+)
+
+# Profile name -> Flask-AppBuilder role name. The role is the single source of truth;
+# `Member.profile` is read from it.
+PROFILES = {"user": "User", "supervisor": "Supervisor", "admin": "Admin"}
+
+
+class Member(User):
+    """A team member (Equipe): Flask-AppBuilder's user, extended in the same table."""
+
+    __tablename__ = "ab_user"
+    __table_args__ = {"extend_existing": True}
+    phone: Mapped[Optional[str]] = mapped_column(String(13))
+    default_connection_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("connection.id", ondelete="SET NULL", name="fk_user_default_connection")
+    )
+    default_connection = relationship("Connection", foreign_keys=[default_connection_id])
+    queues: Mapped[List["Queue"]] = relationship(  # noqa: F821
+        secondary=member_queue, order_by="(Queue.bot_order, Queue.name)"
+    )
+
+    @property
+    def name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name) if p)
+
+    @property
+    def profile(self) -> str:
+        names = {r.name for r in self.roles}
+        for profile in ("admin", "supervisor", "user"):
+            if PROFILES[profile] in names:
+                return profile
+        return "user"
+
+    @property
+    def sees_all_tickets(self) -> bool:
+        return self.profile in ("admin", "supervisor")
+
+    def __repr__(self):
+        return self.name or self.email

@@ -1,0 +1,20 @@
+from flask_appbuilder.security.sqla.manager import SecurityManager
+
+from app.models.team import Member
+
+
+class ConectaSecurityManager(SecurityManager):
+    """FAB's security manager with our Member as the user model, and without FAB's own user,
+    role and permission screens: members are managed in Equipe, roles are code (app.roles)."""
+
+    user_model = Member
+
+    def register_views(self):
+        self.appbuilder.add_api(self.security_api)
+        self.appbuilder.add_view_no_menu(self.userinfoeditview())
+        self.auth_view = self.authdbview()
+        self.appbuilder.add_view_no_menu(self.resetmypasswordview())
+        self.appbuilder.add_view_no_menu(self.auth_view)
+        if self.is_auth_limited:
+            self.limiter.limit(self.auth_rate_limit, methods=["POST"])(self.auth_view.blueprint)
+        # user_view (the "Perfil" link of the navbar) is set to the Equipe view by app.views.

@@ -1,0 +1,26 @@
+"""The domain: plain Python over the models. No Flask request, no Socket.IO, no Playwright here."""
+
+
+class DomainError(Exception):
+    """A refused action or invalid input. `message` is user-facing (already translated, pt_BR by
+    default); `status` is the HTTP status a shell should answer with."""
+
+    status = 400
+
+    def __init__(self, message, status: int | None = None):
+        super().__init__(str(message))
+        self.message = str(message)
+        if status is not None:
+            self.status = status
+
+
+class NotFound(DomainError):
+    """The object does not exist, or the caller may not know it exists (never 403 for those)."""
+
+    status = 404
+
+
+class Forbidden(DomainError):
+    """The caller sees the object but may not do this to it."""
+
+    status = 403

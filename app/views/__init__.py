@@ -1,0 +1,12 @@
+"""Registers every view and API on the AppBuilder. Each module has a register(appbuilder)."""
+import importlib
+
+# Order is menu order.
+MODULES = [
+    "app.views.index",
+]
+
+
+def register(appbuilder) -> None:
+    for name in MODULES:
+        importlib.import_module(name).register(appbuilder)

@@ -1,0 +1,24 @@
+"""The RQ worker class: builds the Flask app once and runs every job inside its app context,
+without forking per job (a fork per job costs more than most jobs)."""
+import logging
+
+from rq import SimpleWorker
+
+log = logging.getLogger(__name__)
+
+
+class AppWorker(SimpleWorker):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from app import create_app
+
+        self.flask_app = create_app()
+
+    def perform_job(self, job, queue):
+        from app.models import db
+
+        with self.flask_app.app_context():
+            try:
+                return super().perform_job(job, queue)
+            finally:
+                db.session.remove()

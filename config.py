@@ -1,0 +1,104 @@
+"""Settings: every value comes from an environment variable and has a working default."""
+import os
+import secrets
+from pathlib import Path
+
+from flask_appbuilder.const import AUTH_DB
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def _bool(name, default=False):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on", "sim"}
+
+
+def instance_dir() -> Path:
+    path = Path(os.environ.get("INSTANCE_DIR") or BASE_DIR / "instance").resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def database_url() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return "sqlite:///" + str(instance_dir() / "conecta.db")
+    # psycopg 3 is the driver we ship; accept the usual spellings of a PostgreSQL URL.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def secret_key() -> str:
+    """SECRET_KEY, or one generated once and kept under the instance folder (never a constant)."""
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    path = instance_dir() / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+class Config:
+    BASE_DIR = BASE_DIR
+
+    def __init__(self):
+        self.SECRET_KEY = secret_key()
+        self.INSTANCE_DIR = str(instance_dir())
+        self.SQLALCHEMY_DATABASE_URI = database_url()
+        self.SQLALCHEMY_TRACK_MODIFICATIONS = False
+        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        # REDIS_URL may be empty here: run.py resolves it (local server or embedded) before
+        # starting any process and passes it down through the environment.
+        self.REDIS_URL = os.environ.get("REDIS_URL", "")
+        # Every Redis key, RQ queue and Socket.IO channel of this installation is prefixed with
+        # it, so that test runs (or two installations) can share one Redis server.
+        self.REDIS_NAMESPACE = os.environ.get("REDIS_NAMESPACE", "conecta")
+        self.WHATSAPP_WEB_URL = os.environ.get("WHATSAPP_WEB_URL", "https://web.whatsapp.com")
+        self.CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "")
+        self.SIMULATOR = _bool("SIMULATOR")
+        self.TZ_NAME = os.environ.get("TZ_NAME", "America/Sao_Paulo")
+        self.MEDIA_DIR = str(instance_dir() / "media")
+        self.SESSIONS_DIR = str(instance_dir() / "sessions")
+
+        # Flask-AppBuilder
+        self.APP_NAME = "Conecta"
+        self.APP_THEME = ""
+        self.AUTH_TYPE = AUTH_DB
+        self.AUTH_ROLE_ADMIN = "Admin"
+        self.AUTH_ROLE_PUBLIC = "Public"
+        self.AUTH_USER_REGISTRATION = False
+        self.AUTH_RATE_LIMITED = _bool("AUTH_RATE_LIMITED", True)
+        self.AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "10 per 20 second")
+        self.RATELIMIT_STORAGE_URI = "memory://"
+        self.FAB_ADD_SECURITY_API = True
+        self.FAB_API_SWAGGER_UI = True
+        self.FAB_UPDATE_PERMS = False  # roles are code (FAB_ROLES), never rows to keep in sync
+        # Tables come from the Alembic migrations only; roles from app.services.bootstrap.
+        self.FAB_CREATE_DB = False
+        self.FAB_API_MAX_PAGE_SIZE = 100
+        self.FAB_SECURITY_MANAGER_CLASS = "app.security.ConectaSecurityManager"
+        self.BABEL_DEFAULT_LOCALE = "pt_BR"
+        # Merged over Flask-AppBuilder's own catalogue (ours wins), see app.i18n.
+        self.BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "translations")
+        self.LANGUAGES = {
+            "pt_BR": {"flag": "br", "name": "Português"},
+            "en": {"flag": "gb", "name": "English"},
+        }
+        self.WTF_CSRF_ENABLED = True
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_BYTES", 16 * 1024 * 1024))
+        self.JWT_ACCESS_TOKEN_EXPIRES = 12 * 3600
+
+        from app.roles import ROLES
+
+        self.FAB_ROLES = ROLES

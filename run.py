@@ -1,0 +1,163 @@
+#!/usr/bin/env python
+"""The one command that starts everything: `python run.py [--demo]`.
+
+Migrates the database, creates the first Admin, then starts and supervises the web server, the
+RQ job workers and the bridge supervisor, restarting any that dies. Ctrl-C or SIGTERM stops them
+all (Chromium included: every child runs in its own process group, which is killed whole).
+"""
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description="Conecta: atendimento multiatendente para WhatsApp")
+    p.add_argument("--demo", action="store_true", help="simulador do WhatsApp e dados de exemplo")
+    p.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS", "2")),
+                   help="quantos processos de tarefas (RQ) iniciar")
+    return p.parse_args(argv)
+
+
+class Child:
+    """A supervised child process, restarted with backoff when it dies."""
+
+    def __init__(self, name: str, argv: list[str], env: dict):
+        self.name, self.argv, self.env = name, argv, env
+        self.process: subprocess.Popen | None = None
+        self.restarts = 0
+        self.next_start = 0.0
+
+    def start(self):
+        self.process = subprocess.Popen(self.argv, env=self.env, cwd=str(ROOT), start_new_session=True)
+        self.started_at = time.monotonic()
+
+    def check(self):
+        if self.process is None or self.process.poll() is None:
+            return
+        code = self.process.returncode
+        now = time.monotonic()
+        if self.next_start == 0.0:
+            # Quick deaths back off up to 30 s; a child that ran a while restarts at once.
+            quick = now - self.started_at < 10
+            self.restarts = self.restarts + 1 if quick else 0
+            delay = min(30.0, 0.5 * (2 ** self.restarts)) if quick else 0.0
+            print(f"[run] {self.name} terminou (código {code}); reiniciando em {delay:.1f}s", flush=True)
+            self.next_start = now + delay
+        if now >= self.next_start:
+            self.next_start = 0.0
+            self.start()
+
+    def signal(self, sig):
+        if self.process and self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def wait(self, timeout: float) -> bool:
+        if self.process is None:
+            return True
+        try:
+            self.process.wait(timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+
+
+def prepare(args) -> tuple[dict, object]:
+    """Environment for the children, database migrated, first Admin created."""
+    env = dict(os.environ)
+    if args.demo:
+        env["SIMULATOR"] = "1"
+    os.environ.update(env)
+
+    from config import instance_dir
+    from app.embedded_redis import resolve_redis_url
+
+    redis_url, embedded = resolve_redis_url(instance_dir() / "redis")
+    env["REDIS_URL"] = os.environ["REDIS_URL"] = redis_url
+    if embedded:
+        print(f"[run] Redis embutido em {redis_url}", flush=True)
+
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from app.services.bootstrap import bootstrap
+
+    app = create_app()
+    with app.app_context():
+        upgrade()
+    generated = bootstrap(app, os.environ.get("ADMIN_EMAIL"), os.environ.get("ADMIN_PASSWORD"))
+    if generated:
+        email = os.environ.get("ADMIN_EMAIL") or "admin@conecta.local"
+        print(f"[run] Primeiro administrador: {email} / senha: {generated}  (anote: não será mostrada de novo)",
+              flush=True)
+    if args.demo:
+        from app.services.demo import load_demo_data
+
+        load_demo_data(app)
+    return env, embedded
+
+
+def children(args, env) -> list[Child]:
+    py = sys.executable
+    ns = env.get("REDIS_NAMESPACE", "conecta")
+    from app.workers import JOB_QUEUES, queue_name
+
+    rq = str(Path(py).with_name("rq"))
+    queues = [queue_name(q, ns) for q in JOB_QUEUES]
+    result = [Child("web", [py, "-m", "app.web"], env)]
+    for i in range(max(1, args.workers)):
+        result.append(Child(f"rq worker {i + 1}", [rq, "worker", "-w", "app.workers.worker.AppWorker",
+                                                     "--url", env["REDIS_URL"], "--name", f"{ns}-worker-{os.getpid()}-{i + 1}",
+                                                     *queues], env))
+    bridge = ROOT / "app" / "bridge" / "supervisor.py"
+    if bridge.exists():
+        result.append(Child("bridge supervisor", [py, "-m", "app.bridge.supervisor"], env))
+    return result
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    env, embedded = prepare(args)
+    procs = children(args, env)
+    stopping = False
+
+    def stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    for child in procs:
+        child.start()
+    host, port = env.get("HOST", "127.0.0.1"), env.get("PORT", "5000")
+    print(f"[run] Conecta em http://{host}:{port}/  (Ctrl-C para parar)", flush=True)
+    try:
+        while not stopping:
+            for child in procs:
+                child.check()
+            time.sleep(0.5)
+    finally:
+        print("[run] parando...", flush=True)
+        for child in procs:
+            child.signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for child in procs:
+            if not child.wait(max(0.1, deadline - time.monotonic())):
+                child.signal(signal.SIGKILL)
+                child.wait(5)
+        if embedded:
+            embedded.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
