@@ -4,6 +4,8 @@ import importlib
 # Order is menu order.
 MODULES = [
     "app.views.index",
+    "app.views.chat",
+    "app.views.chat_socket",
 ]
 
 

@@ -1,0 +1,516 @@
+"""The agents' chat screen (Atendimentos): the page, and the JSON endpoints its script uses.
+
+A thin shell: which tickets a member may see is decided by app.services.visibility only, what a
+member may do to a ticket by app.services.tickets, sending by app.services.outbound. Here we
+parse input, call them, answer JSON and publish the domain events they return.
+"""
+import base64
+import datetime as dt
+import functools
+from pathlib import Path
+
+from flask import abort, current_app, g, jsonify, request, send_file
+from flask_appbuilder import BaseView, expose
+from flask_appbuilder.security.decorators import has_access, has_access_api
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import selectinload
+from werkzeug.security import safe_join
+from wtforms.validators import ValidationError
+
+from app.models import Member, Message, Queue, QuickReply, RatingTemplate, Ticket, TicketStatus, db
+from app.services import DomainError
+
+PAGE_SIZE = 30
+MESSAGES_PAGE = 50
+SEARCH_MAX = 100
+# Served inline (shown in the page); any other file is a download, never rendered by the browser.
+INLINE_MIME = {
+    "image/jpeg", "image/png", "image/gif", "image/webp",
+    "audio/ogg", "audio/mpeg", "audio/mp4", "audio/aac", "audio/webm", "audio/wav",
+    "video/mp4", "video/webm",
+}
+TABS = ("open", "pending", "closed", "all")
+
+
+# ---------------------------------------------------------------------------------------------
+# Serialisation (what the screen's script reads; every string in it is shown as text)
+# ---------------------------------------------------------------------------------------------
+
+def iso(value: dt.datetime | None) -> str | None:
+    """Naive UTC in the database -> ISO 8601 with Z, so the browser converts it correctly."""
+    return value.isoformat(timespec="seconds") + "Z" if value else None
+
+
+def ticket_row(ticket: Ticket) -> dict:
+    contact = ticket.contact
+    queue = ticket.queue
+    return {
+        "id": ticket.id,
+        "status": ticket.status,
+        "awaiting_rating": ticket.awaiting_rating,
+        "is_group": ticket.is_group,
+        "contact": {"id": contact.id, "name": contact.name or "", "phone": contact.phone or ""},
+        "queue": {"id": queue.id, "name": queue.name, "color": queue.color} if queue else None,
+        "user": {"id": ticket.user.id, "name": ticket.user.name} if ticket.user else None,
+        "connection_id": ticket.connection_id,
+        "last_message": (ticket.last_message or "")[:200],
+        "last_message_at": iso(ticket.last_message_at),
+        "updated_at": iso(ticket.updated_at),
+        "unread": ticket.unread_count,
+    }
+
+
+def media_kind(mime: str | None) -> str:
+    if mime in INLINE_MIME:
+        return mime.split("/", 1)[0]  # image, audio, video
+    return "file"
+
+
+def message_row(message: Message) -> dict:
+    if message.from_me and message.user is not None:
+        sender = message.user.name
+    else:
+        sender = message.sender_name or ""
+    media = None
+    if message.media_path:
+        media = {
+            "url": f"/chat/media/{message.id}",
+            "mime": message.media_mime or "",
+            "name": message.media_name or "",
+            "kind": media_kind(message.media_mime),
+        }
+    return {
+        "id": message.id,
+        "ticket_id": message.ticket_id,
+        "from_me": message.from_me,
+        "type": message.type,
+        "body": message.body or "",
+        "status": message.status,
+        "error": message.error if message.status == "failed" else None,
+        "sender": sender or "",
+        "media": media,
+        "created_at": iso(message.created_at),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+
+def json_error(message, status: int):
+    return jsonify({"message": str(message)}), status
+
+
+def domain_errors(f):
+    """Map the services' DomainError (NotFound 404, Forbidden 403, others 400/422) to JSON."""
+
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        try:
+            return f(*args, **kwargs)
+        except DomainError as exc:
+            db.session.rollback()
+            return json_error(exc.message, exc.status)
+
+    return wrapper
+
+
+def csrf_protected(f):
+    """POSTs from the screen carry the page's CSRF token in X-CSRFToken (FAB protects only its
+    forms, and the session cookie alone must never be enough to act)."""
+
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        try:
+            validate_csrf(request.headers.get("X-CSRFToken", ""))
+        except (ValidationError, CSRFError):
+            return json_error(_l("The page expired. Reload it and try again."), 400)
+        return f(*args, **kwargs)
+
+    return wrapper
+
+
+def visible_ticket(ticket_id: int) -> Ticket:
+    """The ticket, if the current member may see it (NotFound otherwise, whether it exists or not)."""
+    from app.services.visibility import get_visible_ticket
+
+    return get_visible_ticket(current_user, ticket_id)
+
+
+def publish(events) -> None:
+    from app.realtime import publish as publish_events
+
+    publish_events(events)
+
+
+def encode_cursor(ticket: Ticket) -> str:
+    raw = f"{ticket.updated_at.isoformat()}|{ticket.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[dt.datetime, int] | None:
+    try:
+        when, ticket_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return dt.datetime.fromisoformat(when), int(ticket_id)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def int_arg(name: str) -> int | None:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+def json_body() -> dict:
+    data = request.get_json(silent=True)
+    return data if isinstance(data, dict) else {}
+
+
+def optional_id(value) -> int | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool):
+        raise DomainError(_l("Invalid value."), 422)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise DomainError(_l("Invalid value."), 422)
+
+
+def chat_strings() -> dict:
+    """Every string the screen's script shows, translated here (the script has no catalogue)."""
+    from flask_babel import gettext as _
+
+    return {
+        "today": _("Today"),
+        "yesterday": _("Yesterday"),
+        "no_tickets": _("No tickets here."),
+        "load_more": _("Load more"),
+        "older_messages": _("Load older messages"),
+        "select_ticket": _("Select a ticket to see the conversation."),
+        "status_pending": _("Waiting"),
+        "status_open": _("In service"),
+        "status_closed": _("Resolved"),
+        "awaiting_rating": _("Awaiting rating"),
+        "no_queue": _("No queue"),
+        "group": _("Group"),
+        "tick_queued": _("Queued"),
+        "tick_sent": _("Sent"),
+        "tick_delivered": _("Delivered"),
+        "tick_read": _("Read"),
+        "tick_failed": _("Failed"),
+        "retry": _("Try again"),
+        "download": _("Download"),
+        "missed_call": _("Missed call"),
+        "you": _("You"),
+        "error": _("Something went wrong. Try again."),
+        "network_error": _("No connection to the server. Trying again..."),
+        "reconnected": _("Connection restored."),
+        "file_too_big": _("The file is too big."),
+        "file_type": _("This type of file cannot be sent."),
+        "message_too_long": _("The message is too long."),
+        "notify_pending": _("New ticket waiting"),
+        "notify_message": _("New message"),
+        "choose_queue_or_user": _("Choose a queue or an agent."),
+        "choose_rating": _("Choose a rating."),
+        "attachment": _("Attachment"),
+        "assigned_to": _("Agent"),
+        "accept_to_reply": _("Accept the ticket to reply."),
+        "cannot_reply": _("You cannot reply to this ticket."),
+    }
+
+
+class ChatView(BaseView):
+    """Atendimentos: the ticket list on the left, the conversation on the right."""
+
+    route_base = "/chat"
+    default_view = "index"
+
+    # ------------------------------------------------------------------ the page
+    @expose("/")
+    @has_access
+    def index(self):
+        from app.services.settings import get_settings
+
+        settings = get_settings()
+        user = current_user
+        staff = user.sees_all_tickets
+        queues = db.session.scalars(select(Queue).order_by(Queue.bot_order, Queue.name)).all()
+        filter_queues = queues if staff else list(user.queues)
+        boot = {
+            "user": {"id": user.id, "name": user.name, "staff": staff,
+                     "queue_ids": [q.id for q in user.queues]},
+            "queues": [{"id": q.id, "name": q.name, "color": q.color} for q in filter_queues],
+            "settings": {
+                "send_ratings": settings.send_ratings,
+                "rating_required": settings.rating_required,
+                "timezone": settings.timezone,
+            },
+            "ratings": [{"id": r.id, "name": r.name} for r in
+                        db.session.scalars(select(RatingTemplate).order_by(RatingTemplate.name))],
+            "default_rating": settings.default_rating_template_id,
+            "max_body": self.max_body(),
+            "max_upload": self.max_upload(),
+            "accept": ",".join(sorted(self.upload_extensions())),
+            "strings": chat_strings(),
+        }
+        return self.render_template("chat/index.html", boot=boot, csrf=generate_csrf())
+
+    @staticmethod
+    def max_body() -> int:
+        from app.services import outbound
+
+        return getattr(outbound, "MAX_TEXT_LENGTH", 4096)
+
+    @staticmethod
+    def max_upload() -> int:
+        from app.services import attachments
+
+        return attachments.max_bytes()
+
+    @staticmethod
+    def upload_extensions() -> set[str]:
+        from app.services import attachments
+
+        return {"." + ext for ext in attachments.ALLOWED}
+
+    # ------------------------------------------------------------------ ticket list
+    @expose("/api/tickets")
+    @has_access_api
+    @domain_errors
+    def tickets(self):
+        from app.services.visibility import visible_tickets
+
+        user = current_user
+        tab = request.args.get("tab", "open")
+        if tab not in TABS:
+            return json_error(_l("Invalid value."), 422)
+        if tab == "all" and not user.sees_all_tickets:
+            return json_error(_l("Only administrators and supervisors see every ticket."), 403)
+        stmt = visible_tickets(user)
+        if tab == "open":
+            stmt = stmt.where(Ticket.status == TicketStatus.OPEN, Ticket.user_id == user.id)
+        elif tab == "pending":
+            stmt = stmt.where(Ticket.status == TicketStatus.PENDING)
+        elif tab == "closed":
+            stmt = stmt.where(Ticket.status == TicketStatus.CLOSED)
+        queue = request.args.get("queue", "")
+        if queue == "none":
+            stmt = stmt.where(Ticket.queue_id.is_(None))
+        elif queue.isdigit():
+            stmt = stmt.where(Ticket.queue_id == int(queue))
+        search = request.args.get("q", "").strip()[:SEARCH_MAX]
+        if search:
+            stmt = stmt.where(self.search_clause(search))
+        cursor = decode_cursor(request.args.get("cursor", "")) if request.args.get("cursor") else None
+        if cursor:
+            when, last_id = cursor
+            stmt = stmt.where(or_(Ticket.updated_at < when, and_(Ticket.updated_at == when, Ticket.id < last_id)))
+        stmt = (
+            stmt.options(selectinload(Ticket.contact), selectinload(Ticket.queue), selectinload(Ticket.user))
+            .order_by(Ticket.updated_at.desc(), Ticket.id.desc())
+            .limit(PAGE_SIZE + 1)
+        )
+        rows = db.session.scalars(stmt).all()
+        more = len(rows) > PAGE_SIZE
+        rows = rows[:PAGE_SIZE]
+        return jsonify({
+            "tickets": [ticket_row(t) for t in rows],
+            "cursor": encode_cursor(rows[-1]) if more else None,
+            "counts": self.counts(user),
+        })
+
+    @staticmethod
+    def search_clause(search: str):
+        from app.models import Contact
+
+        pattern = like_pattern(search)
+        clauses = [
+            Ticket.contact.has(Contact.name.ilike(pattern, escape="\\")),
+            exists().where(Message.ticket_id == Ticket.id, Message.body.ilike(pattern, escape="\\")),
+        ]
+        digits = "".join(c for c in search if c.isdigit())
+        if len(digits) >= 3:
+            clauses.append(Ticket.contact.has(Contact.phone.like(f"%{digits}%")))
+        return or_(*clauses)
+
+    @staticmethod
+    def counts(user) -> dict:
+        from app.services.visibility import visible_tickets
+
+        def count(*where):
+            stmt = visible_tickets(user).where(*where).order_by(None)
+            return db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+
+        return {
+            "open": count(Ticket.status == TicketStatus.OPEN, Ticket.user_id == user.id),
+            "pending": count(Ticket.status == TicketStatus.PENDING),
+        }
+
+    @expose("/api/counts")
+    @has_access_api
+    def count_badges(self):
+        return jsonify({"counts": self.counts(current_user)})
+
+    @expose("/api/tickets/<int:ticket_id>")
+    @has_access_api
+    @domain_errors
+    def ticket(self, ticket_id):
+        ticket = visible_ticket(ticket_id)
+        return jsonify({"ticket": ticket_row(ticket), "actions": self.allowed_actions(ticket)})
+
+    @staticmethod
+    def allowed_actions(ticket) -> list[str]:
+        from app.services import tickets
+
+        return sorted(tickets.allowed_actions(current_user, ticket))
+
+    # ------------------------------------------------------------------ conversation
+    @expose("/api/tickets/<int:ticket_id>/messages")
+    @has_access_api
+    @domain_errors
+    def messages(self, ticket_id):
+        ticket = visible_ticket(ticket_id)
+        stmt = select(Message).where(Message.ticket_id == ticket.id).options(selectinload(Message.user))
+        before, after = int_arg("before"), int_arg("after")
+        if after is not None:
+            stmt = stmt.where(Message.id > after).order_by(Message.id.asc()).limit(MESSAGES_PAGE + 1)
+            rows = db.session.scalars(stmt).all()
+            more = len(rows) > MESSAGES_PAGE
+            rows = rows[:MESSAGES_PAGE]
+        else:
+            if before is not None:
+                stmt = stmt.where(Message.id < before)
+            rows = db.session.scalars(stmt.order_by(Message.id.desc()).limit(MESSAGES_PAGE + 1)).all()
+            more = len(rows) > MESSAGES_PAGE
+            rows = list(reversed(rows[:MESSAGES_PAGE]))
+        return jsonify({"messages": [message_row(m) for m in rows], "more": more})
+
+    @expose("/api/tickets/<int:ticket_id>/messages", methods=["POST"])
+    @has_access_api
+    @csrf_protected
+    @domain_errors
+    def send(self, ticket_id):
+        from app.services import attachments, outbound
+
+        upload = request.files.get("file")
+        if upload is not None and upload.filename:
+            body = request.form.get("body", "")
+            stored = attachments.store(upload.stream, upload.filename, current_app.config["MEDIA_DIR"])
+            message, events = outbound.queue_media(current_user, ticket_id, stored, caption=body)
+        else:
+            body = json_body().get("body")
+            if not isinstance(body, str):
+                return json_error(_l("Type a message."), 422)
+            message, events = outbound.queue_text(current_user, ticket_id, body)
+        db.session.commit()
+        outbound.wake(events)
+        publish(events)
+        return jsonify({"message": message_row(message)}), 201
+
+    @expose("/api/messages/<int:message_id>/retry", methods=["POST"])
+    @has_access_api
+    @csrf_protected
+    @domain_errors
+    def retry(self, message_id):
+        from app.services import outbound
+
+        message, events = outbound.retry(message_id, current_user)
+        db.session.commit()
+        outbound.wake(events)
+        publish(events)
+        return jsonify({"message": message_row(message)})
+
+    @expose("/media/<int:message_id>")
+    @has_access_api
+    @domain_errors
+    def media(self, message_id):
+        message = db.session.get(Message, message_id)
+        if message is None or not message.media_path:
+            abort(404)
+        visible_ticket(message.ticket_id)  # NotFound when the member may not see its ticket
+        path = safe_join(current_app.config["MEDIA_DIR"], message.media_path)
+        if path is None or not Path(path).is_file():
+            abort(404)
+        inline = message.media_mime in INLINE_MIME
+        response = send_file(
+            path,
+            mimetype=message.media_mime if inline else "application/octet-stream",
+            as_attachment=not inline,
+            download_name=message.media_name or Path(path).name,
+            max_age=3600,
+        )
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+        response.headers["Cache-Control"] = "private, max-age=3600"
+        return response
+
+    # ------------------------------------------------------------------ actions
+    @expose("/api/tickets/<int:ticket_id>/<action>", methods=["POST"])
+    @has_access_api
+    @csrf_protected
+    @domain_errors
+    def act(self, ticket_id, action):
+        from app.services import outbound, tickets
+
+        data = json_body()
+        if action == "accept":
+            result = tickets.accept(current_user, ticket_id)
+        elif action == "transfer":
+            result = tickets.transfer(current_user, ticket_id, queue_id=optional_id(data.get("queue")),
+                                      user_id=optional_id(data.get("user")))
+        elif action == "close":
+            result = tickets.close(current_user, ticket_id, rating_template_id=optional_id(data.get("rating")))
+        elif action == "reopen":
+            result = tickets.reopen(current_user, ticket_id)
+        elif action == "return":
+            result = tickets.return_to_pending(current_user, ticket_id)
+        else:
+            abort(404)
+        ticket, events = result
+        db.session.commit()
+        outbound.wake(events)
+        publish(events)
+        return jsonify({"ticket": ticket_row(ticket), "actions": self.allowed_actions(ticket)})
+
+    # ------------------------------------------------------------------ composer helpers
+    @expose("/api/quick-replies")
+    @has_access_api
+    def quick_replies(self):
+        # Shared shortcuts (no owner) and the member's own; the member's own wins on a clash.
+        rows = db.session.scalars(
+            select(QuickReply)
+            .where(or_(QuickReply.user_id.is_(None), QuickReply.user_id == current_user.id))
+            .order_by(QuickReply.shortcut)
+        ).all()
+        by_shortcut = {}
+        for row in sorted(rows, key=lambda r: r.user_id is not None):
+            by_shortcut[row.shortcut] = row.message
+        return jsonify({"quick_replies": [{"shortcut": k, "message": v} for k, v in sorted(by_shortcut.items())]})
+
+    @expose("/api/transfer-targets")
+    @has_access_api
+    def transfer_targets(self):
+        queues = db.session.scalars(select(Queue).order_by(Queue.bot_order, Queue.name)).all()
+        members = db.session.scalars(
+            select(Member).where(Member.active.is_(True)).options(selectinload(Member.queues))
+        ).all()
+        return jsonify({
+            "queues": [{"id": q.id, "name": q.name, "color": q.color} for q in queues],
+            "users": sorted(
+                ({"id": m.id, "name": m.name or m.email, "queue_ids": [q.id for q in m.queues]} for m in members),
+                key=lambda m: m["name"].lower(),
+            ),
+        })
+
+
+def register(appbuilder) -> None:
+    appbuilder.add_view(ChatView, "Chat", label=_l("Conversations"), icon="fa-comments")
