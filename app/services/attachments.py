@@ -77,3 +77,8 @@ def store(stream, filename: str, media_dir: str) -> StoredFile:
         target.unlink(missing_ok=True)
         raise
     return StoredFile(path=relative.as_posix(), mime=ALLOWED[ext], name=name, size=size)
+
+
+def discard(stored: StoredFile, media_dir: str) -> None:
+    """Remove a stored upload whose message was refused (nothing refers to it)."""
+    (Path(media_dir) / stored.path).unlink(missing_ok=True)

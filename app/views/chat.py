@@ -39,66 +39,32 @@ TABS = ("open", "pending", "closed", "all")
 # Serialisation (what the screen's script reads; every string in it is shown as text)
 # ---------------------------------------------------------------------------------------------
 
-def iso(value: dt.datetime | None) -> str | None:
-    """Naive UTC in the database -> ISO 8601 with Z, so the browser converts it correctly."""
-    return value.isoformat(timespec="seconds") + "Z" if value else None
-
-
 def ticket_row(ticket: Ticket) -> dict:
-    contact = ticket.contact
-    queue = ticket.queue
-    return {
-        "id": ticket.id,
-        "status": ticket.status,
-        "awaiting_rating": ticket.awaiting_rating,
-        "is_group": ticket.is_group,
-        "contact": {"id": contact.id, "name": contact.name or "", "phone": contact.phone or ""},
-        "queue": {"id": queue.id, "name": queue.name, "color": queue.color} if queue else None,
-        "user": {"id": ticket.user.id, "name": ticket.user.name} if ticket.user else None,
-        "connection_id": ticket.connection_id,
-        "last_message": (ticket.last_message or "")[:200],
-        "last_message_at": iso(ticket.last_message_at),
-        "updated_at": iso(ticket.updated_at),
-        "unread": ticket.unread_count,
-    }
+    """The same shape as the REST API and the `ticket` events, so the script reads one format."""
+    from app.services.presenters import ticket_json
 
-
-def media_kind(mime: str | None) -> str:
-    if mime in INLINE_MIME:
-        return mime.split("/", 1)[0]  # image, audio, video
-    return "file"
+    return ticket_json(ticket)
 
 
 def message_row(message: Message) -> dict:
-    if message.from_me and message.user is not None:
-        sender = message.user.name
-    else:
-        sender = message.sender_name or ""
-    media = None
-    if message.media_path:
-        media = {
-            "url": f"/chat/media/{message.id}",
-            "mime": message.media_mime or "",
-            "name": message.media_name or "",
-            "kind": media_kind(message.media_mime),
-        }
-    return {
-        "id": message.id,
-        "ticket_id": message.ticket_id,
-        "from_me": message.from_me,
-        "type": message.type,
-        "body": message.body or "",
-        "status": message.status,
-        "error": message.error if message.status == "failed" else None,
-        "sender": sender or "",
-        "media": media,
-        "created_at": iso(message.created_at),
-    }
+    """The shape of the `message` events, without the server-side file path: the script builds
+    the media URL (/chat/media/<id>) from the id."""
+    from app.services.presenters import message_json
+
+    row = message_json(message)
+    if row.get("media"):
+        row["media"] = {"mime": row["media"]["mime"] or "", "name": row["media"]["name"] or ""}
+    return row
 
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------------------------
+
+def me():
+    """The logged-in member as the model object (services assign it to relationships)."""
+    return current_user._get_current_object()
+
 
 def json_error(message, status: int):
     return jsonify({"message": str(message)}), status
@@ -137,13 +103,14 @@ def visible_ticket(ticket_id: int) -> Ticket:
     """The ticket, if the current member may see it (NotFound otherwise, whether it exists or not)."""
     from app.services.visibility import get_visible_ticket
 
-    return get_visible_ticket(current_user, ticket_id)
+    return get_visible_ticket(me(), ticket_id)
 
 
-def publish(events) -> None:
-    from app.realtime import publish as publish_events
+def commit_and_publish(changes) -> None:
+    from app.workers.publish import publish
 
-    publish_events(events)
+    db.session.commit()
+    publish(changes)
 
 
 def encode_cursor(ticket: Ticket) -> str:
@@ -198,19 +165,18 @@ def chat_strings() -> dict:
         "select_ticket": _("Select a ticket to see the conversation."),
         "status_pending": _("Waiting"),
         "status_open": _("In service"),
-        "status_closed": _("Resolved"),
+        "status_closed": _("Closed"),
         "awaiting_rating": _("Awaiting rating"),
         "no_queue": _("No queue"),
         "group": _("Group"),
-        "tick_queued": _("Queued"),
-        "tick_sent": _("Sent"),
-        "tick_delivered": _("Delivered"),
-        "tick_read": _("Read"),
-        "tick_failed": _("Failed"),
+        "tick_queued": _("Waiting to be sent"),
+        "tick_sent": _("Sent to WhatsApp"),
+        "tick_delivered": _("Delivered to the contact"),
+        "tick_read": _("Read by the contact"),
+        "tick_failed": _("Not sent"),
         "retry": _("Try again"),
         "download": _("Download"),
         "missed_call": _("Missed call"),
-        "you": _("You"),
         "error": _("Something went wrong. Try again."),
         "network_error": _("No connection to the server. Trying again..."),
         "reconnected": _("Connection restored."),
@@ -241,7 +207,7 @@ class ChatView(BaseView):
         from app.services.settings import get_settings
 
         settings = get_settings()
-        user = current_user
+        user = me()
         staff = user.sees_all_tickets
         queues = db.session.scalars(select(Queue).order_by(Queue.bot_order, Queue.name)).all()
         filter_queues = queues if staff else list(user.queues)
@@ -260,6 +226,7 @@ class ChatView(BaseView):
             "max_body": self.max_body(),
             "max_upload": self.max_upload(),
             "accept": ",".join(sorted(self.upload_extensions())),
+            "inline": sorted(INLINE_MIME),
             "strings": chat_strings(),
         }
         return self.render_template("chat/index.html", boot=boot, csrf=generate_csrf())
@@ -268,7 +235,7 @@ class ChatView(BaseView):
     def max_body() -> int:
         from app.services import outbound
 
-        return getattr(outbound, "MAX_TEXT_LENGTH", 4096)
+        return outbound.MAX_BODY
 
     @staticmethod
     def max_upload() -> int:
@@ -289,7 +256,7 @@ class ChatView(BaseView):
     def tickets(self):
         from app.services.visibility import visible_tickets
 
-        user = current_user
+        user = me()
         tab = request.args.get("tab", "open")
         if tab not in TABS:
             return json_error(_l("Invalid value."), 422)
@@ -315,7 +282,8 @@ class ChatView(BaseView):
             when, last_id = cursor
             stmt = stmt.where(or_(Ticket.updated_at < when, and_(Ticket.updated_at == when, Ticket.id < last_id)))
         stmt = (
-            stmt.options(selectinload(Ticket.contact), selectinload(Ticket.queue), selectinload(Ticket.user))
+            stmt.options(selectinload(Ticket.contact), selectinload(Ticket.queue), selectinload(Ticket.user),
+                         selectinload(Ticket.connection))
             .order_by(Ticket.updated_at.desc(), Ticket.id.desc())
             .limit(PAGE_SIZE + 1)
         )
@@ -358,7 +326,7 @@ class ChatView(BaseView):
     @expose("/api/counts")
     @has_access_api
     def count_badges(self):
-        return jsonify({"counts": self.counts(current_user)})
+        return jsonify({"counts": self.counts(me())})
 
     @expose("/api/tickets/<int:ticket_id>")
     @has_access_api
@@ -371,7 +339,7 @@ class ChatView(BaseView):
     def allowed_actions(ticket) -> list[str]:
         from app.services import tickets
 
-        return sorted(tickets.allowed_actions(current_user, ticket))
+        return sorted(tickets.allowed_actions(me(), ticket))
 
     # ------------------------------------------------------------------ conversation
     @expose("/api/tickets/<int:ticket_id>/messages")
@@ -399,21 +367,20 @@ class ChatView(BaseView):
     @csrf_protected
     @domain_errors
     def send(self, ticket_id):
-        from app.services import attachments, outbound
+        from app.services import attachments, tickets
 
         upload = request.files.get("file")
         if upload is not None and upload.filename:
             body = request.form.get("body", "")
             stored = attachments.store(upload.stream, upload.filename, current_app.config["MEDIA_DIR"])
-            message, events = outbound.queue_media(current_user, ticket_id, stored, caption=body)
+            try:
+                message, changes = tickets.send_media(me(), ticket_id, stored, caption=body)
+            except DomainError:
+                attachments.discard(stored, current_app.config["MEDIA_DIR"])
+                raise
         else:
-            body = json_body().get("body")
-            if not isinstance(body, str):
-                return json_error(_l("Type a message."), 422)
-            message, events = outbound.queue_text(current_user, ticket_id, body)
-        db.session.commit()
-        outbound.wake(events)
-        publish(events)
+            message, changes = tickets.send_message(me(), ticket_id, json_body().get("body"))
+        commit_and_publish(changes)
         return jsonify({"message": message_row(message)}), 201
 
     @expose("/api/messages/<int:message_id>/retry", methods=["POST"])
@@ -422,11 +389,11 @@ class ChatView(BaseView):
     @domain_errors
     def retry(self, message_id):
         from app.services import outbound
+        from app.services.events import Changes
 
-        message, events = outbound.retry(message_id, current_user)
-        db.session.commit()
-        outbound.wake(events)
-        publish(events)
+        changes = Changes()
+        message = outbound.retry(message_id, me(), changes)
+        commit_and_publish(changes)
         return jsonify({"message": message_row(message)})
 
     @expose("/media/<int:message_id>")
@@ -459,26 +426,29 @@ class ChatView(BaseView):
     @csrf_protected
     @domain_errors
     def act(self, ticket_id, action):
-        from app.services import outbound, tickets
+        from app.services import tickets
+        from app.services.visibility import visible_tickets
 
+        user = me()
         data = json_body()
         if action == "accept":
-            result = tickets.accept(current_user, ticket_id)
+            changes = tickets.accept(user, ticket_id)
         elif action == "transfer":
-            result = tickets.transfer(current_user, ticket_id, queue_id=optional_id(data.get("queue")),
-                                      user_id=optional_id(data.get("user")))
+            changes = tickets.transfer(user, ticket_id, queue_id=optional_id(data.get("queue")),
+                                       user_id=optional_id(data.get("user")))
         elif action == "close":
-            result = tickets.close(current_user, ticket_id, rating_template_id=optional_id(data.get("rating")))
+            changes = tickets.close(user, ticket_id, rating_template_id=optional_id(data.get("rating")))
         elif action == "reopen":
-            result = tickets.reopen(current_user, ticket_id)
+            changes = tickets.reopen(user, ticket_id)
         elif action == "return":
-            result = tickets.return_to_pending(current_user, ticket_id)
+            changes = tickets.return_to_pending(user, ticket_id)
         else:
             abort(404)
-        ticket, events = result
-        db.session.commit()
-        outbound.wake(events)
-        publish(events)
+        commit_and_publish(changes)
+        # After a transfer the member may no longer see the ticket: then there is nothing to show.
+        ticket = db.session.scalars(visible_tickets(user).where(Ticket.id == ticket_id)).first()
+        if ticket is None:
+            return jsonify({"ticket": None, "actions": []})
         return jsonify({"ticket": ticket_row(ticket), "actions": self.allowed_actions(ticket)})
 
     # ------------------------------------------------------------------ composer helpers
@@ -488,7 +458,7 @@ class ChatView(BaseView):
         # Shared shortcuts (no owner) and the member's own; the member's own wins on a clash.
         rows = db.session.scalars(
             select(QuickReply)
-            .where(or_(QuickReply.user_id.is_(None), QuickReply.user_id == current_user.id))
+            .where(or_(QuickReply.user_id.is_(None), QuickReply.user_id == me().id))
             .order_by(QuickReply.shortcut)
         ).all()
         by_shortcut = {}

@@ -35,7 +35,7 @@ def on_connect(auth=None):
     from app.services.visibility import rooms_for
 
     try:
-        for room in rooms_for(current_user):
+        for room in rooms_for(current_user._get_current_object()):
             join_room(room)
     finally:
         db.session.remove()
@@ -50,14 +50,13 @@ def on_open_ticket(data):
     ticket_id = data.get("id") if isinstance(data, dict) else None
     if not isinstance(ticket_id, int) or isinstance(ticket_id, bool):
         return {"ok": False}
-    from app.services import outbound, tickets
-    from app.realtime import publish
+    from app.services import tickets
+    from app.workers.publish import publish
 
     try:
-        ticket, events = tickets.mark_read(current_user, ticket_id)
+        changes = tickets.mark_read(current_user._get_current_object(), ticket_id)
         db.session.commit()
-        outbound.wake(events)
-        publish(events)
+        publish(changes)
         return {"ok": True}
     except DomainError as exc:
         db.session.rollback()

@@ -22,6 +22,7 @@
     search: "",
     cursor: null,
     rows: new Map(),       // id -> ticket row shown in the list
+    known: new Map(),      // id -> last ticket row heard of (any tab), for notifications
     current: null,         // the open ticket's row
     actions: [],
     messages: new Map(),   // id -> message shown in the conversation
@@ -139,7 +140,7 @@
     var time = el("span", { "class": "chat-ticket-time", text: shortWhen(row.last_message_at || row.updated_at) });
     var tag = el("span", { "class": "chat-queue-tag" });
     queueTag(tag, row.queue);
-    var unread = row.unread > 0 ? el("span", { "class": "chat-unread", text: String(row.unread) }) : null;
+    var unread = row.unread_count > 0 ? el("span", { "class": "chat-unread", text: String(row.unread_count) }) : null;
     var name = contactName(row);
     var li = el("li", { "class": "chat-ticket", dataset: { id: String(row.id), updated: row.updated_at || "" } },
       el("div", { "class": "chat-avatar", text: name.charAt(0).toUpperCase() }),
@@ -162,6 +163,7 @@
       emptyListNote();
       return;
     }
+    if (state.search && !old) return; // a live ticket is listed under a search only after a new search
     state.rows.set(row.id, row);
     var node = renderRow(row);
     if (old) old.remove();
@@ -246,8 +248,13 @@
   }
 
   function mediaNode(message) {
-    var media = message.media;
-    if (!media) return null;
+    if (!message.media) return null;
+    var mime = message.media.mime || "";
+    var media = {
+      url: "/chat/media/" + message.id,
+      name: message.media.name || "",
+      kind: boot.inline.indexOf(mime) >= 0 ? mime.split("/")[0] : "file"
+    };
     if (media.kind === "image") {
       return el("a", { href: media.url, target: "_blank", rel: "noopener" },
         el("img", { src: media.url, alt: media.name || T.attachment, loading: "lazy" }));
@@ -266,8 +273,8 @@
     }
     var meta = el("div", { "class": "chat-msg-meta" }, fmtTime.format(new Date(message.created_at)), tick(message));
     var node = el("div", { "class": "chat-msg " + (message.from_me ? "out" : "in"), dataset: { id: String(message.id) } },
-      message.sender && (message.from_me || state.current && state.current.is_group)
-        ? el("div", { "class": "chat-msg-sender", text: message.sender }) : null,
+      message.sender_name && (message.from_me || state.current && state.current.is_group)
+        ? el("div", { "class": "chat-msg-sender", text: message.sender_name }) : null,
       mediaNode(message),
       message.body ? el("div", { "class": "chat-msg-body", text: message.body }) : null,
       meta);
@@ -368,7 +375,7 @@
     $("chat-empty").hidden = true;
     $("chat-conversation").hidden = false;
     $("chat-contact-name").textContent = contactName(row) + (row.is_group ? " (" + T.group + ")" : "");
-    $("chat-contact-phone").textContent = row.is_group ? "" : row.contact.phone;
+    $("chat-contact-phone").textContent = row.is_group ? "" : (row.contact.phone || "");
     queueTag($("chat-ticket-queue"), row.queue);
     var info = "#" + row.id + " · " + (row.status === "closed" && row.awaiting_rating ? T.awaiting_rating : T["status_" + row.status]);
     if (row.user) info += " · " + T.assigned_to + ": " + row.user.name;
@@ -665,54 +672,45 @@
   socket.on("disconnect", function () { banner(T.network_error); });
   socket.on("connect_error", function () { banner(T.network_error); });
 
+  // `ticket` and `message` events reach only the rooms allowed to see them, with the same JSON
+  // as the endpoints; the open ticket is fetched again for its allowed actions.
   socket.on("ticket", function (payload) {
-    var ticket = payload && (payload.ticket || payload);
-    if (!ticket || typeof ticket.id !== "number") return;
-    var known = state.rows.get(ticket.id);
-    refreshTicket(ticket.id).then(function (row) {
-      refreshCounts();
-      if (!row) return;
-      var wasPending = known && known.status === "pending";
-      if (row.status === "pending" && !wasPending && row.queue && me.queue_ids.indexOf(row.queue.id) >= 0) {
-        notify(T.notify_pending, contactName(row), row.id);
-      }
-    });
+    var row = payload && payload.ticket;
+    if (!row || typeof row.id !== "number") return;
+    var before = state.known.get(row.id) || state.rows.get(row.id);
+    state.known.set(row.id, row);
+    placeRow(row);
+    if (state.current && state.current.id === row.id) refreshTicket(row.id);
+    refreshCounts();
+    var wasPending = before && before.status === "pending" && (before.queue && row.queue ? before.queue.id === row.queue.id : true);
+    if (row.status === "pending" && !wasPending && row.queue && me.queue_ids.indexOf(row.queue.id) >= 0) {
+      notify(T.notify_pending, contactName(row), row.id);
+    }
   });
 
   socket.on("ticket:removed", function (payload) {
     if (!payload || typeof payload.id !== "number") return;
-    removeRow(payload.id);
+    // The member may still see it through another room: ask the server.
+    refreshTicket(payload.id);
     refreshCounts();
-    if (state.current && state.current.id === payload.id) closeConversation(T.select_ticket);
   });
 
-  var rowTimers = {};
   socket.on("message", function (payload) {
     var message = payload && payload.message;
-    var ticketId = payload && (payload.ticket_id || (message && message.ticket_id));
-    if (typeof ticketId !== "number") return;
+    if (!message || typeof message.id !== "number") return;
+    var ticketId = message.ticket_id;
     var viewing = state.current && state.current.id === ticketId;
     if (viewing) {
-      if (message && typeof message.id === "number" && state.messages.has(message.id)) {
-        var shown = Object.assign({}, state.messages.get(message.id), {
-          status: message.status || state.messages.get(message.id).status,
-          error: message.error || null
-        });
-        appendMessages([shown]);
-      } else {
-        loadNewer();
-        if (!document.hidden && message && !message.from_me) socket.emit("open_ticket", { id: ticketId });
+      if (state.messages.has(message.id) || state.lastId === null || message.id > state.lastId) {
+        appendMessages([message]);
       }
+      if (!message.from_me && !document.hidden) socket.emit("open_ticket", { id: ticketId });
     }
-    clearTimeout(rowTimers[ticketId]);
-    rowTimers[ticketId] = setTimeout(function () {
-      refreshTicket(ticketId).then(function (row) {
-        var inbound = message && !message.from_me && message.type !== "system" && (!message.status || message.status === "received");
-        if (row && inbound && row.status === "open" && row.user && row.user.id === me.id && (document.hidden || !viewing)) {
-          notify(T.notify_message + " · " + contactName(row), message.body || T.attachment, row.id);
-        }
-      });
-    }, 300);
+    var row = state.known.get(ticketId) || state.rows.get(ticketId);
+    var inbound = !message.from_me && message.type !== "system";
+    if (inbound && row && row.status === "open" && row.user && row.user.id === me.id && (document.hidden || !viewing)) {
+      notify(T.notify_message + " · " + contactName(row), message.body || T.attachment, ticketId);
+    }
   });
 
   // ------------------------------------------------------------------ wiring
