@@ -215,10 +215,10 @@ def messages(user, ticket_id, limit=200, before_id=None):
 
 
 def _as_id(value) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
+    number = visibility.parse_id(value)
+    if number is None:
         raise DomainError(_l("Invalid id."), status=422)
+    return number
 
 
 # -- used by the chat screen --------------------------------------------------------------------

@@ -13,6 +13,19 @@ from app.models import Ticket, db
 from app.models.team import member_queue
 from app.services import NotFound
 
+MAX_ID = 2**31 - 1  # an INTEGER column: a larger guess must be "not found", not a database error
+
+
+def parse_id(value) -> int | None:
+    """A row id from untrusted input, or None (also for ids no INTEGER column can hold)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number <= MAX_ID else None
+
 
 def visible_tickets(user):
     """A `select(Ticket)` restricted to what `user` may see; callers add filters and order."""
@@ -27,9 +40,8 @@ def visible_tickets(user):
 
 def get_visible_ticket(user, ticket_id, *, for_update: bool = False) -> Ticket:
     """The ticket, or NotFound when it does not exist or `user` may not see it (never 403)."""
-    try:
-        ticket_id = int(ticket_id)
-    except (TypeError, ValueError):
+    ticket_id = parse_id(ticket_id)
+    if ticket_id is None:
         raise NotFound(_l("Ticket not found."))
     query = visible_tickets(user).where(Ticket.id == ticket_id)
     if for_update:

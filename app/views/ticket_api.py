@@ -45,7 +45,7 @@ class TicketApi(BaseApi):
     def _ticket_response(self, ticket_id, changes_or_response):
         if not hasattr(changes_or_response, "events"):
             return changes_or_response
-        ticket = db.session.scalars(visibility.visible_tickets(_me()).where(Ticket.id == int(ticket_id))).first()
+        ticket = db.session.scalars(visibility.visible_tickets(_me()).where(Ticket.id == visibility.parse_id(ticket_id))).first()
         if ticket is None:  # e.g. transferred to a queue the caller is not in
             return self.response(200, result=None)
         return self.response(200, result=presenters.ticket_json(ticket))
@@ -74,10 +74,10 @@ class TicketApi(BaseApi):
             query = query.where(Ticket.status == status)
         queue = request.args.get("queue")
         if queue:
-            try:
-                query = query.where(Ticket.queue_id == int(queue))
-            except ValueError:
+            queue_id = visibility.parse_id(queue)
+            if queue_id is None:
                 return self.response_400(str(_l("Invalid queue.")))
+            query = query.where(Ticket.queue_id == queue_id)
         try:
             page = int(request.args.get("page", 0))
             page_size = int(request.args.get("page_size", 25))
@@ -118,11 +118,13 @@ class TicketApi(BaseApi):
           - {in: query, name: before, schema: {type: integer}}
           responses: {200: {description: "{result: [message]}"}, 404: {description: not found}}
         """
+        before = None
+        if request.args.get("before"):
+            before = visibility.parse_id(request.args["before"])
+            if before is None:
+                return self.response_400(str(_l("Invalid id.")))
         try:
-            before = int(request.args["before"]) if request.args.get("before") else None
             _, rows = tickets.messages(_me(), ticket_id, before_id=before)
-        except ValueError:
-            return self.response_400(str(_l("Invalid id.")))
         except DomainError as exc:
             return self.response(exc.status, message=exc.message)
         return self.response(200, result=[presenters.message_json(m) for m in rows])
@@ -159,7 +161,8 @@ class TicketApi(BaseApi):
         """
         try:
             ticket = visibility.get_visible_ticket(_me(), ticket_id)
-            message = db.session.get(Message, int(message_id)) if str(message_id).isdigit() else None
+            mid = visibility.parse_id(message_id)
+            message = db.session.get(Message, mid) if mid else None
             if message is None or message.ticket_id != ticket.id:
                 return self.response_404()
             changes = tickets.Changes()
