@@ -42,7 +42,7 @@ def on_connect(auth=None):
     return True
 
 
-def on_open_ticket(data):
+def on_open_ticket(data=None):
     """The member opened a ticket: its unread count is reset and, when the connection's read
     receipts are on, the customer's messages are marked read on WhatsApp (the engine decides)."""
     if not _allowed():
