@@ -555,9 +555,14 @@
     if (!state.current) return Promise.resolve();
     var id = state.current.id;
     return api("/chat/api/tickets/" + id + "/" + action, { method: "POST", json: payload || {} }).then(function (data) {
+      refreshCounts();
+      if (!data.ticket) { // transferred out of this member's sight
+        removeRow(id);
+        closeConversation(T.select_ticket);
+        return data;
+      }
       placeRow(data.ticket);
       showTicket(data.ticket, data.actions);
-      refreshCounts();
       loadNewer();
       return data;
     });
