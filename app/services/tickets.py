@@ -91,11 +91,23 @@ def transfer(user, ticket_id, queue_id=None, user_id=None) -> Changes:
         ticket.user_id = None
         ticket.status = TicketStatus.PENDING
     changes.ticket(ticket, before)
+    outbound.system_line(ticket, _transfer_line(user, queue, agent), changes=changes)
     if settings.transfer_message:
         text = _render(settings.transfer_message_text, ticket, settings, agent=agent, queue=queue)
         if text:
             outbound.queue_message(ticket, text, changes=changes, user=user)
     return changes
+
+
+def _transfer_line(user, queue, agent) -> str:
+    """The line the conversation keeps of a transfer (in the installation's language)."""
+    from flask_babel import gettext as _
+
+    if queue is not None and agent is not None:
+        return _("Transferred to %(queue)s / %(agent)s by %(user)s", queue=queue.name, agent=agent.name, user=user.name)
+    if queue is not None:
+        return _("Transferred to %(queue)s by %(user)s", queue=queue.name, user=user.name)
+    return _("Transferred to %(agent)s by %(user)s", agent=agent.name, user=user.name)
 
 
 def close(user, ticket_id, rating_template_id=None, now=None) -> Changes:

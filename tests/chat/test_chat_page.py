@@ -127,6 +127,8 @@ def test_work_a_conversation_and_the_buttons_follow_the_rules(desk, chat_client,
     assert r.status_code == 200 and r.get_json()["ticket"] is None
     assert ana.get(f"/chat/api/tickets/{t.id}").status_code == 404
     assert bruno.ids(tab="pending") == [t.id]
+    lines = [m for m in bruno.get(f"/chat/api/tickets/{t.id}/messages").get_json()["messages"] if m["type"] == "system"]
+    assert [m["body"] for m in lines] == ["Transferido para Suporte por Ana"]
     bruno.post(f"/chat/api/tickets/{t.id}/accept")
     # Ratings on and required: closing without one is refused, with one it closes.
     s = get_settings()
@@ -144,6 +146,10 @@ def test_work_a_conversation_and_the_buttons_follow_the_rules(desk, chat_client,
     assert r.get_json()["ticket"]["awaiting_rating"] is True
     assert r.get_json()["actions"] == ["reopen"]
     assert bruno.ids(tab="closed") == [t.id]
+    # The customer answers the rating: the conversation shows a line with it.
+    desk.engine.deliver(desk.engine.message(desk.connection, phone=t.contact.phone, body="3"))
+    history = bruno.get(f"/chat/api/tickets/{t.id}/messages").get_json()["messages"]
+    assert history[-1]["type"] == "system" and history[-1]["body"] == "Avaliação recebida: 3 - Ótimo"
 
 
 def test_group_actions_off_hide_and_refuse_the_buttons_for_users(desk, chat_client, db):

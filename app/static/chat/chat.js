@@ -237,14 +237,11 @@
   // ------------------------------------------------------------------ conversation
   function tick(message) {
     if (!message.from_me || message.type === "system") return null;
-    var symbols = { queued: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓", failed: "⚠" };
-    var node = el("span", {
-      "class": "chat-tick " + message.status,
-      title: T["tick_" + message.status] || message.status,
-      "data-status": message.status,
-      text: symbols[message.status] || ""
-    });
-    return node;
+    var icons = { queued: "fa-regular fa-clock", sent: "fa-solid fa-check", delivered: "fa-solid fa-check-double",
+      read: "fa-solid fa-check-double", failed: "fa-solid fa-triangle-exclamation" };
+    var label = T["tick_" + message.status] || message.status;
+    return el("span", { "class": "chat-tick " + message.status, title: label, "aria-label": label,
+      "data-status": message.status }, el("i", { "class": icons[message.status] || "" }));
   }
 
   function mediaNode(message) {
