@@ -15,7 +15,7 @@ from flask_appbuilder.security.decorators import has_access, has_access_api
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 from werkzeug.security import safe_join
 from wtforms.validators import ValidationError
@@ -298,17 +298,19 @@ class ChatView(BaseView):
 
     @staticmethod
     def search_clause(search: str):
+        """Tickets whose contact name or number, or any message, contains `search`: each source
+        is searched on its own and the ticket ids united (one OR across tables defeats the
+        planner)."""
         from app.models import Contact
 
         pattern = like_pattern(search)
-        clauses = [
-            Ticket.contact.has(Contact.name.ilike(pattern, escape="\\")),
-            exists().where(Message.ticket_id == Ticket.id, Message.body.ilike(pattern, escape="\\")),
-        ]
+        by_contact = [Contact.name.ilike(pattern, escape="\\")]
         digits = "".join(c for c in search if c.isdigit())
         if len(digits) >= 3:
-            clauses.append(Ticket.contact.has(Contact.phone.like(f"%{digits}%")))
-        return or_(*clauses)
+            by_contact.append(Contact.phone.like(f"%{digits}%"))
+        contacts = select(Contact.id).where(or_(*by_contact))
+        by_message = select(Message.ticket_id).where(Message.body.ilike(pattern, escape="\\"))
+        return or_(Ticket.contact_id.in_(contacts), Ticket.id.in_(by_message))
 
     @staticmethod
     def counts(user) -> dict:
