@@ -191,6 +191,7 @@ def chat_strings() -> dict:
         "assigned_to": _("Agent"),
         "accept_to_reply": _("Accept the ticket to reply."),
         "cannot_reply": _("You cannot reply to this ticket."),
+        "closed_reply": _("This ticket is resolved. Reopen it to reply."),
     }
 
 

@@ -129,6 +129,8 @@ def test_a_whole_conversation_live_in_three_browsers(desk_live, agents, db):
     ana.page.locator(".chat-msg.in", has_text="Quero comprar um plano").wait_for()
     ana.page.click("[data-action=accept]")
     ana.page.locator("#chat-composer:not([hidden])").wait_for()
+    expect(ana.page.locator('[data-count="open"]')).to_have_text("1")
+    expect(ana.page.locator('[data-count="pending"]')).to_have_text("")
     ana.page.fill("#chat-input", "Bom dia! Vou te ajudar.")
     ana.page.press("#chat-input", "Enter")
     ana.page.locator(".chat-msg.out", has_text="Bom dia! Vou te ajudar.").wait_for()
@@ -153,6 +155,9 @@ def test_a_whole_conversation_live_in_three_browsers(desk_live, agents, db):
     sara.tab("all")
     sara.row("Joana Compras").click()
     sara.page.locator(".chat-msg.out", has_text="Bom dia! Vou te ajudar.").wait_for()
+    ana.tab("open")
+    ana.row("Joana Compras").wait_for()
+    expect(ana.page.locator("#chat-emoji-panel")).to_be_hidden()  # closed once the message went
     ana.shot("02-conversa")
 
     # A failed send shows the error and can be retried.
@@ -254,4 +259,7 @@ def test_reconnection_fetches_what_was_missed(desk_live, agents, stack):
     customer_writes(desk_live, desk_live.vendas, "Escrevi enquanto vocês caíram", name="Cliente Paciente")
     ana.page.wait_for_timeout(1500)  # the job ran; its event reached no web process
     stack.start_web()
-    ana.row("Cliente Paciente").wait_for(timeout=30000)
+    try:
+        ana.row("Cliente Paciente").wait_for(timeout=30000)
+    finally:
+        ana.shot("07-reconexao")

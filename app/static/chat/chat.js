@@ -221,17 +221,21 @@
         list.appendChild(renderRow(row));
       });
       $("chat-more").hidden = !data.cursor;
+      countsSeq++;
       setCounts(data.counts);
       emptyListNote();
     }).catch(function (error) { banner(error.message); });
   }
 
-  var countsTimer = null;
+  var countsTimer = null, countsSeq = 0;
   function refreshCounts() {
     clearTimeout(countsTimer);
     countsTimer = setTimeout(function () {
-      api("/chat/api/counts").then(function (data) { setCounts(data.counts); }).catch(function () {});
-    }, 400);
+      var seq = ++countsSeq;
+      api("/chat/api/counts").then(function (data) {
+        if (seq === countsSeq) setCounts(data.counts); // an older answer never overwrites a newer one
+      }).catch(function () {});
+    }, 300);
   }
 
   // ------------------------------------------------------------------ conversation
@@ -384,7 +388,8 @@
     $("chat-composer").hidden = !canSend;
     var closedNote = $("chat-composer-closed");
     closedNote.hidden = canSend;
-    closedNote.textContent = canSend ? "" : (row.status === "pending" ? T.accept_to_reply : T.cannot_reply);
+    closedNote.textContent = canSend ? "" : row.status === "pending" ? T.accept_to_reply
+      : row.status === "closed" ? T.closed_reply : T.cannot_reply;
     document.querySelectorAll(".chat-ticket.current").forEach(function (n) { n.classList.remove("current"); });
     var item = $("chat-tickets").querySelector('[data-id="' + row.id + '"]');
     if (item) item.classList.add("current");
@@ -440,6 +445,7 @@
       .then(function (data) {
         input.value = "";
         autoGrow();
+        $("chat-emoji-panel").hidden = true;
         showError($("chat-error"), "");
         appendMessages([data.message]);
       })
