@@ -40,9 +40,11 @@ def desk_live(stack, desk):
 class Agent:
     """One member's browser context on the chat screen; fails the test on any JS dialog or error."""
 
-    def __init__(self, browser, url, email):
+    def __init__(self, browser, url, email, init_script=None):
         self.context = browser.new_context(locale="pt-BR", timezone_id="America/Sao_Paulo",
                                            viewport={"width": 1366, "height": 800})
+        if init_script:
+            self.context.add_init_script(init_script)
         self.page = self.context.new_page()
         self.dialogs, self.errors = [], []
         self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
@@ -76,8 +78,8 @@ class Agent:
 def agents(browser, desk_live):
     opened = []
 
-    def open_as(email):
-        agent = Agent(browser, desk_live.url, email)
+    def open_as(email, init_script=None):
+        agent = Agent(browser, desk_live.url, email, init_script)
         opened.append(agent)
         return agent
 
@@ -251,15 +253,75 @@ def test_user_cannot_reach_another_queues_ticket_by_url_or_socket(desk_live, age
     assert ana.row("Outro Cliente").count() == 0 and ana.row("Cliente Suporte").count() == 0
 
 
-def test_reconnection_fetches_what_was_missed(desk_live, agents, stack):
+def test_reconnection_fetches_what_was_missed(desk_live, agents, stack, db):
+    from app.models import Message
+    from app.services import outbound
+
     ana = agents("ana@teste.com.br")
     ana.tab("pending")
+    customer_writes(desk_live, desk_live.vendas, "Primeira mensagem", name="Cliente Fiel", phone="5511955550001")
+    ana.row("Cliente Fiel").click()
+    ana.page.click("[data-action=accept]")
+    ana.page.locator("#chat-composer:not([hidden])").wait_for()
+    ana.page.fill("#chat-input", "Já verifico")
+    ana.page.press("#chat-input", "Enter")
+    ana.page.locator(".chat-msg.out .chat-tick.queued").wait_for()
+    ana.tab("pending")
+
     stack.kill("web")
     ana.page.locator("#chat-banner:not([hidden])").wait_for()
+    # While no web process runs: a new ticket, a new message on her open ticket, an ack.
     customer_writes(desk_live, desk_live.vendas, "Escrevi enquanto vocês caíram", name="Cliente Paciente")
-    ana.page.wait_for_timeout(1500)  # the job ran; its event reached no web process
+    customer_writes(desk_live, desk_live.vendas, "Ainda aí?", name="Cliente Fiel", phone="5511955550001")
+    sent = db.session.query(Message).filter_by(from_me=True, body="Já verifico").one()
+    outbound.mark_sent(sent.id)
+    ana.page.wait_for_timeout(1500)  # the jobs ran; their events reached no web process
     stack.start_web()
     try:
         ana.row("Cliente Paciente").wait_for(timeout=30000)
+        ana.page.locator(".chat-msg.in", has_text="Ainda aí?").wait_for()
+        ana.page.locator(f'.chat-msg[data-id="{sent.id}"] .chat-tick.sent').wait_for()
     finally:
         ana.shot("07-reconexao")
+
+
+NOTIFICATION_RECORDER = """
+    window.__notes = [];
+    window.__beeps = 0;
+    class RecordedNotification {
+        constructor(title, options) { window.__notes.push({title: title, body: (options || {}).body}); }
+        close() {}
+    }
+    RecordedNotification.permission = "granted";
+    RecordedNotification.requestPermission = () => Promise.resolve("granted");
+    window.Notification = RecordedNotification;
+    const RealAudio = window.AudioContext;
+    window.AudioContext = class extends RealAudio {
+        createOscillator() { window.__beeps += 1; return super.createOscillator(); }
+    };
+"""
+
+
+def test_sound_and_notification_for_new_waiting_tickets_and_messages_on_my_tickets(desk_live, agents):
+    # Headless Chromium shows no notifications: the page's Notification and AudioContext are
+    # wrapped to record what the screen asked for.
+    ana = agents("ana@teste.com.br", NOTIFICATION_RECORDER)
+    bruno = agents("bruno@teste.com.br", NOTIFICATION_RECORDER)
+    notes = lambda agent: agent.page.evaluate("window.__notes")  # noqa: E731
+    customer_writes(desk_live, desk_live.vendas, "Oi", name="Primeira Cliente", phone="5511966660001")
+    ana.page.wait_for_function("window.__notes.length === 1")
+    assert notes(ana) == [{"title": "Novo atendimento aguardando", "body": "Primeira Cliente"}]
+    assert ana.page.evaluate("window.__beeps") == 1
+    ana.tab("pending")
+    ana.row("Primeira Cliente").click()
+    ana.page.click("[data-action=accept]")
+    ana.page.locator("#chat-composer:not([hidden])").wait_for()
+    customer_writes(desk_live, desk_live.vendas, "Olá", name="Segunda Cliente", phone="5511966660002")
+    ana.row("Segunda Cliente").click()  # now she looks at another ticket
+    ana.page.locator(".chat-msg.in", has_text="Olá").wait_for()
+    customer_writes(desk_live, desk_live.vendas, "Alguém aí?", name="Primeira Cliente", phone="5511966660001")
+    ana.page.wait_for_function("window.__notes.length === 3")
+    assert notes(ana)[2] == {"title": "Nova mensagem · Primeira Cliente", "body": "Alguém aí?"}
+    # Bruno is in Suporte: nothing of Vendas rang for him.
+    assert notes(bruno) == [] and bruno.page.evaluate("window.__beeps") == 0
+    assert bruno.page.locator("#chat-notify").is_hidden()

@@ -671,7 +671,9 @@
       // Back after a drop: fetch what happened meanwhile.
       banner(T.reconnected, true);
       loadList(false);
-      if (state.current) { refreshTicket(state.current.id); loadNewer(); }
+      refreshCounts();
+      // the whole visible history again: acks of messages already shown may have moved too
+      if (state.current) { refreshTicket(state.current.id); loadMessages(); }
     } else {
       banner("");
     }
