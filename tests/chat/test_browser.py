@@ -90,14 +90,14 @@ def agents(browser, desk_live):
         agent.close()
 
 
-def customer_writes(desk, queue, body, name="Maria Cliente", phone=None):
+def customer_writes(desk, queue, body, name="Maria Cliente", phone=None, **payload):
     """Through the engine's ingest job in the worker, as the bridge would."""
     from app.workers.ingest import submit
 
     desk.connection.queues = [queue]
     desk.db.session.commit()
     submit(desk.engine.message(desk.connection, phone=phone or "55119" + str(uuid.uuid4().int)[:8],
-                               name=name, body=body))
+                               name=name, body=body, **payload))
 
 
 def test_a_whole_conversation_live_in_three_browsers(desk_live, agents, db):
@@ -219,6 +219,28 @@ def test_html_in_names_and_messages_is_text(desk_live, agents):
     assert bubble.locator(".chat-msg-body").inner_text() == XSS + " e <script>alert(2)</script>"
     assert XSS in ana.page.inner_text("#chat-contact-name")
     ana.page.wait_for_timeout(500)
+    assert ana.page.locator("img[src=x]").count() == 0
+    # Files: an image shown inline, a document as a download named as sent (as text).
+    from app.models import Message, Ticket
+
+    db = desk_live.db
+    ticket = db.session.query(Ticket).one()
+    media_dir = Path(desk_live.app.config["MEDIA_DIR"])
+    (media_dir / "inbound").mkdir(parents=True, exist_ok=True)
+    png = (ROOT / "docs" / "screenshots" / "chat.png").read_bytes()
+    (media_dir / "inbound" / "foto.png").write_bytes(png)
+    (media_dir / "inbound" / "doc.pdf").write_bytes(b"%PDF-1.4 teste")
+    for kind, path, mime, name in (("image", "inbound/foto.png", "image/png", "foto.png"),
+                                   ("document", "inbound/doc.pdf", "application/pdf", XSS + ".pdf")):
+        customer_writes(desk_live, desk_live.vendas, "", name=XSS, phone=ticket.contact.phone, type=kind,
+                        media={"path": path, "mime": mime, "name": name})
+    image = ana.page.locator(".chat-msg.in img")
+    image.wait_for()
+    ana.page.wait_for_function("() => document.querySelector('.chat-msg.in img').naturalWidth > 0")
+    link = ana.page.locator(".chat-msg.in a.chat-file")
+    link.wait_for()
+    assert link.inner_text().strip() == XSS + ".pdf"
+    assert link.get_attribute("href").startswith("/chat/media/")
     assert ana.page.locator("img[src=x]").count() == 0
     ana.shot("06-html-como-texto")
 
