@@ -9,7 +9,7 @@ import datetime as dt
 import functools
 from pathlib import Path
 
-from flask import abort, current_app, g, jsonify, request, send_file
+from flask import abort, current_app, jsonify, request, send_file
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access, has_access_api
 from flask_babel import lazy_gettext as _l
@@ -119,11 +119,14 @@ def encode_cursor(ticket: Ticket) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[dt.datetime, int] | None:
+    from app.services.visibility import parse_id
+
     try:
         when, ticket_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return dt.datetime.fromisoformat(when), int(ticket_id)
+        when, ticket_id = dt.datetime.fromisoformat(when), parse_id(ticket_id)
     except (ValueError, UnicodeDecodeError):
         return None
+    return (when, ticket_id) if ticket_id else None
 
 
 def like_pattern(text: str) -> str:
@@ -132,8 +135,10 @@ def like_pattern(text: str) -> str:
 
 
 def int_arg(name: str) -> int | None:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() else None
+    """An id from the query string, or None when absent or not an id a column can hold."""
+    from app.services.visibility import parse_id
+
+    return parse_id(request.args.get(name))
 
 
 def json_body() -> dict:
@@ -142,14 +147,14 @@ def json_body() -> dict:
 
 
 def optional_id(value) -> int | None:
+    from app.services.visibility import parse_id
+
     if value in (None, ""):
         return None
-    if isinstance(value, bool):
+    number = parse_id(value)
+    if number is None:
         raise DomainError(_l("Invalid value."), 422)
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise DomainError(_l("Invalid value."), 422)
+    return number
 
 
 def chat_strings() -> dict:
@@ -273,8 +278,11 @@ class ChatView(BaseView):
         queue = request.args.get("queue", "")
         if queue == "none":
             stmt = stmt.where(Ticket.queue_id.is_(None))
-        elif queue.isdigit():
-            stmt = stmt.where(Ticket.queue_id == int(queue))
+        elif queue:
+            queue_id = int_arg("queue")
+            if queue_id is None:
+                return json_error(_l("Invalid value."), 422)
+            stmt = stmt.where(Ticket.queue_id == queue_id)
         search = request.args.get("q", "").strip()[:SEARCH_MAX]
         if search:
             stmt = stmt.where(self.search_clause(search))
@@ -394,6 +402,10 @@ class ChatView(BaseView):
         from app.services import outbound
         from app.services.events import Changes
 
+        from app.services.visibility import parse_id
+
+        if parse_id(message_id) is None:
+            abort(404)
         changes = Changes()
         message = outbound.retry(message_id, me(), changes)
         commit_and_publish(changes)
@@ -403,7 +415,9 @@ class ChatView(BaseView):
     @has_access_api
     @domain_errors
     def media(self, message_id):
-        message = db.session.get(Message, message_id)
+        from app.services.visibility import parse_id
+
+        message = db.session.get(Message, message_id) if parse_id(message_id) else None
         if message is None or not message.media_path:
             abort(404)
         visible_ticket(message.ticket_id)  # NotFound when the member may not see its ticket

@@ -229,3 +229,22 @@ def test_quick_replies_shared_and_own_only(desk, chat_client, db):
     db.session.commit()
     got = chat_client("ana@teste.com.br").get("/chat/api/quick-replies").get_json()["quick_replies"]
     assert [q["shortcut"] for q in got] == ["boasvindas", "pix"]
+
+
+def test_out_of_range_and_malformed_ids_are_clean_errors(desk, chat_client):
+    t = desk.ticket(desk.vendas)
+    ana = chat_client("ana@teste.com.br")
+    huge = 2 ** 40
+    for url in (f"/chat/api/tickets/{huge}", f"/chat/api/tickets/{huge}/messages", f"/chat/media/{huge}"):
+        assert ana.get(url).status_code == 404, url
+    assert ana.post(f"/chat/api/messages/{huge}/retry").status_code == 404
+    assert ana.get(f"/chat/api/tickets?tab=pending&queue={huge}").status_code == 422
+    assert ana.get("/chat/api/tickets?tab=pending&queue=abc").status_code == 422
+    assert ana.get("/chat/api/tickets?tab=nada").status_code == 422
+    assert ana.ids(tab="pending", cursor="bad-cursor") == [t.id]  # an unreadable cursor is the first page
+    assert len(ana.get(f"/chat/api/tickets/{t.id}/messages?before={huge}").get_json()["messages"]) == 1
+    for payload in ({"queue": huge}, {"queue": True}, {"user": "x"}, {"queue": [1]}):
+        r = ana.post(f"/chat/api/tickets/{t.id}/transfer", json=payload)
+        assert r.status_code == 422 and r.get_json()["message"], payload
+    r = ana.post(f"/chat/api/tickets/{t.id}/close", json={"rating": huge})
+    assert r.status_code == 422

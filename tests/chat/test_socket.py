@@ -1,6 +1,5 @@
 """Socket.IO against the real web process (eventlet) and a real RQ worker: python-socketio clients
 logged in through /login/ receive only what their member may see, and cannot choose rooms."""
-import json
 import threading
 import time
 import uuid

@@ -605,7 +605,7 @@
   }
 
   function openClose() {
-    if (!boot.settings.send_ratings) {
+    if (!boot.settings.send_ratings && !boot.settings.rating_required) {
       act("close").catch(function (error) { showError($("chat-error"), error.message); });
       return;
     }
