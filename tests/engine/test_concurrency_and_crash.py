@@ -199,3 +199,36 @@ def test_submit_stores_then_enqueues(engine, factory):
     assert submit(engine.message(c, channel_id=engine.db.session.get(InboundEvent, event_id).channel_id)) == event_id
     engine.drain()
     assert engine.count(Message, from_me=False) == 1
+
+
+@pytest.mark.slow
+def test_the_scheduler_process_drives_the_sweep_and_the_rating_expiry(engine, factory, stack):
+    """`python -m app.workers.scheduler` + a worker: a lost event is processed, an expired rating
+    wait ends, with nobody enqueuing anything by hand."""
+    import subprocess
+    import sys
+
+    from app.services import inbox
+    from tests.conftest import ROOT
+
+    c = factory.connection()
+    lost = inbox.receive(engine.message(c, body="ninguém me enfileirou"))
+    event = engine.db.session.get(InboundEvent, lost)
+    event.received_at = event.received_at - dt.timedelta(minutes=5)
+    engine.deliver(engine.message(c, phone="5511955554444"))
+    waiting = engine.tickets(contact_id=engine.db.session.query(Contact).filter_by(phone="5511955554444").one().id)[0]
+    waiting.status, waiting.awaiting_rating = TicketStatus.CLOSED, True
+    waiting.rating_expires_at = dt.datetime.utcnow() - dt.timedelta(minutes=1)
+    engine.db.session.commit()
+
+    stack.procs["scheduler"] = subprocess.Popen([sys.executable, "-m", "app.workers.scheduler"], env=stack.env,
+                                                cwd=str(ROOT), start_new_session=True)
+    stack.start_worker()
+
+    def done():
+        engine.db.session.expire_all()
+        return (engine.db.session.get(InboundEvent, lost).processed_at is not None
+                and not engine.db.session.get(Ticket, waiting.id).awaiting_rating)
+
+    assert _wait(done, 90)
+    assert engine.count(Message, body="ninguém me enfileirou") == 1
