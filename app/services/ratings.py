@@ -70,7 +70,7 @@ def handle_reply(contact, connection, payload: dict, changes, now) -> bool:
         return False
     db.session.add(Rating(ticket_id=ticket.id, user_id=ticket.user_id, template_id=ticket.rating_template_id,
                           value=option.value, label=option.label))
-    store_inbound(ticket, payload, changes, unread=False)
+    store_inbound(ticket, payload, changes, count_unread=False)
     return True
 
 

@@ -48,7 +48,7 @@ def active_ticket(contact, connection, *, for_update: bool = False):
     return db.session.scalars(query).first()
 
 
-def count_unread(ticket):
+def add_unread(ticket):
     """+1 in SQL, not in Python: two messages stored at once must both count."""
     ticket.unread_count = Ticket.unread_count + 1
 
@@ -65,7 +65,7 @@ def find_or_create_ticket(contact, connection) -> tuple[Ticket, bool]:
     return ticket, True
 
 
-def store_inbound(ticket, payload: dict, changes, *, unread: bool = True) -> Message:
+def store_inbound(ticket, payload: dict, changes, *, count_unread: bool = True) -> Message:
     media = payload.get("media") or None
     kind = str(payload.get("type") or "text")[:20]
     message = Message(
@@ -82,8 +82,8 @@ def store_inbound(ticket, payload: dict, changes, *, unread: bool = True) -> Mes
     db.session.add(message)
     db.session.flush()  # a duplicate channel id raises IntegrityError here: retried by the caller
     outbound.touch_ticket(ticket, message)
-    if unread:
-        count_unread(ticket)
+    if count_unread:
+        add_unread(ticket)
     changes.message(message)
     changes.ticket(ticket)
     return message

@@ -185,19 +185,6 @@ def return_to_pending(user, ticket_id) -> Changes:
     return changes
 
 
-def mark_read(user, ticket_id) -> Changes:
-    """An agent opened the ticket: its unread count goes to zero and, when the connection has
-    Confirmação de Leitura on, the customer's messages are marked as read on the channel."""
-    changes = Changes()
-    ticket = visibility.get_visible_ticket(user, ticket_id, for_update=True)
-    if ticket.unread_count:
-        ticket.unread_count = 0
-        changes.ticket(ticket)
-    if ticket.connection.read_receipts:
-        changes.command(ticket.connection_id, {"op": "mark_read", "chat_id": ticket.contact.jid})
-    return changes
-
-
 def send_message(user, ticket_id, body) -> tuple:
     """An agent's message, queued for the connection. Returns (message, changes)."""
     changes = Changes()

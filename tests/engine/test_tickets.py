@@ -233,16 +233,3 @@ def test_no_messages_on_a_closed_ticket(engine, world):
     with pytest.raises(DomainError, match="reabra"):
         tickets.send_message(world.ana, world.ticket.id, "oi")
 
-
-def test_opening_a_ticket_marks_it_read_only_with_read_receipts_on(engine, world, factory):
-    tickets.mark_read(world.ana, world.ticket.id)
-    commit(engine)
-    assert engine.tickets()[0].unread_count == 0
-    changes = tickets.mark_read(world.ana, world.ticket.id)
-    assert changes.commands == [(world.c.id, {"op": "mark_read", "chat_id": "5511988887777@c.us"})]
-    quiet = factory.connection(queues=[world.q1], read_receipts=False)
-    engine.deliver(engine.message(quiet))
-    other = engine.tickets(connection_id=quiet.id)[0]
-    assert tickets.mark_read(world.ana, other.id).commands == []
-    with pytest.raises(NotFound):
-        tickets.mark_read(world.caio, other.id)
