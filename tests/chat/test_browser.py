@@ -126,8 +126,10 @@ def test_a_whole_conversation_live_in_three_browsers(desk_live, agents, db):
     bruno.page.wait_for_timeout(1000)
     assert bruno.row("Joana Compras").count() == 0  # not his queue: never shown
 
-    # Accept and reply.
+    # Accept and reply. Opening the ticket clears its unread badge.
+    expect(ana.row("Joana Compras").locator(".chat-unread")).to_have_text("1")
     ana.row("Joana Compras").click()
+    expect(ana.row("Joana Compras").locator(".chat-unread")).to_have_count(0)
     ana.page.locator(".chat-msg.in", has_text="Quero comprar um plano").wait_for()
     ana.page.click("[data-action=accept]")
     ana.page.locator("#chat-composer:not([hidden])").wait_for()
@@ -347,3 +349,35 @@ def test_sound_and_notification_for_new_waiting_tickets_and_messages_on_my_ticke
     # Bruno is in Suporte: nothing of Vendas rang for him.
     assert notes(bruno) == [] and bruno.page.evaluate("window.__beeps") == 0
     assert bruno.page.locator("#chat-notify").is_hidden()
+
+
+def test_history_has_day_separators_and_loads_older_messages(desk_live, agents, db):
+    import datetime as dt
+
+    from app.models import Message, Ticket
+
+    ana = agents("ana@teste.com.br")
+    ana.tab("pending")
+    customer_writes(desk_live, desk_live.vendas, "primeira mensagem", name="Cliente Antigo")
+    ana.row("Cliente Antigo").wait_for()
+    ticket = db.session.query(Ticket).one()
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    # The conversation is in arrival (id) order: the first message is dated 11 days back, then
+    # 60 from 10 days back, one from yesterday, one from now.
+    db.session.query(Message).update({"created_at": now - dt.timedelta(days=11)})
+    line = dict(ticket_id=ticket.id, connection_id=ticket.connection_id)
+    db.session.add_all([Message(body=f"antiga {i}", created_at=now - dt.timedelta(days=10, minutes=100 - i), **line)
+                        for i in range(60)])
+    db.session.add(Message(body="mensagem de ontem", created_at=now - dt.timedelta(days=1), **line))
+    db.session.add(Message(body="mensagem de hoje", created_at=now, **line))
+    db.session.commit()
+    ana.row("Cliente Antigo").click()
+    ana.page.locator(".chat-msg", has_text="mensagem de hoje").wait_for()
+    days = ana.page.locator(".chat-day").all_inner_texts()
+    assert len(days) == 3 and days[1:] == ["Ontem", "Hoje"] and re.match(r"\w+-?\w*, \d\d de \w+ de \d{4}", days[0])
+    assert ana.page.locator(".chat-msg", has_text="primeira mensagem").count() == 0
+    ana.page.click("#chat-older")
+    ana.page.locator(".chat-msg", has_text="primeira mensagem").wait_for()
+    assert ana.page.locator("#chat-older").is_hidden()
+    assert ana.page.locator(".chat-msg.in").count() == 63
+    assert len(ana.page.locator(".chat-day").all_inner_texts()) == 4

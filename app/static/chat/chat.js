@@ -753,6 +753,14 @@
     }, 300);
   });
   $("chat-more").addEventListener("click", function () { loadList(true); });
+  // Scrolling to the end of the list loads the next page, as the button does.
+  var loadingMore = false;
+  $("chat-tickets").addEventListener("scroll", function () {
+    var list = $("chat-tickets");
+    if (loadingMore || !state.cursor || list.scrollHeight - list.scrollTop - list.clientHeight > 80) return;
+    loadingMore = true;
+    loadList(true).then(function () { loadingMore = false; });
+  });
   $("chat-older").addEventListener("click", loadOlder);
   $("chat-composer").addEventListener("submit", sendText);
   $("chat-input").addEventListener("keydown", onComposerKey);
