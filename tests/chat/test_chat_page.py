@@ -248,3 +248,22 @@ def test_out_of_range_and_malformed_ids_are_clean_errors(desk, chat_client):
         assert r.status_code == 422 and r.get_json()["message"], payload
     r = ana.post(f"/chat/api/tickets/{t.id}/close", json={"rating": huge})
     assert r.status_code == 422
+
+
+def test_messages_page_backwards_and_forwards(desk, chat_client, db):
+    from app.views.chat import MESSAGES_PAGE
+
+    t = desk.ticket(desk.vendas, body="m0")
+    db.session.add_all([Message(ticket_id=t.id, connection_id=t.connection_id, body=f"m{i}")
+                        for i in range(1, MESSAGES_PAGE + 10)])
+    db.session.commit()
+    ana = chat_client("ana@teste.com.br")
+    url = f"/chat/api/tickets/{t.id}/messages"
+    last = ana.get(url).get_json()
+    assert last["more"] is True and len(last["messages"]) == MESSAGES_PAGE
+    assert last["messages"][-1]["body"] == f"m{MESSAGES_PAGE + 9}"  # oldest first, newest last
+    older = ana.get(url, query_string={"before": last["messages"][0]["id"]}).get_json()
+    assert older["more"] is False and [m["body"] for m in older["messages"]] == [f"m{i}" for i in range(10)]
+    first_id = older["messages"][0]["id"]
+    newer = ana.get(url, query_string={"after": first_id}).get_json()
+    assert newer["more"] is True and newer["messages"][0]["body"] == "m1"
