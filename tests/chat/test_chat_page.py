@@ -177,6 +177,8 @@ def test_group_actions_off_hide_and_refuse_the_buttons_for_users(desk, chat_clie
 def test_attachments_are_checked_stored_and_served_only_to_who_sees_the_ticket(desk, chat_client, db, app):
     from pathlib import Path
 
+    outbound_dir = Path(app.config["MEDIA_DIR"], "outbound")
+    before = set(outbound_dir.iterdir()) if outbound_dir.exists() else set()
     t = desk.ticket(desk.vendas)
     ana, bruno = chat_client("ana@teste.com.br"), chat_client("bruno@teste.com.br")
     ana.post(f"/chat/api/tickets/{t.id}/accept")
@@ -199,7 +201,7 @@ def test_attachments_are_checked_stored_and_served_only_to_who_sees_the_ticket(d
     assert got.headers["X-Content-Type-Options"] == "nosniff"
     assert bruno.get(f"/chat/media/{sent['id']}").status_code == 404
     # Nothing of the refused uploads was kept.
-    files = list(Path(app.config["MEDIA_DIR"], "outbound").iterdir())
+    files = set(outbound_dir.iterdir()) - before
     assert [f.name for f in files] == [Path(stored.media_path).name]
 
 
@@ -267,3 +269,25 @@ def test_messages_page_backwards_and_forwards(desk, chat_client, db):
     first_id = older["messages"][0]["id"]
     newer = ana.get(url, query_string={"after": first_id}).get_json()
     assert newer["more"] is True and newer["messages"][0]["body"] == "m1"
+
+
+def test_an_attachment_over_the_limit_is_refused_and_not_kept(desk, chat_client, db, app, monkeypatch):
+    from pathlib import Path
+
+    monkeypatch.setenv("CHAT_MAX_UPLOAD_BYTES", str(1024 * 1024))
+    outbound_dir = Path(app.config["MEDIA_DIR"], "outbound")
+    kept = lambda: set(outbound_dir.iterdir()) if outbound_dir.exists() else set()  # noqa: E731
+    before = kept()
+    t = desk.ticket(desk.vendas)
+    ana = chat_client("ana@teste.com.br")
+    ana.post(f"/chat/api/tickets/{t.id}/accept")
+    big = io.BytesIO(b"%PDF" + b"0" * (1024 * 1024))
+    r = ana.post(f"/chat/api/tickets/{t.id}/messages", data={"file": (big, "contrato.pdf")})
+    assert r.status_code == 413 and "1 MB" in r.get_json()["message"]
+    assert kept() == before
+    assert db.session.query(Message).filter_by(ticket_id=t.id, from_me=True).count() == 0
+    # A file on a ticket she may not answer (another agent's) is refused and not kept either.
+    bruno_ticket = desk.ticket(desk.suporte)
+    r = ana.post(f"/chat/api/tickets/{bruno_ticket.id}/messages", data={"file": (io.BytesIO(b"%PDF-1"), "a.pdf")})
+    assert r.status_code == 404
+    assert kept() == before
