@@ -174,7 +174,11 @@
       var updated = item.dataset.updated, id = Number(item.dataset.id);
       if (updated < (row.updated_at || "") || (updated === row.updated_at && id < row.id)) before = item;
     });
-    if (!before && state.cursor) return; // older than everything loaded: it comes with "load more"
+    if (!before && state.cursor) { // older than everything loaded: it comes with "load more"
+      state.rows.delete(row.id);
+      emptyListNote();
+      return;
+    }
     list.insertBefore(node, before);
     emptyListNote();
   }
