@@ -181,3 +181,11 @@ def test_transfer_away_tells_the_rooms_that_lost_the_ticket(live, desk, chat_cli
     assert web.post(f"/chat/api/tickets/{ticket_id}/transfer", json={"queue": desk.suporte.id}).status_code == 200
     assert wait_for(lambda: ticket_id in ana.ticket_ids("ticket:removed"))
     assert wait_for(lambda: ticket_id in bruno.ticket_ids())
+
+
+def test_a_deactivated_member_cannot_connect_with_an_old_session(live, desk, db):
+    cookie = session_cookie(live.url, "ana@teste.com.br")
+    desk.ana.active = False
+    db.session.commit()
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        Listener(live.url, cookie)
