@@ -228,7 +228,8 @@
       countsSeq++;
       setCounts(data.counts);
       emptyListNote();
-    }).catch(function (error) { banner(error.message); });
+      return true;
+    }).catch(function (error) { banner(error.message); return false; });
   }
 
   var countsTimer = null, countsSeq = 0;
@@ -570,7 +571,7 @@
       }
       placeRow(data.ticket);
       showTicket(data.ticket, data.actions);
-      loadNewer();
+      loadNewer().catch(function () {}); // the events bring them too
       return data;
     });
   }
@@ -670,14 +671,27 @@
   // ------------------------------------------------------------------ real time
   var socket = io({ transports: ["websocket", "polling"] });
 
+  // Back after a drop: fetch what happened meanwhile (the list, the counts and the whole visible
+  // history of the open ticket, whose acks may have moved too), again later if the server is
+  // still warming up.
+  function refetchMissed(attempt) {
+    var ticketId = state.current && state.current.id;
+    Promise.all([
+      loadList(false),
+      ticketId ? refreshTicket(ticketId).then(function () {
+        return state.current && state.current.id === ticketId ? loadMessages().then(function () { return true; }) : true;
+      }) : true
+    ]).catch(function () { return [false]; }).then(function (results) {
+      if (results.indexOf(false) >= 0 && attempt < 8 && socket.connected) {
+        setTimeout(function () { refetchMissed(attempt + 1); }, 1000 * (attempt + 1));
+      }
+    });
+  }
+
   socket.on("connect", function () {
     if (state.everConnected) {
-      // Back after a drop: fetch what happened meanwhile.
       banner(T.reconnected, true);
-      loadList(false);
-      refreshCounts();
-      // the whole visible history again: acks of messages already shown may have moved too
-      if (state.current) { refreshTicket(state.current.id); loadMessages(); }
+      refetchMissed(0);
     } else {
       banner("");
     }
