@@ -4,6 +4,12 @@ import importlib
 # Order is menu order.
 MODULES = [
     "app.views.index",
+    "app.views.connections",
+    "app.views.queues",
+    "app.views.team",
+    "app.views.ratings",
+    "app.views.quick_replies",
+    "app.views.settings",
 ]
 
 
