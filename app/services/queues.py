@@ -195,7 +195,7 @@ def hours_from_day_texts(texts: list[str]) -> list[dict]:
             part = part.strip()
             if not part:
                 continue
-            pieces = re.split(r"\s*(?:-|–|às|as|a|to)\s*", part)
+            pieces = re.split(r"\s*[-–]\s*|\s+(?:às|as|a|até|to)\s+", part)
             if len(pieces) != 2:
                 raise inputs.invalid(_("%(day)s: write each interval as start-end, e.g. 08:00-12:00.",
                                        day=WEEKDAYS[weekday]))
