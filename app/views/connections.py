@@ -2,6 +2,7 @@
 import io
 
 from flask import abort, flash, jsonify, redirect, url_for
+from flask_wtf.csrf import generate_csrf
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.api import expose as expose_api, protect, safe
 from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget, Select2ManyWidget, Select2Widget
@@ -17,7 +18,7 @@ from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from app.models import Connection, db
 from app.models.connection import ConnectionStatus
 from app.services import DomainError, connections, queues
-from app.views.admin_base import ServiceModelApi, ServiceModelView
+from app.views.admin_base import ServiceModelApi, ServiceModelView, csrf_ok, install_csrf_token, schemas
 
 STATUS_LABELS = {
     ConnectionStatus.DISCONNECTED: _l("Disconnected"),
@@ -143,7 +144,7 @@ class ConnectionView(ServiceModelView):
         return self.render_template("admin/connection_qr.html", connection=connection,
                                     status_label=STATUS_LABELS.get(connection.status, connection.status),
                                     qr_image=Markup(qr_svg(connection.qr) or ""),
-                                    may_start=may_start, may_logout=may_logout,
+                                    may_start=may_start, may_logout=may_logout, csrf=generate_csrf(),
                                     title=_("QR code"))
 
     @expose("/qr/<pk>/state")
@@ -160,7 +161,7 @@ class ConnectionView(ServiceModelView):
     @permission_name("start")
     def start(self, pk):
         connection = self._connection(pk)
-        if not self._csrf_ok():
+        if not csrf_ok():
             abort(400)
         publish(connections.request_start(connection.id))
         flash(_("Starting the WhatsApp session: wait for the QR code."), "info")
@@ -171,22 +172,11 @@ class ConnectionView(ServiceModelView):
     @permission_name("logout")
     def logout(self, pk):
         connection = self._connection(pk)
-        if not self._csrf_ok():
+        if not csrf_ok():
             abort(400)
         publish(connections.logout(connection.id))
         flash(_("WhatsApp session disconnected."), "info")
         return redirect(url_for("ConnectionView.qr", pk=connection.id))
-
-    @staticmethod
-    def _csrf_ok() -> bool:
-        from flask_wtf.csrf import CSRFError, validate_csrf
-        from flask import request
-
-        try:
-            validate_csrf(request.form.get("csrf_token"))
-            return True
-        except (CSRFError, Exception):
-            return False
 
 
 # --- REST ------------------------------------------------------------------------------------
@@ -227,8 +217,7 @@ class ConnectionApi(ServiceModelApi):
                                    "status", "status_reason", "phone", "enabled"]
     order_columns = ["name", "status", "is_default"]
     base_order = ("name", "asc")
-    list_model_schema = show_model_schema = ConnectionSchema()
-    add_model_schema = edit_model_schema = ConnectionSchema()
+    list_model_schema, show_model_schema, add_model_schema, edit_model_schema = schemas(ConnectionSchema)
     openapi_spec_component_schemas = (QrStateSchema,)
     openapi_spec_methods = {"start": {"post": {"summary": "Start (or restart) the WhatsApp session"}}}
 
@@ -335,5 +324,6 @@ class ConnectionApi(ServiceModelApi):
 
 
 def register(appbuilder) -> None:
+    install_csrf_token(appbuilder)
     appbuilder.add_view(ConnectionView, "Connections", label=_l("Connections"), icon="fa-mobile")
     appbuilder.add_api(ConnectionApi)

@@ -9,7 +9,7 @@ from wtforms import StringField, TextAreaField
 
 from app.models import Queue
 from app.services import queues
-from app.views.admin_base import ServiceModelApi, ServiceModelView
+from app.views.admin_base import ServiceModelApi, ServiceModelView, install_csrf_token, schemas
 
 DAY_FIELDS = ("hours_mon", "hours_tue", "hours_wed", "hours_thu", "hours_fri", "hours_sat", "hours_sun")
 _HOURS_HELP = _l("Opening hours, e.g. 08:00-12:00, 13:00-18:00. Empty: closed all day.")
@@ -150,7 +150,7 @@ class QueueApi(ServiceModelApi):
                                    "hours"]
     order_columns = ["bot_order", "name"]
     base_order = ("bot_order", "asc")
-    list_model_schema = show_model_schema = add_model_schema = edit_model_schema = QueueSchema()
+    list_model_schema, show_model_schema, add_model_schema, edit_model_schema = schemas(QueueSchema)
     openapi_spec_component_schemas = (IntervalSchema,)
 
     def get_list_headless(self, **kwargs):
@@ -171,5 +171,6 @@ class QueueApi(ServiceModelApi):
 
 
 def register(appbuilder) -> None:
+    install_csrf_token(appbuilder)
     appbuilder.add_view(QueueView, "Queues", label=_l("Queues & Chatbot"), icon="fa-random")
     appbuilder.add_api(QueueApi)

@@ -10,7 +10,7 @@ from wtforms import StringField, TextAreaField
 
 from app.models import QuickReply
 from app.services import quick_replies
-from app.views.admin_base import ServiceModelApi, ServiceModelView, actor
+from app.views.admin_base import ServiceModelApi, ServiceModelView, install_csrf_token, schemas, actor
 
 
 class QuickReplyForm(DynamicForm):
@@ -72,7 +72,7 @@ class QuickReplyApi(ServiceModelApi):
     search_columns = ["shortcut", "message"]
     # Shared replies and the caller's own: members never see someone else's personal ones.
     base_filters = [["user_id", _OwnOrShared, None]]
-    list_model_schema = show_model_schema = add_model_schema = edit_model_schema = QuickReplySchema()
+    list_model_schema, show_model_schema, add_model_schema, edit_model_schema = schemas(QuickReplySchema)
 
     def service_create(self, data):
         return quick_replies.create(data)
@@ -85,5 +85,6 @@ class QuickReplyApi(ServiceModelApi):
 
 
 def register(appbuilder) -> None:
+    install_csrf_token(appbuilder)
     appbuilder.add_view(QuickReplyView, "Quick replies", label=_l("Quick replies"), icon="fa-bolt")
     appbuilder.add_api(QuickReplyApi)

@@ -9,7 +9,7 @@ from wtforms import StringField, TextAreaField
 
 from app.models import RatingTemplate
 from app.services import rating_templates
-from app.views.admin_base import ServiceModelApi, ServiceModelView
+from app.views.admin_base import ServiceModelApi, ServiceModelView, install_csrf_token, schemas
 
 
 class RatingForm(DynamicForm):
@@ -85,7 +85,7 @@ class RatingApi(ServiceModelApi):
     list_columns = show_columns = ["id", "name", "message", "options"]
     order_columns = ["name"]
     base_order = ("name", "asc")
-    list_model_schema = show_model_schema = add_model_schema = edit_model_schema = RatingSchema()
+    list_model_schema, show_model_schema, add_model_schema, edit_model_schema = schemas(RatingSchema)
     openapi_spec_component_schemas = (RatingOptionSchema,)
 
     def service_create(self, data):
@@ -99,5 +99,6 @@ class RatingApi(ServiceModelApi):
 
 
 def register(appbuilder) -> None:
+    install_csrf_token(appbuilder)
     appbuilder.add_view(RatingView, "Ratings", label=_l("Ratings"), icon="fa-star")
     appbuilder.add_api(RatingApi)

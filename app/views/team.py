@@ -14,7 +14,7 @@ from wtforms import PasswordField, SelectField, StringField
 
 from app.models import Connection, Member, db
 from app.services import DomainError, queues, team
-from app.views.admin_base import ServiceModelApi, ServiceModelView, actor
+from app.views.admin_base import ServiceModelApi, ServiceModelView, install_csrf_token, schemas, actor
 
 PROFILE_CHOICES = [("user", _l("User")), ("supervisor", _l("Supervisor")), ("admin", _l("Admin"))]
 
@@ -166,7 +166,7 @@ class TeamApi(ServiceModelApi):
     order_columns = ["first_name", "email"]
     base_order = ("first_name", "asc")
     search_columns = ["first_name", "email", "phone"]
-    list_model_schema = show_model_schema = add_model_schema = edit_model_schema = MemberSchema()
+    list_model_schema, show_model_schema, add_model_schema, edit_model_schema = schemas(MemberSchema)
 
     def service_create(self, data):
         return team.create(data, actor())
@@ -211,6 +211,7 @@ class TeamApi(ServiceModelApi):
 
 
 def register(appbuilder) -> None:
+    install_csrf_token(appbuilder)
     view = appbuilder.add_view(TeamView, "Team", label=_l("Team"), icon="fa-users")
     # The navbar's "Perfil" link goes to TeamView.userinfo.
     appbuilder.sm.user_view = view
