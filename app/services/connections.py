@@ -65,7 +65,7 @@ def _clean(data: dict, current: Connection | None) -> dict:
             raise inputs.invalid(_("A connection named \"%(name)s\" already exists.", name=clean["name"]))
     if "channel" in data:
         channel = data["channel"]
-        if channel not in CHANNELS:
+        if not isinstance(channel, str) or channel not in CHANNELS:
             raise inputs.invalid(_("Unknown channel. Available: %(channels)s", channels=", ".join(CHANNELS)))
         clean["channel"] = channel
     for key in ("is_default", "read_receipts"):

@@ -101,7 +101,7 @@ def update_settings(data: dict) -> Settings:
         raise inputs.invalid(_("\"%(required)s\" needs \"%(send)s\" turned on.", required=LABELS["rating_required"],
                                send=LABELS["send_ratings"]))
     chatbot_type = merged["chatbot_type"]
-    if chatbot_type not in CHATBOT_TYPES:
+    if not isinstance(chatbot_type, str) or chatbot_type not in CHATBOT_TYPES:
         raise inputs.invalid(_("The chatbot type must be text or list."))
     clean["chatbot_type"] = chatbot_type
     tz = inputs.text(merged["timezone"], LABELS["timezone"], required=True, max_len=64, single_line=True)

@@ -107,7 +107,7 @@ def _clean(data: dict, current: Member | None) -> dict:
         clean["phone"] = phone
     if current is None or "profile" in data:
         profile = data.get("profile", "user" if current is None else None)
-        if profile not in PROFILES:
+        if not isinstance(profile, str) or profile not in PROFILES:
             raise inputs.invalid(_("The profile must be user, supervisor or admin."))
         clean["profile"] = profile
     if "queues" in data:

@@ -55,6 +55,14 @@ def schemas(schema_class):
                  for suffix in ("List", "Show", "Post", "Put"))
 
 
+def valid_pk(pk) -> bool:
+    """A primary key that can be looked up (anything else is a 404 before the database)."""
+    try:
+        return 0 < int(str(pk)) < 2**31
+    except ValueError:
+        return False
+
+
 class ServiceModelView(ModelView):
     """A ModelView whose add / edit / delete call a service instead of writing the model."""
 
@@ -82,6 +90,13 @@ class ServiceModelView(ModelView):
         db.session.rollback()
         flash(error.message, "danger")
 
+    def _show(self, pk):
+        if not valid_pk(pk):
+            from flask import abort
+
+            abort(404)
+        return super()._show(pk)
+
     def _add(self):
         form = self.add_form.refresh()
         if request.method == "POST":
@@ -98,7 +113,7 @@ class ServiceModelView(ModelView):
         return self._get_add_widget(form=form)
 
     def _edit(self, pk):
-        item = self.datamodel.get(pk, self._base_filters)
+        item = self.datamodel.get(pk, self._base_filters) if valid_pk(pk) else None
         if not item:
             from flask import abort
 
@@ -140,7 +155,7 @@ class ServiceModelView(ModelView):
     def _delete(self, pk):
         from flask import abort
 
-        item = self.datamodel.get(pk, self._base_filters)
+        item = self.datamodel.get(pk, self._base_filters) if valid_pk(pk) else None
         if not item:
             abort(404)
         if not csrf_ok():
@@ -168,6 +183,11 @@ class ServiceModelApi(ModelRestApi):
 
     def service_delete(self, pk: int):
         raise NotImplementedError
+
+    def get_headless(self, pk, **kwargs):
+        if not valid_pk(pk):
+            return self.response_404()
+        return super().get_headless(pk, **kwargs)
 
     def serialize(self, item) -> dict:
         return self.show_model_schema.dump(item, many=False)

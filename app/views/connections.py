@@ -215,6 +215,7 @@ class ConnectionApi(ServiceModelApi):
     list_columns = show_columns = ["id", "name", "channel", "is_default", "read_receipts", "queues",
                                    "greeting_message", "completion_message", "out_of_hours_message",
                                    "status", "status_reason", "phone", "enabled"]
+    add_columns = edit_columns = list(connections.FIELDS)
     order_columns = ["name", "status", "is_default"]
     base_order = ("name", "asc")
     list_model_schema, show_model_schema, add_model_schema, edit_model_schema = schemas(ConnectionSchema)

@@ -148,6 +148,7 @@ class QueueApi(ServiceModelApi):
     allow_browser_login = True
     list_columns = show_columns = ["id", "name", "bot_order", "color", "greeting_message", "out_of_hours_message",
                                    "hours"]
+    add_columns = edit_columns = list(queues.FIELDS)
     order_columns = ["bot_order", "name"]
     base_order = ("bot_order", "asc")
     list_model_schema, show_model_schema, add_model_schema, edit_model_schema = schemas(QueueSchema)

@@ -67,6 +67,7 @@ class QuickReplyApi(ServiceModelApi):
     datamodel = SQLAInterface(QuickReply)
     allow_browser_login = True
     list_columns = show_columns = ["id", "shortcut", "message"]
+    add_columns = edit_columns = list(quick_replies.FIELDS)
     order_columns = ["shortcut"]
     base_order = ("shortcut", "asc")
     search_columns = ["shortcut", "message"]

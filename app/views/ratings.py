@@ -83,6 +83,7 @@ class RatingApi(ServiceModelApi):
     datamodel = SQLAInterface(RatingTemplate)
     allow_browser_login = True
     list_columns = show_columns = ["id", "name", "message", "options"]
+    add_columns = edit_columns = list(rating_templates.FIELDS)
     order_columns = ["name"]
     base_order = ("name", "asc")
     list_model_schema, show_model_schema, add_model_schema, edit_model_schema = schemas(RatingSchema)

@@ -163,6 +163,7 @@ class TeamApi(ServiceModelApi):
     datamodel = SQLAInterface(Member)
     allow_browser_login = True
     list_columns = show_columns = ["id", "first_name", "email", "phone", "active", "default_connection_id"]
+    add_columns = edit_columns = list(team.FIELDS)
     order_columns = ["first_name", "email"]
     base_order = ("first_name", "asc")
     search_columns = ["first_name", "email", "phone"]
