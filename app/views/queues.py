@@ -5,6 +5,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _, lazy_gettext as _l
 from markupsafe import Markup
 from marshmallow import Schema, fields
+from sqlalchemy import asc, desc
 from wtforms import StringField, TextAreaField
 
 from app.models import Queue
@@ -45,10 +46,10 @@ class QueueInterface(SQLAInterface):
     """Sorting by bot order breaks ties by name (the chatbot menu's order); FAB sorts by one column."""
 
     def apply_order_by(self, query, order_column, order_direction, *args, **kwargs):
-        query = super().apply_order_by(query, order_column, order_direction, *args, **kwargs)
         if order_column == "bot_order":
-            query = query.order_by(Queue.name.asc() if order_direction == "asc" else Queue.name.desc())
-        return query
+            direction = asc if order_direction == "asc" else desc
+            return query.order_by(direction(Queue.bot_order), direction(Queue.name), direction(Queue.id))
+        return super().apply_order_by(query, order_column, order_direction, *args, **kwargs)
 
 
 class QueueForm(DynamicForm):
