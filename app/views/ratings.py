@@ -17,8 +17,8 @@ class RatingForm(DynamicForm):
     message = TextAreaField(_l("Message"), widget=BS3TextAreaFieldWidget(),
                             description=_l("Sent to the customer when the ticket is closed with this rating."))
     options = TextAreaField(_l("Options"), widget=BS3TextAreaFieldWidget(), description=_l(
-        "One option per line: the number the customer answers, then its label. E.g.:<br>"
-        "1 - Insatisfeito<br>2 - Satisfeito<br>3 - Muito satisfeito"))
+        "One option per line: the number the customer answers, then its label, e.g. "
+        "1 - Insatisfeito / 2 - Satisfeito / 3 - Muito satisfeito (each on its own line)."))
 
 
 def _options(options):

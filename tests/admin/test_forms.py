@@ -313,14 +313,20 @@ def test_typed_text_is_escaped_in_the_screens(app, admin):
     submit(admin, "/queues/add", dict(QUEUE, name="<script>alert(1)</script>", hours_mon=""))
     listing = admin.get("/queues/list/").get_data(as_text=True)
     assert "<script>alert(1)</script>" not in listing and "&lt;script&gt;alert(1)&lt;/script&gt;" in listing
+    # ... and in the error messages that quote it
+    page = admin.post("/queues/add", data=dict(QUEUE, name="<script>alert(1)</script>", color="#010101", hours_mon="",
+                                               csrf_token=csrf_token(admin.get("/queues/add").get_data(as_text=True))))
+    text = page.get_data(as_text=True)
+    assert "Já existe uma fila chamada" in html.unescape(text) and "<script>alert(1)</script>" not in text
 
 
 def test_userinfo_is_the_navbar_profile_link(app, queue_id):
     from app.models import db
+    from app.services import queues
 
     with app.app_context():
-        Factory(app, db).member("user", queues=[__import__("app.services.queues", fromlist=["get"]).get(queue_id)],
-                                email="perfil@teste.com.br", name="Paula", phone="5511987654321")
+        Factory(app, db).member("user", queues=[queues.get(queue_id)], email="perfil@teste.com.br", name="Paula",
+                                phone="5511987654321")
         db.session.remove()
     client = app.test_client()
     login(client, "perfil@teste.com.br")
