@@ -108,6 +108,7 @@ class ConnectionView(ServiceModelView):
         "status": _status_badge,
         "is_default": _yes_no,
         "read_receipts": _yes_no,
+        "phone": lambda phone: phone or "—",
         "id": lambda pk: Markup('<a class="btn btn-sm btn-default" href="{}"><i class="fa fa-qrcode"></i> {}</a>').format(
             url_for("ConnectionView.qr", pk=pk), _("QR code")),
     }

@@ -61,13 +61,20 @@ class QueueForm(DynamicForm):
                         description=_l("Identifies the queue in the lists and tickets."))
     greeting_message = TextAreaField(_l("Greeting message"), widget=BS3TextAreaFieldWidget(),
                                      description=_l("Sent when the customer chooses this queue."))
-    hours_mon = StringField(_l("Monday"), widget=BS3TextFieldWidget(), description=_HOURS_HELP)
-    hours_tue = StringField(_l("Tuesday"), widget=BS3TextFieldWidget(), description=_HOURS_HELP)
-    hours_wed = StringField(_l("Wednesday"), widget=BS3TextFieldWidget(), description=_HOURS_HELP)
-    hours_thu = StringField(_l("Thursday"), widget=BS3TextFieldWidget(), description=_HOURS_HELP)
-    hours_fri = StringField(_l("Friday"), widget=BS3TextFieldWidget(), description=_HOURS_HELP)
-    hours_sat = StringField(_l("Saturday"), widget=BS3TextFieldWidget(), description=_HOURS_HELP)
-    hours_sun = StringField(_l("Sunday"), widget=BS3TextFieldWidget(), description=_HOURS_HELP)
+    hours_mon = StringField(_l("Monday"), widget=BS3TextFieldWidget(), description=_HOURS_HELP,
+                            render_kw={"placeholder": _l("Closed")})
+    hours_tue = StringField(_l("Tuesday"), widget=BS3TextFieldWidget(), description=_HOURS_HELP,
+                            render_kw={"placeholder": _l("Closed")})
+    hours_wed = StringField(_l("Wednesday"), widget=BS3TextFieldWidget(), description=_HOURS_HELP,
+                            render_kw={"placeholder": _l("Closed")})
+    hours_thu = StringField(_l("Thursday"), widget=BS3TextFieldWidget(), description=_HOURS_HELP,
+                            render_kw={"placeholder": _l("Closed")})
+    hours_fri = StringField(_l("Friday"), widget=BS3TextFieldWidget(), description=_HOURS_HELP,
+                            render_kw={"placeholder": _l("Closed")})
+    hours_sat = StringField(_l("Saturday"), widget=BS3TextFieldWidget(), description=_HOURS_HELP,
+                            render_kw={"placeholder": _l("Closed")})
+    hours_sun = StringField(_l("Sunday"), widget=BS3TextFieldWidget(), description=_HOURS_HELP,
+                            render_kw={"placeholder": _l("Closed")})
     out_of_hours_message = TextAreaField(_l("Out-of-hours message"), widget=BS3TextAreaFieldWidget(),
                                          description=_l("Sent outside the business hours (when business hours "
                                                         "management is on in the options)."))

@@ -26,7 +26,7 @@ def _templates():
 
 
 def _area(name, help_text=None):
-    return TextAreaField(LABELS[name], widget=BS3TextAreaFieldWidget(), description=help_text)
+    return TextAreaField(LABELS[name], widget=BS3TextAreaFieldWidget(), description=help_text or "")
 
 
 class SettingsForm(DynamicForm):
