@@ -6,7 +6,8 @@ created becomes the default; making one the default unsets the others; the defau
 unset (make another one the default instead), and it cannot be deleted while other connections
 exist: deleting it is refused with a message asking to choose the new default first (an explicit
 choice by the admin rather than a silent promotion). A partial unique index backs the "at most
-one" half under concurrent writes.
+one" half under concurrent writes. A connection that has tickets is never deleted (that would
+erase its conversations); it can be logged out instead.
 """
 import json
 import logging
@@ -135,6 +136,12 @@ def delete(connection_id) -> None:
     if connection.is_default and db.session.query(Connection.id).filter(Connection.id != connection.id).first():
         raise inputs.invalid(_("This is the default connection: make another connection the default "
                                "before deleting it."))
+    from app.models import Ticket
+
+    # Tickets and messages belong to their connection: deleting it would erase conversations.
+    if db.session.query(Ticket.id).filter(Ticket.connection_id == connection.id).first():
+        raise inputs.invalid(_("This connection has conversations and cannot be deleted; disconnect it "
+                               "instead (its history is kept)."))
     db.session.delete(connection)
     _commit()
 

@@ -210,6 +210,7 @@ class QrStateSchema(Schema):
 
 
 class ConnectionApi(ServiceModelApi):
+    label_columns = {k: v for k, v in ConnectionView.label_columns.items() if k != "id"}
     resource_name = "connection"
     datamodel = SQLAInterface(Connection)
     allow_browser_login = True

@@ -151,6 +151,7 @@ class QueueSchema(Schema):
 
 
 class QueueApi(ServiceModelApi):
+    label_columns = dict(QueueView.label_columns, hours=_l("Business hours"))
     resource_name = "queue"
     datamodel = QueueInterface(Queue)
     allow_browser_login = True

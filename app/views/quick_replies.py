@@ -63,6 +63,7 @@ class QuickReplySchema(Schema):
 
 
 class QuickReplyApi(ServiceModelApi):
+    label_columns = QuickReplyView.label_columns
     resource_name = "quick_reply"
     datamodel = SQLAInterface(QuickReply)
     allow_browser_login = True

@@ -79,6 +79,7 @@ class RatingSchema(Schema):
 
 
 class RatingApi(ServiceModelApi):
+    label_columns = RatingView.label_columns
     resource_name = "rating"
     datamodel = SQLAInterface(RatingTemplate)
     allow_browser_login = True

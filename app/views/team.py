@@ -159,6 +159,7 @@ class MemberSchema(Schema):
 
 
 class TeamApi(ServiceModelApi):
+    label_columns = TeamView.label_columns
     resource_name = "team"
     datamodel = SQLAInterface(Member)
     allow_browser_login = True

@@ -44,6 +44,23 @@ def test_default_cannot_be_unset_nor_deleted_while_others_exist(db):
     assert db.session.query(Connection).count() == 0
 
 
+def test_connection_with_conversations_is_not_deleted(db, factory):
+    from app.models import Contact, Connection, Ticket
+    from app.services import connections
+
+    keep = connections.create({"name": "Principal"})
+    old = connections.create({"name": "Antiga"})
+    contact = Contact(jid="5511988887777@c.us", phone="5511988887777", name="Maria")
+    db.session.add(contact)
+    db.session.flush()
+    db.session.add(Ticket(contact_id=contact.id, connection_id=old.id, status="closed"))
+    db.session.commit()
+    with pytest.raises(DomainError) as e:
+        connections.delete(old.id)
+    assert "conversas" in e.value.message
+    assert db.session.get(Connection, old.id) is not None and db.session.query(Ticket).count() == 1
+
+
 def test_single_default_backed_by_the_database(db):
     """Even a write that skips the service cannot make two defaults (partial unique index)."""
     from sqlalchemy.exc import IntegrityError
