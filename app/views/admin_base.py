@@ -28,6 +28,17 @@ def actor():
     return user
 
 
+def require_actor():
+    """The caller, for services where `actor=None` means a trusted script: a web request without
+    an identified member must never get that."""
+    from app.services import DomainError
+
+    user = actor()
+    if user is None:
+        raise DomainError(_l("Log in first."), status=401)
+    return user
+
+
 def install_csrf_token(appbuilder) -> None:
     """FAB's list page puts `csrf_token()` in its delete form only when the template global exists
     (Flask-WTF's CSRFProtect defines it; this app does not install CSRFProtect app-wide, so that

@@ -14,7 +14,7 @@ from wtforms import PasswordField, SelectField, StringField
 
 from app.models import Connection, Member, db
 from app.services import DomainError, queues, team
-from app.views.admin_base import ServiceModelApi, ServiceModelView, install_csrf_token, schemas, actor
+from app.views.admin_base import ServiceModelApi, ServiceModelView, actor, install_csrf_token, require_actor, schemas
 
 PROFILE_CHOICES = [("user", _l("User")), ("supervisor", _l("Supervisor")), ("admin", _l("Admin"))]
 
@@ -119,13 +119,13 @@ class TeamView(ServiceModelView):
         return data
 
     def service_create(self, data):
-        return team.create(data, actor())
+        return team.create(data, require_actor())
 
     def service_update(self, pk, data):
-        return team.update(pk, data, actor())
+        return team.update(pk, data, require_actor())
 
     def service_delete(self, pk):
-        return team.delete(pk, actor())
+        return team.delete(pk, require_actor())
 
     @expose("/userinfo/")
     @has_access
@@ -171,13 +171,13 @@ class TeamApi(ServiceModelApi):
     list_model_schema, show_model_schema, add_model_schema, edit_model_schema = schemas(MemberSchema)
 
     def service_create(self, data):
-        return team.create(data, actor())
+        return team.create(data, require_actor())
 
     def service_update(self, pk, data):
-        return team.update(pk, data, actor())
+        return team.update(pk, data, require_actor())
 
     def service_delete(self, pk):
-        return team.delete(pk, actor())
+        return team.delete(pk, require_actor())
 
     @expose_api("/me", methods=["GET"])
     @protect()
