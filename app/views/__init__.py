@@ -7,6 +7,12 @@ MODULES = [
     "app.views.ticket_api",
     "app.views.chat",
     "app.views.chat_socket",
+    "app.views.connections",
+    "app.views.queues",
+    "app.views.team",
+    "app.views.ratings",
+    "app.views.quick_replies",
+    "app.views.settings",
 ]
 
 
