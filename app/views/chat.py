@@ -20,7 +20,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.security import safe_join
 from wtforms.validators import ValidationError
 
-from app.models import Member, Message, Queue, QuickReply, RatingTemplate, Ticket, TicketStatus, db
+from app.models import Member, Message, Queue, RatingTemplate, Ticket, TicketStatus, db
 from app.services import DomainError
 
 PAGE_SIZE = 30
@@ -472,16 +472,10 @@ class ChatView(BaseView):
     @expose("/api/quick-replies")
     @has_access_api
     def quick_replies(self):
-        # Shared shortcuts (no owner) and the member's own; the member's own wins on a clash.
-        rows = db.session.scalars(
-            select(QuickReply)
-            .where(or_(QuickReply.user_id.is_(None), QuickReply.user_id == me().id))
-            .order_by(QuickReply.shortcut)
-        ).all()
-        by_shortcut = {}
-        for row in sorted(rows, key=lambda r: r.user_id is not None):
-            by_shortcut[row.shortcut] = row.message
-        return jsonify({"quick_replies": [{"shortcut": k, "message": v} for k, v in sorted(by_shortcut.items())]})
+        from app.services import quick_replies
+
+        rows = quick_replies.visible_to(me()).all()
+        return jsonify({"quick_replies": [{"shortcut": r.shortcut, "message": r.message} for r in rows]})
 
     @expose("/api/transfer-targets")
     @has_access_api
