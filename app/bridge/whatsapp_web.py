@@ -291,7 +291,12 @@ class BridgeSession:
     def call(self, op: str, *args, timeout: float = 60):
         if self.page is None:
             raise SessionClosed("session not open")
-        return self.page.evaluate("([op, args]) => window.__conecta.call(op, args)", [op, list(args)])
+        try:
+            return self.page.evaluate("([op, args]) => window.__conecta.call(op, args)", [op, list(args)])
+        except Exception as exc:
+            if self.page.is_closed() or "closed" in str(exc).lower():
+                raise SessionClosed(str(exc)) from exc
+            raise
 
     # --- inbound ---
     def first_time(self, message_id: str) -> bool:
