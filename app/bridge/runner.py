@@ -91,6 +91,15 @@ def write_status(connection_id: int, status: str, reason=None, qr=None, phone=No
 
 
 def default_sink(payload: dict) -> None:
+    """Inbound events go to the engine's durable inbox. BRIDGE_INBOUND_SINK ("module:function")
+    replaces it where the engine is not wanted (the bridge's own boundary tests)."""
+    target = os.environ.get("BRIDGE_INBOUND_SINK")
+    if target:
+        import importlib
+
+        module, _sep, name = target.partition(":")
+        getattr(importlib.import_module(module), name)(payload)
+        return
     from app.workers.ingest import submit
 
     submit(payload)
@@ -127,6 +136,7 @@ class SessionRunner:
             # We hold the lock: nobody may be using this profile, so leftovers are orphans.
             kill_chromium(self.profile)
             clear_profile_locks(self.profile)
+            self.drop_stale_logouts()
             while True:
                 try:
                     self.browser_life()
@@ -155,6 +165,18 @@ class SessionRunner:
             except Exception:  # noqa: BLE001 - the TTL frees it anyway
                 pass
             db.session.remove()
+
+    def drop_stale_logouts(self) -> None:
+        """A logout pushed while no session ran was already done (jobs.request_logout): it must
+        not unlink the number the admin is starting now."""
+        key = commands_key(self.connection_id, self.app)
+        for raw in self.redis.lrange(key, 0, -1):
+            try:
+                stale = json.loads(raw).get("op") == "logout"
+            except (ValueError, AttributeError):
+                stale = True
+            if stale:
+                self.redis.lrem(key, 0, raw)
 
     def sleep(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
