@@ -85,7 +85,11 @@ class Config:
         self.AUTH_USER_REGISTRATION = False
         self.AUTH_RATE_LIMITED = _bool("AUTH_RATE_LIMITED", True)
         self.AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "10 per 20 second")
-        self.RATELIMIT_STORAGE_URI = "memory://"
+        # FAB sets RATELIMIT_ENABLED to False by default, which silently disables the login limit.
+        self.RATELIMIT_ENABLED = self.AUTH_RATE_LIMITED
+        # Shared by every web process through Redis; in memory only when there is none yet.
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        self.RATELIMIT_KEY_PREFIX = self.REDIS_NAMESPACE + ":ratelimit"
         self.FAB_ADD_SECURITY_API = True
         self.FAB_API_SWAGGER_UI = True
         self.FAB_UPDATE_PERMS = False  # roles are code (FAB_ROLES), never rows to keep in sync

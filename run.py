@@ -118,6 +118,8 @@ def children(args, env) -> list[Child]:
         result.append(Child(f"rq worker {i + 1}", [rq, "worker", "-w", "app.workers.worker.AppWorker",
                                                      "--url", env["REDIS_URL"], "--name", f"{ns}-worker-{os.getpid()}-{i + 1}",
                                                      *queues], env))
+    # Periodic jobs (inbox sweep, rating expiry): RQ has no cron of its own.
+    result.append(Child("scheduler", [py, "-m", "app.workers.scheduler"], env))
     bridge = ROOT / "app" / "bridge" / "supervisor.py"
     if bridge.exists():
         result.append(Child("bridge supervisor", [py, "-m", "app.bridge.supervisor"], env))

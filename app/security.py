@@ -10,11 +10,13 @@ class ConectaSecurityManager(SecurityManager):
     user_model = Member
 
     def register_views(self):
-        self.appbuilder.add_api(self.security_api)
+        security_api = self.appbuilder.add_api(self.security_api)
         self.appbuilder.add_view_no_menu(self.userinfoeditview())
         self.auth_view = self.authdbview()
         self.appbuilder.add_view_no_menu(self.resetmypasswordview())
         self.appbuilder.add_view_no_menu(self.auth_view)
         if self.is_auth_limited:
             self.limiter.limit(self.auth_rate_limit, methods=["POST"])(self.auth_view.blueprint)
+            # FAB limits only the login form; the API login is a password oracle just the same.
+            self.limiter.limit(self.auth_rate_limit, methods=["POST"])(security_api.blueprint)
         # user_view (the "Perfil" link of the navbar) is set to the Equipe view by app.views.

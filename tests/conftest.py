@@ -43,6 +43,9 @@ def free_port() -> int:
 def test_env(tmp_path_factory):
     """Environment shared by the in-process app and every process a test starts."""
     instance = tmp_path_factory.mktemp("instance")
+    from app.i18n import compile_catalog
+
+    compile_catalog()  # tests always see the current pt_BR parts
     engine = os.environ.get("TEST_DATABASE") or ("postgresql" if _pg_available() else "sqlite")
     created_db = None
     if engine == "postgresql":

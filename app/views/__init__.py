@@ -4,6 +4,7 @@ import importlib
 # Order is menu order.
 MODULES = [
     "app.views.index",
+    "app.views.ticket_api",
 ]
 
 

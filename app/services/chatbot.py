@@ -1,0 +1,68 @@
+"""Queue assignment and the chatbot menu (Filas & Chatbot, Tipo Chatbot).
+
+A connection with one queue assigns it at once; with several, the connection greeting is sent with
+the menu of its queues in bot order (numbered text, or a WhatsApp list message with the numbered
+text as fallback); the customer's reply (the number, or the list option) picks the queue and its
+greeting is sent; an invalid reply repeats the menu. No queue: the ticket stays without one.
+"""
+import re
+
+from flask_babel import gettext as _
+
+from app.services import outbound, templates
+
+LIST_ROW_PREFIX = "queue:"
+
+
+def menu_text(queues) -> str:
+    return "\n".join(f"{n} - {q.name}" for n, q in enumerate(queues, start=1))
+
+
+def send_menu(ticket, settings, changes, *, repeat: bool = False):
+    """The connection greeting followed by the queue menu, as one message."""
+    connection = ticket.connection
+    queues = list(connection.queues)
+    greeting = templates.render(connection.greeting_message, contact=ticket.contact, ticket=ticket,
+                                tz_name=settings.timezone)
+    if repeat:
+        greeting = _("Invalid option. Please choose one of the options below:")
+    numbered = menu_text(queues)
+    fallback = f"{greeting}\n\n{numbered}" if greeting else numbered
+    if settings.chatbot_type == "list":
+        extra = {
+            "button_text": _("Options"),
+            "sections": [{"title": _("Departments"), "rows": [
+                {"rowId": f"{LIST_ROW_PREFIX}{q.id}", "title": q.name, "description": ""} for q in queues]}],
+            "fallback": fallback,
+        }
+        outbound.queue_message(ticket, greeting or _("Choose an option:"), changes=changes, type="list", extra=extra)
+    else:
+        outbound.queue_message(ticket, fallback, changes=changes)
+    ticket.awaiting_menu = True
+
+
+_NUMBER = re.compile(r"^\s*(\d{1,3})\s*[.)-]?\s*$")
+
+
+def chosen_queue(ticket, payload: dict):
+    """The queue the customer's reply picks, or None for an invalid reply."""
+    queues = list(ticket.connection.queues)
+    if payload.get("type") == "list_reply":
+        selected = str(payload.get("selected_id") or "")
+        if selected.startswith(LIST_ROW_PREFIX):
+            for queue in queues:
+                if selected == f"{LIST_ROW_PREFIX}{queue.id}":
+                    return queue
+    match = _NUMBER.match(payload.get("body") or "")
+    if match:
+        index = int(match.group(1))
+        if 1 <= index <= len(queues):
+            return queues[index - 1]
+    return None
+
+
+def send_queue_greeting(ticket, queue, settings, changes):
+    text = templates.render(queue.greeting_message, contact=ticket.contact, queue=queue, ticket=ticket,
+                            tz_name=settings.timezone)
+    if text:
+        outbound.queue_message(ticket, text, changes=changes)

@@ -1,0 +1,67 @@
+"""Domain events: what changed, and which Socket.IO rooms may hear about it.
+
+Services collect changes in a `Changes` object while they work; the shell that called them commits
+and then publishes (`app.workers.publish.publish`). Rooms follow docs/ARCHITECTURE.md: `staff`,
+`queue:<id>`, `user:<id>`, `admins`; the rooms a ticket belongs to are computed by
+app.services.visibility.ticket_rooms, next to the query that decides who may see a ticket.
+"""
+from dataclasses import dataclass, field
+
+from app.services import presenters, visibility
+
+
+@dataclass
+class Event:
+    name: str
+    data: dict
+    rooms: list
+
+
+@dataclass
+class Changes:
+    """Collected during one transaction; turned into events and bridge commands after commit."""
+
+    # ticket id -> (ticket, rooms it was in before the change)
+    tickets: dict = field(default_factory=dict)
+    messages: list = field(default_factory=list)
+    # (connection_id, command dict), pushed on the connection's Redis command list after commit
+    commands: list = field(default_factory=list)
+
+    def ticket(self, ticket, rooms_before=None):
+        """Record that `ticket` changed. `rooms_before` are the rooms it was visible in before a
+        move (transfer, return), so those that lose it hear `ticket:removed`."""
+        if ticket.id in self.tickets:
+            _, earlier = self.tickets[ticket.id]
+            rooms_before = earlier if earlier is not None else rooms_before
+        self.tickets[ticket.id] = (ticket, rooms_before)
+
+    def message(self, message):
+        self.messages.append(message)
+
+    def command(self, connection_id: int, command: dict):
+        self.commands.append((connection_id, command))
+
+    def merge(self, other: "Changes"):
+        for ticket, before in other.tickets.values():
+            self.ticket(ticket, before)
+        self.messages.extend(other.messages)
+        self.commands.extend(other.commands)
+        return self
+
+    def __bool__(self):
+        return bool(self.tickets or self.messages or self.commands)
+
+    def events(self) -> list[Event]:
+        """The Socket.IO events, built from the committed state."""
+        out = []
+        for ticket, before in self.tickets.values():
+            rooms = visibility.ticket_rooms(ticket)
+            out.append(Event("ticket", {"ticket": presenters.ticket_json(ticket)}, rooms))
+            lost = [r for r in (before or []) if r not in rooms]
+            if lost:
+                out.append(Event("ticket:removed", {"id": ticket.id}, lost))
+        for message in self.messages:
+            out.append(Event("message", {"message": presenters.message_json(message),
+                                         "ticket_id": message.ticket_id},
+                             visibility.ticket_rooms(message.ticket)))
+        return out

@@ -1,0 +1,189 @@
+"""Outbound messages: the database is the outbox (docs/ARCHITECTURE.md, "Channel contract").
+
+Every message to a customer is a `Message` with from_me=True, status "queued" and a pre-assigned
+channel_id; after the transaction commits, the shell pushes {"op": "send", "message_id": id} on the
+connection's command list (collected in `Changes.commands`). The bridge claims, sends, and marks
+the result; acks come back through the inbox and only move a status forward.
+"""
+import json
+import uuid
+from dataclasses import dataclass, field
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from app.models import Message, MessageStatus, db, utcnow
+from app.services import DomainError, NotFound
+from app.services.events import Changes
+
+MAX_BODY = 4096
+PREVIEW = 255
+
+
+def new_channel_id() -> str:
+    """Our own id for an outbound message, unique per connection, so a resend is recognisable."""
+    return "conecta-" + uuid.uuid4().hex
+
+
+def preview(message) -> str:
+    if message.body:
+        return message.body[:PREVIEW]
+    return f"[{message.media_name or message.type}]"
+
+
+def touch_ticket(ticket, message):
+    ticket.last_message = preview(message)
+    ticket.last_message_at = utcnow()
+    ticket.updated_at = utcnow()
+
+
+def queue_message(ticket, body: str, *, changes: Changes, user=None, type: str = "text",
+                  extra: dict | None = None) -> Message:
+    """Store an outbound message as queued and schedule its send command (after commit)."""
+    message = Message(
+        ticket=ticket, ticket_id=ticket.id, connection_id=ticket.connection_id, channel_id=new_channel_id(),
+        from_me=True, type=type, body=body, extra=json.dumps(extra, ensure_ascii=False) if extra else None,
+        user_id=user.id if user is not None else None, sender_name=user.name if user is not None else None,
+        status=MessageStatus.QUEUED,
+    )
+    db.session.add(message)
+    db.session.flush()
+    touch_ticket(ticket, message)
+    changes.message(message)
+    changes.ticket(ticket)
+    changes.command(ticket.connection_id, {"op": "send", "message_id": message.id})
+    return message
+
+
+def system_line(ticket, body: str, *, changes: Changes, type: str = "system", channel_id: str | None = None):
+    """A line shown in the ticket that is not sent to anyone (e.g. a missed call)."""
+    message = Message(ticket=ticket, ticket_id=ticket.id, connection_id=ticket.connection_id, channel_id=channel_id,
+                      from_me=False, type=type, body=body, status=MessageStatus.RECEIVED)
+    db.session.add(message)
+    db.session.flush()
+    touch_ticket(ticket, message)
+    changes.message(message)
+    changes.ticket(ticket)
+    return message
+
+
+def pending_for(connection_id: int, limit: int = 100) -> list[int]:
+    """Ids of the connection's messages still queued, oldest first (the bridge's safety net when a
+    Redis command was lost)."""
+    return list(db.session.scalars(
+        select(Message.id).where(Message.connection_id == connection_id, Message.from_me.is_(True),
+                                 Message.status == MessageStatus.QUEUED).order_by(Message.id).limit(limit)))
+
+
+@dataclass
+class SendCommand:
+    message_id: int
+    connection_id: int
+    channel_id: str
+    chat_id: str
+    type: str
+    body: str
+    # list messages: wa-js sendListMessage options; `text_fallback` for channels without lists
+    button_text: str | None = None
+    sections: list | None = None
+    text_fallback: str | None = None
+    media: dict | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def claim(message_id: int) -> SendCommand | None:
+    """The send command for a queued message, or None when it is no longer queued."""
+    message = db.session.scalars(select(Message).where(Message.id == message_id).with_for_update()).first()
+    if message is None or not message.from_me or message.status != MessageStatus.QUEUED:
+        db.session.rollback()
+        return None
+    message.attempts += 1
+    extra = json.loads(message.extra) if message.extra else {}
+    command = SendCommand(
+        message_id=message.id, connection_id=message.connection_id, channel_id=message.channel_id,
+        chat_id=message.ticket.contact.jid, type=message.type, body=message.body,
+        button_text=extra.get("button_text"), sections=extra.get("sections"), text_fallback=extra.get("fallback"),
+        media={"path": message.media_path, "mime": message.media_mime, "name": message.media_name}
+        if message.media_path else None,
+        extra=extra,
+    )
+    db.session.commit()
+    return command
+
+
+def _changed(message) -> Changes:
+    changes = Changes()
+    changes.message(message)
+    return changes
+
+
+def mark_sent(message_id: int, channel_id: str | None = None) -> Changes:
+    """The channel accepted the message; `channel_id` is the id it gave (acks refer to it).
+    Commits; the caller publishes the returned changes."""
+    message = db.session.get(Message, message_id)
+    if message is None:
+        raise NotFound(_l("Message not found."))
+    if channel_id:
+        message.channel_id = channel_id
+    if MessageStatus.ORDER.get(message.status, -1) < MessageStatus.ORDER[MessageStatus.SENT]:
+        message.status = MessageStatus.SENT
+        message.error = None
+    db.session.commit()
+    return _changed(message)
+
+
+def mark_failed(message_id: int, error: str | None) -> Changes:
+    """The channel refused the message: it stays visible as failed, with the error, for a retry."""
+    message = db.session.get(Message, message_id)
+    if message is None:
+        raise NotFound(_l("Message not found."))
+    if message.status in (MessageStatus.QUEUED, MessageStatus.SENT, MessageStatus.FAILED):
+        message.status = MessageStatus.FAILED
+        message.error = (error or "")[:1000] or str(_l("Sending failed."))
+    db.session.commit()
+    return _changed(message)
+
+
+ACKS = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ, MessageStatus.FAILED)
+
+
+def apply_ack(connection_id: int, channel_id: str, ack: str, error: str | None = None,
+              changes: Changes | None = None):
+    """Apply a channel ack to our message. Acks only move forward (a late "sent" never overwrites
+    "read"); "failed" applies to a message not yet delivered. Returns the message, or None when no
+    message has that channel id (yet). Does not commit."""
+    if ack not in ACKS:
+        raise DomainError(_l("Unknown acknowledgement."))
+    message = db.session.scalars(select(Message).where(Message.connection_id == connection_id,
+                                                       Message.channel_id == channel_id)).first()
+    if message is None:
+        return None
+    if ack == MessageStatus.FAILED:
+        if message.status in (MessageStatus.QUEUED, MessageStatus.SENT):
+            message.status = MessageStatus.FAILED
+            message.error = (error or "")[:1000] or str(_l("Sending failed."))
+    elif MessageStatus.ORDER.get(ack, -1) > MessageStatus.ORDER.get(message.status, -1) \
+            or message.status == MessageStatus.FAILED:
+        message.status = ack
+        message.error = None
+    if changes is not None:
+        changes.message(message)
+    return message
+
+
+def retry(message_id: int, user, changes: Changes | None = None) -> Message:
+    """Queue a failed message again. Only on a ticket `user` may see; does not commit."""
+    from app.services import visibility
+
+    changes = changes if changes is not None else Changes()
+    message = db.session.get(Message, message_id)
+    if message is None or not message.from_me:
+        raise NotFound(_l("Message not found."))
+    visibility.get_visible_ticket(user, message.ticket_id)
+    if message.status != MessageStatus.FAILED:
+        raise DomainError(_l("Only a failed message can be sent again."))
+    message.status = MessageStatus.QUEUED
+    message.error = None
+    changes.message(message)
+    changes.command(message.connection_id, {"op": "send", "message_id": message.id})
+    return message

@@ -1,0 +1,82 @@
+"""Ratings (Avaliações): the rating message on close, the customer's answer, expiry.
+
+After a rating is sent the ticket is closed and `awaiting_rating`; the customer's next reply that
+matches an option (its number, its label, or the list option) is stored against the ticket and the
+agent; anything else ends the wait and is routed as a new inbound message. A periodic job ends
+waits that expired.
+"""
+import datetime as dt
+
+from sqlalchemy import select, update
+
+from app.models import Rating, Ticket, TicketStatus, db, utcnow
+from app.services import outbound, templates
+
+LIST_ROW_PREFIX = "rating:"
+
+
+def rating_text(template, ticket, settings) -> str:
+    head = templates.render(template.message, contact=ticket.contact, agent=ticket.user, queue=ticket.queue,
+                            ticket=ticket, tz_name=settings.timezone)
+    options = "\n".join(f"{o.value} - {o.label}" for o in template.options)
+    return f"{head}\n\n{options}" if head else options
+
+
+def send_rating_request(ticket, template, settings, changes, now=None):
+    """Send the rating message (or the external URL) for a ticket being closed."""
+    if settings.external_rating:
+        url = (settings.external_rating_url or "").strip()
+        if url:
+            outbound.queue_message(ticket, templates.render(url, contact=ticket.contact, agent=ticket.user,
+                                                            queue=ticket.queue, ticket=ticket,
+                                                            tz_name=settings.timezone), changes=changes)
+        return
+    outbound.queue_message(ticket, rating_text(template, ticket, settings), changes=changes)
+    now = now or utcnow()
+    ticket.awaiting_rating = True
+    ticket.rating_template_id = template.id
+    ticket.rating_template = template
+    ticket.rating_expires_at = now + dt.timedelta(minutes=max(1, settings.rating_expiry_minutes or 60))
+
+
+def matching_option(template, payload: dict):
+    if template is None:
+        return None
+    selected = str(payload.get("selected_id") or "")
+    body = str(payload.get("body") or "").strip().rstrip(".").strip().casefold()
+    for option in template.options:
+        if selected == f"{LIST_ROW_PREFIX}{option.value}" or body == str(option.value) \
+                or (body and body == option.label.strip().casefold()):
+            return option
+    return None
+
+
+def handle_reply(contact, connection, payload: dict, changes, now) -> bool:
+    """When `contact` owes a rating on `connection`: store a matching answer (True), or end the
+    wait (False: the caller routes the message as a new inbound one)."""
+    from app.services.routing import store_inbound
+
+    ticket = db.session.scalars(select(Ticket).where(
+        Ticket.contact_id == contact.id, Ticket.connection_id == connection.id,
+        Ticket.status == TicketStatus.CLOSED, Ticket.awaiting_rating.is_(True)).order_by(Ticket.id.desc())).first()
+    if ticket is None:
+        return False
+    ticket.awaiting_rating = False
+    changes.ticket(ticket)
+    if ticket.rating_expires_at is not None and ticket.rating_expires_at <= now:
+        return False
+    option = matching_option(ticket.rating_template, payload)
+    if option is None:
+        return False
+    db.session.add(Rating(ticket_id=ticket.id, user_id=ticket.user_id, template_id=ticket.rating_template_id,
+                          value=option.value, label=option.label))
+    store_inbound(ticket, payload, changes, count_unread=False)
+    return True
+
+
+def expire_ratings(now=None) -> int:
+    """End every rating wait past its expiry. Returns how many; does not commit."""
+    now = now or utcnow()
+    result = db.session.execute(update(Ticket).where(
+        Ticket.awaiting_rating.is_(True), Ticket.rating_expires_at <= now).values(awaiting_rating=False))
+    return result.rowcount or 0

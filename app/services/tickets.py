@@ -1,0 +1,221 @@
+"""Ticket actions (accept, transfer, close, reopen, return to pending, send a message) with their
+permission checks. Every action first finds the ticket through visibility (NotFound for a ticket
+the member may not see), then checks the action, then changes it. None commits: the shell commits
+and publishes the returned Changes.
+"""
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from app.models import Member, Queue, RatingTemplate, TicketStatus, db, utcnow
+from app.services import DomainError, Forbidden, outbound, ratings, routing, templates, visibility
+from app.services.events import Changes
+from app.services.settings import get_settings
+
+
+def _check_group_action(user, ticket, settings):
+    """Ações em Grupo = no: only Admins and Supervisors accept, transfer or close group tickets."""
+    if ticket.is_group and not settings.group_actions and not user.sees_all_tickets:
+        raise Forbidden(_l("Only Admins and Supervisors may act on group conversations."))
+
+
+def _check_handler(user, ticket):
+    """An open ticket is handled by its agent; others (but Admins and Supervisors) may not act on it."""
+    if ticket.status == TicketStatus.OPEN and ticket.user_id not in (None, user.id) and not user.sees_all_tickets:
+        raise Forbidden(_l("This ticket is being handled by another agent."))
+
+
+def _render(text, ticket, settings, agent=None, queue=None):
+    return templates.render(text, contact=ticket.contact, agent=agent if agent is not None else ticket.user,
+                            queue=queue if queue is not None else ticket.queue, ticket=ticket,
+                            tz_name=settings.timezone)
+
+
+def accept(user, ticket_id) -> Changes:
+    """pending → open with `user`; the operator greeting when it is on."""
+    changes = Changes()
+    settings = get_settings()
+    ticket = visibility.get_visible_ticket(user, ticket_id, for_update=True)
+    _check_group_action(user, ticket, settings)
+    if ticket.status == TicketStatus.OPEN:
+        raise DomainError(_l("This ticket is already being handled."))
+    if ticket.status != TicketStatus.PENDING:
+        raise DomainError(_l("Only a pending ticket can be accepted."))
+    before = visibility.ticket_rooms(ticket)
+    ticket.status = TicketStatus.OPEN
+    ticket.user = user
+    ticket.user_id = user.id
+    ticket.awaiting_menu = False
+    ticket.unread_count = 0
+    changes.ticket(ticket, before)
+    if settings.operator_greeting:
+        text = _render(settings.operator_greeting_text, ticket, settings, agent=user)
+        if text:
+            outbound.queue_message(ticket, text, changes=changes, user=user)
+    return changes
+
+
+def transfer(user, ticket_id, queue_id=None, user_id=None) -> Changes:
+    """To a queue (back to pending there) and/or to an agent (open with that agent); the transfer
+    message when it is on."""
+    changes = Changes()
+    settings = get_settings()
+    if queue_id in (None, "") and user_id in (None, ""):
+        raise DomainError(_l("Choose a queue or an agent to transfer to."), status=422)
+    ticket = visibility.get_visible_ticket(user, ticket_id, for_update=True)
+    _check_group_action(user, ticket, settings)
+    if ticket.status == TicketStatus.CLOSED:
+        raise DomainError(_l("A closed ticket cannot be transferred; reopen it first."))
+    _check_handler(user, ticket)
+    queue = agent = None
+    if queue_id not in (None, ""):
+        queue = db.session.get(Queue, _as_id(queue_id))
+        if queue is None:
+            raise DomainError(_l("Queue not found."), status=422)
+    if user_id not in (None, ""):
+        agent = db.session.get(Member, _as_id(user_id))
+        if agent is None or not agent.active:
+            raise DomainError(_l("Agent not found."), status=422)
+    if (queue is None or queue.id == ticket.queue_id) and (agent is None or agent.id == ticket.user_id):
+        raise DomainError(_l("The ticket is already there."), status=422)
+    before = visibility.ticket_rooms(ticket)
+    if queue is not None:
+        ticket.queue = queue
+        ticket.queue_id = queue.id
+        ticket.awaiting_menu = False
+    if agent is not None:
+        ticket.user = agent
+        ticket.user_id = agent.id
+        ticket.status = TicketStatus.OPEN
+    else:
+        ticket.user = None
+        ticket.user_id = None
+        ticket.status = TicketStatus.PENDING
+    changes.ticket(ticket, before)
+    if settings.transfer_message:
+        text = _render(settings.transfer_message_text, ticket, settings, agent=agent, queue=queue)
+        if text:
+            outbound.queue_message(ticket, text, changes=changes, user=user)
+    return changes
+
+
+def close(user, ticket_id, rating_template_id=None, now=None) -> Changes:
+    """Close, with the farewell (operator farewell when on, else the connection's completion
+    message) and, when asked or required, the rating message or the external rating URL."""
+    changes = Changes()
+    settings = get_settings()
+    now = now or utcnow()
+    ticket = visibility.get_visible_ticket(user, ticket_id, for_update=True)
+    _check_group_action(user, ticket, settings)
+    if ticket.status == TicketStatus.CLOSED:
+        raise DomainError(_l("This ticket is already closed."))
+    _check_handler(user, ticket)
+    ratings_on = settings.send_ratings or settings.rating_required
+    template = None
+    wants_rating = rating_template_id not in (None, "") or settings.rating_required
+    if rating_template_id not in (None, ""):
+        if not ratings_on:
+            raise DomainError(_l("Ratings are turned off in the settings."), status=422)
+        template = db.session.get(RatingTemplate, _as_id(rating_template_id))
+        if template is None:
+            raise DomainError(_l("Rating template not found."), status=422)
+    elif settings.rating_required and not settings.external_rating:
+        template = db.session.get(RatingTemplate, settings.default_rating_template_id) \
+            if settings.default_rating_template_id else None
+        if template is None:
+            raise DomainError(_l("A rating is required to close this ticket: choose a rating template."),
+                              status=422)
+    if wants_rating and settings.external_rating and not (settings.external_rating_url or "").strip():
+        raise DomainError(_l("The external rating URL is not configured."), status=422)
+    before = visibility.ticket_rooms(ticket)
+    if ticket.user_id is None:
+        ticket.user = user
+        ticket.user_id = user.id
+    farewell = settings.operator_farewell_text if settings.operator_farewell else ticket.connection.completion_message
+    text = _render(farewell, ticket, settings)
+    if text:
+        outbound.queue_message(ticket, text, changes=changes, user=user)
+    if wants_rating:
+        ratings.send_rating_request(ticket, template, settings, changes, now)
+    ticket.status = TicketStatus.CLOSED
+    ticket.closed_at = now
+    ticket.awaiting_menu = False
+    ticket.unread_count = 0
+    changes.ticket(ticket, before)
+    return changes
+
+
+def reopen(user, ticket_id) -> Changes:
+    """closed → open with the same agent (the reopening member when it had none). Admins,
+    Supervisors and the ticket's own agent may reopen."""
+    changes = Changes()
+    ticket = visibility.get_visible_ticket(user, ticket_id, for_update=True)
+    if ticket.status != TicketStatus.CLOSED:
+        raise DomainError(_l("Only a closed ticket can be reopened."))
+    if not user.sees_all_tickets and ticket.user_id not in (None, user.id):
+        raise Forbidden(_l("Only Admins, Supervisors or the ticket's agent may reopen it."))
+    other = routing.active_ticket(ticket.contact, ticket.connection)
+    if other is not None:
+        raise DomainError(_l("This contact already has an active ticket (#%(id)s).", id=other.id))
+    before = visibility.ticket_rooms(ticket)
+    ticket.status = TicketStatus.OPEN
+    if ticket.user_id is None:
+        ticket.user = user
+        ticket.user_id = user.id
+    ticket.closed_at = None
+    ticket.awaiting_rating = False
+    ticket.rating_expires_at = None
+    changes.ticket(ticket, before)
+    return changes
+
+
+def return_to_pending(user, ticket_id) -> Changes:
+    """open → pending in its queue, without an agent."""
+    changes = Changes()
+    settings = get_settings()
+    ticket = visibility.get_visible_ticket(user, ticket_id, for_update=True)
+    _check_group_action(user, ticket, settings)
+    if ticket.status != TicketStatus.OPEN:
+        raise DomainError(_l("Only a ticket being handled can go back to pending."))
+    _check_handler(user, ticket)
+    before = visibility.ticket_rooms(ticket)
+    ticket.status = TicketStatus.PENDING
+    ticket.user = None
+    ticket.user_id = None
+    changes.ticket(ticket, before)
+    return changes
+
+
+def send_message(user, ticket_id, body) -> tuple:
+    """An agent's message, queued for the connection. Returns (message, changes)."""
+    changes = Changes()
+    ticket = visibility.get_visible_ticket(user, ticket_id, for_update=True)
+    if not isinstance(body, str) or not body.strip():
+        raise DomainError(_l("The message is empty."), status=422)
+    if len(body) > outbound.MAX_BODY:
+        raise DomainError(_l("The message is too long (at most %(n)s characters).", n=outbound.MAX_BODY),
+                          status=422)
+    if ticket.status == TicketStatus.CLOSED:
+        raise DomainError(_l("This ticket is closed; reopen it to send messages."))
+    _check_handler(user, ticket)
+    ticket.unread_count = 0
+    message = outbound.queue_message(ticket, body, changes=changes, user=user)
+    return message, changes
+
+
+def messages(user, ticket_id, limit=200, before_id=None):
+    """The ticket's messages, oldest first (the last `limit` before `before_id`)."""
+    from app.models import Message
+
+    ticket = visibility.get_visible_ticket(user, ticket_id)
+    query = select(Message).where(Message.ticket_id == ticket.id)
+    if before_id:
+        query = query.where(Message.id < before_id)
+    rows = list(db.session.scalars(query.order_by(Message.id.desc()).limit(limit)))
+    return ticket, list(reversed(rows))
+
+
+def _as_id(value) -> int:
+    number = visibility.parse_id(value)
+    if number is None:
+        raise DomainError(_l("Invalid id."), status=422)
+    return number

@@ -1,0 +1,245 @@
+"""The ticket REST API (DESIGN.md §7): a thin shell over app.services.tickets and visibility."""
+from flask import request
+from flask_login import current_user
+from flask_appbuilder.api import BaseApi, expose
+from flask_appbuilder.security.decorators import permission_name, protect
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+
+from app.models import Message, Ticket, TicketStatus, db
+from app.services import DomainError, outbound, presenters, tickets, visibility
+from app.workers.publish import publish
+
+MAX_PAGE_SIZE = 100
+
+
+def _me():
+    """The authenticated member (JWT or session), as the model object the services expect."""
+    return current_user._get_current_object()
+
+
+def _body() -> dict:
+    data = request.get_json(silent=True)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise DomainError(_l("The request body must be a JSON object."), status=400)
+    return data
+
+
+class TicketApi(BaseApi):
+    resource_name = "ticket"
+    openapi_spec_tag = "Tickets"
+
+    def _run(self, action, status=200):
+        """Run an action that returns Changes: commit, publish, answer with the ticket."""
+        try:
+            result = action()
+        except DomainError as exc:
+            db.session.rollback()
+            return self.response(exc.status, message=exc.message)
+        db.session.commit()
+        publish(result)
+        return result
+
+    def _ticket_response(self, ticket_id, changes_or_response):
+        if not hasattr(changes_or_response, "events"):
+            return changes_or_response
+        ticket = db.session.scalars(visibility.visible_tickets(_me()).where(Ticket.id == visibility.parse_id(ticket_id))).first()
+        if ticket is None:  # e.g. transferred to a queue the caller is not in
+            return self.response(200, result=None)
+        return self.response(200, result=presenters.ticket_json(ticket))
+
+    @expose("/", methods=["GET"])
+    @protect()
+    @permission_name("get")
+    def list(self):
+        """Tickets the caller may see, newest activity first.
+        ---
+        get:
+          parameters:
+          - {in: query, name: status, schema: {type: string, enum: [pending, open, closed]}}
+          - {in: query, name: queue, schema: {type: integer}}
+          - {in: query, name: page, schema: {type: integer}}
+          - {in: query, name: page_size, schema: {type: integer}}
+          responses:
+            200: {description: "{count, result: [ticket]}"}
+            400: {description: bad filter}
+        """
+        query = visibility.visible_tickets(_me())
+        status = request.args.get("status")
+        if status:
+            if status not in TicketStatus.ALL:
+                return self.response_400(str(_l("Invalid status.")))
+            query = query.where(Ticket.status == status)
+        queue = request.args.get("queue")
+        if queue:
+            queue_id = visibility.parse_id(queue)
+            if queue_id is None:
+                return self.response_400(str(_l("Invalid queue.")))
+            query = query.where(Ticket.queue_id == queue_id)
+        try:
+            page = int(request.args.get("page", 0))
+            page_size = int(request.args.get("page_size", 25))
+        except ValueError:
+            return self.response_400(str(_l("Invalid page.")))
+        if page < 0 or not 1 <= page_size <= MAX_PAGE_SIZE:
+            return self.response_400(str(_l("Invalid page.")))
+        count = db.session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = db.session.scalars(query.order_by(Ticket.updated_at.desc(), Ticket.id.desc())
+                                  .offset(page * page_size).limit(page_size))
+        return self.response(200, count=count, result=[presenters.ticket_json(t) for t in rows])
+
+    @expose("/<ticket_id>", methods=["GET"])
+    @protect()
+    @permission_name("get")
+    def get(self, ticket_id):
+        """One ticket (404 when the caller may not see it).
+        ---
+        get:
+          parameters: [{in: path, name: ticket_id, schema: {type: integer}}]
+          responses: {200: {description: ticket}, 404: {description: not found}}
+        """
+        try:
+            ticket = visibility.get_visible_ticket(_me(), ticket_id)
+        except DomainError as exc:
+            return self.response(exc.status, message=exc.message)
+        return self.response(200, result=presenters.ticket_json(ticket))
+
+    @expose("/<ticket_id>/messages", methods=["GET"])
+    @protect()
+    @permission_name("messages")
+    def get_messages(self, ticket_id):
+        """The ticket's messages, oldest first.
+        ---
+        get:
+          parameters:
+          - {in: path, name: ticket_id, schema: {type: integer}}
+          - {in: query, name: before, schema: {type: integer}}
+          responses: {200: {description: "{result: [message]}"}, 404: {description: not found}}
+        """
+        before = None
+        if request.args.get("before"):
+            before = visibility.parse_id(request.args["before"])
+            if before is None:
+                return self.response_400(str(_l("Invalid id.")))
+        try:
+            _, rows = tickets.messages(_me(), ticket_id, before_id=before)
+        except DomainError as exc:
+            return self.response(exc.status, message=exc.message)
+        return self.response(200, result=[presenters.message_json(m) for m in rows])
+
+    @expose("/<ticket_id>/messages", methods=["POST"])
+    @protect()
+    @permission_name("messages")
+    def post_message(self, ticket_id):
+        """Send a message to the ticket's contact (stored as queued, then handed to the connection).
+        ---
+        post:
+          parameters: [{in: path, name: ticket_id, schema: {type: integer}}]
+          requestBody: {content: {application/json: {schema: {type: object, properties: {body: {type: string}}}}}}
+          responses: {201: {description: message}, 404: {description: not found}, 422: {description: bad body}}
+        """
+        try:
+            data = _body()
+            message, changes = tickets.send_message(_me(), ticket_id, data.get("body"))
+        except DomainError as exc:
+            db.session.rollback()
+            return self.response(exc.status, message=exc.message)
+        db.session.commit()
+        publish(changes)
+        return self.response(201, result=presenters.message_json(message))
+
+    @expose("/<ticket_id>/messages/<message_id>/retry", methods=["POST"])
+    @protect()
+    @permission_name("messages")
+    def retry_message(self, ticket_id, message_id):
+        """Queue a failed message again.
+        ---
+        post:
+          responses: {200: {description: message}, 404: {description: not found}, 400: {description: not failed}}
+        """
+        try:
+            ticket = visibility.get_visible_ticket(_me(), ticket_id)
+            mid = visibility.parse_id(message_id)
+            message = db.session.get(Message, mid) if mid else None
+            if message is None or message.ticket_id != ticket.id:
+                return self.response_404()
+            changes = tickets.Changes()
+            outbound.retry(message.id, _me(), changes)
+        except DomainError as exc:
+            db.session.rollback()
+            return self.response(exc.status, message=exc.message)
+        db.session.commit()
+        publish(changes)
+        return self.response(200, result=presenters.message_json(message))
+
+    def _action(self, ticket_id, action):
+        result = self._run(action)
+        return self._ticket_response(ticket_id, result)
+
+    @expose("/<ticket_id>/accept", methods=["POST"])
+    @protect()
+    @permission_name("accept")
+    def accept(self, ticket_id):
+        """pending → open with the caller.
+        ---
+        post:
+          responses: {200: {description: ticket}, 400: {description: invalid transition}, 404: {description: not found}}
+        """
+        return self._action(ticket_id, lambda: tickets.accept(_me(), ticket_id))
+
+    @expose("/<ticket_id>/transfer", methods=["POST"])
+    @protect()
+    @permission_name("transfer")
+    def transfer(self, ticket_id):
+        """To a queue and/or an agent: {"queue": id, "user": id}.
+        ---
+        post:
+          requestBody: {content: {application/json: {schema: {type: object, properties: {queue: {type: integer}, user: {type: integer}}}}}}
+          responses: {200: {description: ticket (null when the caller no longer sees it)}, 404: {description: not found}, 422: {description: bad target}}
+        """
+        def action():
+            data = _body()
+            return tickets.transfer(_me(), ticket_id, data.get("queue"), data.get("user"))
+        return self._action(ticket_id, action)
+
+    @expose("/<ticket_id>/close", methods=["POST"])
+    @protect()
+    @permission_name("close")
+    def close(self, ticket_id):
+        """Close, optionally with a rating template: {"rating": id}.
+        ---
+        post:
+          requestBody: {content: {application/json: {schema: {type: object, properties: {rating: {type: integer}}}}}}
+          responses: {200: {description: ticket}, 400: {description: invalid transition}, 404: {description: not found}, 422: {description: rating required}}
+        """
+        def action():
+            return tickets.close(_me(), ticket_id, _body().get("rating"))
+        return self._action(ticket_id, action)
+
+    @expose("/<ticket_id>/reopen", methods=["POST"])
+    @protect()
+    @permission_name("reopen")
+    def reopen(self, ticket_id):
+        """closed → open.
+        ---
+        post:
+          responses: {200: {description: ticket}, 400: {description: invalid transition}, 404: {description: not found}}
+        """
+        return self._action(ticket_id, lambda: tickets.reopen(_me(), ticket_id))
+
+    @expose("/<ticket_id>/return", methods=["POST"])
+    @protect()
+    @permission_name("return")
+    def return_to_pending(self, ticket_id):
+        """open → pending, without an agent.
+        ---
+        post:
+          responses: {200: {description: ticket}, 400: {description: invalid transition}, 404: {description: not found}}
+        """
+        return self._action(ticket_id, lambda: tickets.return_to_pending(_me(), ticket_id))
+
+
+def register(appbuilder) -> None:
+    appbuilder.add_api(TicketApi)

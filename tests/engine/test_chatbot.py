@@ -1,0 +1,101 @@
+"""Queue assignment and the chatbot menu (text and list)."""
+import json
+
+from app.models import TicketStatus
+
+
+def test_one_queue_is_assigned_without_a_menu(engine, factory):
+    q = factory.queue(greeting_message="Olá {{nome}}, aqui é o {{fila}}")
+    c = factory.connection(queues=[q], greeting_message="Saudação da conexão")
+    engine.deliver(engine.message(c, name="Maria"))
+    t = engine.tickets()[0]
+    assert t.queue_id == q.id and not t.awaiting_menu
+    assert [m.body for m in engine.sent(t)] == [f"Olá Maria, aqui é o {q.name}"]
+
+
+def test_several_queues_send_the_greeting_and_the_menu_in_bot_order(engine, factory):
+    engine.settings(chatbot_type="text")
+    b = factory.queue(name="Suporte", bot_order=2)
+    a = factory.queue(name="Vendas", bot_order=1)
+    a2 = factory.queue(name="Atendimento", bot_order=2)  # same order: by name
+    c = factory.connection(queues=[b, a, a2], greeting_message="{{saudacao}}, {{nome}}! Escolha:")
+    engine.deliver(engine.message(c, name="Maria"))
+    t = engine.tickets()[0]
+    assert t.queue_id is None and t.awaiting_menu and t.status == TicketStatus.PENDING
+    [menu] = engine.sent(t)
+    assert menu.type == "text"
+    head, lines = menu.body.split("\n\n")
+    assert head.endswith(", Maria! Escolha:") and head.split(",")[0] in ("Bom dia", "Boa tarde", "Boa noite")
+    assert lines.split("\n") == ["1 - Vendas", "2 - Atendimento", "3 - Suporte"]
+
+
+def test_a_valid_reply_assigns_the_queue_and_sends_its_greeting(engine, factory):
+    a = factory.queue(name="Vendas", bot_order=1, greeting_message="Vendas aqui, {{nome}}")
+    b = factory.queue(name="Suporte", bot_order=2, greeting_message="Suporte aqui, {{nome}}. Protocolo {{protocolo}}")
+    c = factory.connection(queues=[a, b], greeting_message="Escolha")
+    engine.deliver(engine.message(c, name="Maria"))
+    engine.deliver(engine.message(c, body=" 2 "))
+    t = engine.tickets()[0]
+    assert t.queue_id == b.id and not t.awaiting_menu and t.status == TicketStatus.PENDING
+    assert engine.sent(t)[-1].body == f"Suporte aqui, Maria. Protocolo {t.id}"
+
+
+def test_an_invalid_reply_repeats_the_menu(engine, factory):
+    a, b = factory.queue(name="Vendas", bot_order=1), factory.queue(name="Suporte", bot_order=2)
+    c = factory.connection(queues=[a, b], greeting_message="Escolha")
+    engine.deliver(engine.message(c))
+    for reply in ("banana", "3", "0", "1 e 2"):
+        engine.deliver(engine.message(c, body=reply))
+    t = engine.tickets()[0]
+    assert t.queue_id is None and t.awaiting_menu
+    menus = engine.sent(t)
+    assert len(menus) == 5
+    for repeated in menus[1:]:
+        assert repeated.body.endswith("1 - Vendas\n2 - Suporte")
+        assert repeated.body.startswith("Opção inválida")
+
+
+def test_list_menu_and_list_reply(engine, factory):
+    engine.settings(chatbot_type="list")
+    a = factory.queue(name="Vendas", bot_order=1)
+    b = factory.queue(name="Suporte", bot_order=2, greeting_message="Suporte!")
+    c = factory.connection(queues=[b, a], greeting_message="Escolha uma opção")
+    engine.deliver(engine.message(c))
+    t = engine.tickets()[0]
+    [menu] = engine.sent(t)
+    extra = json.loads(menu.extra)
+    assert menu.type == "list" and menu.body == "Escolha uma opção"
+    assert [r["title"] for r in extra["sections"][0]["rows"]] == ["Vendas", "Suporte"]
+    assert extra["fallback"] == "Escolha uma opção\n\n1 - Vendas\n2 - Suporte"
+    row = extra["sections"][0]["rows"][1]["rowId"]
+    engine.deliver(engine.message(c, type="list_reply", body="Suporte", selected_id=row))
+    t = engine.tickets()[0]
+    assert t.queue_id == b.id and engine.sent(t)[-1].body == "Suporte!"
+
+
+def test_list_menu_accepts_the_typed_number_too(engine, factory):
+    engine.settings(chatbot_type="list")
+    a, b = factory.queue(name="Vendas", bot_order=1), factory.queue(name="Suporte", bot_order=2)
+    c = factory.connection(queues=[a, b])
+    engine.deliver(engine.message(c))
+    engine.deliver(engine.message(c, body="1"))
+    assert engine.tickets()[0].queue_id == a.id
+
+
+def test_a_list_reply_for_a_queue_of_another_connection_is_invalid(engine, factory):
+    a, b, other = factory.queue(), factory.queue(), factory.queue()
+    c = factory.connection(queues=[a, b])
+    engine.deliver(engine.message(c))
+    engine.deliver(engine.message(c, type="list_reply", body="x", selected_id=f"queue:{other.id}"))
+    t = engine.tickets()[0]
+    assert t.queue_id is None and len(engine.sent(t)) == 2
+
+
+def test_no_queue_leaves_the_ticket_without_queue(engine, factory):
+    c = factory.connection(queues=[], greeting_message="Olá {{nome}}")
+    engine.deliver(engine.message(c, name="Maria"))
+    t = engine.tickets()[0]
+    assert t.queue_id is None and not t.awaiting_menu
+    assert [m.body for m in engine.sent(t)] == ["Olá Maria"]
+    engine.deliver(engine.message(c, body="1"))
+    assert engine.tickets()[0].queue_id is None and len(engine.sent(t)) == 1

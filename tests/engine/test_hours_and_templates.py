@@ -1,0 +1,174 @@
+"""Business hours (weekly intervals, midnight, weekday edges, time zones), the out-of-hours
+message and its 30-minute rule, Abrir Tickets Fora do Expediente; message templates."""
+import datetime as dt
+
+import pytest
+
+from app.models import BusinessHours, Message, TicketStatus
+from app.services import hours, templates
+
+
+def _queue(factory, db, intervals, **kw):
+    q = factory.queue(**kw)
+    for weekday, start, end in intervals:
+        db.session.add(BusinessHours(queue_id=q.id, weekday=weekday, start=dt.time(*start), end=dt.time(*end)))
+    db.session.commit()
+    db.session.refresh(q)
+    return q
+
+
+# 2026-11-23 is a Monday. São Paulo is UTC-3 (no daylight saving time since 2019).
+def sp(day, hour, minute=0):
+    """A São Paulo local time on 2026-11-<day>, as naive UTC."""
+    return dt.datetime(2026, 11, day, hour, minute) + dt.timedelta(hours=3)
+
+
+SP = "America/Sao_Paulo"
+
+
+def test_weekday_interval_edges(factory, db):
+    q = _queue(factory, db, [(0, (8, 0), (18, 0))])  # Monday 08:00–18:00
+    assert not hours.is_open(q, sp(23, 7, 59), SP)
+    assert hours.is_open(q, sp(23, 8, 0), SP)
+    assert hours.is_open(q, sp(23, 17, 59), SP)
+    assert not hours.is_open(q, sp(23, 18, 0), SP)  # the end is excluded
+    assert not hours.is_open(q, sp(24, 9, 0), SP)  # Tuesday: no interval
+
+
+def test_several_intervals_on_one_day(factory, db):
+    q = _queue(factory, db, [(0, (8, 0), (12, 0)), (0, (14, 0), (18, 0))])
+    assert hours.is_open(q, sp(23, 11, 0), SP)
+    assert not hours.is_open(q, sp(23, 13, 0), SP)
+    assert hours.is_open(q, sp(23, 15, 0), SP)
+
+
+def test_interval_across_midnight(factory, db):
+    q = _queue(factory, db, [(4, (22, 0), (2, 0))])  # Friday 22:00 – Saturday 02:00
+    assert not hours.is_open(q, sp(27, 21, 59), SP)
+    assert hours.is_open(q, sp(27, 23, 30), SP)
+    assert hours.is_open(q, sp(28, 1, 59), SP)  # Saturday early morning
+    assert not hours.is_open(q, sp(28, 2, 0), SP)
+    assert not hours.is_open(q, sp(28, 23, 0), SP)  # Saturday night is not Friday night
+    assert not hours.is_open(q, sp(24, 1, 0), SP)  # another weekday's early morning
+
+
+def test_sunday_night_runs_into_monday(factory, db):
+    q = _queue(factory, db, [(6, (20, 0), (1, 0))])  # Sunday 20:00 – Monday 01:00
+    assert hours.is_open(q, sp(29, 21, 0), SP)  # Sunday
+    assert hours.is_open(q, sp(30, 0, 30), SP)  # Monday 00:30
+    assert not hours.is_open(q, sp(30, 1, 0), SP)
+
+
+def test_the_configured_time_zone_decides(factory, db):
+    q = _queue(factory, db, [(0, (8, 0), (18, 0))])
+    moment = dt.datetime(2026, 11, 23, 12, 0)  # Monday 12:00 UTC = 09:00 in São Paulo = 21:00 in Tokyo
+    assert hours.is_open(q, moment, SP)
+    assert not hours.is_open(q, moment, "Asia/Tokyo")
+    assert not hours.is_open(q, moment, "America/Los_Angeles")  # 04:00 there
+    # Monday 02:00 UTC is still Sunday 23:00 in São Paulo
+    assert not hours.is_open(q, dt.datetime(2026, 11, 23, 2, 0), SP)
+    assert hours.is_open(q, dt.datetime(2026, 11, 23, 2, 0), "Asia/Tokyo")  # Monday 11:00 there
+
+
+def test_a_queue_without_intervals_is_always_open(factory, db):
+    assert hours.is_open(factory.queue(), sp(29, 3, 0), SP)
+
+
+def _out_of_hours_setup(engine, factory, db, open_out_of_hours=True):
+    engine.settings(business_hours=True, open_tickets_out_of_hours=open_out_of_hours, timezone=SP)
+    q = _queue(factory, db, [(0, (8, 0), (18, 0))], greeting_message="Bem-vindo",
+               out_of_hours_message="Fora do expediente, {{nome}}")
+    return q, factory.connection(queues=[q])
+
+
+def test_out_of_hours_message_then_ticket_stays_pending(engine, factory, db):
+    q, c = _out_of_hours_setup(engine, factory, db)
+    engine.deliver(engine.message(c, name="Maria"), now=sp(23, 20, 0))
+    t = engine.tickets()[0]
+    assert t.status == TicketStatus.PENDING and t.queue_id == q.id
+    assert [m.body for m in engine.sent(t)] == ["Fora do expediente, Maria"]
+
+
+def test_in_hours_no_out_of_hours_message(engine, factory, db):
+    q, c = _out_of_hours_setup(engine, factory, db)
+    engine.deliver(engine.message(c), now=sp(23, 10, 0))
+    assert [m.body for m in engine.sent(engine.tickets()[0])] == ["Bem-vindo"]
+
+
+def test_business_hours_off_ignores_the_intervals(engine, factory, db):
+    q, c = _out_of_hours_setup(engine, factory, db)
+    engine.settings(business_hours=False)
+    engine.deliver(engine.message(c), now=sp(23, 20, 0))
+    assert [m.body for m in engine.sent(engine.tickets()[0])] == ["Bem-vindo"]
+
+
+def test_out_of_hours_message_at_most_once_per_30_minutes_per_contact(engine, factory, db):
+    q, c = _out_of_hours_setup(engine, factory, db)
+    engine.deliver(engine.message(c), now=sp(23, 20, 0))
+    engine.deliver(engine.message(c), now=sp(23, 20, 10))
+    engine.deliver(engine.message(c), now=sp(23, 20, 29))
+    t = engine.tickets()[0]
+    assert len(engine.sent(t)) == 1
+    engine.deliver(engine.message(c), now=sp(23, 20, 31))
+    assert len(engine.sent(t)) == 2
+    # another contact gets its own message at once
+    engine.deliver(engine.message(c, phone="5511900001111"), now=sp(23, 20, 32))
+    other = engine.tickets()[-1]
+    assert other.id != t.id and len(engine.sent(other)) == 1
+
+
+def test_out_of_hours_with_open_tickets_off_closes_the_ticket(engine, factory, db):
+    q, c = _out_of_hours_setup(engine, factory, db, open_out_of_hours=False)
+    engine.deliver(engine.message(c), now=sp(23, 20, 0))
+    t = engine.tickets()[0]
+    assert t.status == TicketStatus.CLOSED and t.closed_at is not None
+    assert [m.body for m in engine.sent(t)] == ["Fora do expediente, Maria"]
+    # 5 minutes later: a new ticket, closed again, the message not repeated
+    engine.deliver(engine.message(c), now=sp(23, 20, 5))
+    tickets = engine.tickets()
+    assert len(tickets) == 2 and tickets[1].status == TicketStatus.CLOSED and engine.sent(tickets[1]) == []
+
+
+def test_out_of_hours_after_the_menu_choice(engine, factory, db):
+    engine.settings(business_hours=True, open_tickets_out_of_hours=True, timezone=SP)
+    a = _queue(factory, db, [(0, (8, 0), (18, 0))], name="Vendas", bot_order=1, greeting_message="Vendas!")
+    b = factory.queue(name="Suporte 24h", bot_order=2, greeting_message="Suporte!")
+    c = factory.connection(queues=[a, b], out_of_hours_message="Fechado agora")
+    engine.deliver(engine.message(c), now=sp(23, 22, 0))
+    engine.deliver(engine.message(c, body="1"), now=sp(23, 22, 1))
+    t = engine.tickets()[0]
+    assert t.queue_id == a.id
+    assert engine.sent(t)[-1].body == "Fechado agora"  # the connection's text when the queue has none
+
+
+def test_templates_substitute_every_placeholder(engine, factory):
+    from types import SimpleNamespace
+
+    contact = SimpleNamespace(name="Maria", phone="5511988887777")
+    agent = SimpleNamespace(name="Carlos")
+    queue = SimpleNamespace(name="Suporte")
+    ticket = SimpleNamespace(protocol="42")
+    text = templates.render("{{saudacao}} {{nome}}, sou {{ atendente }} da {{fila}}. Protocolo {{protocolo}}.",
+                            contact=contact, agent=agent, queue=queue, ticket=ticket, tz_name=SP,
+                            now=dt.datetime(2026, 11, 23, 13, 0))  # 10:00 in São Paulo
+    assert text == "Bom dia Maria, sou Carlos da Suporte. Protocolo 42."
+
+
+def test_templates_are_never_evaluated():
+    evil = "{{__import__('os').system('id')}} {{nome.__class__}} {% for x in y %} {{ 7*7 }} {{desconhecido}}"
+    assert templates.render(evil) == evil
+
+
+@pytest.mark.parametrize("utc_hour,tz,word", [
+    (8, SP, "Bom dia"),  # 05:00
+    (7, SP, "Boa noite"),  # 04:00
+    (14, SP, "Bom dia"),  # 11:00
+    (15, SP, "Boa tarde"),  # 12:00
+    (20, SP, "Boa tarde"),  # 17:00
+    (21, SP, "Boa noite"),  # 18:00
+    (21, "UTC", "Boa noite"),
+    (21, "Asia/Tokyo", "Bom dia"),  # 06:00 next day
+])
+def test_saudacao_in_the_configured_zone(utc_hour, tz, word):
+    now = dt.datetime(2026, 11, 23, utc_hour, 0)
+    assert templates.greeting_word(now, tz) == word

@@ -1,0 +1,137 @@
+"""Ratings: the message from the template, the answer stored against ticket and agent, anything
+else handled as a new message, mandatory rating, external URL, expiry."""
+import datetime as dt
+
+import pytest
+
+from app.models import Rating, RatingOption, RatingTemplate, TicketStatus, utcnow
+from app.services import DomainError, tickets
+
+
+@pytest.fixture
+def rated(engine, factory):
+    q = factory.queue(name="Suporte")
+    c = factory.connection(queues=[q])
+    agent = factory.member(queues=[q], name="Ana")
+    template = RatingTemplate(name="Padrão", message="{{nome}}, avalie o atendimento de {{atendente}}:")
+    template.options = [RatingOption(value=1, label="Insatisfeito"), RatingOption(value=2, label="Satisfeito"),
+                        RatingOption(value=3, label="Muito satisfeito")]
+    engine.db.session.add(template)
+    engine.db.session.commit()
+    engine.settings(send_ratings=True)
+    engine.deliver(engine.message(c, name="Maria"))
+    ticket = engine.tickets()[0]
+    tickets.accept(agent, ticket.id)
+    engine.db.session.commit()
+    return type("R", (), {"q": q, "c": c, "agent": agent, "template": template, "ticket": ticket})()
+
+
+def test_close_with_rating_sends_the_template_with_its_options(engine, rated):
+    tickets.close(rated.agent, rated.ticket.id, rating_template_id=rated.template.id)
+    engine.db.session.commit()
+    t = engine.tickets()[0]
+    assert t.status == TicketStatus.CLOSED and t.awaiting_rating and t.rating_template_id == rated.template.id
+    assert engine.sent(t)[-1].body == (
+        "Maria, avalie o atendimento de Ana:\n\n1 - Insatisfeito\n2 - Satisfeito\n3 - Muito satisfeito")
+
+
+@pytest.mark.parametrize("reply,value", [("2", 2), (" 3 ", 3), ("muito satisfeito", 3), ("1.", 1)])
+def test_a_matching_reply_is_stored_against_ticket_and_agent(engine, rated, reply, value):
+    tickets.close(rated.agent, rated.ticket.id, rating_template_id=rated.template.id)
+    engine.db.session.commit()
+    assert engine.deliver(engine.message(rated.c, body=reply)) == "rating"
+    rating = engine.db.session.query(Rating).one()
+    assert (rating.ticket_id, rating.user_id, rating.value, rating.template_id) == (
+        rated.ticket.id, rated.agent.id, value, rated.template.id)
+    assert len(engine.tickets()) == 1 and not engine.tickets()[0].awaiting_rating
+    # the next message is a new conversation
+    engine.deliver(engine.message(rated.c, body="2"))
+    assert engine.db.session.query(Rating).count() == 1 and len(engine.tickets()) == 2
+
+
+def test_a_list_reply_rating(engine, rated):
+    tickets.close(rated.agent, rated.ticket.id, rating_template_id=rated.template.id)
+    engine.db.session.commit()
+    engine.deliver(engine.message(rated.c, type="list_reply", body="Satisfeito", selected_id="rating:2"))
+    assert engine.db.session.query(Rating).one().value == 2
+
+
+def test_anything_else_ends_the_wait_and_is_a_new_message(engine, rated):
+    tickets.close(rated.agent, rated.ticket.id, rating_template_id=rated.template.id)
+    engine.db.session.commit()
+    assert engine.deliver(engine.message(rated.c, body="9")) == "created"
+    assert engine.db.session.query(Rating).count() == 0
+    old, new = engine.tickets()
+    assert not old.awaiting_rating and old.status == TicketStatus.CLOSED
+    assert new.status == TicketStatus.PENDING and new.last_message == "9"
+
+
+def test_rating_wait_expires(engine, rated):
+    from app.services import ratings
+
+    engine.settings(rating_expiry_minutes=10)
+    tickets.close(rated.agent, rated.ticket.id, rating_template_id=rated.template.id)
+    engine.db.session.commit()
+    assert ratings.expire_ratings(utcnow() + dt.timedelta(minutes=9)) == 0
+    assert ratings.expire_ratings(utcnow() + dt.timedelta(minutes=11)) == 1
+    engine.db.session.commit()
+    assert not engine.tickets()[0].awaiting_rating
+    engine.deliver(engine.message(rated.c, body="2"))
+    assert engine.db.session.query(Rating).count() == 0 and len(engine.tickets()) == 2
+
+
+def test_an_expired_wait_is_not_a_rating_even_before_the_job_runs(engine, rated):
+    tickets.close(rated.agent, rated.ticket.id, rating_template_id=rated.template.id,
+                  now=utcnow() - dt.timedelta(days=1))
+    engine.db.session.commit()
+    engine.deliver(engine.message(rated.c, body="2"))
+    assert engine.db.session.query(Rating).count() == 0
+
+
+def test_expire_ratings_job(engine, rated):
+    from app.workers.jobs import expire_ratings
+
+    tickets.close(rated.agent, rated.ticket.id, rating_template_id=rated.template.id,
+                  now=utcnow() - dt.timedelta(days=1))
+    engine.db.session.commit()
+    assert expire_ratings() == 1
+    assert not engine.tickets()[0].awaiting_rating
+
+
+def test_mandatory_rating_without_a_template_refuses_to_close(engine, rated):
+    engine.settings(rating_required=True, default_rating_template_id=None)
+    with pytest.raises(DomainError) as err:
+        tickets.close(rated.agent, rated.ticket.id)
+    assert err.value.status == 422 and "obrigatório avaliar" in err.value.message
+    engine.db.session.rollback()
+    assert engine.tickets()[0].status == TicketStatus.OPEN
+
+
+def test_mandatory_rating_uses_the_default_template(engine, rated):
+    engine.settings(rating_required=True, default_rating_template_id=rated.template.id)
+    tickets.close(rated.agent, rated.ticket.id)
+    engine.db.session.commit()
+    t = engine.tickets()[0]
+    assert t.awaiting_rating and "1 - Insatisfeito" in engine.sent(t)[-1].body
+
+
+def test_rating_refused_when_ratings_are_off(engine, rated):
+    engine.settings(send_ratings=False, rating_required=False)
+    with pytest.raises(DomainError, match="desativadas"):
+        tickets.close(rated.agent, rated.ticket.id, rating_template_id=rated.template.id)
+
+
+def test_external_rating_sends_the_url_instead(engine, rated):
+    engine.settings(external_rating=True, external_rating_url="https://avalie.exemplo.com.br/?p={{protocolo}}")
+    tickets.close(rated.agent, rated.ticket.id, rating_template_id=rated.template.id)
+    engine.db.session.commit()
+    t = engine.tickets()[0]
+    assert engine.sent(t)[-1].body == f"https://avalie.exemplo.com.br/?p={t.id}"
+    assert not t.awaiting_rating
+
+
+def test_external_mandatory_rating_closes_without_a_template(engine, rated):
+    engine.settings(rating_required=True, external_rating=True, external_rating_url="https://avalie.exemplo.com.br")
+    tickets.close(rated.agent, rated.ticket.id)
+    engine.db.session.commit()
+    assert engine.sent(engine.tickets()[0])[-1].body == "https://avalie.exemplo.com.br"

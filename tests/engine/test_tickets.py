@@ -1,0 +1,232 @@
+"""Ticket actions: transitions, permission checks (incl. Ações em Grupo), automatic messages."""
+import pytest
+
+from app.models import Message, TicketStatus
+from app.services import DomainError, Forbidden, NotFound, tickets
+
+
+@pytest.fixture
+def world(engine, factory):
+    """Two queues, a connection with the first one, agents, a supervisor, and a pending ticket."""
+    q1 = factory.queue(name="Suporte")
+    q2 = factory.queue(name="Financeiro")
+    c = factory.connection(queues=[q1], completion_message="Conexão agradece, {{nome}}")
+    w = type("World", (), {})()
+    w.q1, w.q2, w.c = q1, q2, c
+    w.ana = factory.member(queues=[q1], name="Ana")
+    w.bia = factory.member(queues=[q1], name="Bia")
+    w.caio = factory.member(queues=[q2], name="Caio")
+    w.sup = factory.member(profile="supervisor", name="Sueli")
+    engine.deliver(engine.message(c, name="Maria"))
+    w.ticket = engine.tickets()[0]
+    return w
+
+
+def commit(engine):
+    engine.db.session.commit()
+    engine.db.session.expire_all()
+
+
+def test_accept_opens_with_the_agent_and_clears_unread(engine, world):
+    tickets.accept(world.ana, world.ticket.id)
+    commit(engine)
+    t = engine.tickets()[0]
+    assert (t.status, t.user_id, t.unread_count) == (TicketStatus.OPEN, world.ana.id, 0)
+
+
+def test_accept_twice_is_refused_with_a_clear_message(engine, world):
+    tickets.accept(world.ana, world.ticket.id)
+    commit(engine)
+    with pytest.raises(DomainError) as err:
+        tickets.accept(world.bia, world.ticket.id)
+    assert err.value.message == "Este ticket já está em atendimento."
+    engine.db.session.rollback()
+    assert engine.tickets()[0].user_id == world.ana.id
+
+
+def test_operator_greeting_on_accept_only_when_on(engine, world):
+    engine.settings(operator_greeting=False, operator_greeting_text="Olá {{nome}}, sou {{atendente}}")
+    tickets.accept(world.ana, world.ticket.id)
+    commit(engine)
+    before = len(engine.sent(world.ticket))
+    tickets.return_to_pending(world.ana, world.ticket.id)
+    engine.settings(operator_greeting=True)
+    tickets.accept(world.bia, world.ticket.id)
+    commit(engine)
+    sent = engine.sent(world.ticket)
+    assert len(sent) == before + 1
+    assert sent[-1].body == "Olá Maria, sou Bia" and sent[-1].user_id == world.bia.id
+
+
+def test_an_invisible_ticket_is_not_found(engine, world):
+    with pytest.raises(NotFound):
+        tickets.accept(world.caio, world.ticket.id)
+    with pytest.raises(NotFound):
+        tickets.close(world.caio, world.ticket.id)
+    with pytest.raises(NotFound):
+        tickets.accept(world.ana, 999999)
+
+
+def test_transfer_to_a_queue_goes_back_to_pending_there(engine, world):
+    engine.settings(transfer_message=True, transfer_message_text="Transferido para {{fila}}, {{nome}}")
+    tickets.accept(world.ana, world.ticket.id)
+    changes = tickets.transfer(world.ana, world.ticket.id, queue_id=world.q2.id)
+    commit(engine)
+    t = engine.tickets()[0]
+    assert (t.status, t.queue_id, t.user_id) == (TicketStatus.PENDING, world.q2.id, None)
+    assert engine.sent(t)[-1].body == "Transferido para Financeiro, Maria"
+    # Ana no longer sees it; Caio (Financeiro) does
+    with pytest.raises(NotFound):
+        tickets.accept(world.ana, t.id)
+    tickets.accept(world.caio, t.id)
+    events = {e.name: e.rooms for e in changes.events()}
+    assert f"queue:{world.q1.id}" in events["ticket:removed"] and f"user:{world.ana.id}" in events["ticket:removed"]
+
+
+def test_transfer_to_an_agent_opens_with_that_agent(engine, world):
+    engine.settings(transfer_message=True, transfer_message_text="Agora com {{atendente}}")
+    tickets.accept(world.ana, world.ticket.id)
+    tickets.transfer(world.ana, world.ticket.id, user_id=world.caio.id)
+    commit(engine)
+    t = engine.tickets()[0]
+    assert (t.status, t.queue_id, t.user_id) == (TicketStatus.OPEN, world.q1.id, world.caio.id)
+    assert engine.sent(t)[-1].body == "Agora com Caio"
+    tickets.transfer(world.caio, t.id, queue_id=world.q2.id, user_id=world.ana.id)  # both
+    commit(engine)
+    t = engine.tickets()[0]
+    assert (t.status, t.queue_id, t.user_id) == (TicketStatus.OPEN, world.q2.id, world.ana.id)
+
+
+def test_no_transfer_message_when_off(engine, world):
+    engine.settings(transfer_message=False, transfer_message_text="Transferido")
+    n = len(engine.sent(world.ticket))
+    tickets.transfer(world.ana, world.ticket.id, queue_id=world.q2.id)
+    commit(engine)
+    assert len(engine.sent(world.ticket)) == n
+
+
+@pytest.mark.parametrize("target", [{}, {"queue_id": 9999}, {"user_id": 9999}, {"queue_id": "abc"}])
+def test_transfer_to_nowhere_is_refused_and_changes_nothing(engine, world, target):
+    with pytest.raises(DomainError) as err:
+        tickets.transfer(world.ana, world.ticket.id, **target)
+    assert err.value.status == 422
+    engine.db.session.rollback()
+    assert engine.tickets()[0].queue_id == world.q1.id
+
+
+def test_a_user_cannot_take_over_another_agents_open_ticket(engine, world):
+    tickets.accept(world.ana, world.ticket.id)
+    commit(engine)
+    for action in (lambda: tickets.transfer(world.bia, world.ticket.id, queue_id=world.q2.id),
+                   lambda: tickets.close(world.bia, world.ticket.id),
+                   lambda: tickets.return_to_pending(world.bia, world.ticket.id),
+                   lambda: tickets.send_message(world.bia, world.ticket.id, "oi")):
+        with pytest.raises(Forbidden):
+            action()
+        engine.db.session.rollback()
+    tickets.transfer(world.sup, world.ticket.id, user_id=world.bia.id)  # a Supervisor may
+    commit(engine)
+    assert engine.tickets()[0].user_id == world.bia.id
+
+
+def test_close_sends_the_connection_completion_message_when_operator_farewell_is_off(engine, world):
+    engine.settings(operator_farewell=False, operator_farewell_text="Tchau do operador")
+    tickets.accept(world.ana, world.ticket.id)
+    tickets.close(world.ana, world.ticket.id)
+    commit(engine)
+    t = engine.tickets()[0]
+    assert t.status == TicketStatus.CLOSED and t.closed_at is not None and not t.awaiting_rating
+    assert engine.sent(t)[-1].body == "Conexão agradece, Maria"
+
+
+def test_close_sends_the_operator_farewell_when_on(engine, world):
+    engine.settings(operator_farewell=True, operator_farewell_text="{{atendente}} se despede, protocolo {{protocolo}}")
+    tickets.accept(world.ana, world.ticket.id)
+    tickets.close(world.ana, world.ticket.id)
+    commit(engine)
+    t = engine.tickets()[0]
+    assert engine.sent(t)[-1].body == f"Ana se despede, protocolo {t.id}"
+
+
+def test_close_twice_reopen_and_return(engine, world):
+    tickets.accept(world.ana, world.ticket.id)
+    tickets.close(world.ana, world.ticket.id)
+    commit(engine)
+    with pytest.raises(DomainError, match="já está resolvido"):
+        tickets.close(world.ana, world.ticket.id)
+    with pytest.raises(DomainError, match="Só um ticket aguardando"):
+        tickets.accept(world.ana, world.ticket.id)
+    with pytest.raises(DomainError, match="resolvido não pode ser transferido"):
+        tickets.transfer(world.ana, world.ticket.id, queue_id=world.q2.id)
+    with pytest.raises(Forbidden):
+        tickets.reopen(world.bia, world.ticket.id)  # not hers
+    tickets.reopen(world.ana, world.ticket.id)
+    commit(engine)
+    t = engine.tickets()[0]
+    assert (t.status, t.user_id, t.closed_at) == (TicketStatus.OPEN, world.ana.id, None)
+    with pytest.raises(DomainError, match="Só um ticket resolvido"):
+        tickets.reopen(world.ana, t.id)
+    tickets.return_to_pending(world.ana, t.id)
+    commit(engine)
+    t = engine.tickets()[0]
+    assert (t.status, t.user_id) == (TicketStatus.PENDING, None)
+    with pytest.raises(DomainError, match="Só um ticket em atendimento"):
+        tickets.return_to_pending(world.ana, t.id)
+
+
+def test_reopen_is_refused_when_the_contact_has_another_active_ticket(engine, world):
+    tickets.close(world.sup, world.ticket.id)
+    commit(engine)
+    engine.deliver(engine.message(world.c, body="novo assunto"))
+    with pytest.raises(DomainError, match="já tem um ticket em andamento"):
+        tickets.reopen(world.sup, world.ticket.id)
+
+
+def test_group_actions_off_reserves_group_tickets_to_admins_and_supervisors(engine, factory, world):
+    engine.settings(ignore_group_messages=False, group_actions=False)
+    engine.deliver(engine.group_message(world.c))
+    group = [t for t in engine.tickets() if t.is_group][0]
+    for action in (tickets.accept, tickets.close):
+        with pytest.raises(Forbidden, match="Admins e Supervisores"):
+            action(world.ana, group.id)
+        engine.db.session.rollback()
+    with pytest.raises(Forbidden):
+        tickets.transfer(world.ana, group.id, queue_id=world.q2.id)
+    engine.db.session.rollback()
+    tickets.accept(world.sup, group.id)
+    commit(engine)
+    assert engine.tickets(id=group.id)[0].user_id == world.sup.id
+
+
+def test_group_actions_on_lets_every_profile_act(engine, world):
+    engine.settings(ignore_group_messages=False, group_actions=True)
+    engine.deliver(engine.group_message(world.c))
+    group = [t for t in engine.tickets() if t.is_group][0]
+    tickets.accept(world.ana, group.id)
+    tickets.close(world.ana, group.id)
+    commit(engine)
+    assert engine.tickets(id=group.id)[0].status == TicketStatus.CLOSED
+
+
+def test_send_message_is_queued_with_a_preassigned_channel_id(engine, world):
+    tickets.accept(world.ana, world.ticket.id)
+    message, changes = tickets.send_message(world.ana, world.ticket.id, "Como posso ajudar?")
+    commit(engine)
+    assert message.status == "queued" and message.channel_id.startswith("conecta-") and message.user_id == world.ana.id
+    assert (world.c.id, {"op": "send", "message_id": message.id}) in changes.commands
+
+
+@pytest.mark.parametrize("body", ["", "   ", None, 5, "x" * 4097])
+def test_bad_message_bodies_are_refused(engine, world, body):
+    n = engine.count(Message)
+    with pytest.raises(DomainError):
+        tickets.send_message(world.ana, world.ticket.id, body)
+    engine.db.session.rollback()
+    assert engine.count(Message) == n
+
+
+def test_no_messages_on_a_closed_ticket(engine, world):
+    tickets.close(world.ana, world.ticket.id)
+    commit(engine)
+    with pytest.raises(DomainError, match="reabra"):
+        tickets.send_message(world.ana, world.ticket.id, "oi")
