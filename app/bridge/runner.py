@@ -350,8 +350,14 @@ class SessionRunner:
             raise
         except Exception as exc:  # noqa: BLE001 - the message shows its error and can be retried
             log.warning("connection %s: message %s failed: %s", self.connection_id, message_id, exc)
-            self.outbox.mark_failed(message_id, str(exc)[:500])
-            db.session.commit()
+            self.published(self.outbox.mark_failed(message_id, str(exc)[:500]))
             return
-        self.outbox.mark_sent(message_id, channel_id)
+        self.published(self.outbox.mark_sent(message_id, channel_id))
+
+    def published(self, changes) -> None:
+        """Commit, then tell the screens (the outbox returns the changes to publish)."""
         db.session.commit()
+        if changes:
+            from app.workers.publish import publish
+
+            publish(changes, self.app)

@@ -369,13 +369,16 @@ class BridgeSession:
                             "description": str(r.get("description") or "")} for r in s.get("rows", [])]}
                            for s in sections]}
             result = self.call("send_list", chat, listing, options)
-        elif getattr(command, "media_path", None):
-            path = self.media_dir / command.media_path
-            mime = getattr(command, "media_mime", None) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        elif getattr(command, "media", None) and command.media.get("path"):
+            media = command.media
+            path = (self.media_dir / media["path"]).resolve()
+            if self.media_dir.resolve() not in path.parents:
+                raise ValueError("media path outside the media folder")
+            mime = media.get("mime") or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
             data_url = f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode()
             file_type = kind if kind in MEDIA_TYPES else "document"
-            options.update({"type": file_type, "caption": body, "filename": getattr(command, "media_name", None)
-                            or path.name, "mimetype": mime})
+            options.update({"type": file_type, "caption": body, "filename": media.get("name") or path.name,
+                            "mimetype": mime})
             result = self.call("send_file", chat, data_url, options)
         else:
             result = self.call("send_text", chat, body, options)

@@ -14,11 +14,12 @@ class AppWorker(SimpleWorker):
 
         self.flask_app = create_app()
 
-    def perform_job(self, job, queue):
+    def perform_job(self, job, queue, *args, **kwargs):
         from app.models import db
 
         with self.flask_app.app_context():
             try:
-                return super().perform_job(job, queue)
+                # rq 3 passes the execution too: pass through whatever this rq version gives.
+                return super().perform_job(job, queue, *args, **kwargs)
             finally:
                 db.session.remove()

@@ -129,8 +129,8 @@ def test_outbound_text_list_and_file_with_acks(open_session, sim, tmp_path):
     (tmp_path / "media").mkdir(exist_ok=True)
     (tmp_path / "media" / "boleto.pdf").write_bytes(b"%PDF-1.4 fake")
     d.session.send(SimpleNamespace(chat_id=MARIA + "@c.us", type="document", body="seu boleto",
-                                   channel_id="3EB0AAAA0003", media_path="boleto.pdf", media_mime="application/pdf",
-                                   media_name="boleto.pdf"))
+                                   channel_id="3EB0AAAA0003",
+                                   media={"path": "boleto.pdf", "mime": "application/pdf", "name": "boleto.pdf"}))
     log = sim.log(MARIA)
     assert [(e["type"], e["body"], e["from"]) for e in log] == [
         ("text", "Olá! http://exemplo.com", PHONE), ("list", "Escolha a fila", PHONE), ("media", "seu boleto", PHONE)]
