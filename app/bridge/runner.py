@@ -148,7 +148,9 @@ class SessionRunner:
                     log.warning("connection %s: lock lost, stopping", self.connection_id)
                     return "lock lost"
                 except ChromiumMissing as exc:
-                    write_status(self.connection_id, S.DISCONNECTED, reason=str(exc), enabled=False)
+                    log.error("connection %s: %s", self.connection_id, exc)
+                    write_status(self.connection_id, S.DISCONNECTED, enabled=False,
+                                 reason=_("Cannot start the browser: %(error)s", error=str(exc)))
                     return "chromium missing"
                 except Exception as exc:  # noqa: BLE001 - a crash of the browser or the page: retry
                     self.failures += 1

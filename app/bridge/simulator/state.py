@@ -20,6 +20,8 @@ import os
 import secrets
 import time
 
+from flask_babel import gettext as _
+
 from app.workers import key, redis_conn
 
 # WhatsApp rotates its QR about every 20 s; tests shorten it.
@@ -75,7 +77,7 @@ def poll(device_id: str, phone: str | None, token: str | None, ack_cursor: int |
     delivered to it since its last poll. Events handed out here are consumed, as on the real
     network: if the page dies before the bridge handles them, only the unread state remains."""
     if not device_id or len(device_id) > 64:
-        raise SimulatorError("bad device")
+        raise SimulatorError(_("bad device"))
     r = _r()
     dkey = key(f"sim:device:{device_id}")
     r.sadd(key("sim:devices"), device_id)
@@ -114,7 +116,7 @@ def poll(device_id: str, phone: str | None, token: str | None, ack_cursor: int |
 def _check_token(phone: str, token: str):
     phone = digits(phone)
     if not phone or _account_token(phone) != token:
-        raise SimulatorError("not linked", 401)
+        raise SimulatorError(_("not linked"), 401)
     return phone
 
 
@@ -172,11 +174,11 @@ def send(phone: str, token: str, chat: str, kind: str, body: str, message_id: st
     """The account sends something to a chat (text, list or media)."""
     phone = _check_token(phone, token)
     if not isinstance(chat, str) or not chat.endswith(("@c.us", "@g.us", "@lid")):
-        raise SimulatorError("bad chat id")
+        raise SimulatorError(_("bad chat id"))
     message_id = message_id or ("3EB0" + secrets.token_hex(8).upper())
     r = _r()
     if r.hexists(key(f"sim:msg:{phone}"), message_id):
-        raise SimulatorError("duplicate message id", 409)
+        raise SimulatorError(_("duplicate message id"), 409)
     msg = {"id": message_id, "chat": chat, "from_me": True, "type": kind, "body": str(body)[:MAX_BODY],
            "from": phone + "@c.us", "to": chat, "t": int(_now()), "seq": 0}
     if extra:
@@ -256,16 +258,16 @@ def sessions() -> list[dict]:
 def scan(qr: str, phone: str) -> dict:
     phone = digits(phone)
     if not isinstance(qr, str) or not qr:
-        raise SimulatorError("qr is required")
+        raise SimulatorError(_("qr is required"))
     if not 10 <= len(phone) <= 15:
-        raise SimulatorError("phone must have 10 to 15 digits")
+        raise SimulatorError(_("phone must have 10 to 15 digits"))
     r = _r()
     device_id = r.get(key(f"sim:qr:{qr}"))
     if not device_id:
-        raise SimulatorError("unknown or expired QR code", 404)
+        raise SimulatorError(_("unknown or expired QR code"), 404)
     device_id = device_id.decode()
     if _device(device_id).get("qr") != qr:
-        raise SimulatorError("unknown or expired QR code", 404)
+        raise SimulatorError(_("unknown or expired QR code"), 404)
     token = secrets.token_urlsafe(24)
     r.delete(key(f"sim:qr:{qr}"))
     r.hset(key(f"sim:account:{phone}"), "token", token)
@@ -278,7 +280,7 @@ def scan(qr: str, phone: str) -> dict:
 def logout(phone: str) -> dict:
     phone = digits(phone)
     if not _r().hdel(key(f"sim:account:{phone}"), "token"):
-        raise SimulatorError("no device linked to this number", 404)
+        raise SimulatorError(_("no device linked to this number"), 404)
     return {"phone": phone, "state": "LOGGED_OUT"}
 
 
@@ -304,25 +306,25 @@ def message(to: str, sender: str, name: str | None, body: str | None, group: dic
     or when one comes back."""
     to, sender = digits(to), digits(sender)
     if not 10 <= len(to) <= 15 or not 10 <= len(sender) <= 15:
-        raise SimulatorError("'to' and 'from' must be phone numbers (10 to 15 digits)")
+        raise SimulatorError(_("'to' and 'from' must be phone numbers (10 to 15 digits)"))
     if body is not None and not isinstance(body, str):
-        raise SimulatorError("body must be text")
+        raise SimulatorError(_("body must be text"))
     body = body or ""
     if len(body) > MAX_BODY:
-        raise SimulatorError("body too long")
+        raise SimulatorError(_("body too long"))
     if not body and not media_file:
-        raise SimulatorError("body is required")
+        raise SimulatorError(_("body is required"))
     if name is not None and not isinstance(name, str):
-        raise SimulatorError("name must be text")
+        raise SimulatorError(_("name must be text"))
     sender_jid = _lid_for(sender) if lid else sender + "@c.us"
     chat, chat_name = sender_jid, ""
     if group is not None:
         if not isinstance(group, dict) or not group.get("id"):
-            raise SimulatorError("group needs an id")
+            raise SimulatorError(_("group needs an id"))
         gid = str(group["id"])
         chat = gid if gid.endswith("@g.us") else digits(gid) + "@g.us"
         if chat == "@g.us":
-            raise SimulatorError("bad group id")
+            raise SimulatorError(_("bad group id"))
         chat_name = str(group.get("name") or "")[:200]
     seq = _next_seq(to)
     msg = {"id": "SIM" + secrets.token_hex(10).upper(), "seq": seq, "chat": chat, "from_me": False,
@@ -332,7 +334,7 @@ def message(to: str, sender: str, name: str | None, body: str | None, group: dic
     if media_file:
         kind = media_file.get("type") or "document"
         if kind not in ("image", "audio", "video", "document", "sticker"):
-            raise SimulatorError("bad media type")
+            raise SimulatorError(_("bad media type"))
         msg.update({"type": kind, "body": "", "caption": body, "mimetype": media_file.get("mime") or
                     "application/octet-stream", "filename": media_file.get("name") or "arquivo",
                     "media": {"data": media_file.get("data") or "", "mime": media_file.get("mime")}})
@@ -348,7 +350,7 @@ def message(to: str, sender: str, name: str | None, body: str | None, group: dic
 def call(to: str, sender: str) -> dict:
     to, sender = digits(to), digits(sender)
     if not 10 <= len(to) <= 15 or not 10 <= len(sender) <= 15:
-        raise SimulatorError("'to' and 'from' must be phone numbers (10 to 15 digits)")
+        raise SimulatorError(_("'to' and 'from' must be phone numbers (10 to 15 digits)"))
     call_id = "CALL" + secrets.token_hex(8).upper()
     r = _r()
     r.hset(key("sim:calls"), call_id, json.dumps({"to": to, "from": sender, "rejected": False}))

@@ -3,6 +3,7 @@
 import io
 
 import qrcode
+from flask_babel import gettext as _
 from flask import Blueprint, jsonify, make_response, render_template, request, send_file
 
 from app.bridge.simulator import state
@@ -23,7 +24,7 @@ def _simulator_error(error):
 def _json() -> dict:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        raise state.SimulatorError("a JSON object is required")
+        raise state.SimulatorError(_("a JSON object is required"))
     return data
 
 
@@ -32,7 +33,7 @@ def _text(data: dict, name: str, required=True) -> str | None:
     if value is None and not required:
         return None
     if not isinstance(value, str) or (required and not value):
-        raise state.SimulatorError(f"'{name}' is required (text)")
+        raise state.SimulatorError(_("'%(name)s' is required (text)", name=name))
     return value
 
 
@@ -56,7 +57,7 @@ def web_page():
 def qr_png():
     code = request.args.get("code", "")
     if not code or len(code) > 512:
-        raise state.SimulatorError("code is required")
+        raise state.SimulatorError(_("code is required"))
     buffer = io.BytesIO()
     qrcode.make(code, box_size=6, border=2).save(buffer, format="PNG")
     buffer.seek(0)
@@ -83,19 +84,19 @@ def page_api(op):
     if op == "media":
         found = state.media(phone, token, _text(data, "id"))
         if not found:
-            raise state.SimulatorError("no media", 404)
+            raise state.SimulatorError(_("no media"), 404)
         return jsonify(found)
     if op == "reject_call":
         return jsonify(ok=state.reject_call(phone, token, _text(data, "id")))
     if op == "send":
         kind = data.get("kind")
         if kind not in ("text", "list", "image", "audio", "video", "document", "sticker"):
-            raise state.SimulatorError("bad kind")
+            raise state.SimulatorError(_("bad kind"))
         extra = data.get("extra") if isinstance(data.get("extra"), dict) else None
         msg = state.send(phone, token, data.get("chat"), kind, data.get("body") or "",
                          _text(data, "id", required=False), bool(data.get("mark_read")), extra)
         return jsonify(msg)
-    raise state.SimulatorError("unknown operation", 404)
+    raise state.SimulatorError(_("unknown operation"), 404)
 
 
 # ------------------------------------------------------------------------------------------
@@ -121,7 +122,7 @@ def api_messages():
     # number behind an @lid, "media": {"type", "name", "mime", "data" (base64)} sends a file.
     media_file = data.get("media")
     if media_file is not None and not isinstance(media_file, dict):
-        raise state.SimulatorError("media must be an object")
+        raise state.SimulatorError(_("media must be an object"))
     return jsonify(state.message(_text(data, "to"), _text(data, "from"), data.get("name"), data.get("body"),
                                  group=group, lid=bool(data.get("lid")), media_file=media_file))
 

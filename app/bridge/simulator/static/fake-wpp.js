@@ -54,16 +54,17 @@
     const img = document.getElementById('sim-qr');
     const text = document.getElementById('sim-qr-text');
     if (!status) return;
+    const text_ = document.getElementById('sim-web').dataset;
     if (ready) {
-      status.textContent = 'Conectado como +' + pairing.phone;
+      status.textContent = text_.connected + ' +' + pairing.phone;
       img.hidden = text.hidden = true;
     } else if (qr) {
-      status.textContent = 'Escaneie o código com o celular virtual (WhatsApp › Dispositivos conectados).';
+      status.textContent = text_.scan;
       img.src = '/simulator/qr.png?code=' + encodeURIComponent(qr);
       text.textContent = qr;
       img.hidden = text.hidden = false;
     } else {
-      status.textContent = pairing.token ? 'Conectando…' : 'Carregando…';
+      status.textContent = pairing.token ? text_.connecting : text_.loading;
     }
   };
 
