@@ -1,7 +1,7 @@
 """`python -m app.bridge.supervisor` (started by run.py): keeps one bridge session per enabled
 connection.
 
-It runs enough bridge workers (`rq worker -w app.bridge.worker.BridgeWorker <ns>-bridge`: one
+It runs enough bridge workers (`python -m app.bridge.worker ... <ns>-bridge`: one
 per enabled connection, plus a spare so a restarted session never waits for a worker), restarts
 the ones that die, and enqueues the session job of every enabled connection that has none.
 SIGTERM/SIGINT stop the workers, and with them their sessions and Chromium.
@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 log = logging.getLogger("app.bridge.supervisor")
 
@@ -23,10 +22,8 @@ SPARE_WORKERS = 1
 def worker_argv(redis_url: str, namespace: str, number: int) -> list[str]:
     from app.workers import BRIDGE_QUEUE, queue_name
 
-    rq = str(Path(sys.executable).with_name("rq"))
-    return [rq, "worker", "-w", "app.bridge.worker.BridgeWorker", "--url", redis_url,
-            "--name", f"{namespace}-bridge-{os.getpid()}-{number}", "--logging_level", "WARNING",
-            queue_name(BRIDGE_QUEUE, namespace)]
+    return [sys.executable, "-m", "app.bridge.worker", "--url", redis_url,
+            "--name", f"{namespace}-bridge-{os.getpid()}-{number}", queue_name(BRIDGE_QUEUE, namespace)]
 
 
 def _child_setup():

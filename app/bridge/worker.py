@@ -1,4 +1,5 @@
-"""The bridge worker: `rq worker -w app.bridge.worker.BridgeWorker <ns>-bridge`.
+"""The bridge worker: `python -m app.bridge.worker --url <redis> --name <name> <ns>-bridge`
+(started by app.bridge.supervisor; its command line says `bridge`, job workers' say `rq worker`).
 
 Unlike the job workers it forks a work horse per job (each session runs in its own process
 group, so stopping a session job kills the whole session), and after a horse ends it makes sure
@@ -85,3 +86,25 @@ def die_with_parent(sig=signal.SIGTERM) -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(sig))  # PR_SET_PDEATHSIG
     except OSError:
         pass
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    from redis import Redis
+    from rq import Queue
+
+    parser = argparse.ArgumentParser(description="Conecta bridge worker: runs WhatsApp session jobs")
+    parser.add_argument("--url", required=True, help="Redis URL")
+    parser.add_argument("--name", required=True, help="worker name (unique)")
+    parser.add_argument("queues", nargs="+")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="[bridge worker] %(levelname)s %(message)s")
+    redis = Redis.from_url(args.url)
+    worker = BridgeWorker([Queue(name, connection=redis) for name in args.queues], connection=redis, name=args.name)
+    worker.work(logging_level="WARNING")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -165,6 +165,11 @@ def test_two_connections_at_once(app, db, factory, sim_stack, sim, redis, ns):
     wait_for(lambda: len(inbound(redis, ns, kind="message")) >= 2, message="two messages")
     by_body = {p["body"]: p["connection_id"] for p in inbound(redis, ns, kind="message")}
     assert by_body == {"para o segundo número": second.id, "para o primeiro número": first.id}
+    # SIGTERM (what run.py sends on Ctrl-C) stops both sessions, Chromium included.
+    sim_stack.procs["bridge"].send_signal(15)
+    sim_stack.procs["bridge"].wait(30)
+    no_chromium(app, first.id)
+    no_chromium(app, second.id)
 
 
 def test_nobody_scans_then_timeout(app, db, factory, sim_stack, sim):
