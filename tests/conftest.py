@@ -304,7 +304,8 @@ class Stack:
     def start_bridge(self, name="bridge", **extra_env):
         """The bridge supervisor (it starts the bridge workers), against the simulator of the web
         process started with start_web(SIMULATOR="1")."""
-        env = dict(self.env, WHATSAPP_WEB_URL=self.url + "/simulator/web/", **extra_env)
+        env = dict(self.env, WHATSAPP_WEB_URL=self.url + "/simulator/web/")
+        env.update(extra_env)
         self.procs[name] = subprocess.Popen([sys.executable, "-m", "app.bridge.supervisor"], env=env,
                                             cwd=str(ROOT), start_new_session=True)
         return self.procs[name]

@@ -54,3 +54,35 @@ class Sim:
 def recorded(redis, namespace):
     """What the bridge submitted to the inbox (with BRIDGE_INBOUND_SINK=tests.bridge.recorder:record)."""
     return [json.loads(x) for x in redis.lrange(f"{namespace}:test:inbound", 0, -1)]
+
+
+class SocketIOEvents:
+    """Every Socket.IO event published through the Redis message queue (channel
+    <namespace>:socketio), as the web processes receive it to deliver to their clients."""
+
+    def __init__(self, redis_url, namespace):
+        import threading
+
+        from redis import Redis
+
+        self.events = []
+        self._pubsub = Redis.from_url(redis_url).pubsub(ignore_subscribe_messages=True)
+        self._pubsub.subscribe(namespace + ":socketio")
+        self._thread = threading.Thread(target=self._listen, daemon=True)
+        self._thread.start()
+
+    def _listen(self):
+        for message in self._pubsub.listen():
+            try:
+                self.events.append(json.loads(message["data"]))
+            except (TypeError, ValueError):
+                continue
+
+    def named(self, name):
+        return [e for e in self.events if e.get("method") == "emit" and e.get("event") == name]
+
+    def close(self):
+        try:
+            self._pubsub.close()
+        except Exception:  # noqa: BLE001
+            pass

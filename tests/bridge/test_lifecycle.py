@@ -9,7 +9,7 @@ from redis import Redis
 
 from app.bridge.runner import profile_dir
 from app.bridge.whatsapp_web import chromium_processes
-from tests.bridge.helpers import recorded, wait_for
+from tests.bridge.helpers import SocketIOEvents, recorded, wait_for
 from tests.bridge.recorder import queue_message
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -154,12 +154,26 @@ def test_killing_the_session_job_leaves_no_chromium_and_the_session_restarts(app
     assert len([p for p in chromium_processes(profile) if p.parent() and "chromium" not in p.parent().name()]) == 1
 
 
-def test_two_connections_at_once(app, db, factory, sim_stack, sim, redis, ns):
+def test_two_connections_at_once(app, db, factory, sim_stack, sim, redis, ns, test_env):
     first = factory.connection(enabled=True)
     second = factory.connection(enabled=True)
+    socket_events = SocketIOEvents(test_env["REDIS_URL"], ns)
     sim_stack.start_bridge(**BRIDGE_ENV)
     scan_connection(app, db, sim, first.id, PHONE)
     scan_connection(app, db, sim, second.id, PHONE_2)
+    # Each status change was pushed live to the admin screens (rooms admins and staff).
+    wait_for(lambda: [e for e in socket_events.named("connection") if e["data"][0]["id"] == second.id
+                      and e["data"][0]["status"] == "CONNECTED"], message="CONNECTED event")
+    socket_events.close()
+    for connection in (first, second):
+        pushed = [e for e in socket_events.named("connection") if e["data"][0]["id"] == connection.id]
+        statuses = [e["data"][0]["status"] for e in pushed]
+        assert statuses[0] == "OPENING" and "QRCODE" in statuses and statuses[-1] == "CONNECTED"
+        assert statuses.index("QRCODE") < statuses.index("CONNECTED")
+        qr_event = next(e["data"][0] for e in pushed if e["data"][0]["status"] == "QRCODE")
+        assert qr_event["qr"].startswith("2@")
+        assert pushed[-1]["data"][0]["phone"] == (PHONE if connection is first else PHONE_2)
+        assert all(sorted(e["room"]) == ["admins", "staff"] for e in pushed)
     sim.message(PHONE_2, MARIA, "para o segundo número")
     sim.message(PHONE, MARIA, "para o primeiro número")
     wait_for(lambda: len(inbound(redis, ns, kind="message")) >= 2, message="two messages")
@@ -204,3 +218,51 @@ def test_phone_side_logout_is_reported(app, db, factory, sim_stack, sim):
     row = wait_status(app, db, conn.id, "DISCONNECTED")
     assert row.status_reason and row.enabled is False
     no_chromium(app, conn.id)
+
+
+def test_stale_profile_lock_from_another_host_is_cleared_once_the_redis_lock_is_ours(app, db, factory, sim_stack, sim):
+    import os
+
+    conn = factory.connection(enabled=True)
+    with app.app_context():
+        profile = profile_dir(conn.id)
+    profile.mkdir(parents=True)
+    # What a crash on another host leaves behind: Chromium refuses the profile while it exists.
+    os.symlink("outro-servidor-12345", profile / "SingletonLock")
+    os.symlink("outro-servidor-12345", profile / "SingletonCookie")
+    sim_stack.start_bridge(**BRIDGE_ENV)
+    wait_status(app, db, conn.id, "QRCODE")
+    assert os.readlink(profile / "SingletonLock") != "outro-servidor-12345"
+
+
+def test_a_session_never_runs_twice_and_a_held_lock_protects_the_profile(app, db, factory, redis):
+    import os
+
+    from app.bridge.runner import SessionRunner, lock_key
+
+    conn = factory.connection(enabled=True)
+    profile = profile_dir(conn.id)
+    profile.mkdir(parents=True)
+    os.symlink("outro-servidor-12345", profile / "SingletonLock")
+    redis.set(lock_key(conn.id), "outro-servidor:4242:abc", px=30_000)
+    try:
+        assert SessionRunner(conn.id, sink=lambda p: None).run() == "already running"
+    finally:
+        redis.delete(lock_key(conn.id))
+    assert os.readlink(profile / "SingletonLock") == "outro-servidor-12345"
+    assert connection_row(app, db, conn.id).status == "DISCONNECTED"
+
+
+def test_watchdog_restarts_a_session_that_never_becomes_ready(app, db, factory, sim_stack, sim):
+    conn = factory.connection(enabled=True)
+    # A page where WhatsApp never becomes ready (wa-js finds no WhatsApp in it).
+    sim_stack.start_bridge(**dict(BRIDGE_ENV, BRIDGE_READY_TIMEOUT="4",
+                                  WHATSAPP_WEB_URL=sim_stack.url + "/simulator/phone/"))
+    row = wait_for(lambda: (lambda c: c if c.status == "DISCONNECTED" and c.status_reason else None)(
+        connection_row(app, db, conn.id)), timeout=40, message="watchdog")
+    assert "não ficou pronto" in row.status_reason
+    # ... and opens it again (with backoff), one Chromium at a time.
+    wait_status(app, db, conn.id, "OPENING", timeout=20)
+    with app.app_context():
+        profile = profile_dir(conn.id)
+    assert len([p for p in chromium_processes(profile) if "chromium" not in p.parent().name()]) <= 1
