@@ -36,6 +36,8 @@ def test_installed_wa_js_has_every_contract_function(browser):
     page.goto("data:text/html,<title>x</title>")
     assert page.evaluate("typeof window.WPP") == "object"
     assert page.evaluate(CHECK, contract.FUNCTIONS) == []
+    # The listener waits for this flag before subscribing to events.
+    assert page.evaluate("typeof window.WPP.isReady") == "boolean"
     # Analytics were configured off before wa-js loaded.
     assert page.evaluate("window.WPPConfig.disableGoogleAnalytics") is True
 
