@@ -189,3 +189,34 @@ def test_logout_from_the_phone(open_session, sim):
     d.until(lambda d: (d.last("qr") or {}).get("code") and d.events.index(d.last("qr")) > d.events.index(d.last("logout")),
             message="a new QR after logout")
     assert sim.logout(PHONE).status_code == 404
+
+
+def test_virtual_phone_scans_and_chats_as_a_customer(open_session, sim):
+    from app.bridge.whatsapp_web import CHROMIUM_ARGS, find_chromium
+
+    d = open_session()
+    d.until(lambda d: (d.last("qr") or {}).get("code"), message="QR")
+    # A second browser from the same Playwright (one sync Playwright per thread).
+    browser = d.session._pw.chromium.launch(executable_path=find_chromium(None), headless=True, args=CHROMIUM_ARGS)
+    try:
+        phone = browser.new_page()
+        phone.goto(sim.base + "/phone/")
+        phone.fill("#company", "5521912345678")
+        phone.click("#sessions button")
+        ready = d.until(lambda d: d.last("ready"), message="ready through the virtual phone")
+        assert ready["me"] == "5521912345678@c.us"
+        phone.fill("#customer", "5511966665555")
+        phone.fill("#customer-name", "Joana")
+        phone.fill("#body", "Bom dia, quero ajuda")
+        phone.click("#send-form button[type=submit]")
+        payload = d.until(lambda d: d.payloads and d.payloads[-1], message="the customer's message")
+        assert (payload["body"], payload["sender_phone"], payload["sender_name"]) == (
+            "Bom dia, quero ajuda", "5511966665555", "Joana")
+        hostile = '<img src=x onerror="window.__xss=1">Olá Joana'
+        d.session.send(SimpleNamespace(chat_id="5511966665555@c.us", type="text", body=hostile,
+                                       channel_id="3EB0BBBB0001"))
+        phone.wait_for_selector("#chat .bubble:has-text('Olá Joana')")
+        assert hostile in phone.text_content("#chat")  # shown as text, never as HTML
+        assert phone.evaluate("window.__xss") is None
+    finally:
+        browser.close()
