@@ -252,10 +252,10 @@ class SessionRunner:
                 elif kind == "ack":
                     payload = ack_payload(self.connection_id, event)
                     if payload:
-                        self.sink(payload)
+                        self.submit(payload)
                 elif kind == "call":
                     if event.get("id"):
-                        self.sink(call_payload(self.connection_id, event))
+                        self.submit(call_payload(self.connection_id, event))
                 elif kind == "error":
                     log.warning("connection %s: page error %s", self.connection_id, event)
             now = time.monotonic()
@@ -285,7 +285,22 @@ class SessionRunner:
     def handle_message(self, raw: dict) -> None:
         payload = self.session.inbound_payload(raw)
         if payload is not None:
+            self.submit(payload)
+
+    def submit(self, payload: dict) -> bool:
+        """Hand an inbound event to the engine. An event the inbox refuses as invalid is logged and
+        dropped (it would be refused forever); any other failure (database down...) propagates, so
+        the session restarts and finds the message again among the unread ones."""
+        from app.services import DomainError
+
+        try:
             self.sink(payload)
+            return True
+        except DomainError as exc:
+            db.session.rollback()
+            log.error("connection %s: inbound event refused (%s): %s", self.connection_id, exc.message,
+                      json.dumps(payload)[:500])
+            return False
 
     def pick_up_unread(self) -> None:
         """Messages that arrived while we were down sit in unread chats: submit them (the inbox

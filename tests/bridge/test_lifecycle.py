@@ -235,24 +235,6 @@ def test_stale_profile_lock_from_another_host_is_cleared_once_the_redis_lock_is_
     assert os.readlink(profile / "SingletonLock") != "outro-servidor-12345"
 
 
-def test_a_session_never_runs_twice_and_a_held_lock_protects_the_profile(app, db, factory, redis):
-    import os
-
-    from app.bridge.runner import SessionRunner, lock_key
-
-    conn = factory.connection(enabled=True)
-    profile = profile_dir(conn.id)
-    profile.mkdir(parents=True)
-    os.symlink("outro-servidor-12345", profile / "SingletonLock")
-    redis.set(lock_key(conn.id), "outro-servidor:4242:abc", px=30_000)
-    try:
-        assert SessionRunner(conn.id, sink=lambda p: None).run() == "already running"
-    finally:
-        redis.delete(lock_key(conn.id))
-    assert os.readlink(profile / "SingletonLock") == "outro-servidor-12345"
-    assert connection_row(app, db, conn.id).status == "DISCONNECTED"
-
-
 def test_watchdog_restarts_a_session_that_never_becomes_ready(app, db, factory, sim_stack, sim):
     conn = factory.connection(enabled=True)
     # A page where WhatsApp never becomes ready (wa-js finds no WhatsApp in it).
