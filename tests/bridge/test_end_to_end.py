@@ -95,3 +95,27 @@ def test_customer_message_becomes_a_ticket_and_the_reply_reaches_the_customer(ap
     sent = [e["body"] for e in sim.log(MARIA) if e["type"] == "text"]
     assert sent.count("Sim, estamos!") == 1 and sent.count("Olá Maria! Como posso ajudar?") == 1
     assert messages(db, id=reply_while_down)[0].status in ("sent", "delivered", "read")
+
+
+def test_admin_starts_a_connection_and_scans_its_qr_through_the_api(app, db, factory, sim_stack, sim):
+    """Done when (issue 4): start through the REST API, read the QR code there, scan it, CONNECTED."""
+    import requests
+
+    from tests.conftest import ADMIN_EMAIL, PASSWORD
+
+    conn = factory.connection()
+    token = requests.post(sim_stack.url + "/api/v1/security/login", json={
+        "username": ADMIN_EMAIL, "password": PASSWORD, "provider": "db"}).json()["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    sim_stack.start_bridge(**FAST)
+    assert requests.post(f"{sim_stack.url}/api/v1/connection/{conn.id}/start", headers=auth).status_code == 200
+
+    def qr():
+        body = requests.get(f"{sim_stack.url}/api/v1/connection/{conn.id}/qr", headers=auth).json()
+        return body["qr"] if body["status"] == "QRCODE" else None
+
+    code = wait_for(qr, timeout=60, message="QR code through the API")
+    assert sim.scan(code, PHONE).status_code == 200
+    wait_for(lambda: requests.get(f"{sim_stack.url}/api/v1/connection/{conn.id}/qr", headers=auth).json()
+             == {"status": "CONNECTED", "qr": None}, message="CONNECTED through the API")
+    assert wait_status(app, db, conn.id, "CONNECTED").phone == PHONE
