@@ -6,7 +6,7 @@ nothing is changed) or `{"message": ...}` with its status in the API.
 """
 import logging
 
-from flask import flash, g, request
+from flask import flash, g, request, url_for
 from flask_appbuilder import ModelView
 from flask_appbuilder.api import ModelRestApi
 from flask_babel import lazy_gettext as _l
@@ -76,6 +76,11 @@ def valid_pk(pk) -> bool:
 
 class ServiceModelView(ModelView):
     """A ModelView whose add / edit / delete call a service instead of writing the model."""
+
+    def get_redirect(self):
+        # After a save with no page history, back to this list: the index is the chat screen.
+        url = super().get_redirect()
+        return url if url != self.appbuilder.get_url_for_index else url_for(f"{self.endpoint}.list")
 
     # FAB's file download and bulk actions are not used here: no route, no permission.
     exclude_route_methods = {"download", "action", "action_post"}
