@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 08:56:09.044825
+Create Date: 2026-11-24 09:51:33.962858
 
 """
 from alembic import op
@@ -189,11 +189,13 @@ def upgrade():
     sa.Column('processed_at', sa.DateTime(), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('lane', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['connection_id'], ['connection.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('connection_id', 'channel_id', name='uq_inbound_event_channel_id')
     )
     with op.batch_alter_table('inbound_event', schema=None) as batch_op:
+        batch_op.create_index('ix_inbound_event_lane_pending', ['lane', 'id'], unique=False, postgresql_where=sa.text('processed_at IS NULL'), sqlite_where=sa.text('processed_at IS NULL'))
         batch_op.create_index('ix_inbound_event_unprocessed', ['processed_at', 'id'], unique=False)
 
     op.create_table('rating_option',
@@ -421,6 +423,7 @@ def downgrade():
     op.drop_table('rating_option')
     with op.batch_alter_table('inbound_event', schema=None) as batch_op:
         batch_op.drop_index('ix_inbound_event_unprocessed')
+        batch_op.drop_index('ix_inbound_event_lane_pending', postgresql_where=sa.text('processed_at IS NULL'), sqlite_where=sa.text('processed_at IS NULL'))
 
     op.drop_table('inbound_event')
     op.drop_table('connection_queue')
