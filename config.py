@@ -87,6 +87,10 @@ class Config:
         # Tables come from the Alembic migrations only; roles from app.services.bootstrap.
         self.FAB_CREATE_DB = False
         self.FAB_API_MAX_PAGE_SIZE = 100
+        from app.security import password_policy
+
+        self.FAB_PASSWORD_COMPLEXITY_ENABLED = True
+        self.FAB_PASSWORD_COMPLEXITY_VALIDATOR = password_policy
         self.FAB_SECURITY_MANAGER_CLASS = "app.security.ConectaSecurityManager"
         self.BABEL_DEFAULT_LOCALE = "pt_BR"
         # Merged over Flask-AppBuilder's own catalogue (ours wins), see app.i18n.

@@ -1,6 +1,20 @@
 from flask_appbuilder.security.sqla.manager import SecurityManager
 
+from flask_appbuilder.exceptions import PasswordComplexityValidationError
+
 from app.models.team import Member
+
+
+def password_policy(password: str) -> None:
+    """FAB_PASSWORD_COMPLEXITY_VALIDATOR: FAB's own password forms ("Alterar minha senha") apply
+    the same policy as Equipe."""
+    from app.services import DomainError
+    from app.services.team import check_password
+
+    try:
+        check_password(password)
+    except DomainError as exc:
+        raise PasswordComplexityValidationError(exc.message) from None
 
 
 class ConectaSecurityManager(SecurityManager):

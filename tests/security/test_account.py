@@ -51,3 +51,23 @@ def test_secret_key_is_generated_per_installation_and_kept(tmp_path, monkeypatch
     assert oct((tmp_path / "a" / "secret_key").stat().st_mode & 0o777) == "0o600"
     monkeypatch.setenv("INSTANCE_DIR", str(tmp_path / "b"))
     assert config.secret_key() != first
+
+
+def test_change_my_password_applies_the_team_password_policy(app, client, factory):
+    member = factory.member("user", email="curta@teste.com.br")
+    old_hash = member.password
+    assert login(client, "curta@teste.com.br").status_code == 302
+    page = client.get("/resetmypassword/form").get_data(as_text=True)
+    r = client.post("/resetmypassword/form", data={"password": "abc", "conf_password": "abc",
+                                                   "csrf_token": csrf_token(page)})
+    assert r.status_code == 200
+    assert "A senha deve ter entre 8 e 128 caracteres" in r.get_data(as_text=True)
+    from app.models import Member, db
+
+    db.session.expire_all()
+    assert db.session.get(Member, member.id).password == old_hash
+    r = client.post("/resetmypassword/form", data={"password": "uma-senha-boa", "conf_password": "uma-senha-boa",
+                                                   "csrf_token": csrf_token(page)})
+    assert r.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Member, member.id).password != old_hash
