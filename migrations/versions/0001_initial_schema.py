@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 10:08:37.279299
+Create Date: 2026-11-24 10:20:06.701815
 
 """
 from alembic import op
