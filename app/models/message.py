@@ -2,7 +2,7 @@ import datetime as dt
 from typing import Optional
 
 from flask_appbuilder import Model
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import utcnow
@@ -65,6 +65,9 @@ class InboundEvent(Model):
     __table_args__ = (
         UniqueConstraint("connection_id", "channel_id", name="uq_inbound_event_channel_id"),
         Index("ix_inbound_event_unprocessed", "processed_at", "id"),
+        # The batch drain of one lane reads its unprocessed events in id order.
+        Index("ix_inbound_event_lane_pending", "lane", "id", postgresql_where=text("processed_at IS NULL"),
+              sqlite_where=text("processed_at IS NULL")),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"), nullable=False)
@@ -75,3 +78,6 @@ class InboundEvent(Model):
     processed_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     error: Mapped[Optional[str]] = mapped_column(Text)
+    # Events of one chat share a lane (app.services.inbox.lane_of); one worker at a time drains a
+    # lane, in id order, so a chat's messages are stored in the order they arrived.
+    lane: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

@@ -4,6 +4,7 @@ from flask_appbuilder.api import BaseApi, expose
 from flask_appbuilder.security.decorators import permission_name, protect
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from app.models import Message, Ticket, TicketStatus, db
 from app.services import DomainError, outbound, presenters, tickets, visibility
@@ -86,7 +87,11 @@ class TicketApi(BaseApi):
         if page < 0 or not 1 <= page_size <= MAX_PAGE_SIZE:
             return self.response_400(str(_l("Invalid page.")))
         count = db.session.scalar(select(func.count()).select_from(query.subquery()))
-        rows = db.session.scalars(query.order_by(Ticket.updated_at.desc(), Ticket.id.desc())
+        # The page's contacts, queues, members and connections in the same query (not one query
+        # per ticket when presenting it).
+        rows = db.session.scalars(query.options(joinedload(Ticket.contact), joinedload(Ticket.queue),
+                                                joinedload(Ticket.user), joinedload(Ticket.connection))
+                                  .order_by(Ticket.updated_at.desc(), Ticket.id.desc())
                                   .offset(page * page_size).limit(page_size))
         return self.response(200, count=count, result=[presenters.ticket_json(t) for t in rows])
 
