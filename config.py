@@ -66,6 +66,10 @@ class Config:
         self.TZ_NAME = os.environ.get("TZ_NAME", "America/Sao_Paulo")
         self.MEDIA_DIR = str(instance_dir() / "media")
         self.SESSIONS_DIR = str(instance_dir() / "sessions")
+        # The inbox sweep: every INBOX_SWEEP_EVERY s, enqueue again the inbound events still not
+        # processed INBOX_SWEEP_AFTER s after they arrived (their job was lost with Redis or a worker).
+        self.INBOX_SWEEP_EVERY = int(os.environ.get("INBOX_SWEEP_EVERY", "30"))
+        self.INBOX_SWEEP_AFTER = float(os.environ.get("INBOX_SWEEP_AFTER", "60"))
 
         # Flask-AppBuilder
         self.APP_NAME = "Conecta"

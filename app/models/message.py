@@ -65,11 +65,14 @@ class InboundEvent(Model):
     __table_args__ = (
         UniqueConstraint("connection_id", "channel_id", name="uq_inbound_event_channel_id"),
         Index("ix_inbound_event_unprocessed", "processed_at", "id"),
+        Index("ix_inbound_event_chat", "connection_id", "chat_id", "id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"), nullable=False)
     channel_id: Mapped[str] = mapped_column(String(128), nullable=False)
     kind: Mapped[str] = mapped_column(String(20), nullable=False, default="message")  # message, call, ack
+    # The chat a message event belongs to: its messages are processed in arrival (id) order.
+    chat_id: Mapped[Optional[str]] = mapped_column(String(128))
     payload: Mapped[str] = mapped_column(Text, nullable=False)  # JSON, versioned ("v": 1)
     received_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     processed_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)

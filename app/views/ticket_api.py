@@ -1,6 +1,5 @@
 """The ticket REST API (DESIGN.md §7): a thin shell over app.services.tickets and visibility."""
-from flask import request
-from flask_login import current_user
+from flask import current_app, request
 from flask_appbuilder.api import BaseApi, expose
 from flask_appbuilder.security.decorators import permission_name, protect
 from flask_babel import lazy_gettext as _l
@@ -14,8 +13,9 @@ MAX_PAGE_SIZE = 100
 
 
 def _me():
-    """The authenticated member (JWT or session), as the model object the services expect."""
-    return current_user._get_current_object()
+    """The authenticated member (JWT, API key or session): FAB's view of it, not flask_login's,
+    which knows nothing of JWT."""
+    return current_app.appbuilder.sm.current_user
 
 
 def _body() -> dict:
