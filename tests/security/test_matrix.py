@@ -1,0 +1,220 @@
+"""Authorization matrix (issue 6, part 2): every endpoint × every profile → allowed / 401 / 403 / 404.
+
+Profiles: anonymous, a User in the ticket's queue, a User outside it, a Supervisor, an Admin.
+The table is checked against the application's URL map: a new rule under a covered prefix that
+the table does not list fails the test, so new endpoints cannot slip in unchecked.
+"""
+import itertools
+from dataclasses import dataclass, field
+from typing import Callable
+
+import pytest
+
+from tests.conftest import ADMIN_EMAIL, PASSWORD
+
+PROFILES = ("anonymous", "user_in", "user_out", "supervisor", "admin")
+# Every rule under these prefixes must be in the table.
+COVERED_PREFIXES = ("/api/v1/ticket", "/chat")
+
+_phones = itertools.count(5511900000001)
+
+
+@dataclass
+class Case:
+    name: str
+    method: str
+    rule: str
+    # world -> (url, json body or None); called once per profile, on a fresh ticket
+    make: Callable
+    expect: dict  # profile -> status code
+    check: Callable | None = None  # (world, profile, response) -> error text or None
+    extra: dict = field(default_factory=dict)
+
+
+def _expect(anonymous=401, user_in=200, user_out=404, supervisor=200, admin=200):
+    return dict(anonymous=anonymous, user_in=user_in, user_out=user_out, supervisor=supervisor, admin=admin)
+
+
+class World:
+    """Queues, a connection, one member per profile, and tickets made on demand."""
+
+    def __init__(self, app, db, factory):
+        from app.models import Connection
+
+        self.app, self.db, self.factory = app, db, factory
+        self.queue = factory.queue(name="Fila do ticket")
+        self.other_queue = factory.queue(name="Outra fila")
+        self.connection = factory.connection(queues=[self.queue])
+        self.members = {
+            "user_in": factory.member("user", queues=[self.queue], email="dentro@teste.com.br"),
+            "colleague": factory.member("user", queues=[self.queue], email="colega@teste.com.br"),
+            "user_out": factory.member("user", queues=[self.other_queue], email="fora@teste.com.br"),
+            "supervisor": factory.member("supervisor", email="supervisor@teste.com.br"),
+            "admin": factory.admin(),
+        }
+        self.member_ids = {k: v.id for k, v in self.members.items()}
+        assert db.session.get(Connection, self.connection.id)
+
+    def ticket(self, status="pending", queue="mine", agent=None, group=False):
+        """A fresh ticket (new contact). queue: "mine" | "other" | None; agent: member key or None."""
+        from app.models import Contact, Ticket, utcnow
+
+        phone = str(next(_phones))
+        contact = Contact(channel="whatsapp", jid=f"{phone}@{'g' if group else 'c'}.us", phone=phone,
+                          name=f"Cliente {phone}", is_group=group)
+        self.db.session.add(contact)
+        self.db.session.flush()
+        q = {"mine": self.queue, "other": self.other_queue, None: None}[queue]
+        ticket = Ticket(contact_id=contact.id, connection_id=self.connection.id, status=status, is_group=group,
+                        queue_id=q.id if q else None, user_id=self.member_ids[agent] if agent else None,
+                        closed_at=utcnow() if status == "closed" else None)
+        self.db.session.add(ticket)
+        self.db.session.commit()
+        return ticket
+
+    def failed_message(self, ticket):
+        from app.models import Message, MessageStatus
+
+        message = Message(ticket_id=ticket.id, connection_id=ticket.connection_id, channel_id=f"conecta-x{ticket.id}",
+                          from_me=True, type="text", body="não foi", status=MessageStatus.FAILED, error="offline")
+        self.db.session.add(message)
+        self.db.session.commit()
+        return message
+
+
+def _ids_in_list(response):
+    return {t["id"] for t in response.get_json()["result"]}
+
+
+def _list_check(world, profile, response):
+    """The list shows exactly what the profile may see."""
+    if profile == "anonymous":
+        return None
+    ids = _ids_in_list(response)
+    mine, other, none = world.listed
+    expected = {"user_in": {mine}, "user_out": {other}, "supervisor": {mine, other, none},
+                "admin": {mine, other, none}}[profile]
+    if ids != expected:
+        return f"list shows {sorted(ids)}, expected {sorted(expected)}"
+    return None
+
+
+def _list_setup(world):
+    if not hasattr(world, "listed"):
+        world.listed = (world.ticket().id, world.ticket(queue="other").id, world.ticket(queue=None).id)
+    return "/api/v1/ticket/?page_size=100", None
+
+
+def _ticket_url(suffix="", status="pending", agent=None, queue="mine", body=None, group=False):
+    def make(world):
+        t = world.ticket(status=status, agent=agent, queue=queue, group=group)
+        return f"/api/v1/ticket/{t.id}{suffix}", body
+    return make
+
+
+def _retry(other_ticket=False):
+    def make(world):
+        t = world.ticket()
+        m = world.failed_message(world.ticket() if other_ticket else t)
+        return f"/api/v1/ticket/{t.id}/messages/{m.id}/retry", None
+    return make
+
+
+T = "/api/v1/ticket"
+CASES = [
+    Case("list: only visible tickets", "GET", f"{T}/", _list_setup, _expect(user_out=200), check=_list_check),
+    Case("get", "GET", f"{T}/<ticket_id>", _ticket_url(), _expect()),
+    Case("get a ticket of no queue", "GET", f"{T}/<ticket_id>", _ticket_url(queue=None), _expect(user_in=404)),
+    Case("get a ticket assigned to me in another queue", "GET", f"{T}/<ticket_id>",
+         _ticket_url(status="open", queue="other", agent="user_in"), _expect(user_out=200)),
+    Case("get a ticket that does not exist", "GET", f"{T}/<ticket_id>", lambda w: (f"{T}/999999", None),
+         _expect(user_in=404, supervisor=404, admin=404)),
+    Case("get with an id past INTEGER", "GET", f"{T}/<ticket_id>", lambda w: (f"{T}/99999999999999999999", None),
+         _expect(user_in=404, supervisor=404, admin=404)),
+    Case("messages", "GET", f"{T}/<ticket_id>/messages", _ticket_url("/messages"), _expect()),
+    Case("send", "POST", f"{T}/<ticket_id>/messages", _ticket_url("/messages", body={"body": "olá"}),
+         _expect(user_in=201, supervisor=201, admin=201)),
+    Case("send on a ticket another agent handles", "POST", f"{T}/<ticket_id>/messages",
+         _ticket_url("/messages", status="open", agent="colleague", body={"body": "olá"}),
+         _expect(user_in=403, supervisor=201, admin=201)),
+    Case("retry a failed message", "POST", f"{T}/<ticket_id>/messages/<message_id>/retry", _retry(), _expect()),
+    Case("retry a message of another ticket", "POST", f"{T}/<ticket_id>/messages/<message_id>/retry",
+         _retry(other_ticket=True), _expect(user_in=404, supervisor=404, admin=404)),
+    Case("accept", "POST", f"{T}/<ticket_id>/accept", _ticket_url("/accept"), _expect()),
+    Case("accept a group ticket (group actions off)", "POST", f"{T}/<ticket_id>/accept",
+         _ticket_url("/accept", group=True), _expect(user_in=403)),
+    Case("transfer", "POST", f"{T}/<ticket_id>/transfer", lambda w: _ticket_url(
+        "/transfer", body={"queue": w.other_queue.id})(w), _expect()),
+    Case("close", "POST", f"{T}/<ticket_id>/close", _ticket_url("/close"), _expect()),
+    Case("reopen", "POST", f"{T}/<ticket_id>/reopen", _ticket_url("/reopen", status="closed"), _expect()),
+    Case("reopen another agent's ticket", "POST", f"{T}/<ticket_id>/reopen",
+         _ticket_url("/reopen", status="closed", agent="colleague"), _expect(user_in=403)),
+    Case("return to pending", "POST", f"{T}/<ticket_id>/return",
+         _ticket_url("/return", status="open", agent="user_in"), _expect()),
+    Case("return another agent's ticket", "POST", f"{T}/<ticket_id>/return",
+         _ticket_url("/return", status="open", agent="colleague"), _expect(user_in=403)),
+]
+
+
+class Client:
+    def __init__(self, client, token=None):
+        self.client, self.token = client, token
+
+    def request(self, method, url, json=None):
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        return self.client.open(url, method=method, json=json, headers=headers)
+
+
+def _clients(app, world):
+    clients = {"anonymous": Client(app.test_client())}
+    emails = {"user_in": "dentro@teste.com.br", "user_out": "fora@teste.com.br",
+              "supervisor": "supervisor@teste.com.br", "admin": ADMIN_EMAIL}
+    for profile, email in emails.items():
+        c = app.test_client()
+        r = c.post("/api/v1/security/login", json={"username": email, "password": PASSWORD, "provider": "db"})
+        assert r.status_code == 200, r.get_data(as_text=True)
+        clients[profile] = Client(c, r.get_json()["access_token"])
+    return clients
+
+
+def test_every_covered_rule_is_in_the_table(app):
+    listed = {(c.rule, c.method) for c in CASES}
+    missing = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith(COVERED_PREFIXES):
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            if (rule.rule, method) not in listed:
+                missing.append(f"{method} {rule.rule}")
+    assert not missing, "endpoints missing from the authorization matrix: " + ", ".join(missing)
+    stale = listed - {(r.rule, m) for r in app.url_map.iter_rules() for m in r.methods}
+    assert not stale, f"the table lists endpoints that no longer exist: {stale}"
+
+
+def test_authorization_matrix(app, db, factory):
+    world = World(app, db, factory)
+    clients = _clients(app, world)
+    failures, rows = [], []
+    for case in CASES:
+        got = {}
+        for profile in PROFILES:
+            url, body = case.make(world)
+            response = clients[profile].request(case.method, url, json=body)
+            got[profile] = response.status_code
+            expected = case.expect[profile]
+            if response.status_code != expected:
+                failures.append(f"{case.name} as {profile}: {case.method} {url} → {response.status_code}, "
+                                f"expected {expected}: {response.get_data(as_text=True)[:200]}")
+                continue
+            if response.status_code >= 400 and response.is_json:
+                payload = response.get_json() or {}
+                if not (payload.get("message") or payload.get("msg")):
+                    failures.append(f"{case.name} as {profile}: error without a message: {payload}")
+            if case.check:
+                error = case.check(world, profile, response)
+                if error:
+                    failures.append(f"{case.name} as {profile}: {error}")
+        rows.append(f"{case.name:<48} " + " ".join(f"{got[p]:>4}" for p in PROFILES))
+    print("\n" + " " * 49 + " ".join(f"{p[:4]:>4}" for p in PROFILES))
+    print("\n".join(rows))
+    assert not failures, "\n".join(failures)
