@@ -55,11 +55,13 @@ def validate(payload) -> dict:
     if not isinstance(payload.get("connection_id"), int) or isinstance(payload.get("connection_id"), bool):
         raise _invalid("connection_id")
     channel_id = payload.get("channel_id")
-    if not isinstance(channel_id, str) or not channel_id or len(channel_id) > 100:
+    # Channel ids never hold NUL (which PostgreSQL text refuses): such an event is not from the channel.
+    if not isinstance(channel_id, str) or not channel_id or len(channel_id) > 100 or "\x00" in channel_id:
         raise _invalid("channel_id")
     kind = payload["kind"]
     if kind in ("message", "call"):
-        if not isinstance(payload.get("chat_id"), str) or not payload["chat_id"] or len(payload["chat_id"]) > 128:
+        chat_id = payload.get("chat_id")
+        if not isinstance(chat_id, str) or not chat_id or len(chat_id) > 128 or "\x00" in chat_id:
             raise _invalid("chat_id")
     if kind == "message":
         if payload.get("type", "text") not in MESSAGE_TYPES:

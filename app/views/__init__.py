@@ -5,6 +5,7 @@ import importlib
 MODULES = [
     "app.views.index",
     "app.views.ticket_api",
+    "app.views.errors",
 ]
 
 

@@ -19,8 +19,12 @@ def _me():
 
 
 def _body() -> dict:
+    """The JSON object sent, or {} when nothing was sent; anything else is refused (a malformed
+    body is never taken for an empty one)."""
     data = request.get_json(silent=True)
     if data is None:
+        if request.get_data(cache=True):
+            raise DomainError(_l("The request body must be a JSON object."), status=400)
         data = {}
     if not isinstance(data, dict):
         raise DomainError(_l("The request body must be a JSON object."), status=400)
@@ -83,7 +87,7 @@ class TicketApi(BaseApi):
             page_size = int(request.args.get("page_size", 25))
         except ValueError:
             return self.response_400(str(_l("Invalid page.")))
-        if page < 0 or not 1 <= page_size <= MAX_PAGE_SIZE:
+        if not 0 <= page <= visibility.MAX_ID or not 1 <= page_size <= MAX_PAGE_SIZE:
             return self.response_400(str(_l("Invalid page.")))
         count = db.session.scalar(select(func.count()).select_from(query.subquery()))
         rows = db.session.scalars(query.order_by(Ticket.updated_at.desc(), Ticket.id.desc())
