@@ -26,7 +26,7 @@ def handle_call(payload: dict, changes, now=None) -> str:
     ticket, created = routing.find_or_create_ticket(contact, connection)
     outbound.system_line(ticket, _("Missed voice call (rejected automatically)"), changes=changes, type="call",
                          channel_id=line_id)
-    ticket.unread_count = (ticket.unread_count or 0) + 1
+    routing.add_unread(ticket)
     text = templates.render(settings.call_rejection_message, contact=contact, agent=ticket.user, queue=ticket.queue,
                             ticket=ticket, tz_name=settings.timezone, now=now)
     if text:

@@ -21,8 +21,10 @@ PREVIEW = 255
 
 
 def new_channel_id() -> str:
-    """Our own id for an outbound message, unique per connection, so a resend is recognisable."""
-    return "conecta-" + uuid.uuid4().hex
+    """Our own id for an outbound message, unique per connection, so a resend after a crash is
+    recognisable. Shaped like WhatsApp Web's own ids ("3EB0" + upper-case hex), because the bridge
+    hands it to the channel as the message id."""
+    return "3EB0" + uuid.uuid4().hex[:20].upper()
 
 
 def preview(message) -> str:

@@ -45,15 +45,22 @@ def find_or_create_contact(payload: dict) -> Contact:
     return contact
 
 
-def active_ticket(contact, connection):
-    return db.session.scalars(select(Ticket).where(
-        Ticket.contact_id == contact.id, Ticket.connection_id == connection.id,
-        Ticket.status.in_(TicketStatus.ACTIVE))).first()
+def active_ticket(contact, connection, *, for_update: bool = False):
+    query = select(Ticket).where(Ticket.contact_id == contact.id, Ticket.connection_id == connection.id,
+                                 Ticket.status.in_(TicketStatus.ACTIVE))
+    if for_update:  # concurrent messages of one contact change its ticket one after the other
+        query = query.with_for_update()
+    return db.session.scalars(query).first()
+
+
+def add_unread(ticket):
+    """+1 in SQL, not in Python: two messages stored at once must both count."""
+    ticket.unread_count = Ticket.unread_count + 1
 
 
 def find_or_create_ticket(contact, connection) -> tuple[Ticket, bool]:
     """The contact's pending/open ticket on this connection, or a new pending one."""
-    ticket = active_ticket(contact, connection)
+    ticket = active_ticket(contact, connection, for_update=True)
     if ticket is not None:
         return ticket, False
     ticket = Ticket(contact=contact, contact_id=contact.id, connection=connection, connection_id=connection.id,
@@ -81,7 +88,7 @@ def store_inbound(ticket, payload: dict, changes, *, count_unread: bool = True) 
     db.session.flush()  # a duplicate channel id raises IntegrityError here: retried by the caller
     outbound.touch_ticket(ticket, message)
     if count_unread:
-        ticket.unread_count = (ticket.unread_count or 0) + 1
+        add_unread(ticket)
     changes.message(message)
     changes.ticket(ticket)
     return message

@@ -15,11 +15,11 @@ class AppWorker(SimpleWorker):
         self.flask_app = create_app()
 
     def perform_job(self, job, queue, *args, **kwargs):
-        # RQ 3 passes the execution too: forward whatever this RQ version gives.
         from app.models import db
 
         with self.flask_app.app_context():
             try:
+                # rq 3 passes the execution too: pass through whatever this rq version gives.
                 return super().perform_job(job, queue, *args, **kwargs)
             finally:
                 db.session.remove()

@@ -113,6 +113,15 @@ class Engine:
 
 @pytest.fixture
 def engine(app, db, factory):
+    """The database is emptied between tests (ids start again), so the bridge command lists and
+    the scheduler's marks of the previous test must go too."""
+    from app.workers import redis_conn
+
+    r = redis_conn(app)
+    ns = app.config["REDIS_NAMESPACE"]
+    for pattern in (f"{ns}:bridge:*", f"{ns}:scheduler:*"):
+        for k in r.scan_iter(match=pattern):
+            r.delete(k)
     return Engine(app, db, factory)
 
 

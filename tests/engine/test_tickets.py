@@ -1,4 +1,6 @@
 """Ticket actions: transitions, permission checks (incl. Ações em Grupo), automatic messages."""
+import re
+
 import pytest
 
 from app.models import Message, TicketStatus
@@ -212,7 +214,7 @@ def test_send_message_is_queued_with_a_preassigned_channel_id(engine, world):
     tickets.accept(world.ana, world.ticket.id)
     message, changes = tickets.send_message(world.ana, world.ticket.id, "Como posso ajudar?")
     commit(engine)
-    assert message.status == "queued" and message.channel_id.startswith("conecta-") and message.user_id == world.ana.id
+    assert message.status == "queued" and re.fullmatch(r"3EB0[0-9A-F]{20}", message.channel_id) and message.user_id == world.ana.id
     assert (world.c.id, {"op": "send", "message_id": message.id}) in changes.commands
 
 
@@ -230,3 +232,4 @@ def test_no_messages_on_a_closed_ticket(engine, world):
     commit(engine)
     with pytest.raises(DomainError, match="reabra"):
         tickets.send_message(world.ana, world.ticket.id, "oi")
+

@@ -1,0 +1,234 @@
+"""Nothing lost, nothing doubled: the same inbound event processed by several workers at once,
+the first messages of a new contact arriving together, a worker killed mid-job, the sweep and the
+scheduler."""
+import datetime as dt
+import sqlite3
+import threading
+import time
+
+import psycopg
+import pytest
+
+from app.models import Contact, InboundEvent, Message, Ticket, TicketStatus
+
+
+def _in_threads(app, n, work):
+    """Run work(i) in n threads, each with its own app context and database session, released
+    together by a barrier. Returns the results (or raises the first error)."""
+    barrier = threading.Barrier(n)
+    results, errors = [None] * n, []
+
+    def run(i):
+        from app.models import db
+
+        with app.app_context():
+            try:
+                barrier.wait()
+                results[i] = work(i)
+            except Exception as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    if errors:
+        raise errors[0]
+    return results
+
+
+def test_the_same_event_processed_by_several_threads_at_once(engine, factory, app):
+    from app.services import inbox
+
+    q1, q2 = factory.queue(), factory.queue()
+    c = factory.connection(queues=[q1, q2], greeting_message="Escolha")  # the menu is an outbound message
+    event_id = inbox.receive(engine.message(c))
+    results = _in_threads(app, 6, lambda i: inbox.process(event_id)[0])
+    assert sorted(results).count("created") == 1 and set(results) <= {"created", "done", "duplicate"}
+    assert engine.count(Contact) == 1 and engine.count(Ticket) == 1
+    assert engine.count(Message, from_me=False) == 1
+    assert engine.count(Message, from_me=True) == 1  # one menu, not six
+    assert engine.tickets()[0].unread_count == 1
+    assert engine.db.session.get(InboundEvent, event_id).processed_at is not None
+
+
+def test_first_messages_of_a_new_contact_arriving_together_make_one_ticket(engine, factory, app):
+    from app.services import inbox
+
+    c = factory.connection(queues=[factory.queue(greeting_message="Olá")])
+    ids = [inbox.receive(engine.message(c, body=f"parte {i}")) for i in range(5)]
+    results = _in_threads(app, 5, lambda i: inbox.process(ids[i])[0])
+    assert results.count("created") == 1 and results.count("appended") == 4
+    assert engine.count(Contact) == 1
+    [ticket] = engine.tickets()
+    assert ticket.status == TicketStatus.PENDING and ticket.unread_count == 5
+    assert engine.count(Message, from_me=False) == 5
+    assert engine.count(Message, from_me=True) == 1  # one greeting
+
+
+def _wait(predicate, timeout=60, step=0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    return None
+
+
+@pytest.mark.slow
+def test_the_same_event_ingested_by_several_worker_processes(engine, factory, stack):
+    from app.services import inbox
+    from app.workers import get_queue
+    from app.workers.jobs import ingest
+
+    c = factory.connection(queues=[factory.queue(greeting_message="Olá")])
+    event_id = inbox.receive(engine.message(c))
+    other_ids = [inbox.receive(engine.message(c, body=f"mais {i}")) for i in range(3)]
+    queue = get_queue("ingest")
+    jobs = [queue.enqueue(ingest, event_id) for _ in range(4)] + [queue.enqueue(ingest, i) for i in other_ids]
+    for n in range(3):
+        stack.start_worker(f"worker{n}")
+    assert _wait(lambda: all(j.get_status(refresh=True) == "finished" for j in jobs), 90), \
+        [j.get_status() for j in jobs]
+    assert engine.count(Contact) == 1 and engine.count(Ticket) == 1
+    assert engine.count(Message, from_me=False) == 4 and engine.count(Message, from_me=True) == 1
+    assert engine.tickets()[0].unread_count == 4
+
+
+class DatabaseLock:
+    """Holds a lock that makes a worker block inside its ingest transaction (the message insert on
+    PostgreSQL, the first write on SQLite) until released."""
+
+    def __init__(self, url):
+        self.url = url
+
+    def __enter__(self):
+        if self.url.startswith("sqlite"):
+            self.conn = sqlite3.connect(self.url.split("///", 1)[1], isolation_level=None)
+            self.conn.execute("BEGIN IMMEDIATE")
+        else:
+            dsn = self.url.replace("postgresql+psycopg://", "postgresql://")
+            self.conn = psycopg.connect(dsn)
+            self.conn.execute("LOCK TABLE message IN EXCLUSIVE MODE")
+        return self
+
+    def release(self):
+        if self.conn is not None:
+            self.conn.rollback()
+            self.conn.close()
+            self.conn = None
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_job_loses_nothing_and_the_event_is_processed_once(engine, factory, stack, test_env):
+    from app.services import inbox
+    from app.workers import get_queue
+    from app.workers.jobs import ingest, sweep_inbox
+
+    q1, q2 = factory.queue(), factory.queue()
+    c = factory.connection(queues=[q1, q2], greeting_message="Escolha")
+    event_id = inbox.receive(engine.message(c, body="socorro"))
+    with DatabaseLock(test_env["DATABASE_URL"]) as lock:
+        job = get_queue("ingest").enqueue(ingest, event_id)
+        stack.start_worker("victim")
+        assert _wait(lambda: job.get_status(refresh=True) == "started", 60), job.get_status()
+        time.sleep(1.0)  # well inside the job: blocked on the lock, its transaction open
+        stack.kill("victim", 9)
+        lock.release()
+    engine.db.session.expire_all()
+    assert engine.db.session.get(InboundEvent, event_id).processed_at is None
+    assert engine.count(Message) == 0 and engine.count(Ticket) == 0  # the killed transaction left nothing
+
+    # after the restart the periodic sweep finds the event (its job died with the worker)
+    stack.start_worker("restarted")
+    sweep = get_queue("default").enqueue(sweep_inbox, 0)
+    assert _wait(lambda: engine.db.session.get(InboundEvent, event_id, populate_existing=True).processed_at, 90)
+    assert sweep.get_status(refresh=True) == "finished" and sweep.return_value() == 1
+    assert engine.count(Ticket) == 1 and engine.count(Message, from_me=False) == 1
+    assert engine.count(Message, from_me=True) == 1  # the menu, once
+    # the sweep running again finds nothing to do
+    again = get_queue("default").enqueue(sweep_inbox, 0)
+    assert _wait(lambda: again.get_status(refresh=True) == "finished", 30) and again.return_value() == 0
+
+
+def test_sweep_reenqueues_lost_events_only(engine, factory):
+    from app.services import inbox
+    from app.workers.jobs import sweep_inbox
+
+    c = factory.connection()
+    lost = inbox.receive(engine.message(c, body="perdida"))  # stored, its job never enqueued
+    poisoned = inbox.receive(engine.message(c, body="com defeito"))
+    engine.db.session.get(InboundEvent, poisoned).attempts = inbox.MAX_ATTEMPTS
+    engine.db.session.commit()
+    assert inbox.due_events() == []  # too recent: its job may still be in the queue
+    assert inbox.due_events(now=dt.datetime.utcnow() + dt.timedelta(minutes=2)) == [lost]
+    assert sweep_inbox(0) == 1
+    engine.drain()
+    assert engine.db.session.get(InboundEvent, lost).processed_at is not None
+    assert engine.count(Message, from_me=False) == 1
+
+
+def test_scheduler_enqueues_each_periodic_job_once_per_period(engine, app):
+    from app.workers import get_queue
+    from app.workers.scheduler import PERIODIC, tick
+
+    queue = get_queue("default")
+    queue.empty()
+    assert sorted(tick(app)) == sorted(PERIODIC)
+    assert tick(app) == []  # a restarted or second scheduler does not enqueue again
+    assert sorted(j.func_name for j in queue.jobs) == sorted(PERIODIC)
+    queue.empty()
+
+
+def test_submit_stores_then_enqueues(engine, factory):
+    from app.workers import get_queue
+    from app.workers.ingest import submit
+
+    c = factory.connection()
+    queue = get_queue("ingest")
+    queue.empty()
+    event_id = submit(engine.message(c))
+    assert [j.args for j in queue.jobs] == [(event_id,)]
+    assert submit(engine.message(c, channel_id=engine.db.session.get(InboundEvent, event_id).channel_id)) == event_id
+    engine.drain()
+    assert engine.count(Message, from_me=False) == 1
+
+
+@pytest.mark.slow
+def test_the_scheduler_process_drives_the_sweep_and_the_rating_expiry(engine, factory, stack):
+    """`python -m app.workers.scheduler` + a worker: a lost event is processed, an expired rating
+    wait ends, with nobody enqueuing anything by hand."""
+    import subprocess
+    import sys
+
+    from app.services import inbox
+    from tests.conftest import ROOT
+
+    c = factory.connection()
+    lost = inbox.receive(engine.message(c, body="ninguém me enfileirou"))
+    event = engine.db.session.get(InboundEvent, lost)
+    event.received_at = event.received_at - dt.timedelta(minutes=5)
+    engine.deliver(engine.message(c, phone="5511955554444"))
+    waiting = engine.tickets(contact_id=engine.db.session.query(Contact).filter_by(phone="5511955554444").one().id)[0]
+    waiting.status, waiting.awaiting_rating = TicketStatus.CLOSED, True
+    waiting.rating_expires_at = dt.datetime.utcnow() - dt.timedelta(minutes=1)
+    engine.db.session.commit()
+
+    stack.procs["scheduler"] = subprocess.Popen([sys.executable, "-m", "app.workers.scheduler"], env=stack.env,
+                                                cwd=str(ROOT), start_new_session=True)
+    stack.start_worker()
+
+    def done():
+        engine.db.session.expire_all()
+        return (engine.db.session.get(InboundEvent, lost).processed_at is not None
+                and not engine.db.session.get(Ticket, waiting.id).awaiting_rating)
+
+    assert _wait(done, 90)
+    assert engine.count(Message, body="ninguém me enfileirou") == 1
