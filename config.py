@@ -103,6 +103,9 @@ class Config:
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+        # Behind an HTTPS proxy: how many proxies to trust for X-Forwarded-For/-Proto/-Host (0: none,
+        # the headers are ignored, so a client cannot pose as another address to the login limit).
+        self.PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
         self.REMEMBER_COOKIE_HTTPONLY = True
         self.MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_BYTES", 16 * 1024 * 1024))
         self.JWT_ACCESS_TOKEN_EXPIRES = 12 * 3600
