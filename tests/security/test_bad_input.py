@@ -166,3 +166,4 @@ def test_a_body_over_the_upload_limit_gets_413_json(app, client, ticket):
                     headers={**api._h(), "Content-Type": "application/json"})
     assert r.status_code == 413
     assert json.loads(r.get_data(as_text=True))["message"]
+
