@@ -5,12 +5,13 @@ The table is checked against the application's URL map: a new rule under a cover
 the table does not list fails the test, so new endpoints cannot slip in unchecked.
 """
 import itertools
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass
 from typing import Callable
 
 import pytest
 
-from tests.conftest import ADMIN_EMAIL, PASSWORD
+from tests.conftest import ADMIN_EMAIL, PASSWORD, login
 
 PROFILES = ("anonymous", "user_in", "user_out", "supervisor", "admin")
 # Every rule under these prefixes must be in the table.
@@ -28,7 +29,8 @@ class Case:
     make: Callable
     expect: dict  # profile -> status code
     check: Callable | None = None  # (world, profile, response) -> error text or None
-    extra: dict = field(default_factory=dict)
+    screen: bool = False  # the chat screen: session cookie, CSRF token in X-CSRFToken
+    csrf: bool = True  # screen POSTs: send the page's token (False: prove it is required)
 
 
 def _expect(anonymous=401, user_in=200, user_out=404, supervisor=200, admin=200):
@@ -55,13 +57,13 @@ class World:
         self.member_ids = {k: v.id for k, v in self.members.items()}
         assert db.session.get(Connection, self.connection.id)
 
-    def ticket(self, status="pending", queue="mine", agent=None, group=False):
+    def ticket(self, status="pending", queue="mine", agent=None, group=False, name=None):
         """A fresh ticket (new contact). queue: "mine" | "other" | None; agent: member key or None."""
         from app.models import Contact, Ticket, utcnow
 
         phone = str(next(_phones))
         contact = Contact(channel="whatsapp", jid=f"{phone}@{'g' if group else 'c'}.us", phone=phone,
-                          name=f"Cliente {phone}", is_group=group)
+                          name=name or f"Cliente {phone}", is_group=group)
         self.db.session.add(contact)
         self.db.session.flush()
         q = {"mine": self.queue, "other": self.other_queue, None: None}[queue]
@@ -101,7 +103,7 @@ def _list_check(world, profile, response):
 
 def _list_setup(world):
     if not hasattr(world, "listed"):
-        world.listed = (world.ticket().id, world.ticket(queue="other").id, world.ticket(queue=None).id)
+        world.listed = tuple(world.ticket(queue=q, name="Listado").id for q in ("mine", "other", None))
     return "/api/v1/ticket/?page_size=100", None
 
 
@@ -156,24 +158,51 @@ CASES = [
 ]
 
 
-class Client:
-    def __init__(self, client, token=None):
-        self.client, self.token = client, token
 
-    def request(self, method, url, json=None):
+EMAILS = {"user_in": "dentro@teste.com.br", "user_out": "fora@teste.com.br",
+          "supervisor": "supervisor@teste.com.br", "admin": ADMIN_EMAIL}
+CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
+class Client:
+    """Bearer token (API) or session cookie + the page's CSRF token (screen). Each request runs in
+    an app context of its own: the test holds one open, and Flask would otherwise share `g` (and
+    the member flask-login caches there) between clients."""
+
+    def __init__(self, app, token=None, csrf=None):
+        self.app, self.http, self.token, self.csrf = app, app.test_client(), token, csrf
+
+    def request(self, method, url, json=None, csrf=True):
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        return self.client.open(url, method=method, json=json, headers=headers)
+        if csrf and self.csrf:
+            headers["X-CSRFToken"] = self.csrf
+        with self.app.app_context():
+            return self.http.open(url, method=method, json=json, headers=headers, follow_redirects=False)
 
 
 def _clients(app, world):
-    clients = {"anonymous": Client(app.test_client())}
-    emails = {"user_in": "dentro@teste.com.br", "user_out": "fora@teste.com.br",
-              "supervisor": "supervisor@teste.com.br", "admin": ADMIN_EMAIL}
-    for profile, email in emails.items():
-        c = app.test_client()
-        r = c.post("/api/v1/security/login", json={"username": email, "password": PASSWORD, "provider": "db"})
+    clients = {"anonymous": Client(app)}
+    for profile, email in EMAILS.items():
+        c = Client(app)
+        r = c.request("POST", "/api/v1/security/login", json={"username": email, "password": PASSWORD, "provider": "db"})
         assert r.status_code == 200, r.get_data(as_text=True)
-        clients[profile] = Client(c, r.get_json()["access_token"])
+        c.token = r.get_json()["access_token"]
+        clients[profile] = c
+    return clients
+
+
+def _screen_clients(app):
+    """Logged in through the login form, as a browser; the CSRF token from the chat page."""
+    clients = {"anonymous": Client(app)}
+    for profile, email in EMAILS.items():
+        c = Client(app)
+        with app.app_context():
+            assert login(c.http, email).status_code == 302
+        page = c.request("GET", "/chat/").get_data(as_text=True)
+        match = CSRF_META.search(page)
+        assert match, f"no CSRF token on the chat page for {profile}"
+        c.csrf = match.group(1)
+        clients[profile] = c
     return clients
 
 
@@ -193,13 +222,15 @@ def test_every_covered_rule_is_in_the_table(app):
 
 def test_authorization_matrix(app, db, factory):
     world = World(app, db, factory)
-    clients = _clients(app, world)
+    api_clients = _clients(app, world)
+    screen_clients = _screen_clients(app) if any(c.screen for c in CASES) else {}
     failures, rows = [], []
     for case in CASES:
         got = {}
+        clients = screen_clients if case.screen else api_clients
         for profile in PROFILES:
             url, body = case.make(world)
-            response = clients[profile].request(case.method, url, json=body)
+            response = clients[profile].request(case.method, url, json=body, csrf=case.csrf)
             got[profile] = response.status_code
             expected = case.expect[profile]
             if response.status_code != expected:
@@ -218,3 +249,4 @@ def test_authorization_matrix(app, db, factory):
     print("\n" + " " * 49 + " ".join(f"{p[:4]:>4}" for p in PROFILES))
     print("\n".join(rows))
     assert not failures, "\n".join(failures)
+
