@@ -85,6 +85,12 @@ class ConectaSecurityManager(SecurityManager):
             self.limiter.limit(self.auth_rate_limit, methods=["POST"])(security_api.blueprint)
         # user_view (the "Perfil" link of the navbar) is set to the Equipe view by app.views.
 
+    def auth_user_db(self, username, password):
+        # No e-mail holds NUL, and PostgreSQL refuses it in a query (a 500): simply a failed login.
+        if username is not None and "\x00" in str(username):
+            return None
+        return super().auth_user_db(username, password)
+
     def create_jwt_manager(self, app):
         jwt_manager = super().create_jwt_manager(app)
 
