@@ -18,6 +18,7 @@ import random
 import threading
 import time
 
+import psutil
 import pytest
 import requests
 
@@ -196,6 +197,16 @@ class Bridge(threading.Thread):
         retrying(mark, threading.Event())
 
 
+def steady_workers(product, count=2, min_age=10.0):
+    """run.py's job workers are all back for good: a worker killed -9 leaves its name registered in
+    Redis, and a new one under the same name would exit at once, again and again."""
+    def check():
+        now = time.time()
+        return len([c for c in product.children("rq", "worker")
+                    if c.is_running() and c.status() != psutil.STATUS_ZOMBIE and now - c.create_time() > min_age]) == count
+    return check
+
+
 def wait_for(condition, timeout, what):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -241,6 +252,8 @@ def test_no_message_lost_or_duplicated_under_faults(private_servers, fault_env):
         killed = product.kill_child("rq", "worker")
         faults.append("kill -9 RQ worker")
         product.wait_child("rq", "worker", other_than=killed)
+        workers_running = steady_workers(product)
+        wait_for(workers_running, 30, "the killed RQ worker replaced by one that keeps running")
 
         time.sleep(3)
         redis.restart()
@@ -256,6 +269,7 @@ def test_no_message_lost_or_duplicated_under_faults(private_servers, fault_env):
         product.wait_child("app.web", other_than=killed)
         product.wait_web()
 
+        wait_for(workers_running, 60, "two RQ workers running steadily after all faults")
         customers.join(timeout=MESSAGES_EACH * CUSTOMERS * SEND_INTERVAL + 120)
         assert not customers.is_alive(), "customers could not send"
         assert customers.error is None, customers.error
@@ -294,6 +308,8 @@ def test_no_message_lost_or_duplicated_under_faults(private_servers, fault_env):
                 Message.from_me.is_(True))).all()
             tickets = db.session.execute(select(Ticket.id, Ticket.contact_id)).all()
             unprocessed = db.session.scalar(select(func.count()).where(InboundEvent.processed_at.is_(None)))
+            delays = [(done - received).total_seconds() for received, done in db.session.execute(
+                select(InboundEvent.received_at, InboundEvent.processed_at)) if done is not None]
     finally:
         stop.set()
         stop_bridge.set()
@@ -319,6 +335,9 @@ def test_no_message_lost_or_duplicated_under_faults(private_servers, fault_env):
     print(f"inbound: sent={len(expected)} stored={stored} duplicated={duplicated} lost={lost} "
           f"out_of_order={out_of_order} tickets={len(tickets)} unprocessed_events={unprocessed} "
           f"submit_retries={customers.failures}")
+    late = sum(1 for d in delays if d > float(fault_env["INBOX_SWEEP_AFTER"]))
+    print(f"recovery: events processed late (job lost, recovered by the sweep)={late} "
+          f"slowest={max(delays):.1f}s")
     print(f"outbound: queued_by_agent={len(agent.queued)} stored={len(outbound_rows)} "
           f"(automatic={sum(1 for r in outbound_rows if r.user_id is None)}) sent={sum(bridge.sends.values())} "
           f"sent_twice={sent_twice} failed={failed} unsent={unsent} agent_lost={agent_lost} "
