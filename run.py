@@ -106,7 +106,9 @@ def prepare(args) -> tuple[dict, object]:
     if args.demo:
         from app.services.demo import load_demo_data
 
-        load_demo_data(app)
+        print("[run] Modo demonstração: usuários de exemplo (senhas só para teste):", flush=True)
+        for member in load_demo_data(app):
+            print(f"[run]   {member['profile']:<10} {member['email']} / {member['password']}", flush=True)
     return env, embedded
 
 

@@ -2,7 +2,7 @@ import datetime as dt
 from typing import List, Optional
 
 from flask_appbuilder import Model
-from sqlalchemy import Boolean, Column, DateTime, ForeignKey, String, Table, Text
+from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Index, String, Table, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import utcnow
@@ -29,6 +29,11 @@ class Connection(Model):
     whenever any exists; that rule lives in app.services.connections."""
 
     __tablename__ = "connection"
+    __table_args__ = (
+        # At most one default, even under concurrent writes (services.connections keeps exactly one).
+        Index("uq_connection_single_default", "is_default", unique=True,
+              postgresql_where=text("is_default"), sqlite_where=text("is_default")),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True, nullable=False)
     channel: Mapped[str] = mapped_column(String(20), nullable=False, default="whatsapp")

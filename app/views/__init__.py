@@ -5,6 +5,12 @@ import importlib
 MODULES = [
     "app.views.index",
     "app.views.ticket_api",
+    "app.views.connections",
+    "app.views.queues",
+    "app.views.team",
+    "app.views.ratings",
+    "app.views.quick_replies",
+    "app.views.settings",
     "app.views.errors",
 ]
 

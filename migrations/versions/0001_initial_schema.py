@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 09:19:58.845804
+Create Date: 2026-11-24 10:02:45.415296
 
 """
 from alembic import op
@@ -75,6 +75,9 @@ def upgrade():
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name')
     )
+    with op.batch_alter_table('connection', schema=None) as batch_op:
+        batch_op.create_index('uq_connection_single_default', ['is_default'], unique=True, postgresql_where=sa.text('is_default'), sqlite_where=sa.text('is_default'))
+
     op.create_table('contact',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('channel', sa.String(length=20), nullable=False),
@@ -448,6 +451,9 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_contact_phone'))
 
     op.drop_table('contact')
+    with op.batch_alter_table('connection', schema=None) as batch_op:
+        batch_op.drop_index('uq_connection_single_default', postgresql_where=sa.text('is_default'), sqlite_where=sa.text('is_default'))
+
     op.drop_table('connection')
     op.drop_table('ab_view_menu')
     op.drop_table('ab_role')

@@ -1,0 +1,209 @@
+"""Conexões: create, change and delete connections, and their session status.
+
+The default-connection rule (DESIGN §4) lives here so the REST API, the admin forms and scripts
+all obey it: whenever any connection exists exactly one is the default. The first connection
+created becomes the default; making one the default unsets the others; the default cannot be
+unset (make another one the default instead), and it cannot be deleted while other connections
+exist: deleting it is refused with a message asking to choose the new default first (an explicit
+choice by the admin rather than a silent promotion). A partial unique index backs the "at most
+one" half under concurrent writes. A connection that has tickets is never deleted (that would
+erase its conversations); it can be logged out instead.
+"""
+import json
+import logging
+import re
+
+from flask_babel import gettext as _, lazy_gettext
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+
+from app.models import Connection, Queue, db, utcnow
+from app.models.connection import ConnectionStatus
+from app.services import DomainError, NotFound
+from app.services import inputs
+
+log = logging.getLogger(__name__)
+
+CHANNELS = ("whatsapp",)
+FIELDS = ("name", "channel", "is_default", "read_receipts", "queues", "greeting_message",
+          "completion_message", "out_of_hours_message")
+LABELS = {
+    "name": lazy_gettext("Name"),
+    "channel": lazy_gettext("Channel"),
+    "is_default": lazy_gettext("Default"),
+    "read_receipts": lazy_gettext("Read receipts"),
+    "queues": lazy_gettext("Queues"),
+    "greeting_message": lazy_gettext("Greeting message"),
+    "completion_message": lazy_gettext("Completion message"),
+    "out_of_hours_message": lazy_gettext("Out-of-hours message"),
+}
+
+
+def get(connection_id) -> Connection:
+    if isinstance(connection_id, bool) or not isinstance(connection_id, int) or not 0 < connection_id < 2**31:
+        raise NotFound(_("Connection not found."))
+    connection = db.session.get(Connection, connection_id)
+    if connection is None:
+        raise NotFound(_("Connection not found."))
+    return connection
+
+
+def default_connection() -> Connection | None:
+    return db.session.query(Connection).filter(Connection.is_default.is_(True)).first()
+
+
+def _clean(data: dict, current: Connection | None) -> dict:
+    data = inputs.require_object(data)
+    inputs.reject_unknown(data, FIELDS)
+    clean = {}
+    if current is None or "name" in data:
+        clean["name"] = inputs.text(data.get("name"), LABELS["name"], required=True,
+                                    max_len=inputs.MAX_NAME, single_line=True)
+        clash = db.session.query(Connection.id).filter(func.lower(Connection.name) == clean["name"].lower())
+        if current is not None:
+            clash = clash.filter(Connection.id != current.id)
+        if clash.first():
+            raise inputs.invalid(_("A connection named \"%(name)s\" already exists.", name=clean["name"]))
+    if "channel" in data:
+        channel = data["channel"]
+        if not isinstance(channel, str) or channel not in CHANNELS:
+            raise inputs.invalid(_("Unknown channel. Available: %(channels)s", channels=", ".join(CHANNELS)))
+        clean["channel"] = channel
+    for key in ("is_default", "read_receipts"):
+        if key in data:
+            clean[key] = inputs.boolean(data[key], LABELS[key])
+    if "queues" in data:
+        clean["queues"] = inputs.fetch_all(Queue, inputs.id_list(data["queues"], LABELS["queues"]), LABELS["queues"])
+    for key in ("greeting_message", "completion_message", "out_of_hours_message"):
+        if key in data:
+            clean[key] = inputs.text(data[key], LABELS[key])
+    return clean
+
+
+def _commit():
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        # A concurrent write won the race for the name or the default flag.
+        raise inputs.invalid(_("The connection could not be saved because it was changed at the same time. Try again."))
+
+
+def _make_default(connection: Connection) -> None:
+    # Unset the others first and flush, so the single-default index never sees two.
+    others = db.session.query(Connection).filter(Connection.is_default.is_(True))
+    if connection.id is not None:
+        others = others.filter(Connection.id != connection.id)
+    for other in others:
+        other.is_default = False
+    db.session.flush()
+    connection.is_default = True
+
+
+def create(data: dict) -> Connection:
+    clean = _clean(data, None)
+    is_first = db.session.query(Connection.id).first() is None
+    want_default = clean.pop("is_default", False) or is_first
+    connection = Connection(channel="whatsapp", read_receipts=True, is_default=False,
+                            status=ConnectionStatus.DISCONNECTED)
+    for key, value in clean.items():
+        setattr(connection, key, value)
+    if want_default:
+        _make_default(connection)
+    db.session.add(connection)
+    _commit()
+    return connection
+
+
+def update(connection_id, data: dict) -> Connection:
+    connection = get(connection_id)
+    clean = _clean(data, connection)
+    if "is_default" in clean:
+        wanted = clean.pop("is_default")
+        if wanted and not connection.is_default:
+            _make_default(connection)
+        elif not wanted and connection.is_default:
+            raise inputs.invalid(_("There must always be a default connection: make another connection the "
+                                   "default instead of unsetting this one."))
+    for key, value in clean.items():
+        setattr(connection, key, value)
+    _commit()
+    return connection
+
+
+def delete(connection_id) -> None:
+    connection = get(connection_id)
+    if connection.is_default and db.session.query(Connection.id).filter(Connection.id != connection.id).first():
+        raise inputs.invalid(_("This is the default connection: make another connection the default "
+                               "before deleting it."))
+    from app.models import Ticket
+
+    # Tickets and messages belong to their connection: deleting it would erase conversations.
+    if db.session.query(Ticket.id).filter(Ticket.connection_id == connection.id).first():
+        raise inputs.invalid(_("This connection has conversations and cannot be deleted; disconnect it "
+                               "instead (its history is kept)."))
+    db.session.delete(connection)
+    _commit()
+
+
+# --- Session status (written by the bridge, read by the admin screen) -------------------------
+
+def status_event(connection: Connection) -> dict:
+    """The `connection` real-time event (ARCHITECTURE: to the admins and staff rooms)."""
+    return {"id": connection.id, "status": connection.status, "reason": connection.status_reason,
+            "qr": connection.qr, "phone": connection.phone}
+
+
+def set_status(connection_id, status, reason=None, qr=None, phone=None) -> dict:
+    """Record a session's status; returns the domain event for the caller to publish.
+
+    The QR code is kept only while the status is QRCODE; `phone=None` keeps the known number.
+    """
+    connection = get(connection_id)
+    if status not in ConnectionStatus.ALL:
+        raise inputs.invalid(_("Unknown connection status."))
+    connection.status = status
+    connection.status_reason = str(reason)[:255] if reason else None
+    connection.qr = str(qr) if (qr and status == ConnectionStatus.QRCODE) else None
+    if phone is not None:
+        digits = re.sub(r"\D", "", str(phone))[:20]
+        connection.phone = digits or None
+    connection.status_changed_at = utcnow()
+    db.session.commit()
+    return status_event(connection)
+
+
+def request_start(connection_id) -> dict:
+    """Ask for a session: the bridge supervisor keeps one running for every enabled connection.
+    The bridge part extends this (enqueueing its session job); here it records the intent."""
+    connection = get(connection_id)
+    connection.enabled = True
+    connection.status = ConnectionStatus.OPENING
+    connection.status_reason = None
+    connection.qr = None
+    connection.status_changed_at = utcnow()
+    db.session.commit()
+    return status_event(connection)
+
+
+def logout(connection_id) -> dict:
+    """Unlink the WhatsApp session: no session is kept, the running one is told to log out."""
+    from app.workers import key, redis_conn
+
+    connection = get(connection_id)
+    connection.enabled = False
+    connection.status = ConnectionStatus.DISCONNECTED
+    connection.status_reason = None
+    connection.qr = None
+    connection.status_changed_at = utcnow()
+    db.session.commit()
+    try:
+        redis_conn().rpush(key(f"bridge:{connection.id}:commands"), json.dumps({"op": "logout"}))
+    except Exception:  # the session re-reads `enabled` from the database; Redis is only the wake-up
+        log.warning("could not push the logout command of connection %s", connection.id, exc_info=True)
+    return status_event(connection)
+
+
+def qr_state(connection_id) -> dict:
+    connection = get(connection_id)
+    return {"status": connection.status, "qr": connection.qr}

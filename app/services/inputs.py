@@ -1,0 +1,101 @@
+"""Checks for untrusted input shared by the admin services (REST, forms and scripts).
+
+Every checker takes the raw value (JSON types from the API, strings from forms) and either
+returns a clean Python value or raises a DomainError (422) with a pt_BR message naming the field.
+"""
+import re
+
+from flask_babel import gettext as _
+
+from app.services import DomainError
+
+# Long enough for any real greeting or farewell, short enough to stay a chat message.
+MAX_MESSAGE = 4000
+MAX_NAME = 100
+MAX_INT = 1_000_000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def invalid(message) -> DomainError:
+    return DomainError(message, status=422)
+
+
+def require_object(data) -> dict:
+    if not isinstance(data, dict):
+        raise DomainError(_("The request body must be a JSON object."), status=400)
+    return data
+
+
+def reject_unknown(data: dict, allowed) -> None:
+    unknown = sorted(str(k) for k in data if k not in allowed)
+    if unknown:
+        raise invalid(_("Unknown field(s): %(fields)s", fields=", ".join(unknown)[:200]))
+
+
+def text(value, label, *, required=False, max_len=MAX_MESSAGE, single_line=False):
+    """A trimmed string, or None when empty and not required."""
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise invalid(_("%(field)s must be text.", field=label))
+    value = value.replace("\r\n", "\n").strip()
+    if "\x00" in value or _CONTROL.search(value) or (single_line and "\n" in value):
+        raise invalid(_("%(field)s contains invalid characters.", field=label))
+    if not value:
+        if required:
+            raise invalid(_("%(field)s is required.", field=label))
+        return None
+    if len(value) > max_len:
+        raise invalid(_("%(field)s is too long (at most %(max)d characters).", field=label, max=max_len))
+    return value
+
+
+def boolean(value, label) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise invalid(_("%(field)s must be yes or no (true or false).", field=label))
+
+
+def integer(value, label, *, minimum=-MAX_INT, maximum=MAX_INT) -> int:
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,9}\s*", value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise invalid(_("%(field)s must be a whole number.", field=label))
+    if not minimum <= value <= maximum:
+        raise invalid(_("%(field)s must be between %(min)d and %(max)d.", field=label, min=minimum, max=maximum))
+    return value
+
+
+def ident(value, label) -> int:
+    """A database id (positive integer); anything else is refused before touching the database."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
+        raise invalid(_("%(field)s: invalid id.", field=label))
+    return value
+
+
+def id_list(value, label) -> list[int]:
+    if value is None:
+        return []
+    if not isinstance(value, (list, tuple)):
+        raise invalid(_("%(field)s must be a list of ids.", field=label))
+    if len(value) > 1000:
+        raise invalid(_("%(field)s: too many items.", field=label))
+    result = []
+    for item in value:
+        i = ident(item, label)
+        if i not in result:
+            result.append(i)
+    return result
+
+
+def fetch_all(model, ids: list[int], label):
+    """The rows with these ids, in the given order; an unknown id is an input error."""
+    from app.models import db
+
+    if not ids:
+        return []
+    rows = {r.id: r for r in db.session.query(model).filter(model.id.in_(ids))}
+    missing = [str(i) for i in ids if i not in rows]
+    if missing:
+        raise invalid(_("%(field)s: not found: %(ids)s", field=label, ids=", ".join(missing)[:100]))
+    return [rows[i] for i in ids]

@@ -1,0 +1,210 @@
+"""Filas & Chatbot: queues, their colour, bot order and business hours.
+
+Business hours are given as a list of intervals `{"weekday": 0..6 (0 = Monday), "start": "HH:MM",
+"end": "HH:MM"}`; a weekday may have several; an interval whose end is not after its start runs
+past midnight (22:00–02:00), and 00:00–00:00 is the whole day. Intervals may not overlap, across
+midnight included. A weekday without intervals is closed.
+"""
+import datetime as dt
+import re
+
+from flask_babel import gettext as _, lazy_gettext
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+
+from app.models import BusinessHours, Queue, db
+from app.services import NotFound
+from app.services import inputs
+
+FIELDS = ("name", "bot_order", "color", "greeting_message", "out_of_hours_message", "hours")
+LABELS = {
+    "name": lazy_gettext("Name"),
+    "bot_order": lazy_gettext("Bot order"),
+    "color": lazy_gettext("Color"),
+    "greeting_message": lazy_gettext("Greeting message"),
+    "out_of_hours_message": lazy_gettext("Out-of-hours message"),
+    "hours": lazy_gettext("Business hours"),
+}
+WEEKDAYS = (lazy_gettext("Monday"), lazy_gettext("Tuesday"), lazy_gettext("Wednesday"),
+            lazy_gettext("Thursday"), lazy_gettext("Friday"), lazy_gettext("Saturday"),
+            lazy_gettext("Sunday"))
+MAX_INTERVALS_PER_DAY = 6
+_COLOR = re.compile(r"#[0-9A-Fa-f]{6}")
+_TIME = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
+_DAY = 24 * 60
+_WEEK = 7 * _DAY
+
+
+def ordered():
+    """Queues as lists and the bot menu show them: by bot order, then name."""
+    return db.session.query(Queue).order_by(Queue.bot_order, Queue.name)
+
+
+def get(queue_id) -> Queue:
+    if isinstance(queue_id, bool) or not isinstance(queue_id, int) or not 0 < queue_id < 2**31:
+        raise NotFound(_("Queue not found."))
+    queue = db.session.get(Queue, queue_id)
+    if queue is None:
+        raise NotFound(_("Queue not found."))
+    return queue
+
+
+def parse_time(value, weekday) -> dt.time:
+    if not isinstance(value, str) or not _TIME.fullmatch(value.strip()):
+        raise inputs.invalid(_("%(day)s: \"%(value)s\" is not a time; use HH:MM, e.g. 08:30.",
+                               day=WEEKDAYS[weekday], value=str(value)[:20]))
+    h, m = value.strip().split(":")
+    return dt.time(int(h), int(m))
+
+
+def clean_hours(value) -> list[tuple[int, dt.time, dt.time]]:
+    """Checked intervals as (weekday, start, end), sorted; refuses malformed and overlapping ones."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise inputs.invalid(_("Business hours must be a list of intervals."))
+    if len(value) > 7 * MAX_INTERVALS_PER_DAY:
+        raise inputs.invalid(_("Too many business hours intervals."))
+    result = []
+    for item in value:
+        if not isinstance(item, dict) or set(item) != {"weekday", "start", "end"}:
+            raise inputs.invalid(_("Each business hours interval needs weekday, start and end."))
+        weekday = item["weekday"]
+        if isinstance(weekday, bool) or not isinstance(weekday, int) or not 0 <= weekday <= 6:
+            raise inputs.invalid(_("The weekday must be a number from 0 (Monday) to 6 (Sunday)."))
+        start, end = parse_time(item["start"], weekday), parse_time(item["end"], weekday)
+        if start == end and start != dt.time(0, 0):
+            raise inputs.invalid(_("%(day)s: an interval cannot start and end at the same time "
+                                   "(use 00:00-00:00 for the whole day).", day=WEEKDAYS[weekday]))
+        result.append((weekday, start, end))
+    for weekday in range(7):
+        if sum(1 for w, _s, _e in result if w == weekday) > MAX_INTERVALS_PER_DAY:
+            raise inputs.invalid(_("%(day)s: at most %(max)d intervals.", day=WEEKDAYS[weekday],
+                                   max=MAX_INTERVALS_PER_DAY))
+    result.sort()
+    # Overlaps on the week's timeline (minutes from Monday 00:00), overnight intervals included.
+    spans = []
+    for weekday, start, end in result:
+        a = weekday * _DAY + start.hour * 60 + start.minute
+        b = weekday * _DAY + end.hour * 60 + end.minute
+        if b <= a:
+            b += _DAY
+        spans.append((a, b, weekday))
+    for i, (a1, b1, w1) in enumerate(spans):
+        for a2, b2, w2 in spans[i + 1:]:
+            for shift in (0, _WEEK, -_WEEK):
+                if a1 < b2 + shift and a2 + shift < b1:
+                    raise inputs.invalid(_("%(day)s: business hours intervals overlap.",
+                                           day=WEEKDAYS[max(w1, w2) if shift == 0 else w1]))
+    return result
+
+
+def _clean(data: dict, current: Queue | None) -> dict:
+    data = inputs.require_object(data)
+    inputs.reject_unknown(data, FIELDS)
+    clean = {}
+    if current is None or "name" in data:
+        clean["name"] = inputs.text(data.get("name"), LABELS["name"], required=True,
+                                    max_len=inputs.MAX_NAME, single_line=True)
+        clash = db.session.query(Queue.id).filter(func.lower(Queue.name) == clean["name"].lower())
+        if current is not None:
+            clash = clash.filter(Queue.id != current.id)
+        if clash.first():
+            raise inputs.invalid(_("A queue named \"%(name)s\" already exists.", name=clean["name"]))
+    if current is None or "color" in data:
+        color = inputs.text(data.get("color"), LABELS["color"], required=True, max_len=7, single_line=True)
+        if not _COLOR.fullmatch(color):
+            raise inputs.invalid(_("The color must be written as #RRGGBB, e.g. #1E88E5."))
+        color = color.upper()
+        clash = db.session.query(Queue).filter(func.upper(Queue.color) == color)
+        if current is not None:
+            clash = clash.filter(Queue.id != current.id)
+        other = clash.first()
+        if other:
+            raise inputs.invalid(_("The color %(color)s is already used by the queue \"%(name)s\".",
+                                   color=color, name=other.name))
+        clean["color"] = color
+    if "bot_order" in data or current is None:
+        clean["bot_order"] = inputs.integer(data.get("bot_order", 0), LABELS["bot_order"], minimum=0, maximum=9999)
+    for key in ("greeting_message", "out_of_hours_message"):
+        if key in data:
+            clean[key] = inputs.text(data[key], LABELS[key])
+    if "hours" in data:
+        clean["hours"] = clean_hours(data["hours"])
+    return clean
+
+
+def _apply(queue: Queue, clean: dict) -> None:
+    hours = clean.pop("hours", None)
+    for key, value in clean.items():
+        setattr(queue, key, value)
+    if hours is not None:
+        queue.hours = []
+        db.session.flush()  # old intervals out before the new ones (unique weekday+start)
+        queue.hours = [BusinessHours(weekday=w, start=s, end=e) for w, s, e in hours]
+
+
+def _commit():
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise inputs.invalid(_("The queue could not be saved because it was changed at the same time. Try again."))
+
+
+def create(data: dict) -> Queue:
+    clean = _clean(data, None)
+    queue = Queue()
+    db.session.add(queue)
+    _apply(queue, clean)
+    _commit()
+    return queue
+
+
+def update(queue_id, data: dict) -> Queue:
+    queue = get(queue_id)
+    clean = _clean(data, queue)
+    _apply(queue, clean)
+    _commit()
+    return queue
+
+
+def delete(queue_id) -> None:
+    queue = get(queue_id)
+    db.session.delete(queue)
+    _commit()
+
+
+def hours_as_dicts(queue: Queue) -> list[dict]:
+    return [{"weekday": h.weekday, "start": h.start.strftime("%H:%M"), "end": h.end.strftime("%H:%M")}
+            for h in queue.hours]
+
+
+# --- The form's way of writing hours: one line per weekday, "08:00-12:00, 13:00-18:00" -------
+
+def hours_from_day_texts(texts: list[str]) -> list[dict]:
+    """Seven texts (Monday..Sunday) as typed in the admin form -> intervals for clean_hours."""
+    result = []
+    for weekday, raw in enumerate(texts):
+        raw = (raw or "").strip()
+        if not raw:
+            continue
+        if len(raw) > 200:
+            raise inputs.invalid(_("%(day)s: too long.", day=WEEKDAYS[weekday]))
+        for part in re.split(r"[,;]", raw):
+            part = part.strip()
+            if not part:
+                continue
+            pieces = re.split(r"\s*[-–]\s*|\s+(?:às|as|a|até|to)\s+", part)
+            if len(pieces) != 2:
+                raise inputs.invalid(_("%(day)s: write each interval as start-end, e.g. 08:00-12:00.",
+                                       day=WEEKDAYS[weekday]))
+            result.append({"weekday": weekday, "start": pieces[0], "end": pieces[1]})
+    return result
+
+
+def day_texts(queue: Queue) -> list[str]:
+    texts = [[] for _i in range(7)]
+    for h in queue.hours:
+        texts[h.weekday].append(f"{h.start.strftime('%H:%M')}-{h.end.strftime('%H:%M')}")
+    return [", ".join(t) for t in texts]

@@ -1,0 +1,83 @@
+"""Respostas rápidas: `/shortcut` in the composer expands to the message.
+
+Shortcuts are unique (case-insensitive), one word without spaces (a leading "/" is dropped).
+Replies without an owner are shared by the whole team; one with an owner is that member's own.
+"""
+import re
+
+from flask_babel import gettext as _, lazy_gettext
+from sqlalchemy import func, or_
+from sqlalchemy.exc import IntegrityError
+
+from app.models import QuickReply, db
+from app.services import NotFound
+from app.services import inputs
+
+FIELDS = ("shortcut", "message")
+LABELS = {"shortcut": lazy_gettext("Shortcut"), "message": lazy_gettext("Message")}
+_SHORTCUT = re.compile(r"[^\s/]{1,50}")
+
+
+def visible_to(member):
+    """The quick replies a member may use: the shared ones and their own."""
+    query = db.session.query(QuickReply)
+    if member is not None:
+        query = query.filter(or_(QuickReply.user_id.is_(None), QuickReply.user_id == member.id))
+    return query.order_by(QuickReply.shortcut)
+
+
+def get(reply_id) -> QuickReply:
+    if isinstance(reply_id, bool) or not isinstance(reply_id, int) or not 0 < reply_id < 2**31:
+        raise NotFound(_("Quick reply not found."))
+    reply = db.session.get(QuickReply, reply_id)
+    if reply is None:
+        raise NotFound(_("Quick reply not found."))
+    return reply
+
+
+def _clean(data: dict, current: QuickReply | None) -> dict:
+    data = inputs.require_object(data)
+    inputs.reject_unknown(data, FIELDS)
+    clean = {}
+    if current is None or "shortcut" in data:
+        shortcut = inputs.text(data.get("shortcut"), LABELS["shortcut"], required=True, max_len=51, single_line=True)
+        shortcut = shortcut[1:] if shortcut.startswith("/") else shortcut
+        if not _SHORTCUT.fullmatch(shortcut):
+            raise inputs.invalid(_("The shortcut must be one word, without spaces (e.g. horario)."))
+        clash = db.session.query(QuickReply.id).filter(func.lower(QuickReply.shortcut) == shortcut.lower())
+        if current is not None:
+            clash = clash.filter(QuickReply.id != current.id)
+        if clash.first():
+            raise inputs.invalid(_("The shortcut /%(shortcut)s already exists.", shortcut=shortcut))
+        clean["shortcut"] = shortcut
+    if current is None or "message" in data:
+        clean["message"] = inputs.text(data.get("message"), LABELS["message"], required=True)
+    return clean
+
+
+def _commit():
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise inputs.invalid(_("The quick reply could not be saved because it was changed at the same time. Try again."))
+
+
+def create(data: dict) -> QuickReply:
+    reply = QuickReply(**_clean(data, None))
+    db.session.add(reply)
+    _commit()
+    return reply
+
+
+def update(reply_id, data: dict) -> QuickReply:
+    reply = get(reply_id)
+    for key, value in _clean(data, reply).items():
+        setattr(reply, key, value)
+    _commit()
+    return reply
+
+
+def delete(reply_id) -> None:
+    db.session.delete(get(reply_id))
+    _commit()

@@ -1,0 +1,132 @@
+"""Avaliações: rating templates (name, message and the options a customer may answer).
+
+Options are `[{"value": 1, "label": "Insatisfeito"}, ...]` (values are whole numbers the customer
+types, unique within a template); a template needs at least two.
+"""
+import re
+
+from flask_babel import gettext as _, lazy_gettext
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+
+from app.models import RatingOption, RatingTemplate, db
+from app.services import NotFound
+from app.services import inputs
+
+FIELDS = ("name", "message", "options")
+LABELS = {"name": lazy_gettext("Name"), "message": lazy_gettext("Message"), "options": lazy_gettext("Options"),
+          "value": lazy_gettext("Value"), "label": lazy_gettext("Label")}
+MAX_OPTIONS = 10
+
+
+def get(template_id) -> RatingTemplate:
+    if isinstance(template_id, bool) or not isinstance(template_id, int) or not 0 < template_id < 2**31:
+        raise NotFound(_("Rating not found."))
+    template = db.session.get(RatingTemplate, template_id)
+    if template is None:
+        raise NotFound(_("Rating not found."))
+    return template
+
+
+def clean_options(value) -> list[tuple[int, str]]:
+    if not isinstance(value, list):
+        raise inputs.invalid(_("The options must be a list of value and label."))
+    if len(value) < 2:
+        raise inputs.invalid(_("A rating needs at least two options."))
+    if len(value) > MAX_OPTIONS:
+        raise inputs.invalid(_("A rating has at most %(max)d options.", max=MAX_OPTIONS))
+    result, seen = [], set()
+    for item in value:
+        if not isinstance(item, dict) or set(item) - {"value", "label", "id"} or not {"value", "label"} <= set(item):
+            raise inputs.invalid(_("Each option needs a value and a label."))
+        number = inputs.integer(item["value"], LABELS["value"], minimum=0, maximum=99)
+        label = inputs.text(item["label"], LABELS["label"], required=True, max_len=100, single_line=True)
+        if number in seen:
+            raise inputs.invalid(_("The option value %(value)d is repeated.", value=number))
+        seen.add(number)
+        result.append((number, label))
+    return sorted(result)
+
+
+def _clean(data: dict, current: RatingTemplate | None) -> dict:
+    data = inputs.require_object(data)
+    inputs.reject_unknown(data, FIELDS)
+    clean = {}
+    if current is None or "name" in data:
+        clean["name"] = inputs.text(data.get("name"), LABELS["name"], required=True, max_len=inputs.MAX_NAME,
+                                    single_line=True)
+        clash = db.session.query(RatingTemplate.id).filter(func.lower(RatingTemplate.name) == clean["name"].lower())
+        if current is not None:
+            clash = clash.filter(RatingTemplate.id != current.id)
+        if clash.first():
+            raise inputs.invalid(_("A rating named \"%(name)s\" already exists.", name=clean["name"]))
+    if current is None or "message" in data:
+        clean["message"] = inputs.text(data.get("message"), LABELS["message"], required=True)
+    if current is None or "options" in data:
+        clean["options"] = clean_options(data.get("options"))
+    return clean
+
+
+def _apply(template: RatingTemplate, clean: dict) -> None:
+    options = clean.pop("options", None)
+    for key, value in clean.items():
+        setattr(template, key, value)
+    if options is not None:
+        template.options = []
+        db.session.flush()  # old options out before the new ones (unique value per template)
+        template.options = [RatingOption(value=v, label=label) for v, label in options]
+
+
+def _commit():
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise inputs.invalid(_("The rating could not be saved because it was changed at the same time. Try again."))
+
+
+def create(data: dict) -> RatingTemplate:
+    clean = _clean(data, None)
+    template = RatingTemplate()
+    db.session.add(template)
+    _apply(template, clean)
+    _commit()
+    return template
+
+
+def update(template_id, data: dict) -> RatingTemplate:
+    template = get(template_id)
+    clean = _clean(data, template)
+    _apply(template, clean)
+    _commit()
+    return template
+
+
+def delete(template_id) -> None:
+    db.session.delete(get(template_id))
+    _commit()
+
+
+def options_as_dicts(template: RatingTemplate) -> list[dict]:
+    return [{"value": o.value, "label": o.label} for o in template.options]
+
+
+# --- The form's way of writing options: one per line, "1 - Insatisfeito" ----------------------
+
+_LINE = re.compile(r"\s*(\d{1,2})\s*(?:[-–=:.)]\s*)?(.*)")
+
+
+def options_from_text(text: str) -> list[dict]:
+    result = []
+    for line in (text or "").splitlines():
+        if not line.strip():
+            continue
+        m = _LINE.fullmatch(line)
+        if not m or not m.group(2).strip():
+            raise inputs.invalid(_("Write one option per line as number - label, e.g. 1 - Insatisfeito."))
+        result.append({"value": int(m.group(1)), "label": m.group(2).strip()})
+    return result
+
+
+def options_text(template: RatingTemplate) -> str:
+    return "\n".join(f"{o.value} - {o.label}" for o in template.options)

@@ -1,0 +1,237 @@
+"""Equipe: team members (Flask-AppBuilder users) and who may change whom.
+
+The profile is the member's FAB role (the role is the truth; `Member.profile` reads it). The
+e-mail is the login (username = e-mail, stored in lower case). Rules:
+- Admins (and scripts, `actor=None`) may do everything, except leave the team without an Admin:
+  the last Admin cannot be demoted or deleted; nobody deletes their own account.
+- Supervisors may change only the queues and the password of User-profile members; they may not
+  create or delete members nor change any Supervisor/Admin account (403: they see those members).
+- Users manage nobody here (their own name and password go through FAB's own "Perfil" forms).
+"""
+import re
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from flask_appbuilder.security.sqla.models import Role
+from flask_babel import gettext as _, lazy_gettext
+from sqlalchemy import func, update as sql_update
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import generate_password_hash
+
+from app.models import Connection, Member, PROFILES, Queue, db
+from app.services import Forbidden, NotFound
+from app.services import inputs
+
+FIELDS = ("name", "email", "password", "phone", "profile", "queues", "default_connection")
+SUPERVISOR_FIELDS = ("queues", "password")
+LABELS = {
+    "name": lazy_gettext("Name"),
+    "email": lazy_gettext("E-mail"),
+    "password": lazy_gettext("Password"),
+    "phone": lazy_gettext("Phone"),
+    "profile": lazy_gettext("Profile"),
+    "queues": lazy_gettext("Queues"),
+    "default_connection": lazy_gettext("Default connection"),
+}
+PROFILE_LABELS = {"user": lazy_gettext("User"), "supervisor": lazy_gettext("Supervisor"),
+                  "admin": lazy_gettext("Admin")}
+_PHONE = re.compile(r"55\d{10,11}")
+MIN_PASSWORD = 8
+MAX_PASSWORD = 128
+
+
+def get(member_id) -> Member:
+    if isinstance(member_id, bool) or not isinstance(member_id, int) or not 0 < member_id < 2**31:
+        raise NotFound(_("Member not found."))
+    member = db.session.get(Member, member_id)
+    if member is None:
+        raise NotFound(_("Member not found."))
+    return member
+
+
+def role_for(profile: str) -> Role:
+    role = db.session.query(Role).filter(Role.name == PROFILES[profile]).first()
+    if role is None:  # bootstrap creates the three roles at start
+        raise RuntimeError(f"role {PROFILES[profile]} missing")
+    return role
+
+
+def admin_count() -> int:
+    return (db.session.query(func.count(Member.id)).join(Member.roles)
+            .filter(Role.name == PROFILES["admin"]).scalar())
+
+
+def hash_password(password: str) -> str:
+    # The same hashing as Flask-AppBuilder's add_user / reset_password, so FAB's login checks it.
+    return generate_password_hash(
+        password=password,
+        method=current_app.config.get("FAB_PASSWORD_HASH_METHOD", "scrypt"),
+        salt_length=current_app.config.get("FAB_PASSWORD_HASH_SALT_LENGTH", 16),
+    )
+
+
+def _clean(data: dict, current: Member | None) -> dict:
+    data = inputs.require_object(data)
+    inputs.reject_unknown(data, FIELDS)
+    clean = {}
+    if current is None or "name" in data:
+        clean["name"] = inputs.text(data.get("name"), LABELS["name"], required=True, max_len=64, single_line=True)
+    if current is None or "email" in data:
+        raw = inputs.text(data.get("email"), LABELS["email"], required=True, max_len=254, single_line=True)
+        try:
+            email = validate_email(raw, check_deliverability=False).normalized.lower()
+        except EmailNotValidError:
+            raise inputs.invalid(_("\"%(value)s\" is not a valid e-mail address.", value=raw[:100]))
+        clash = db.session.query(Member.id).filter(
+            (func.lower(Member.email) == email) | (func.lower(Member.username) == email))
+        if current is not None:
+            clash = clash.filter(Member.id != current.id)
+        if clash.first():
+            raise inputs.invalid(_("The e-mail %(email)s is already used by another member.", email=email))
+        clean["email"] = email
+    if current is None or data.get("password") not in (None, ""):
+        password = data.get("password")
+        if password is None or password == "":
+            raise inputs.invalid(_("%(field)s is required.", field=LABELS["password"]))
+        if not isinstance(password, str) or "\x00" in password:
+            raise inputs.invalid(_("%(field)s contains invalid characters.", field=LABELS["password"]))
+        if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+            raise inputs.invalid(_("The password must have between %(min)d and %(max)d characters.",
+                                   min=MIN_PASSWORD, max=MAX_PASSWORD))
+        clean["password"] = password
+    if "phone" in data:
+        phone = inputs.text(data["phone"], LABELS["phone"], max_len=20, single_line=True)
+        if phone is not None and not _PHONE.fullmatch(phone):
+            raise inputs.invalid(_("The phone must have only digits: 55 + area code + number, 12 or 13 "
+                                   "digits (e.g. 5511987654321)."))
+        clean["phone"] = phone
+    if current is None or "profile" in data:
+        profile = data.get("profile", "user" if current is None else None)
+        if not isinstance(profile, str) or profile not in PROFILES:
+            raise inputs.invalid(_("The profile must be user, supervisor or admin."))
+        clean["profile"] = profile
+    if "queues" in data:
+        clean["queues"] = inputs.fetch_all(Queue, inputs.id_list(data["queues"], LABELS["queues"]), LABELS["queues"])
+    if "default_connection" in data:
+        value = data["default_connection"]
+        if value in (None, ""):
+            clean["default_connection"] = None
+        else:
+            clean["default_connection"] = inputs.fetch_all(
+                Connection, [inputs.ident(value, LABELS["default_connection"])], LABELS["default_connection"])[0]
+    return clean
+
+
+def _changed(member: Member, clean: dict) -> set:
+    """The fields whose clean value differs from the member's (a client may send back what it read)."""
+    current = {
+        "name": member.name, "email": (member.email or "").lower(), "phone": member.phone,
+        "profile": member.profile, "queues": list(member.queues),
+        "default_connection": member.default_connection,
+    }
+    changed = set()
+    for key, value in clean.items():
+        if key == "password" or key not in current:
+            changed.add(key)
+        elif key == "queues":
+            if sorted(q.id for q in value) != sorted(q.id for q in current["queues"]):
+                changed.add(key)
+        elif value != current[key]:
+            changed.add(key)
+    return changed
+
+
+def _check_actor_may_edit(actor: Member | None, member: Member, changed: set) -> None:
+    if actor is None or actor.profile == "admin":
+        return
+    if actor.profile == "supervisor" and member.profile == "user" and member.id != actor.id:
+        extra = changed - set(SUPERVISOR_FIELDS)
+        if extra:
+            raise Forbidden(_("Supervisors may change only the queues and the password of a member."))
+        return
+    if actor.profile == "supervisor":
+        raise Forbidden(_("Supervisors may change only members of the User profile."))
+    raise Forbidden(_("You may not change team members."))
+
+
+def _apply(member: Member, clean: dict) -> None:
+    if "name" in clean:
+        member.first_name, member.last_name = clean["name"], ""
+    if "email" in clean:
+        member.email = member.username = clean["email"]
+    if "password" in clean:
+        member.password = hash_password(clean["password"])
+    if "phone" in clean:
+        member.phone = clean["phone"]
+    if "profile" in clean:
+        member.roles = [role_for(clean["profile"])]
+    if "queues" in clean:
+        member.queues = clean["queues"]
+    if "default_connection" in clean:
+        member.default_connection = clean["default_connection"]
+
+
+def _check_queues(member: Member, clean: dict) -> None:
+    profile = clean.get("profile", member.profile if member.id else "user")
+    queues = clean.get("queues", member.queues if member.id else [])
+    if profile == "user" and not queues:
+        raise inputs.invalid(_("A member of the User profile needs at least one queue."))
+
+
+def _commit():
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise inputs.invalid(_("The member could not be saved because it was changed at the same time. Try again."))
+
+
+def create(data: dict, actor: Member | None = None) -> Member:
+    if actor is not None and actor.profile != "admin":
+        raise Forbidden(_("Only Admins may add team members."))
+    clean = _clean(data, None)
+    member = Member(active=True)
+    _check_queues(member, clean)
+    _apply(member, clean)
+    db.session.add(member)
+    _commit()
+    return member
+
+
+def update(member_id, data: dict, actor: Member | None = None) -> Member:
+    member = get(member_id)
+    if actor is not None and actor.profile not in ("admin", "supervisor"):
+        raise Forbidden(_("You may not change team members."))
+    clean = _clean(data, member)
+    changed = _changed(member, clean)
+    _check_actor_may_edit(actor, member, changed)
+    clean = {k: v for k, v in clean.items() if k in changed}
+    _check_queues(member, clean)
+    if member.profile == "admin" and clean.get("profile", "admin") != "admin" and admin_count() <= 1:
+        raise inputs.invalid(_("This is the last Admin: make another member an Admin first."))
+    _apply(member, clean)
+    _commit()
+    return member
+
+
+def delete(member_id, actor: Member | None = None) -> None:
+    member = get(member_id)
+    if actor is not None and actor.profile != "admin":
+        raise Forbidden(_("Only Admins may remove team members."))
+    if actor is not None and actor.id == member.id:
+        raise inputs.invalid(_("You cannot remove your own account."))
+    if member.profile == "admin" and admin_count() <= 1:
+        raise inputs.invalid(_("This is the last Admin: make another member an Admin first."))
+    # FAB's audit columns point at the member who created/changed other members.
+    for column in ("created_by_fk", "changed_by_fk"):
+        db.session.execute(sql_update(Member).where(getattr(Member, column) == member.id).values({column: None}))
+    db.session.delete(member)
+    _commit()
+
+
+def as_dict(member: Member) -> dict:
+    return {
+        "id": member.id, "name": member.name, "email": member.email, "phone": member.phone,
+        "profile": member.profile, "queues": [q.id for q in member.queues],
+        "default_connection": member.default_connection_id, "active": bool(member.active),
+    }

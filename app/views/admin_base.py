@@ -1,0 +1,245 @@
+"""Thin shells shared by the admin screens and REST APIs of the configuration objects.
+
+Writes go through the services (app/services/*), which validate and enforce the rules; a
+DomainError becomes a pt_BR message on the form (which is shown again with what was typed, and
+nothing is changed) or `{"message": ...}` with its status in the API.
+"""
+import logging
+
+from flask import flash, g, request
+from flask_appbuilder import ModelView
+from flask_appbuilder.api import ModelRestApi
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from app.models import db
+from app.services import DomainError
+
+log = logging.getLogger(__name__)
+
+MAX_JSON_BYTES = 256 * 1024
+
+
+def actor():
+    """The logged-in member (FAB sets g.user for views and for JWT-protected APIs)."""
+    user = getattr(g, "user", None)
+    if user is None or not getattr(user, "is_authenticated", False):
+        user = current_user if current_user and current_user.is_authenticated else None
+    return user
+
+
+def require_actor():
+    """The caller, for services where `actor=None` means a trusted script: a web request without
+    an identified member must never get that."""
+    from app.services import DomainError
+
+    user = actor()
+    if user is None:
+        raise DomainError(_l("Log in first."), status=401)
+    return user
+
+
+def install_csrf_token(appbuilder) -> None:
+    """FAB's list page puts `csrf_token()` in its delete form only when the template global exists
+    (Flask-WTF's CSRFProtect defines it; this app does not install CSRFProtect app-wide, so that
+    non-form endpoints of other parts keep working). The delete shells below check the token."""
+    from flask import current_app
+    from flask_wtf.csrf import generate_csrf
+
+    current_app.jinja_env.globals.setdefault("csrf_token", generate_csrf)
+
+
+def csrf_ok() -> bool:
+    from flask_wtf.csrf import validate_csrf
+    from wtforms import ValidationError
+
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+        return True
+    except ValidationError:
+        return False
+
+
+def schemas(schema_class):
+    """Four distinct classes (list, show, add, edit) so the OpenAPI spec names each once."""
+    return tuple(type(f"{schema_class.__name__}{suffix}", (schema_class,), {})()
+                 for suffix in ("List", "Show", "Post", "Put"))
+
+
+def valid_pk(pk) -> bool:
+    """A primary key that can be looked up (anything else is a 404 before the database)."""
+    try:
+        return 0 < int(str(pk)) < 2**31
+    except ValueError:
+        return False
+
+
+class ServiceModelView(ModelView):
+    """A ModelView whose add / edit / delete call a service instead of writing the model."""
+
+    # FAB's file download and bulk actions are not used here: no route, no permission.
+    exclude_route_methods = {"download", "action", "action_post"}
+    add_row_message = _l("Saved.")
+    edit_row_message = _l("Changes saved.")
+    delete_row_message = _l("Removed.")
+
+    # Subclasses implement these three (data: plain dict for the service).
+    def service_create(self, data: dict):
+        raise NotImplementedError
+
+    def service_update(self, pk: int, data: dict):
+        raise NotImplementedError
+
+    def service_delete(self, pk: int):
+        raise NotImplementedError
+
+    def form_data(self, form, item=None) -> dict:
+        """The form's fields as the service's input."""
+        return {name: field.data for name, field in form._fields.items() if name != "csrf_token"}
+
+    def _fail(self, error: DomainError):
+        db.session.rollback()
+        flash(error.message, "danger")
+
+    def _show(self, pk):
+        if not valid_pk(pk):
+            from flask import abort
+
+            abort(404)
+        return super()._show(pk)
+
+    def _add(self):
+        form = self.add_form.refresh()
+        if request.method == "POST":
+            if form.validate():
+                try:
+                    self.service_create(self.form_data(form))
+                except DomainError as error:
+                    self._fail(error)
+                else:
+                    flash(str(self.add_row_message), "success")
+                    return None
+        else:
+            self.update_redirect()
+        return self._get_add_widget(form=form)
+
+    def _edit(self, pk):
+        item = self.datamodel.get(pk, self._base_filters) if valid_pk(pk) else None
+        if not item:
+            from flask import abort
+
+            abort(404)
+        pk = self.datamodel.get_pk_value(item)
+        self.check_may_edit(item)
+        form_class = self.current_edit_form()
+        if request.method == "POST":
+            form = form_class.refresh(request.form)
+            form._id = pk
+            if form.validate():
+                try:
+                    self.service_update(pk, self.form_data(form, item))
+                except DomainError as error:
+                    self._fail(error)
+                else:
+                    flash(str(self.edit_row_message), "success")
+                    return None
+        else:
+            form = form_class.refresh(obj=item)
+            self.prefill_form(form, pk)
+            self.update_redirect()
+        return {"edit": self.edit_widget(form=form, include_cols=self.current_edit_columns(),
+                                         exclude_cols=[], fieldsets=self.current_edit_fieldsets())}
+
+    # Hooks: a view may show a different edit form depending on who asks (Team, for Supervisors).
+    def current_edit_form(self):
+        return self.edit_form
+
+    def current_edit_columns(self):
+        return self.edit_columns
+
+    def current_edit_fieldsets(self):
+        return self.edit_fieldsets
+
+    def check_may_edit(self, item) -> None:
+        """Hook: abort(403) for an object the caller sees but may not edit."""
+
+    def _delete(self, pk):
+        from flask import abort
+
+        item = self.datamodel.get(pk, self._base_filters) if valid_pk(pk) else None
+        if not item:
+            abort(404)
+        if not csrf_ok():
+            abort(400)
+        try:
+            self.service_delete(self.datamodel.get_pk_value(item))
+        except DomainError as error:
+            self._fail(error)
+        else:
+            flash(str(self.delete_row_message), "success")
+        self.update_redirect()
+
+
+class ServiceModelApi(ModelRestApi):
+    """A ModelRestApi whose POST / PUT / DELETE call a service; GET stays FAB's (list filters,
+    ordering, paging). Bad input never reaches the database: {"message": ...} with 400/422/404."""
+
+    allow_browser_login = True  # the admin screens' pages call it with the session cookie
+
+    def service_create(self, data: dict):
+        raise NotImplementedError
+
+    def service_update(self, pk: int, data: dict):
+        raise NotImplementedError
+
+    def service_delete(self, pk: int):
+        raise NotImplementedError
+
+    def get_headless(self, pk, **kwargs):
+        if not valid_pk(pk):
+            return self.response_404()
+        return super().get_headless(pk, **kwargs)
+
+    def serialize(self, item) -> dict:
+        return self.show_model_schema.dump(item, many=False)
+
+    def _json_body(self):
+        if request.content_length and request.content_length > MAX_JSON_BYTES:
+            raise DomainError(_l("The request is too large."), status=400)
+        data = request.get_json(silent=True)
+        if data is None:
+            raise DomainError(_l("The request body must be a JSON object."), status=400)
+        return data
+
+    @staticmethod
+    def _pk(pk):
+        try:
+            value = int(pk)
+        except (TypeError, ValueError):
+            value = 0
+        return value
+
+    def _error(self, error: DomainError):
+        db.session.rollback()
+        return self.response(error.status, message=error.message)
+
+    def post_headless(self):
+        try:
+            item = self.service_create(self._json_body())
+        except DomainError as error:
+            return self._error(error)
+        return self.response(201, id=item.id, result=self.serialize(item))
+
+    def put_headless(self, pk):
+        try:
+            item = self.service_update(self._pk(pk), self._json_body())
+        except DomainError as error:
+            return self._error(error)
+        return self.response(200, id=item.id, result=self.serialize(item))
+
+    def delete_headless(self, pk):
+        try:
+            self.service_delete(self._pk(pk))
+        except DomainError as error:
+            return self._error(error)
+        return self.response(200, message="OK")

@@ -1,0 +1,106 @@
+"""Avaliações: rating templates (screen and /api/v1/rating/)."""
+from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget
+from flask_appbuilder.forms import DynamicForm
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+from marshmallow import Schema, fields
+from wtforms import StringField, TextAreaField
+
+from app.models import RatingTemplate
+from app.services import rating_templates
+from app.views.admin_base import ServiceModelApi, ServiceModelView, install_csrf_token, schemas
+
+
+class RatingForm(DynamicForm):
+    name = StringField(_l("Name"), widget=BS3TextFieldWidget())
+    message = TextAreaField(_l("Message"), widget=BS3TextAreaFieldWidget(),
+                            description=_l("Sent to the customer when the ticket is closed with this rating."))
+    options = TextAreaField(_l("Options"), widget=BS3TextAreaFieldWidget(), description=_l(
+        "One option per line: the number the customer answers, then its label, e.g. "
+        "1 - Insatisfeito / 2 - Satisfeito / 3 - Muito satisfeito (each on its own line)."))
+
+
+def _options(options):
+    return Markup("<br>").join(Markup("{} - {}").format(o.value, o.label) for o in options or [])
+
+
+class RatingView(ServiceModelView):
+    datamodel = SQLAInterface(RatingTemplate)
+    route_base = "/ratings"
+    list_title = _l("Ratings")
+    add_title = _l("Add rating")
+    edit_title = _l("Edit rating")
+    show_title = _l("Rating")
+    list_columns = ["name", "options"]
+    show_columns = ["name", "message", "options"]
+    search_columns = ["name"]
+    order_columns = ["name"]
+    base_order = ("name", "asc")
+    add_form = edit_form = RatingForm
+    add_columns = edit_columns = ["name", "message", "options"]
+    label_columns = {"name": _l("Name"), "message": _l("Message"), "options": _l("Options")}
+    formatters_columns = {"options": _options}
+
+    def prefill_form(self, form, pk):
+        form["options"].data = rating_templates.options_text(rating_templates.get(int(pk)))
+
+    def form_data(self, form, item=None):
+        return {"name": form["name"].data, "message": form["message"].data,
+                "options": rating_templates.options_from_text(form["options"].data)}
+
+    def service_create(self, data):
+        return rating_templates.create(data)
+
+    def service_update(self, pk, data):
+        return rating_templates.update(pk, data)
+
+    def service_delete(self, pk):
+        return rating_templates.delete(pk)
+
+
+class RatingOptionSchema(Schema):
+    value = fields.Integer(required=True, metadata={"description": "what the customer answers"})
+    label = fields.String(required=True)
+
+
+class RatingSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    name = fields.String(required=True)
+    message = fields.String(required=True)
+    options = fields.Method("_options", deserialize="_load",
+                            metadata={"description": "[{value, label}], at least two, unique values"})
+
+    def _options(self, obj):
+        return rating_templates.options_as_dicts(obj)
+
+    def _load(self, value):
+        return value
+
+
+class RatingApi(ServiceModelApi):
+    label_columns = RatingView.label_columns
+    resource_name = "rating"
+    datamodel = SQLAInterface(RatingTemplate)
+    allow_browser_login = True
+    list_columns = show_columns = ["id", "name", "message", "options"]
+    add_columns = edit_columns = list(rating_templates.FIELDS)
+    order_columns = ["name"]
+    base_order = ("name", "asc")
+    list_model_schema, show_model_schema, add_model_schema, edit_model_schema = schemas(RatingSchema)
+    openapi_spec_component_schemas = (RatingOptionSchema,)
+
+    def service_create(self, data):
+        return rating_templates.create(data)
+
+    def service_update(self, pk, data):
+        return rating_templates.update(pk, data)
+
+    def service_delete(self, pk):
+        return rating_templates.delete(pk)
+
+
+def register(appbuilder) -> None:
+    install_csrf_token(appbuilder)
+    appbuilder.add_view(RatingView, "Ratings", label=_l("Ratings"), icon="fa-star")
+    appbuilder.add_api(RatingApi)

@@ -1,0 +1,337 @@
+"""The admin screens' forms: pt_BR messages from the services, nothing changed on error, and the
+default-connection rule through the forms."""
+import html
+import re
+
+import pytest
+
+from tests.conftest import ADMIN_EMAIL, Factory, csrf_token, login
+from tests.admin.test_api import snapshot
+
+
+@pytest.fixture
+def admin(app):
+    client = app.test_client()
+    assert login(client, ADMIN_EMAIL).status_code == 302
+    return client
+
+
+def submit(client, form_url, data, post_url=None):
+    """Open the form (for its CSRF token), post it, return (status, page text after redirects)."""
+    page = client.get(form_url)
+    assert page.status_code == 200, form_url
+    token = csrf_token(page.get_data(as_text=True))
+    r = client.post(post_url or form_url, data=dict(data, csrf_token=token), follow_redirects=True)
+    return r.status_code, html.unescape(r.get_data(as_text=True))
+
+
+def delete(client, url):
+    token = csrf_token(client.get("/resetmypassword/form").get_data(as_text=True))
+    r = client.post(url, data={"csrf_token": token}, follow_redirects=True)
+    return r.status_code, html.unescape(r.get_data(as_text=True))
+
+
+def _ids(app, model, **filters):
+    from app.models import db
+
+    with app.app_context():
+        rows = db.session.query(model).filter_by(**filters).all()
+        ids = [r.id for r in rows]
+        db.session.remove()
+    return ids
+
+
+CONNECTION = {"name": "Loja", "channel": "whatsapp", "read_receipts": "y", "greeting_message": "Olá!",
+              "completion_message": "", "out_of_hours_message": ""}
+
+
+def test_connection_form_default_rule(app, admin):
+    from app.models import Connection
+
+    # The first connection is the default even if the box is not ticked.
+    status, page = submit(admin, "/connections/add", CONNECTION)
+    assert status == 200 and "Salvo." in page
+    first = _ids(app, Connection, name="Loja")[0]
+    assert _ids(app, Connection, is_default=True) == [first]
+    # Unticking the only default is refused with a message, nothing changes.
+    before = snapshot(app)
+    status, page = submit(admin, f"/connections/edit/{first}", dict(CONNECTION, greeting_message="Mudou"))
+    assert "Sempre é preciso ter uma conexão padrão" in page
+    assert snapshot(app) == before
+    # A second one ticked as default takes over.
+    status, page = submit(admin, "/connections/add", dict(CONNECTION, name="Vendas", is_default="y"))
+    second = _ids(app, Connection, name="Vendas")[0]
+    assert _ids(app, Connection, is_default=True) == [second]
+    # The default cannot be deleted while another exists.
+    before = snapshot(app)
+    status, page = delete(admin, f"/connections/delete/{second}")
+    assert "torne outra conexão a padrão antes de excluí-la" in page
+    assert snapshot(app) == before
+    # The list shows name, status, default and phone in Portuguese.
+    listing = html.unescape(admin.get("/connections/list/").get_data(as_text=True))
+    for text in ("Nome", "Status", "Padrão", "Número", "Desconectado", "Sim", "Não", "QR Code"):
+        assert text in listing, text
+
+
+@pytest.mark.parametrize("data,message", [
+    ({"name": ""}, "Nome é obrigatório."),
+    ({"name": "x" * 101}, "Nome é longo demais"),
+    ({"name": "Existente"}, "Já existe uma conexão chamada"),
+    ({"name": "existente"}, "Já existe uma conexão chamada"),
+    ({"name": "Nova", "greeting_message": "a\x00b"}, "Mensagem de saudação contém caracteres inválidos."),
+    ({"name": "Nova", "greeting_message": "x" * 4001}, "Mensagem de saudação é longo demais"),
+])
+def test_connection_form_bad_input(app, admin, data, message):
+    from app.services import connections
+
+    with app.app_context():
+        connections.create({"name": "Existente"})
+    before = snapshot(app)
+    status, page = submit(admin, "/connections/add", dict(CONNECTION, **data))
+    assert status == 200 and message in page
+    assert snapshot(app) == before
+    if data.get("name") == "":
+        # the form is shown again with what was typed
+        assert "Olá!" in page
+
+
+QUEUE = {"name": "Suporte", "bot_order": "2", "color": "#00bb00", "greeting_message": "Oi",
+         "hours_mon": "08:00-12:00, 13:00-18:00", "hours_tue": "", "hours_wed": "", "hours_thu": "",
+         "hours_fri": "9:00 às 17:00", "hours_sat": "", "hours_sun": "", "out_of_hours_message": "Fechado"}
+
+
+def test_queue_form_hours_and_listing(app, admin):
+    from app.models import Queue
+    from app.services import queues
+
+    status, page = submit(admin, "/queues/add", QUEUE)
+    assert "Salvo." in page
+    qid = _ids(app, Queue, name="Suporte")[0]
+    with app.app_context():
+        q = queues.get(qid)
+        assert q.color == "#00BB00" and q.bot_order == 2
+        assert queues.hours_as_dicts(q) == [{"weekday": 0, "start": "08:00", "end": "12:00"},
+                                            {"weekday": 0, "start": "13:00", "end": "18:00"},
+                                            {"weekday": 4, "start": "09:00", "end": "17:00"}]
+    edit = html.unescape(admin.get(f"/queues/edit/{qid}").get_data(as_text=True))
+    assert 'value="08:00-12:00, 13:00-18:00"' in edit and "Segunda-feira" in edit
+    submit(admin, "/queues/add", dict(QUEUE, name="Atendimento", color="#0000AA", bot_order="2", hours_mon=""))
+    submit(admin, "/queues/add", dict(QUEUE, name="Vendas", color="#AA0000", bot_order="1", hours_mon=""))
+    listing = admin.get("/queues/list/").get_data(as_text=True)
+    positions = [listing.index(n) for n in ("Vendas", "Atendimento", "Suporte")]
+    assert positions == sorted(positions)  # bot order, then name
+    assert "background:#00BB00" in listing  # the colour swatch
+    show = html.unescape(admin.get(f"/queues/show/{qid}").get_data(as_text=True))
+    assert "Segunda-feira" in show and "08:00-12:00, 13:00-18:00" in show and "Fechado" in show
+
+
+@pytest.mark.parametrize("data,message", [
+    ({"color": "azul"}, "A cor deve ser escrita como #RRGGBB"),
+    ({"color": "#00AA00"}, "já é usada pela fila"),
+    ({"name": "existente", "color": "#123456"}, "Já existe uma fila chamada"),
+    ({"bot_order": "primeiro"}, "Ordenação do BOT deve ser um número inteiro."),
+    ({"bot_order": "-1"}, "Ordenação do BOT deve estar entre 0 e 9999."),
+    ({"hours_mon": "8h"}, "Segunda-feira: escreva cada intervalo como início-fim"),
+    ({"hours_tue": "08:00-25:00"}, "Terça-feira: \"25:00\" não é um horário"),
+    ({"hours_wed": "08:00-12:00, 11:00-13:00"}, "Quarta-feira: os intervalos de expediente se sobrepõem."),
+    ({"hours_thu": "10:00-10:00"}, "Quinta-feira: um intervalo não pode começar e terminar no mesmo horário"),
+])
+def test_queue_form_bad_input(app, admin, data, message):
+    from app.services import queues
+
+    with app.app_context():
+        queues.create({"name": "Existente", "color": "#00aa00"})
+    before = snapshot(app)
+    status, page = submit(admin, "/queues/add", dict(QUEUE, **data))
+    assert status == 200 and message in page, page[page.find("alert"):][:500]
+    assert snapshot(app) == before
+
+
+MEMBER = {"name": "Bia", "email": "bia@teste.com.br", "password": "segredo123", "phone": "", "profile": "user",
+          "queues": None, "default_connection": "__None"}
+
+
+@pytest.fixture
+def queue_id(app):
+    from app.services import queues
+
+    with app.app_context():
+        return queues.create({"name": "Vendas", "color": "#AA0000"}).id
+
+
+def test_team_form_creates_a_member_who_can_log_in(app, admin, queue_id):
+    status, page = submit(admin, "/team/add", dict(MEMBER, queues=str(queue_id), phone="5511987654321"))
+    assert "Salvo." in page
+    listing = html.unescape(admin.get("/team/list/").get_data(as_text=True))
+    assert "bia@teste.com.br" in listing and "Vendas" in listing
+    client = app.test_client()
+    assert login(client, "bia@teste.com.br", "segredo123").status_code == 302
+    from app.models import Member
+
+    bia = _ids(app, Member, email="bia@teste.com.br")[0]
+    edit = admin.get(f"/team/edit/{bia}").get_data(as_text=True)
+    assert "scrypt" not in edit and "segredo123" not in edit  # the password is write-only
+    # Editing with an empty password keeps it
+    submit(admin, f"/team/edit/{bia}", dict(MEMBER, queues=str(queue_id), password="", name="Bia Souza"))
+    assert login(app.test_client(), "bia@teste.com.br", "segredo123").status_code == 302
+
+
+@pytest.mark.parametrize("data,message", [
+    ({"queues": None}, "precisa de pelo menos uma fila"),
+    ({"phone": "11987654321"}, "O número deve ter só dígitos: 55 + DDD + número"),
+    ({"phone": "(11) 98765-4321"}, "O número deve ter só dígitos"),
+    ({"email": "bia"}, "não é um endereço de e-mail válido"),
+    ({"email": ADMIN_EMAIL}, "já é usado por outro usuário"),
+    ({"password": "123"}, "A senha deve ter entre 8 e 128 caracteres."),
+    ({"name": ""}, "Nome é obrigatório."),
+    ({"profile": "root"}, "Not a valid choice"),
+])
+def test_team_form_bad_input(app, admin, queue_id, data, message):
+    base = dict(MEMBER, queues=str(queue_id))
+    before = snapshot(app)
+    status, page = submit(admin, "/team/add", dict(base, **data))
+    assert status == 200
+    if message == "Not a valid choice":  # WTForms' own choice check
+        assert "Adicionar usuário" in page and "Salvo." not in page
+    else:
+        assert message in page, page[page.find("alert"):][:400]
+    assert snapshot(app) == before
+
+
+def test_supervisor_team_form_queues_and_password_only(app, queue_id):
+    from app.models import db
+    from app.services import queues, team
+
+    with app.app_context():
+        f = Factory(app, db)
+        other_q = queues.create({"name": "Suporte", "color": "#00AA00"})
+        other_q_id = other_q.id
+        f.member("supervisor", email="sup@teste.com.br")
+        target = f.member("user", queues=[queues.get(queue_id)], email="alvo@teste.com.br", name="Alvo")
+        target_id = target.id
+        db.session.remove()
+    sup = app.test_client()
+    login(sup, "sup@teste.com.br")
+    form = html.unescape(sup.get(f"/team/edit/{target_id}").get_data(as_text=True))
+    assert 'name="queues"' in form and 'name="password"' in form
+    assert 'name="email"' not in form and 'name="profile"' not in form and 'name="name"' not in form
+    # Extra fields posted anyway are not in the form: ignored.
+    submit(sup, f"/team/edit/{target_id}", {"queues": [str(other_q_id)], "password": "nova-senha-9",
+                                             "name": "Hacker", "profile": "admin"})
+    with app.app_context():
+        member = team.get(target_id)
+        assert [q.id for q in member.queues] == [other_q_id]
+        assert member.name == "Alvo" and member.profile == "user"
+    assert login(app.test_client(), "alvo@teste.com.br", "nova-senha-9").status_code == 302
+    before = snapshot(app)
+    status, page = submit(sup, f"/team/edit/{target_id}", {"password": "nova-senha-10"})  # no queue left
+    assert "precisa de pelo menos uma fila" in page
+    assert snapshot(app) == before
+
+
+def test_last_admin_through_the_form(app, admin, queue_id):
+    from app.models import Member
+
+    admin_id = _ids(app, Member, email=ADMIN_EMAIL)[0]
+    before = snapshot(app)
+    status, page = submit(admin, f"/team/edit/{admin_id}", dict(MEMBER, name="Administrador", email=ADMIN_EMAIL,
+                                                                 password="", profile="user", queues=str(queue_id)))
+    assert "Este é o último Admin" in page
+    status, page = delete(admin, f"/team/delete/{admin_id}")
+    assert "Você não pode remover a sua própria conta." in page or "último Admin" in page
+    assert snapshot(app) == before
+
+
+SETTINGS = {"send_ratings": "y", "rating_expiry_minutes": "60", "business_hours": "y",
+            "open_tickets_out_of_hours": "y", "ignore_group_messages": "y", "accept_calls": "y",
+            "chatbot_type": "text", "timezone": "America/Sao_Paulo", "default_rating_template": "__None",
+            "external_rating_url": "", "call_rejection_message": "", "operator_greeting_text": "",
+            "transfer_message_text": "", "operator_farewell_text": ""}
+
+
+def test_settings_is_one_form(app, admin):
+    from app.services.settings import as_dict
+
+    page = html.unescape(admin.get("/settings/form").get_data(as_text=True))
+    assert "Opções" in page and "Enviar Avaliações" in page and "Tipo Chatbot" in page and "Fuso horário" in page
+    assert "/settings/list" not in page
+    status, page = submit(admin, "/settings/form", dict(SETTINGS, operator_greeting="y",
+                                                        operator_greeting_text="{{saudacao}}! Sou {{atendente}}."))
+    assert "Opções salvas." in page
+    with app.app_context():
+        values = as_dict()
+    assert values["operator_greeting"] is True and values["business_hours"] is True
+    assert values["group_actions"] is False  # an unticked box is off
+
+
+@pytest.mark.parametrize("data,message", [
+    ({"operator_greeting": "y"}, "Texto de Saudação é obrigatório quando \"Mensagem de Saudação do Operador\" está ativado."),
+    ({"accept_calls": ""}, "Mensagem de Recusa de Chamada é obrigatório"),
+    ({"external_rating": "y", "external_rating_url": "pesquisa"}, "A URL da avaliação externa deve ser"),
+    ({"timezone": "Brasil/Recife"}, "não é um fuso horário conhecido"),
+    ({"rating_expiry_minutes": "0"}, "Espera pela avaliação (minutos) deve estar entre"),
+    ({"rating_expiry_minutes": "uma hora"}, "Espera pela avaliação (minutos) deve ser um número inteiro."),
+    ({"rating_required": "y", "send_ratings": ""}, "\"Obrigatório Avaliar?\" exige \"Enviar Avaliações\" ativado."),
+])
+def test_settings_form_bad_input(app, admin, data, message):
+    before = snapshot(app)
+    status, page = submit(admin, "/settings/form", dict(SETTINGS, **data))
+    assert status == 200 and message in page, page[page.find("alert"):][:400]
+    assert snapshot(app) == before
+
+
+def test_rating_and_quick_reply_forms(app, admin):
+    status, page = submit(admin, "/ratings/add", {"name": "Satisfação", "message": "Como foi?",
+                                                  "options": "1 - Insatisfeito\n2 - Satisfeito\n3 - Muito satisfeito"})
+    assert "Salvo." in page
+    listing = html.unescape(admin.get("/ratings/list/").get_data(as_text=True))
+    assert "3 - Muito satisfeito" in listing
+    before = snapshot(app)
+    for data, message in (
+        ({"options": "1 - Só uma"}, "Uma avaliação precisa de pelo menos duas opções."),
+        ({"options": "1 - A\n1 - B"}, "O valor de opção 1 está repetido."),
+        ({"options": "um - A\ndois - B"}, "Escreva uma opção por linha"),
+        ({"message": ""}, "Mensagem é obrigatório."),
+        ({"name": "satisfação"}, "Já existe uma avaliação chamada"),
+    ):
+        status, page = submit(admin, "/ratings/add", dict({"name": "Outra", "message": "m", "options": "1 - A\n2 - B"},
+                                                           **data))
+        assert message in page, (data, page[page.find("alert"):][:300])
+    assert snapshot(app) == before
+    status, page = submit(admin, "/quick_replies/add", {"shortcut": "/pix", "message": "Chave PIX: 123"})
+    assert "Salvo." in page and "Chave PIX: 123" in admin.get("/quick_replies/list/").get_data(as_text=True)
+    before = snapshot(app)
+    for data, message in (({"shortcut": "bom dia"}, "O atalho deve ser uma palavra só"),
+                          ({"shortcut": "PIX"}, "O atalho /PIX já existe."),
+                          ({"message": ""}, "Mensagem é obrigatório.")):
+        status, page = submit(admin, "/quick_replies/add", dict({"shortcut": "novo", "message": "m"}, **data))
+        assert message in page
+    assert snapshot(app) == before
+
+
+def test_typed_text_is_escaped_in_the_screens(app, admin):
+    submit(admin, "/queues/add", dict(QUEUE, name="<script>alert(1)</script>", hours_mon=""))
+    listing = admin.get("/queues/list/").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in listing and "&lt;script&gt;alert(1)&lt;/script&gt;" in listing
+    # ... and in the error messages that quote it
+    page = admin.post("/queues/add", data=dict(QUEUE, name="<script>alert(1)</script>", color="#010101", hours_mon="",
+                                               csrf_token=csrf_token(admin.get("/queues/add").get_data(as_text=True))))
+    text = page.get_data(as_text=True)
+    assert "Já existe uma fila chamada" in html.unescape(text) and "<script>alert(1)</script>" not in text
+
+
+def test_userinfo_is_the_navbar_profile_link(app, queue_id):
+    from app.models import db
+    from app.services import queues
+
+    with app.app_context():
+        Factory(app, db).member("user", queues=[queues.get(queue_id)], email="perfil@teste.com.br", name="Paula",
+                                phone="5511987654321")
+        db.session.remove()
+    client = app.test_client()
+    login(client, "perfil@teste.com.br")
+    home = client.get("/", follow_redirects=True).get_data(as_text=True)
+    assert "/team/userinfo/" in home
+    page = html.unescape(client.get("/team/userinfo/").get_data(as_text=True))
+    assert "Paula" in page and "perfil@teste.com.br" in page and "Vendas" in page and "5511987654321" in page
+    assert "/resetmypassword/form" in page

@@ -1,0 +1,331 @@
+"""The admin services' rules, called directly (what REST, forms and scripts share)."""
+import json
+
+import pytest
+
+from app.services import DomainError, Forbidden, NotFound
+from tests.conftest import ADMIN_EMAIL, PASSWORD
+
+
+# --- Connections: the default-connection rule ------------------------------------------------
+
+def test_first_connection_becomes_default_and_only_one_default(db):
+    from app.models import Connection
+    from app.services import connections
+
+    first = connections.create({"name": "Atendimento", "is_default": False})
+    assert first.is_default
+    second = connections.create({"name": "Vendas"})
+    assert not second.is_default and first.is_default
+    third = connections.create({"name": "Financeiro", "is_default": True})
+    defaults = db.session.query(Connection).filter(Connection.is_default.is_(True)).all()
+    assert [c.id for c in defaults] == [third.id]
+    connections.update(second.id, {"is_default": True})
+    defaults = db.session.query(Connection).filter(Connection.is_default.is_(True)).all()
+    assert [c.id for c in defaults] == [second.id]
+
+
+def test_default_cannot_be_unset_nor_deleted_while_others_exist(db):
+    from app.models import Connection
+    from app.services import connections
+
+    only = connections.create({"name": "Única"})
+    with pytest.raises(DomainError) as e:
+        connections.update(only.id, {"is_default": False})
+    assert "padrão" in e.value.message
+    other = connections.create({"name": "Outra"})
+    with pytest.raises(DomainError) as e:
+        connections.delete(only.id)
+    assert e.value.status == 422 and "padrão" in e.value.message
+    db.session.expire_all()
+    assert db.session.get(Connection, only.id).is_default
+    connections.delete(other.id)  # not the default: fine
+    connections.delete(only.id)  # the only connection left: fine
+    assert db.session.query(Connection).count() == 0
+
+
+def test_connection_with_conversations_is_not_deleted(db, factory):
+    from app.models import Contact, Connection, Ticket
+    from app.services import connections
+
+    keep = connections.create({"name": "Principal"})
+    old = connections.create({"name": "Antiga"})
+    contact = Contact(jid="5511988887777@c.us", phone="5511988887777", name="Maria")
+    db.session.add(contact)
+    db.session.flush()
+    db.session.add(Ticket(contact_id=contact.id, connection_id=old.id, status="closed"))
+    db.session.commit()
+    with pytest.raises(DomainError) as e:
+        connections.delete(old.id)
+    assert "conversas" in e.value.message
+    assert db.session.get(Connection, old.id) is not None and db.session.query(Ticket).count() == 1
+
+
+def test_single_default_backed_by_the_database(db):
+    """Even a write that skips the service cannot make two defaults (partial unique index)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from app.models import Connection
+    from app.services import connections
+
+    connections.create({"name": "A"})
+    db.session.add(Connection(name="B", is_default=True))
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+
+
+def test_connection_validation(db, factory):
+    from app.services import connections
+
+    q = factory.queue()
+    c = connections.create({"name": "  Loja  ", "queues": [q.id], "greeting_message": "Olá! 😀"})
+    assert c.name == "Loja" and [x.id for x in c.queues] == [q.id] and c.greeting_message == "Olá! 😀"
+    bad = [
+        {"name": ""}, {"name": "loja"}, {"name": "x" * 101}, {"name": "a\x00b"}, {"name": 5},
+        {"name": "N", "queues": [999]}, {"name": "N", "queues": "1"}, {"name": "N", "is_default": "yes"},
+        {"name": "N", "channel": "fax"}, {"name": "N", "greeting_message": "x" * 5000}, {"name": "N", "foo": 1},
+        ["name"], None,
+    ]
+    for data in bad:
+        with pytest.raises(DomainError):
+            connections.create(data)
+    assert [x.name for x in connections.db.session.query(connections.Connection)] == ["Loja"]
+    with pytest.raises(NotFound):
+        connections.update(99999, {"name": "Z"})
+    with pytest.raises(NotFound):
+        connections.update("1", {"name": "Z"})
+
+
+def test_status_start_and_logout(app, db):
+    from app.models.connection import ConnectionStatus
+    from app.services import connections
+    from app.workers import key, redis_conn
+
+    c = connections.create({"name": "Zap"})
+    event = connections.request_start(c.id)
+    assert event == {"id": c.id, "status": "OPENING", "reason": None, "qr": None, "phone": None}
+    assert c.enabled
+    event = connections.set_status(c.id, ConnectionStatus.QRCODE, qr="2@abc,def")
+    assert event["qr"] == "2@abc,def" and connections.qr_state(c.id) == {"status": "QRCODE", "qr": "2@abc,def"}
+    event = connections.set_status(c.id, ConnectionStatus.CONNECTED, phone="+55 11 99999-0000")
+    assert event["qr"] is None and event["phone"] == "5511999990000"
+    with pytest.raises(DomainError):
+        connections.set_status(c.id, "WHATEVER")
+    redis_conn().delete(key(f"bridge:{c.id}:commands"))
+    event = connections.logout(c.id)
+    assert event["status"] == "DISCONNECTED" and not c.enabled
+    assert [json.loads(x) for x in redis_conn().lrange(key(f"bridge:{c.id}:commands"), 0, -1)] == [{"op": "logout"}]
+
+
+# --- Queues ----------------------------------------------------------------------------------
+
+def test_queue_rules(db):
+    from app.services import queues
+
+    q = queues.create({"name": "Vendas", "color": "#1e88e5", "bot_order": 2,
+                       "hours": [{"weekday": 0, "start": "08:00", "end": "12:00"},
+                                 {"weekday": 0, "start": "13:00", "end": "18:00"},
+                                 {"weekday": 5, "start": "22:00", "end": "02:00"}]})
+    assert q.color == "#1E88E5"
+    assert queues.hours_as_dicts(q)[0] == {"weekday": 0, "start": "08:00", "end": "12:00"}
+    queues.create({"name": "Suporte", "color": "#00AA00", "bot_order": 1})
+    queues.create({"name": "Atendimento", "color": "#00AA01", "bot_order": 1})
+    assert [x.name for x in queues.ordered()] == ["Atendimento", "Suporte", "Vendas"]
+    bad = [
+        {"name": "vendas", "color": "#000001"},  # name taken (case-insensitive)
+        {"name": "Nova", "color": "#1E88e5"},  # colour taken (case-insensitive)
+        {"name": "Nova", "color": "blue"}, {"name": "Nova", "color": "#12345"}, {"name": "Nova"},
+        {"name": "Nova", "color": "#000002", "bot_order": "um"},
+        {"name": "Nova", "color": "#000002", "bot_order": 1.5},
+        {"name": "Nova", "color": "#000002", "hours": [{"weekday": 7, "start": "08:00", "end": "09:00"}]},
+        {"name": "Nova", "color": "#000002", "hours": [{"weekday": 1, "start": "25:00", "end": "09:00"}]},
+        {"name": "Nova", "color": "#000002", "hours": [{"weekday": 1, "start": "09:00", "end": "09:00"}]},
+        {"name": "Nova", "color": "#000002", "hours": [{"weekday": 1, "start": "08:00", "end": "12:00"},
+                                                        {"weekday": 1, "start": "11:00", "end": "13:00"}]},
+        # Sunday night running into Monday morning overlaps Monday's first interval
+        {"name": "Nova", "color": "#000002", "hours": [{"weekday": 6, "start": "22:00", "end": "08:30"},
+                                                        {"weekday": 0, "start": "08:00", "end": "12:00"}]},
+        {"name": "Nova", "color": "#000002", "hours": "08:00-12:00"},
+    ]
+    for data in bad:
+        with pytest.raises(DomainError) as e:
+            queues.create(data)
+        assert e.value.message
+    assert queues.ordered().count() == 3
+    whole_day = queues.create({"name": "24h", "color": "#000003",
+                               "hours": [{"weekday": d, "start": "00:00", "end": "00:00"} for d in range(7)]})
+    assert len(whole_day.hours) == 7
+
+
+def test_queue_hours_from_the_form_texts(db):
+    from app.services import queues
+
+    texts = ["08:00-12:00, 13:00 - 18:00", "", "", "", "8:00 às 17:00", "", ""]
+    q = queues.create({"name": "Fila", "color": "#ABCDEF", "hours": queues.hours_from_day_texts(texts)})
+    assert queues.day_texts(q) == ["08:00-12:00, 13:00-18:00", "", "", "", "08:00-17:00", "", ""]
+    for monday in ("de manhã", "08:00", "8h-12h", "08:00-12:00 13:00-18:00"):
+        with pytest.raises(DomainError) as e:
+            queues.create({"name": "Outra", "color": "#ABCDE0",
+                           "hours": queues.hours_from_day_texts([monday, "", "", "", "", "", ""])})
+        assert "Segunda-feira" in e.value.message
+
+
+# --- Team ------------------------------------------------------------------------------------
+
+def test_member_create_and_login_fields(app, db, factory):
+    from app.services import team
+
+    q = factory.queue()
+    conn = factory.connection()
+    m = team.create({"name": "Ana", "email": "Ana@Empresa.com.br", "password": "segredo123", "phone": "5511987654321",
+                     "profile": "user", "queues": [q.id], "default_connection": conn.id})
+    assert m.username == m.email == "ana@empresa.com.br"
+    assert m.password != "segredo123" and m.profile == "user" and m.default_connection_id == conn.id
+    assert app.appbuilder.sm.auth_user_db("ana@empresa.com.br", "segredo123") is not None
+    bad = [
+        {"name": "B", "email": "ana@empresa.com.br", "password": "segredo123", "queues": [q.id]},  # e-mail taken
+        {"name": "B", "email": "não é email", "password": "segredo123", "queues": [q.id]},
+        {"name": "B", "email": "b@x.com", "password": "curta", "queues": [q.id]},
+        {"name": "B", "email": "b@x.com", "password": "segredo123", "queues": []},  # User without queue
+        {"name": "B", "email": "b@x.com", "password": "segredo123", "queues": [q.id], "phone": "11987654321"},
+        {"name": "B", "email": "b@x.com", "password": "segredo123", "queues": [q.id], "phone": "55 11 98765-4321"},
+        {"name": "B", "email": "b@x.com", "password": "segredo123", "queues": [q.id], "phone": "55119876543210"},
+        {"name": "B", "email": "b@x.com", "password": "segredo123", "queues": [q.id], "profile": "root"},
+        {"name": "B", "email": "b@x.com", "password": "segredo123", "queues": [q.id], "default_connection": 999},
+        {"name": "", "email": "b@x.com", "password": "segredo123", "queues": [q.id]},
+    ]
+    for data in bad:
+        with pytest.raises(DomainError):
+            team.create(data)
+    assert team.create({"name": "Sup", "email": "sup@x.com", "password": "segredo123", "profile": "supervisor",
+                        "phone": "551198765432"}).profile == "supervisor"
+
+
+def test_supervisor_changes_only_queues_and_password_of_users(app, db, factory):
+    from app.services import team
+
+    q1, q2 = factory.queue(), factory.queue()
+    sup = factory.member("supervisor")
+    user = factory.member("user", queues=[q1])
+    other_sup = factory.member("supervisor")
+    admin = factory.admin()
+    team.update(user.id, {"queues": [q1.id, q2.id], "password": "nova-senha-1"}, actor=sup)
+    assert {q.id for q in user.queues} == {q1.id, q2.id}
+    assert app.appbuilder.sm.auth_user_db(user.email, "nova-senha-1") is not None
+    # Sending back unchanged values is fine; changing anything else is not.
+    team.update(user.id, {"name": user.name, "queues": [q1.id]}, actor=sup)
+    for data in ({"name": "Outro nome"}, {"profile": "admin"}, {"email": "x@y.com"}, {"phone": "5511987654321"}):
+        with pytest.raises(Forbidden):
+            team.update(user.id, data, actor=sup)
+    for target in (other_sup, admin, sup):
+        with pytest.raises(Forbidden):
+            team.update(target.id, {"password": "nova-senha-2"}, actor=sup)
+    with pytest.raises(Forbidden):
+        team.create({"name": "X", "email": "x@x.com", "password": "segredo123", "queues": [q1.id]}, actor=sup)
+    with pytest.raises(Forbidden):
+        team.delete(user.id, actor=sup)
+    with pytest.raises(Forbidden):
+        team.update(user.id, {"queues": [q2.id]}, actor=user)
+    with pytest.raises(DomainError):
+        team.update(user.id, {"queues": []}, actor=sup)  # a User keeps at least one queue
+    db.session.expire_all()
+    assert user.name != "Outro nome" and sup.profile == "supervisor"
+
+
+def test_last_admin_cannot_be_demoted_or_deleted(app, db, factory):
+    from app.services import team
+
+    admin = factory.admin()
+    with pytest.raises(DomainError) as e:
+        team.update(admin.id, {"profile": "supervisor"})
+    assert "último" in e.value.message
+    with pytest.raises(DomainError):
+        team.delete(admin.id)
+    second = factory.member("admin")
+    with pytest.raises(DomainError):
+        team.delete(second.id, actor=second)  # not your own account
+    team.update(admin.id, {"profile": "supervisor"}, actor=second)
+    assert admin.profile == "supervisor"
+    with pytest.raises(DomainError):
+        team.update(second.id, {"profile": "user", "queues": []})
+    team.delete(admin.id, actor=second)
+    assert team.admin_count() == 1
+
+
+# --- Settings --------------------------------------------------------------------------------
+
+def test_settings_update_and_validation(db):
+    from app.services.settings import as_dict, update_settings
+
+    before = as_dict()
+    update_settings({"operator_greeting": True, "operator_greeting_text": "{{saudacao}}, {{nome}}!"})
+    assert as_dict()["operator_greeting"] is True
+    bad = [
+        {"transfer_message": True, "transfer_message_text": ""},
+        {"operator_farewell": True},
+        {"accept_calls": False, "call_rejection_message": None},
+        {"external_rating": True, "external_rating_url": "javascript:alert(1)"},
+        {"external_rating": True, "external_rating_url": "ftp://x.com"},
+        {"external_rating": True},
+        {"chatbot_type": "buttons"},
+        {"timezone": "America/Sao_Paulx"}, {"timezone": ""}, {"timezone": "../../etc/passwd"},
+        {"rating_expiry_minutes": 0}, {"rating_expiry_minutes": "dez"},
+        {"send_ratings": None}, {"send_ratings": "sim"},
+        {"rating_required": True, "send_ratings": False},
+        {"default_rating_template": 12345},
+        {"nonsense": 1}, "texto",
+    ]
+    current = as_dict()
+    for data in bad:
+        with pytest.raises(DomainError):
+            update_settings(data)
+        db.session.rollback()
+        assert as_dict() == current, data
+    update_settings({"external_rating": True, "external_rating_url": "https://pesquisa.exemplo.com.br/x?y=1",
+                     "timezone": "America/Manaus", "chatbot_type": "list", "rating_expiry_minutes": 30})
+    after = as_dict()
+    assert after["timezone"] == "America/Manaus" and after["chatbot_type"] == "list" and before != after
+
+
+# --- Ratings and quick replies --------------------------------------------------------------
+
+def test_rating_template_rules(db):
+    from app.services import rating_templates as rt
+
+    t = rt.create({"name": "Satisfação", "message": "Como foi?", "options": [
+        {"value": 3, "label": "Muito satisfeito"}, {"value": 1, "label": "Insatisfeito"}]})
+    assert rt.options_as_dicts(t) == [{"value": 1, "label": "Insatisfeito"}, {"value": 3, "label": "Muito satisfeito"}]
+    bad = [
+        {"name": "satisfação", "message": "m", "options": [{"value": 1, "label": "a"}, {"value": 2, "label": "b"}]},
+        {"name": "N", "message": "", "options": [{"value": 1, "label": "a"}, {"value": 2, "label": "b"}]},
+        {"name": "N", "message": "m", "options": [{"value": 1, "label": "a"}]},
+        {"name": "N", "message": "m", "options": [{"value": 1, "label": "a"}, {"value": 1, "label": "b"}]},
+        {"name": "N", "message": "m", "options": [{"value": 1, "label": ""}, {"value": 2, "label": "b"}]},
+        {"name": "N", "message": "m", "options": [{"value": "x", "label": "a"}, {"value": 2, "label": "b"}]},
+        {"name": "N", "message": "m", "options": {"1": "a", "2": "b"}},
+    ]
+    for data in bad:
+        with pytest.raises(DomainError):
+            rt.create(data)
+    rt.update(t.id, {"options": [{"value": 1, "label": "Ruim"}, {"value": 2, "label": "Bom"}]})
+    assert rt.options_text(t) == "1 - Ruim\n2 - Bom"
+    assert rt.options_from_text("1 - Ruim\n\n2) Bom") == [{"value": 1, "label": "Ruim"}, {"value": 2, "label": "Bom"}]
+
+
+def test_quick_reply_rules(db, factory):
+    from app.models import QuickReply
+    from app.services import quick_replies as qr
+
+    r = qr.create({"shortcut": "/horario", "message": "Atendemos das 8h às 18h."})
+    assert r.shortcut == "horario"
+    for data in ({"shortcut": "HORARIO", "message": "x"}, {"shortcut": "dois termos", "message": "x"},
+                 {"shortcut": "ok", "message": ""}, {"shortcut": "", "message": "x"},
+                 {"shortcut": "a/b", "message": "x"}, {"shortcut": "x" * 60, "message": "x"}):
+        with pytest.raises(DomainError):
+            qr.create(data)
+    member, other = factory.member("user"), factory.member("user")
+    db.session.add(QuickReply(shortcut="meu", message="pessoal", user_id=other.id))
+    db.session.commit()
+    assert [x.shortcut for x in qr.visible_to(member)] == ["horario"]
+    assert [x.shortcut for x in qr.visible_to(other)] == ["horario", "meu"]
