@@ -15,7 +15,7 @@ from tests.conftest import ADMIN_EMAIL, PASSWORD, Stack
 
 pytestmark = pytest.mark.slow
 
-EXAMPLES_PER_OPERATION = 30
+EXAMPLES_PER_OPERATION = 20
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +73,8 @@ def test_api_answers_every_generated_request_as_described(openapi, live_web, som
                   suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
         def fuzz(case):
             response = case.call(base_url=live_web.url, headers=live_web.headers, timeout=15)
+            if response.status_code == 414 and len(response.request.url) > 8000:
+                return  # the HTTP server's own URL limit, before the application (a transport answer)
             # A valid request may still be refused by the ticket's state (closing a closed ticket:
             # 400, documented): only the acceptance of valid data is not checked.
             case.validate_response(response, excluded_checks=[positive_data_acceptance])
