@@ -45,6 +45,14 @@ def secret_key() -> str:
     return path.read_text().strip()
 
 
+def simulator_url() -> str:
+    """With SIMULATOR=1 the bridge opens the simulator's page on this installation's web server."""
+    host = os.environ.get("HOST", "127.0.0.1")
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    return f"http://{host}:{os.environ.get('PORT', '5000')}/simulator/web/"
+
+
 class Config:
     BASE_DIR = BASE_DIR
 
@@ -60,9 +68,10 @@ class Config:
         # Every Redis key, RQ queue and Socket.IO channel of this installation is prefixed with
         # it, so that test runs (or two installations) can share one Redis server.
         self.REDIS_NAMESPACE = os.environ.get("REDIS_NAMESPACE", "conecta")
-        self.WHATSAPP_WEB_URL = os.environ.get("WHATSAPP_WEB_URL", "https://web.whatsapp.com")
         self.CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "")
         self.SIMULATOR = _bool("SIMULATOR")
+        self.WHATSAPP_WEB_URL = os.environ.get("WHATSAPP_WEB_URL") or (
+            simulator_url() if self.SIMULATOR else "https://web.whatsapp.com")
         self.TZ_NAME = os.environ.get("TZ_NAME", "America/Sao_Paulo")
         self.MEDIA_DIR = str(instance_dir() / "media")
         self.SESSIONS_DIR = str(instance_dir() / "sessions")
@@ -91,6 +100,10 @@ class Config:
         # Tables come from the Alembic migrations only; roles from app.services.bootstrap.
         self.FAB_CREATE_DB = False
         self.FAB_API_MAX_PAGE_SIZE = 100
+        from app.security import password_policy
+
+        self.FAB_PASSWORD_COMPLEXITY_ENABLED = True
+        self.FAB_PASSWORD_COMPLEXITY_VALIDATOR = password_policy
         self.FAB_SECURITY_MANAGER_CLASS = "app.security.ConectaSecurityManager"
         self.BABEL_DEFAULT_LOCALE = "pt_BR"
         # Merged over Flask-AppBuilder's own catalogue (ours wins), see app.i18n.

@@ -36,6 +36,10 @@ def create_app(overrides: dict | None = None, *, async_mode: str | None = None):
         from app import views
 
         views.register(appbuilder)
+    if app.config.get("SIMULATOR"):
+        from app.bridge import simulator
+
+        simulator.init_app(app)
 
     socketio.init_app(
         app,

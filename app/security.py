@@ -1,5 +1,6 @@
 from flask import jsonify, request
 from flask_appbuilder.api import safe
+from flask_appbuilder.exceptions import PasswordComplexityValidationError
 from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.schemas import login_post
 from flask_appbuilder.security.sqla.manager import SecurityManager
@@ -9,6 +10,17 @@ from marshmallow import ValidationError
 
 from app.models.team import Member
 
+
+def password_policy(password: str) -> None:
+    """FAB_PASSWORD_COMPLEXITY_VALIDATOR: FAB's own password forms ("Alterar minha senha") apply
+    the same policy as Equipe."""
+    from app.services import DomainError
+    from app.services.team import check_password
+
+    try:
+        check_password(password)
+    except DomainError as exc:
+        raise PasswordComplexityValidationError(exc.message) from None
 
 class ConectaSecurityApi(SecurityApi):
     """FAB's API login, with its description made true: username and password are required,

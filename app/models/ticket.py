@@ -33,6 +33,8 @@ class Ticket(Model):
         ),
         Index("ix_ticket_status_queue_updated", "status", "queue_id", "updated_at"),
         Index("ix_ticket_user_status", "user_id", "status"),
+        # The chat lists (a status, newest activity first, across queues): bench/chat_list.py.
+        Index("ix_ticket_status_updated", "status", "updated_at", "id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"), nullable=False, index=True)

@@ -71,6 +71,10 @@ def handle_reply(contact, connection, payload: dict, changes, now) -> bool:
     db.session.add(Rating(ticket_id=ticket.id, user_id=ticket.user_id, template_id=ticket.rating_template_id,
                           value=option.value, label=option.label))
     store_inbound(ticket, payload, changes, count_unread=False)
+    from flask_babel import gettext as _
+
+    outbound.system_line(ticket, _("Rating received: %(value)s - %(label)s", value=option.value, label=option.label),
+                         changes=changes)
     return True
 
 

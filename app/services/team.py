@@ -61,6 +61,18 @@ def admin_count() -> int:
             .filter(Role.name == PROFILES["admin"]).scalar())
 
 
+def check_password(password) -> str:
+    """The password policy, for Equipe and for FAB's own "change my password" form alike."""
+    if password is None or password == "":
+        raise inputs.invalid(_("%(field)s is required.", field=LABELS["password"]))
+    if not isinstance(password, str) or "\x00" in password:
+        raise inputs.invalid(_("%(field)s contains invalid characters.", field=LABELS["password"]))
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise inputs.invalid(_("The password must have between %(min)d and %(max)d characters.",
+                               min=MIN_PASSWORD, max=MAX_PASSWORD))
+    return password
+
+
 def hash_password(password: str) -> str:
     # The same hashing as Flask-AppBuilder's add_user / reset_password, so FAB's login checks it.
     return generate_password_hash(
@@ -90,15 +102,7 @@ def _clean(data: dict, current: Member | None) -> dict:
             raise inputs.invalid(_("The e-mail %(email)s is already used by another member.", email=email))
         clean["email"] = email
     if current is None or data.get("password") not in (None, ""):
-        password = data.get("password")
-        if password is None or password == "":
-            raise inputs.invalid(_("%(field)s is required.", field=LABELS["password"]))
-        if not isinstance(password, str) or "\x00" in password:
-            raise inputs.invalid(_("%(field)s contains invalid characters.", field=LABELS["password"]))
-        if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-            raise inputs.invalid(_("The password must have between %(min)d and %(max)d characters.",
-                                   min=MIN_PASSWORD, max=MAX_PASSWORD))
-        clean["password"] = password
+        clean["password"] = check_password(data.get("password"))
     if "phone" in data:
         phone = inputs.text(data["phone"], LABELS["phone"], max_len=20, single_line=True)
         if phone is not None and not _PHONE.fullmatch(phone):

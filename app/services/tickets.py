@@ -91,11 +91,23 @@ def transfer(user, ticket_id, queue_id=None, user_id=None) -> Changes:
         ticket.user_id = None
         ticket.status = TicketStatus.PENDING
     changes.ticket(ticket, before)
+    outbound.system_line(ticket, _transfer_line(user, queue, agent), changes=changes)
     if settings.transfer_message:
         text = _render(settings.transfer_message_text, ticket, settings, agent=agent, queue=queue)
         if text:
             outbound.queue_message(ticket, text, changes=changes, user=user)
     return changes
+
+
+def _transfer_line(user, queue, agent) -> str:
+    """The line the conversation keeps of a transfer (in the installation's language)."""
+    from flask_babel import gettext as _
+
+    if queue is not None and agent is not None:
+        return _("Transferred to %(queue)s / %(agent)s by %(user)s", queue=queue.name, agent=agent.name, user=user.name)
+    if queue is not None:
+        return _("Transferred to %(queue)s by %(user)s", queue=queue.name, user=user.name)
+    return _("Transferred to %(agent)s by %(user)s", agent=agent.name, user=user.name)
 
 
 def close(user, ticket_id, rating_template_id=None, now=None) -> Changes:
@@ -219,3 +231,66 @@ def _as_id(value) -> int:
     if number is None:
         raise DomainError(_l("Invalid id."), status=422)
     return number
+
+
+# -- used by the chat screen --------------------------------------------------------------------
+
+def allowed_actions(user, ticket) -> set[str]:
+    """What `user` may do to `ticket` (a ticket they can see), so the screen shows only those
+    buttons. The same checks as the actions above, which refuse anything else anyway."""
+    settings = get_settings()
+
+    def passes(check) -> bool:
+        try:
+            check()
+            return True
+        except Forbidden:
+            return False
+
+    group_ok = passes(lambda: _check_group_action(user, ticket, settings))
+    handler_ok = passes(lambda: _check_handler(user, ticket))
+    actions = set()
+    if ticket.status == TicketStatus.PENDING and group_ok:
+        actions.add("accept")
+    if ticket.status != TicketStatus.CLOSED and group_ok and handler_ok:
+        actions.update(("transfer", "close"))
+    if ticket.status == TicketStatus.OPEN and group_ok and handler_ok:
+        actions.add("return")
+    if ticket.status == TicketStatus.CLOSED and (user.sees_all_tickets or ticket.user_id in (None, user.id)):
+        actions.add("reopen")
+    # The screen lets an agent write once the ticket is theirs (accepted), as agents expect.
+    if ticket.status == TicketStatus.OPEN and handler_ok:
+        actions.add("send")
+    return actions
+
+
+def mark_read(user, ticket_id) -> Changes:
+    """The member opened the ticket: its unread count goes to zero and, when the connection's read
+    receipts are on, the customer's messages are marked read on WhatsApp."""
+    changes = Changes()
+    ticket = visibility.get_visible_ticket(user, ticket_id)
+    if ticket.unread_count:
+        ticket.unread_count = 0
+        changes.ticket(ticket)
+        if ticket.connection.read_receipts:
+            changes.command(ticket.connection_id, {"op": "mark_read", "chat_id": ticket.contact.jid})
+    return changes
+
+
+def send_media(user, ticket_id, stored, caption: str = "") -> tuple:
+    """An agent's file (already checked and stored by app.services.attachments), queued for the
+    connection with an optional caption. Returns (message, changes)."""
+    changes = Changes()
+    ticket = visibility.get_visible_ticket(user, ticket_id, for_update=True)
+    caption = caption if isinstance(caption, str) else ""
+    if len(caption) > outbound.MAX_BODY:
+        raise DomainError(_l("The message is too long (at most %(n)s characters).", n=outbound.MAX_BODY),
+                          status=422)
+    if ticket.status == TicketStatus.CLOSED:
+        raise DomainError(_l("This ticket is closed; reopen it to send messages."))
+    _check_handler(user, ticket)
+    ticket.unread_count = 0
+    message = outbound.queue_message(ticket, caption, changes=changes, user=user, type=stored.kind)
+    message.media_path, message.media_mime, message.media_name = stored.path, stored.mime, stored.name
+    outbound.touch_ticket(ticket, message)
+    return message, changes

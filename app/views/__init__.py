@@ -5,6 +5,8 @@ import importlib
 MODULES = [
     "app.views.index",
     "app.views.ticket_api",
+    "app.views.chat",
+    "app.views.chat_socket",
     "app.views.connections",
     "app.views.queues",
     "app.views.team",

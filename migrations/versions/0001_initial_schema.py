@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 10:02:45.415296
+Create Date: 2026-11-24 10:24:20.490373
 
 """
 from alembic import op
@@ -338,6 +338,7 @@ def upgrade():
     with op.batch_alter_table('ticket', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ticket_contact_id'), ['contact_id'], unique=False)
         batch_op.create_index('ix_ticket_status_queue_updated', ['status', 'queue_id', 'updated_at'], unique=False)
+        batch_op.create_index('ix_ticket_status_updated', ['status', 'updated_at', 'id'], unique=False)
         batch_op.create_index('ix_ticket_user_status', ['user_id', 'status'], unique=False)
         batch_op.create_index('uq_ticket_active_contact', ['contact_id', 'connection_id'], unique=True, postgresql_where=sa.text("status IN ('pending', 'open')"), sqlite_where=sa.text("status IN ('pending', 'open')"))
 
@@ -399,6 +400,7 @@ def downgrade():
     with op.batch_alter_table('ticket', schema=None) as batch_op:
         batch_op.drop_index('uq_ticket_active_contact', postgresql_where=sa.text("status IN ('pending', 'open')"), sqlite_where=sa.text("status IN ('pending', 'open')"))
         batch_op.drop_index('ix_ticket_user_status')
+        batch_op.drop_index('ix_ticket_status_updated')
         batch_op.drop_index('ix_ticket_status_queue_updated')
         batch_op.drop_index(batch_op.f('ix_ticket_contact_id'))
 

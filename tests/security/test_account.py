@@ -187,3 +187,23 @@ def test_a_login_with_nul_in_the_username_is_a_failed_login(app, client):
     assert r.status_code == 401
     form = login(app.test_client(), "admin\x00@teste.com.br")
     assert form.status_code == 302 and "/login/" in form.headers["Location"]
+
+
+def test_change_my_password_applies_the_team_password_policy(app, client, factory):
+    member = factory.member("user", email="curta@teste.com.br")
+    old_hash = member.password
+    assert login(client, "curta@teste.com.br").status_code == 302
+    page = client.get("/resetmypassword/form").get_data(as_text=True)
+    r = client.post("/resetmypassword/form", data={"password": "abc", "conf_password": "abc",
+                                                   "csrf_token": csrf_token(page)})
+    assert r.status_code == 200
+    assert "A senha deve ter entre 8 e 128 caracteres" in r.get_data(as_text=True)
+    from app.models import Member, db
+
+    db.session.expire_all()
+    assert db.session.get(Member, member.id).password == old_hash
+    r = client.post("/resetmypassword/form", data={"password": "uma-senha-boa", "conf_password": "uma-senha-boa",
+                                                   "csrf_token": csrf_token(page)})
+    assert r.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Member, member.id).password != old_hash

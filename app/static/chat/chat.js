@@ -1,0 +1,814 @@
+/* Atendimentos: the agents' chat screen.
+ *
+ * Everything customers and agents typed (names, messages, file names) is put in the page as
+ * text (textContent / text nodes), never as HTML. Strings come translated from the server in
+ * the boot data. Which tickets are visible and which actions are allowed is decided by the
+ * server: this script only shows what the endpoints return.
+ */
+(function () {
+  "use strict";
+
+  var boot = JSON.parse(document.getElementById("chat-boot").textContent);
+  var T = boot.strings;
+  var me = boot.user;
+  var csrf = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
+  var EMOJI = ["😀", "😁", "😂", "🙂", "😉", "😊", "😍", "😘", "😎", "🤔", "😅", "😢", "😭", "😡", "😱", "🙏",
+    "👍", "👎", "👏", "🙌", "👋", "🤝", "💪", "✌️", "❤️", "💙", "💚", "🎉", "✅", "❌", "⚠️", "⏰",
+    "📞", "📎", "📄", "📷", "🚚", "💰", "⭐", "🔥"];
+
+  var state = {
+    tab: "open",
+    queue: "",
+    search: "",
+    cursor: null,
+    rows: new Map(),       // id -> ticket row shown in the list
+    known: new Map(),      // id -> last ticket row heard of (any tab), for notifications
+    current: null,         // the open ticket's row
+    actions: [],
+    messages: new Map(),   // id -> message shown in the conversation
+    firstId: null,
+    lastId: null,
+    quickReplies: [],
+    quickIndex: 0,
+    targets: null,
+    listSeq: 0,
+    everConnected: false
+  };
+
+  // ------------------------------------------------------------------ small helpers
+  function $(id) { return document.getElementById(id); }
+
+  function el(tag, props) {
+    var node = document.createElement(tag);
+    if (props) {
+      Object.keys(props).forEach(function (key) {
+        if (key === "text") node.textContent = props[key];
+        else if (key === "class") node.className = props[key];
+        else if (key === "dataset") Object.assign(node.dataset, props[key]);
+        else node.setAttribute(key, props[key]);
+      });
+    }
+    for (var i = 2; i < arguments.length; i++) {
+      var child = arguments[i];
+      if (child === null || child === undefined) continue;
+      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    }
+    return node;
+  }
+
+  function api(url, options) {
+    options = options || {};
+    var init = { method: options.method || "GET", credentials: "same-origin", headers: { "Accept": "application/json" } };
+    if (init.method !== "GET") init.headers["X-CSRFToken"] = csrf;
+    if (options.form) {
+      init.body = options.form;
+    } else if (options.json !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(options.json);
+    }
+    return fetch(url, init).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (data) {
+        if (!response.ok) {
+          var error = new Error(data.message || T.error);
+          error.status = response.status;
+          throw error;
+        }
+        return data;
+      });
+    }, function () {
+      var error = new Error(T.network_error);
+      error.status = 0;
+      throw error;
+    });
+  }
+
+  var tz = boot.settings.timezone || undefined;
+  function fmt(options) {
+    try { return new Intl.DateTimeFormat("pt-BR", Object.assign({ timeZone: tz }, options)); }
+    catch (e) { return new Intl.DateTimeFormat("pt-BR", options); }
+  }
+  var fmtTime = fmt({ hour: "2-digit", minute: "2-digit" });
+  var fmtDate = fmt({ day: "2-digit", month: "2-digit", year: "numeric" });
+  var fmtDay = fmt({ weekday: "long", day: "2-digit", month: "long", year: "numeric" });
+
+  function dayKey(date) { return fmtDate.format(date); }
+
+  function shortWhen(iso) {
+    if (!iso) return "";
+    var date = new Date(iso);
+    return dayKey(date) === dayKey(new Date()) ? fmtTime.format(date) : fmtDate.format(date);
+  }
+
+  function dayLabel(date) {
+    var key = dayKey(date);
+    if (key === dayKey(new Date())) return T.today;
+    if (key === dayKey(new Date(Date.now() - 86400000))) return T.yesterday;
+    return fmtDay.format(date);
+  }
+
+  function contactName(row) {
+    return row.contact.name || row.contact.phone || "—";
+  }
+
+  function showError(node, message) {
+    node.textContent = message || "";
+    node.hidden = !message;
+  }
+
+  function banner(message, autoHide) {
+    var node = $("chat-banner");
+    showError(node, message);
+    if (autoHide && message) setTimeout(function () { if (node.textContent === message) showError(node, ""); }, 3000);
+  }
+
+  function queueTag(node, queue) {
+    node.textContent = queue ? queue.name : "";
+    node.style.backgroundColor = queue ? queue.color : "";
+  }
+
+  // ------------------------------------------------------------------ ticket list
+  function matchesList(row) {
+    if (state.tab === "open" && !(row.status === "open" && row.user && row.user.id === me.id)) return false;
+    if (state.tab === "pending" && row.status !== "pending") return false;
+    if (state.tab === "closed" && row.status !== "closed") return false;
+    if (state.queue === "none" && row.queue) return false;
+    if (state.queue && state.queue !== "none" && !(row.queue && String(row.queue.id) === state.queue)) return false;
+    return true;
+  }
+
+  function renderRow(row) {
+    var time = el("span", { "class": "chat-ticket-time", text: shortWhen(row.last_message_at || row.updated_at) });
+    var tag = el("span", { "class": "chat-queue-tag" });
+    queueTag(tag, row.queue);
+    var unread = row.unread_count > 0 ? el("span", { "class": "chat-unread", text: String(row.unread_count) }) : null;
+    var name = contactName(row);
+    var li = el("li", { "class": "chat-ticket", dataset: { id: String(row.id), updated: row.updated_at || "" } },
+      el("div", { "class": "chat-avatar", text: name.charAt(0).toUpperCase() }),
+      el("div", { "class": "chat-ticket-body" },
+        el("div", { "class": "chat-ticket-line" }, el("span", { "class": "chat-ticket-name", text: name }), time),
+        el("div", { "class": "chat-ticket-line" },
+          el("span", { "class": "chat-ticket-preview", text: row.last_message || "" }), tag, unread)));
+    li.style.borderLeftColor = row.queue ? row.queue.color : "transparent";
+    if (state.current && state.current.id === row.id) li.classList.add("current");
+    li.addEventListener("click", function () { openTicket(row.id); });
+    return li;
+  }
+
+  function placeRow(row) {
+    var list = $("chat-tickets");
+    var old = list.querySelector('[data-id="' + row.id + '"]');
+    if (!matchesList(row)) {
+      if (old) old.remove();
+      state.rows.delete(row.id);
+      emptyListNote();
+      return;
+    }
+    if (state.search && !old) return; // a live ticket is listed under a search only after a new search
+    state.rows.set(row.id, row);
+    var node = renderRow(row);
+    if (old) old.remove();
+    // Newest activity first, as the server orders it.
+    var before = null;
+    list.querySelectorAll(".chat-ticket").forEach(function (item) {
+      if (before) return;
+      var updated = item.dataset.updated, id = Number(item.dataset.id);
+      if (updated < (row.updated_at || "") || (updated === row.updated_at && id < row.id)) before = item;
+    });
+    if (!before && state.cursor) { // older than everything loaded: it comes with "load more"
+      state.rows.delete(row.id);
+      emptyListNote();
+      return;
+    }
+    list.insertBefore(node, before);
+    emptyListNote();
+  }
+
+  function removeRow(id) {
+    var node = $("chat-tickets").querySelector('[data-id="' + id + '"]');
+    if (node) node.remove();
+    state.rows.delete(id);
+    emptyListNote();
+  }
+
+  function emptyListNote() {
+    var list = $("chat-tickets");
+    var note = list.querySelector(".chat-empty-list");
+    var empty = !list.querySelector(".chat-ticket");
+    if (empty && !note) list.appendChild(el("li", { "class": "chat-empty-list", text: T.no_tickets }));
+    if (!empty && note) note.remove();
+  }
+
+  function setCounts(counts) {
+    document.querySelectorAll("[data-count]").forEach(function (node) {
+      var value = counts[node.dataset.count];
+      node.textContent = value ? String(value) : "";
+    });
+  }
+
+  function loadList(more) {
+    var seq = ++state.listSeq;
+    var params = new URLSearchParams({ tab: state.tab });
+    if (state.queue) params.set("queue", state.queue);
+    if (state.search) params.set("q", state.search);
+    if (more && state.cursor) params.set("cursor", state.cursor);
+    return api("/chat/api/tickets?" + params.toString()).then(function (data) {
+      if (seq !== state.listSeq) return; // a newer request (tab, filter, search) won
+      var list = $("chat-tickets");
+      if (!more) {
+        list.textContent = "";
+        state.rows.clear();
+      }
+      state.cursor = data.cursor;
+      data.tickets.forEach(function (row) {
+        if (state.rows.has(row.id)) return;
+        state.rows.set(row.id, row);
+        list.appendChild(renderRow(row));
+      });
+      $("chat-more").hidden = !data.cursor;
+      countsSeq++;
+      setCounts(data.counts);
+      emptyListNote();
+      return true;
+    }).catch(function (error) { banner(error.message); return false; });
+  }
+
+  var countsTimer = null, countsSeq = 0;
+  function refreshCounts() {
+    clearTimeout(countsTimer);
+    countsTimer = setTimeout(function () {
+      var seq = ++countsSeq;
+      api("/chat/api/counts").then(function (data) {
+        if (seq === countsSeq) setCounts(data.counts); // an older answer never overwrites a newer one
+      }).catch(function () {});
+    }, 300);
+  }
+
+  // ------------------------------------------------------------------ conversation
+  function tick(message) {
+    if (!message.from_me || message.type === "system") return null;
+    var icons = { queued: "fa-regular fa-clock", sent: "fa-solid fa-check", delivered: "fa-solid fa-check-double",
+      read: "fa-solid fa-check-double", failed: "fa-solid fa-triangle-exclamation" };
+    var label = T["tick_" + message.status] || message.status;
+    return el("span", { "class": "chat-tick " + message.status, title: label, "aria-label": label,
+      "data-status": message.status }, el("i", { "class": icons[message.status] || "" }));
+  }
+
+  function mediaNode(message) {
+    if (!message.media) return null;
+    var mime = message.media.mime || "";
+    var media = {
+      url: "/chat/media/" + message.id,
+      name: message.media.name || "",
+      kind: boot.inline.indexOf(mime) >= 0 ? mime.split("/")[0] : "file"
+    };
+    if (media.kind === "image") {
+      return el("a", { href: media.url, target: "_blank", rel: "noopener" },
+        el("img", { src: media.url, alt: media.name || T.attachment, loading: "lazy" }));
+    }
+    if (media.kind === "audio") return el("audio", { src: media.url, controls: "", preload: "none" });
+    if (media.kind === "video") return el("video", { src: media.url, controls: "", preload: "metadata" });
+    return el("a", { "class": "chat-file", href: media.url, download: media.name || "" },
+      el("i", { "class": "fa fa-file" }), " ", media.name || T.download);
+  }
+
+  function renderMessage(message) {
+    if (message.type === "system" || message.type === "call") {
+      var text = message.type === "call" && !message.body ? T.missed_call : message.body;
+      return el("div", { "class": "chat-system", dataset: { id: String(message.id) } },
+        el("span", { text: (message.type === "call" ? "📞 " : "") + text }));
+    }
+    var meta = el("div", { "class": "chat-msg-meta" }, fmtTime.format(new Date(message.created_at)), tick(message));
+    var node = el("div", { "class": "chat-msg " + (message.from_me ? "out" : "in"), dataset: { id: String(message.id) } },
+      message.sender_name && (message.from_me || state.current && state.current.is_group)
+        ? el("div", { "class": "chat-msg-sender", text: message.sender_name }) : null,
+      mediaNode(message),
+      message.body ? el("div", { "class": "chat-msg-body", text: message.body }) : null,
+      meta);
+    if (message.status === "failed") {
+      if (message.error) node.appendChild(el("div", { "class": "chat-msg-error", text: message.error }));
+      var retry = el("button", { type: "button", "class": "btn btn-link chat-retry", text: T.retry });
+      retry.addEventListener("click", function () { retryMessage(message.id, retry); });
+      meta.appendChild(retry);
+    }
+    return node;
+  }
+
+  function renderConversation() {
+    var box = $("chat-message-list");
+    box.textContent = "";
+    var sorted = Array.from(state.messages.values()).sort(function (a, b) { return a.id - b.id; });
+    var lastDay = null;
+    sorted.forEach(function (message) {
+      var date = new Date(message.created_at);
+      if (dayKey(date) !== lastDay) {
+        lastDay = dayKey(date);
+        box.appendChild(el("div", { "class": "chat-day", dataset: { day: lastDay } }, el("span", { text: dayLabel(date) })));
+      }
+      box.appendChild(renderMessage(message));
+    });
+    box.appendChild(el("div", { "class": "chat-msg-list-end" }));
+  }
+
+  function appendMessages(list) {
+    var box = $("chat-message-list");
+    var scroller = $("chat-messages");
+    var atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
+    var end = box.querySelector(".chat-msg-list-end");
+    list.forEach(function (message) {
+      var existing = box.querySelector('[data-id="' + message.id + '"]');
+      state.messages.set(message.id, message);
+      if (existing) {
+        existing.replaceWith(renderMessage(message));
+        return;
+      }
+      var date = new Date(message.created_at);
+      var days = box.querySelectorAll(".chat-day");
+      var lastDay = days.length ? days[days.length - 1].dataset.day : null;
+      if (dayKey(date) !== lastDay) {
+        box.insertBefore(el("div", { "class": "chat-day", dataset: { day: dayKey(date) } },
+          el("span", { text: dayLabel(date) })), end);
+      }
+      box.insertBefore(renderMessage(message), end);
+      if (state.lastId === null || message.id > state.lastId) state.lastId = message.id;
+    });
+    if (atBottom || list.some(function (m) { return m.from_me; })) scroller.scrollTop = scroller.scrollHeight;
+  }
+
+  function loadMessages() {
+    var ticketId = state.current.id;
+    return api("/chat/api/tickets/" + ticketId + "/messages").then(function (data) {
+      if (!state.current || state.current.id !== ticketId) return;
+      state.messages.clear();
+      data.messages.forEach(function (m) { state.messages.set(m.id, m); });
+      state.firstId = data.messages.length ? data.messages[0].id : null;
+      state.lastId = data.messages.length ? data.messages[data.messages.length - 1].id : null;
+      $("chat-older").hidden = !data.more;
+      renderConversation();
+      var scroller = $("chat-messages");
+      scroller.scrollTop = scroller.scrollHeight;
+    });
+  }
+
+  function loadOlder() {
+    if (!state.current || state.firstId === null) return;
+    var ticketId = state.current.id;
+    var scroller = $("chat-messages");
+    var fromBottom = scroller.scrollHeight - scroller.scrollTop;
+    api("/chat/api/tickets/" + ticketId + "/messages?before=" + state.firstId).then(function (data) {
+      if (!state.current || state.current.id !== ticketId) return;
+      data.messages.forEach(function (m) { state.messages.set(m.id, m); });
+      if (data.messages.length) state.firstId = data.messages[0].id;
+      $("chat-older").hidden = !data.more;
+      renderConversation();
+      scroller.scrollTop = scroller.scrollHeight - fromBottom;
+    }).catch(function (error) { showError($("chat-error"), error.message); });
+  }
+
+  function loadNewer() {
+    if (!state.current) return Promise.resolve();
+    var ticketId = state.current.id;
+    if (state.lastId === null) return loadMessages();
+    return api("/chat/api/tickets/" + ticketId + "/messages?after=" + state.lastId).then(function (data) {
+      if (!state.current || state.current.id !== ticketId) return;
+      appendMessages(data.messages);
+      if (data.more) return loadNewer();
+    });
+  }
+
+  function showTicket(row, actions) {
+    state.current = row;
+    state.actions = actions;
+    $("chat-empty").hidden = true;
+    $("chat-conversation").hidden = false;
+    $("chat-contact-name").textContent = contactName(row) + (row.is_group ? " (" + T.group + ")" : "");
+    $("chat-contact-phone").textContent = row.is_group ? "" : (row.contact.phone || "");
+    queueTag($("chat-ticket-queue"), row.queue);
+    var info = "#" + row.id + " · " + (row.status === "closed" && row.awaiting_rating ? T.awaiting_rating : T["status_" + row.status]);
+    if (row.user) info += " · " + T.assigned_to + ": " + row.user.name;
+    $("chat-ticket-info").textContent = info;
+    document.querySelectorAll("#chat-actions [data-action]").forEach(function (button) {
+      button.hidden = actions.indexOf(button.dataset.action) < 0;
+    });
+    var canSend = actions.indexOf("send") >= 0;
+    $("chat-composer").hidden = !canSend;
+    var closedNote = $("chat-composer-closed");
+    closedNote.hidden = canSend;
+    closedNote.textContent = canSend ? "" : row.status === "pending" ? T.accept_to_reply
+      : row.status === "closed" ? T.closed_reply : T.cannot_reply;
+    document.querySelectorAll(".chat-ticket.current").forEach(function (n) { n.classList.remove("current"); });
+    var item = $("chat-tickets").querySelector('[data-id="' + row.id + '"]');
+    if (item) item.classList.add("current");
+  }
+
+  function closeConversation(message) {
+    state.current = null;
+    state.messages.clear();
+    $("chat-conversation").hidden = true;
+    $("chat-empty").hidden = false;
+    $("chat-empty").textContent = message || T.select_ticket;
+    history.replaceState(null, "", location.pathname);
+  }
+
+  function openTicket(id) {
+    showError($("chat-error"), "");
+    return api("/chat/api/tickets/" + id).then(function (data) {
+      state.lastId = null;
+      state.firstId = null;
+      showTicket(data.ticket, data.actions);
+      history.replaceState(null, "", location.pathname + "?ticket=" + id);
+      socket.emit("open_ticket", { id: id });
+      return loadMessages();
+    }).catch(function (error) {
+      if (error.status === 404) closeConversation(error.message);
+      else banner(error.message);
+    });
+  }
+
+  function refreshTicket(id) {
+    return api("/chat/api/tickets/" + id).then(function (data) {
+      placeRow(data.ticket);
+      if (state.current && state.current.id === id) showTicket(data.ticket, data.actions);
+      return data.ticket;
+    }).catch(function (error) {
+      if (error.status === 404) {
+        removeRow(id);
+        if (state.current && state.current.id === id) closeConversation(error.message);
+      }
+      return null;
+    });
+  }
+
+  // ------------------------------------------------------------------ composer
+  function sendText(event) {
+    if (event) event.preventDefault();
+    var input = $("chat-input");
+    var body = input.value;
+    if (!state.current || !body.trim()) return;
+    if (body.length > boot.max_body) { showError($("chat-error"), T.message_too_long); return; }
+    $("chat-send").disabled = true;
+    api("/chat/api/tickets/" + state.current.id + "/messages", { method: "POST", json: { body: body } })
+      .then(function (data) {
+        input.value = "";
+        autoGrow();
+        $("chat-emoji-panel").hidden = true;
+        showError($("chat-error"), "");
+        appendMessages([data.message]);
+      })
+      .catch(function (error) { showError($("chat-error"), error.message); })
+      .then(function () { $("chat-send").disabled = false; input.focus(); });
+  }
+
+  function sendFile() {
+    var picker = $("chat-file");
+    var file = picker.files[0];
+    picker.value = "";
+    if (!file || !state.current) return;
+    var ext = "." + (file.name.split(".").pop() || "").toLowerCase();
+    if (file.name.indexOf(".") < 0 || boot.accept.split(",").indexOf(ext) < 0) {
+      showError($("chat-error"), T.file_type);
+      return;
+    }
+    if (file.size > boot.max_upload) { showError($("chat-error"), T.file_too_big); return; }
+    var form = new FormData();
+    form.append("file", file);
+    form.append("body", $("chat-input").value);
+    api("/chat/api/tickets/" + state.current.id + "/messages", { method: "POST", form: form })
+      .then(function (data) {
+        $("chat-input").value = "";
+        showError($("chat-error"), "");
+        appendMessages([data.message]);
+      })
+      .catch(function (error) { showError($("chat-error"), error.message); });
+  }
+
+  function retryMessage(id, button) {
+    button.disabled = true;
+    api("/chat/api/messages/" + id + "/retry", { method: "POST" })
+      .then(function (data) { appendMessages([data.message]); })
+      .catch(function (error) { button.disabled = false; showError($("chat-error"), error.message); });
+  }
+
+  function autoGrow() {
+    var input = $("chat-input");
+    input.style.height = "auto";
+    input.style.height = Math.min(input.scrollHeight, 140) + "px";
+  }
+
+  function quickMatches() {
+    var match = /^\/(\S*)$/.exec($("chat-input").value);
+    if (!match) return [];
+    var prefix = match[1].toLowerCase();
+    return state.quickReplies.filter(function (q) { return q.shortcut.toLowerCase().indexOf(prefix) === 0; });
+  }
+
+  function renderQuick() {
+    var box = $("chat-quick");
+    var matches = quickMatches();
+    box.textContent = "";
+    box.hidden = matches.length === 0;
+    if (state.quickIndex >= matches.length) state.quickIndex = 0;
+    matches.slice(0, 20).forEach(function (q, index) {
+      var item = el("li", { "class": index === state.quickIndex ? "active" : "" },
+        el("b", { text: "/" + q.shortcut }), q.message);
+      item.addEventListener("mousedown", function (event) { event.preventDefault(); expandQuick(q); });
+      box.appendChild(item);
+    });
+  }
+
+  function expandQuick(quick) {
+    var input = $("chat-input");
+    input.value = quick.message;
+    $("chat-quick").hidden = true;
+    autoGrow();
+    input.focus();
+  }
+
+  function onComposerKey(event) {
+    var quickOpen = !$("chat-quick").hidden;
+    if (quickOpen && (event.key === "ArrowDown" || event.key === "ArrowUp")) {
+      event.preventDefault();
+      var count = Math.min(quickMatches().length, 20);
+      state.quickIndex = (state.quickIndex + (event.key === "ArrowDown" ? 1 : count - 1)) % count;
+      renderQuick();
+      return;
+    }
+    if (quickOpen && (event.key === "Enter" || event.key === "Tab")) {
+      event.preventDefault();
+      expandQuick(quickMatches()[state.quickIndex]);
+      return;
+    }
+    if (event.key === "Escape") { $("chat-quick").hidden = true; $("chat-emoji-panel").hidden = true; return; }
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) sendText(event);
+  }
+
+  function insertAtCursor(text) {
+    var input = $("chat-input");
+    var start = input.selectionStart, end = input.selectionEnd;
+    input.value = input.value.slice(0, start) + text + input.value.slice(end);
+    input.selectionStart = input.selectionEnd = start + text.length;
+    input.focus();
+  }
+
+  function buildEmojiPanel() {
+    var panel = $("chat-emoji-panel");
+    EMOJI.forEach(function (emoji) {
+      var button = el("button", { type: "button", text: emoji });
+      button.addEventListener("click", function () { insertAtCursor(emoji); });
+      panel.appendChild(button);
+    });
+  }
+
+  // ------------------------------------------------------------------ actions
+  function act(action, payload) {
+    if (!state.current) return Promise.resolve();
+    var id = state.current.id;
+    return api("/chat/api/tickets/" + id + "/" + action, { method: "POST", json: payload || {} }).then(function (data) {
+      refreshCounts();
+      if (!data.ticket) { // transferred out of this member's sight
+        removeRow(id);
+        closeConversation(T.select_ticket);
+        return data;
+      }
+      placeRow(data.ticket);
+      showTicket(data.ticket, data.actions);
+      loadNewer().catch(function () {}); // the events bring them too
+      return data;
+    });
+  }
+
+  function openTransfer() {
+    var dialog = $("chat-transfer");
+    showError($("chat-transfer-error"), "");
+    var load = state.targets ? Promise.resolve(state.targets) : api("/chat/api/transfer-targets");
+    load.then(function (targets) {
+      state.targets = targets;
+      var queueSelect = $("chat-transfer-queue");
+      queueSelect.length = 1;
+      targets.queues.forEach(function (q) { queueSelect.appendChild(el("option", { value: String(q.id), text: q.name })); });
+      fillTransferUsers();
+      dialog.showModal();
+    }).catch(function (error) { banner(error.message, true); });
+  }
+
+  function fillTransferUsers() {
+    var queueId = Number($("chat-transfer-queue").value) || null;
+    var userSelect = $("chat-transfer-user");
+    userSelect.length = 1;
+    state.targets.users.forEach(function (u) {
+      if (queueId && u.queue_ids.indexOf(queueId) < 0) return;
+      userSelect.appendChild(el("option", { value: String(u.id), text: u.name }));
+    });
+  }
+
+  function submitTransfer(event) {
+    event.preventDefault();
+    var queue = $("chat-transfer-queue").value, user = $("chat-transfer-user").value;
+    if (!queue && !user) { showError($("chat-transfer-error"), T.choose_queue_or_user); return; }
+    act("transfer", { queue: queue ? Number(queue) : null, user: user ? Number(user) : null })
+      .then(function () { $("chat-transfer").close(); })
+      .catch(function (error) { showError($("chat-transfer-error"), error.message); });
+  }
+
+  function openClose() {
+    if (!boot.settings.send_ratings && !boot.settings.rating_required) {
+      act("close").catch(function (error) { showError($("chat-error"), error.message); });
+      return;
+    }
+    var dialog = $("chat-close");
+    showError($("chat-close-error"), "");
+    var noRating = $("chat-close-no-rating-label");
+    noRating.hidden = !!boot.settings.rating_required;
+    var radios = dialog.querySelectorAll('input[name="rating"]');
+    radios.forEach(function (r) { r.checked = false; });
+    var preferred = boot.settings.rating_required
+      ? dialog.querySelector('input[name="rating"][value="' + (boot.default_rating || "") + '"]') || radios[1]
+      : radios[0];
+    if (preferred) preferred.checked = true;
+    dialog.showModal();
+  }
+
+  function submitClose(event) {
+    event.preventDefault();
+    var chosen = $("chat-close").querySelector('input[name="rating"]:checked');
+    var rating = chosen && chosen.value ? Number(chosen.value) : null;
+    if (boot.settings.rating_required && !rating) { showError($("chat-close-error"), T.choose_rating); return; }
+    act("close", { rating: rating })
+      .then(function () { $("chat-close").close(); })
+      .catch(function (error) { showError($("chat-close-error"), error.message); });
+  }
+
+  // ------------------------------------------------------------------ notifications
+  var audio = null;
+  function beep() {
+    try {
+      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
+      var osc = audio.createOscillator(), gain = audio.createGain();
+      osc.frequency.value = 880;
+      gain.gain.setValueAtTime(0.15, audio.currentTime);
+      gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.35);
+      osc.connect(gain).connect(audio.destination);
+      osc.start();
+      osc.stop(audio.currentTime + 0.35);
+    } catch (e) { /* no sound available */ }
+  }
+
+  function notify(title, body, ticketId) {
+    beep();
+    if (!("Notification" in window) || Notification.permission !== "granted") return;
+    var note = new Notification(title, { body: body, tag: "ticket-" + ticketId });
+    note.onclick = function () { window.focus(); openTicket(ticketId); note.close(); };
+  }
+
+  function setupNotifyButton() {
+    var button = $("chat-notify");
+    if (!("Notification" in window) || Notification.permission !== "default") return;
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      Notification.requestPermission().then(function () { button.hidden = true; });
+    });
+  }
+
+  // ------------------------------------------------------------------ real time
+  var socket = io({ transports: ["websocket", "polling"] });
+
+  // Back after a drop: fetch what happened meanwhile (the list, the counts and the whole visible
+  // history of the open ticket, whose acks may have moved too), again later if the server is
+  // still warming up.
+  function refetchMissed(attempt) {
+    var ticketId = state.current && state.current.id;
+    Promise.all([
+      loadList(false),
+      ticketId ? refreshTicket(ticketId).then(function () {
+        return state.current && state.current.id === ticketId ? loadMessages().then(function () { return true; }) : true;
+      }) : true
+    ]).catch(function () { return [false]; }).then(function (results) {
+      if (results.indexOf(false) >= 0 && attempt < 8 && socket.connected) {
+        setTimeout(function () { refetchMissed(attempt + 1); }, 1000 * (attempt + 1));
+      }
+    });
+  }
+
+  socket.on("connect", function () {
+    if (state.everConnected) {
+      banner(T.reconnected, true);
+      refetchMissed(0);
+    } else {
+      banner("");
+    }
+    state.everConnected = true;
+  });
+  socket.on("disconnect", function () { banner(T.network_error); });
+  socket.on("connect_error", function () { banner(T.network_error); });
+
+  // `ticket` and `message` events reach only the rooms allowed to see them, with the same JSON
+  // as the endpoints; the open ticket is fetched again for its allowed actions.
+  socket.on("ticket", function (payload) {
+    var row = payload && payload.ticket;
+    if (!row || typeof row.id !== "number") return;
+    var before = state.known.get(row.id) || state.rows.get(row.id);
+    state.known.set(row.id, row);
+    placeRow(row);
+    if (state.current && state.current.id === row.id) refreshTicket(row.id);
+    refreshCounts();
+    var wasPending = before && before.status === "pending" && (before.queue && row.queue ? before.queue.id === row.queue.id : true);
+    if (row.status === "pending" && !wasPending && row.queue && me.queue_ids.indexOf(row.queue.id) >= 0) {
+      notify(T.notify_pending, contactName(row), row.id);
+    }
+  });
+
+  socket.on("ticket:removed", function (payload) {
+    if (!payload || typeof payload.id !== "number") return;
+    // The member may still see it through another room: ask the server.
+    refreshTicket(payload.id);
+    refreshCounts();
+  });
+
+  socket.on("message", function (payload) {
+    var message = payload && payload.message;
+    if (!message || typeof message.id !== "number") return;
+    var ticketId = message.ticket_id;
+    var viewing = state.current && state.current.id === ticketId;
+    if (viewing) {
+      if (state.messages.has(message.id) || state.lastId === null || message.id > state.lastId) {
+        appendMessages([message]);
+      }
+      if (!message.from_me && !document.hidden) socket.emit("open_ticket", { id: ticketId });
+    }
+    var row = state.known.get(ticketId) || state.rows.get(ticketId);
+    var inbound = !message.from_me && message.type !== "system";
+    if (inbound && row && row.status === "open" && row.user && row.user.id === me.id && (document.hidden || !viewing)) {
+      notify(T.notify_message + " · " + contactName(row), message.body || T.attachment, ticketId);
+    }
+  });
+
+  // ------------------------------------------------------------------ wiring
+  document.querySelectorAll(".chat-tabs [data-tab]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      document.querySelectorAll(".chat-tabs [data-tab]").forEach(function (b) { b.classList.remove("active"); });
+      button.classList.add("active");
+      state.tab = button.dataset.tab;
+      state.cursor = null;
+      loadList(false);
+    });
+  });
+  document.querySelectorAll("#chat-queue-filter [data-queue]").forEach(function (chip) {
+    if (chip.dataset.color) chip.style.borderLeftColor = chip.dataset.color;
+    chip.addEventListener("click", function () {
+      document.querySelectorAll("#chat-queue-filter .chat-chip").forEach(function (c) { c.classList.remove("active"); });
+      chip.classList.add("active");
+      state.queue = chip.dataset.queue;
+      state.cursor = null;
+      loadList(false);
+    });
+  });
+  var searchTimer = null;
+  $("chat-search").addEventListener("input", function () {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(function () {
+      state.search = $("chat-search").value.trim();
+      state.cursor = null;
+      loadList(false);
+    }, 300);
+  });
+  $("chat-more").addEventListener("click", function () { loadList(true); });
+  // Scrolling to the end of the list loads the next page, as the button does.
+  var loadingMore = false;
+  $("chat-tickets").addEventListener("scroll", function () {
+    var list = $("chat-tickets");
+    if (loadingMore || !state.cursor || list.scrollHeight - list.scrollTop - list.clientHeight > 80) return;
+    loadingMore = true;
+    loadList(true).then(function () { loadingMore = false; });
+  });
+  $("chat-older").addEventListener("click", loadOlder);
+  $("chat-composer").addEventListener("submit", sendText);
+  $("chat-input").addEventListener("keydown", onComposerKey);
+  $("chat-input").addEventListener("input", function () { autoGrow(); renderQuick(); });
+  $("chat-input").addEventListener("blur", function () { $("chat-quick").hidden = true; });
+  $("chat-file").addEventListener("change", sendFile);
+  $("chat-emoji").addEventListener("click", function () { $("chat-emoji-panel").hidden = !$("chat-emoji-panel").hidden; });
+  buildEmojiPanel();
+
+  document.querySelectorAll("#chat-actions [data-action]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var action = button.dataset.action;
+      showError($("chat-error"), "");
+      if (action === "transfer") return openTransfer();
+      if (action === "close") return openClose();
+      button.disabled = true;
+      act(action).catch(function (error) { showError($("chat-error"), error.message); })
+        .then(function () { button.disabled = false; });
+    });
+  });
+  $("chat-transfer-queue").addEventListener("change", fillTransferUsers);
+  $("chat-transfer-form").addEventListener("submit", submitTransfer);
+  $("chat-close-form").addEventListener("submit", submitClose);
+  document.querySelectorAll(".chat-dialog [data-dismiss]").forEach(function (button) {
+    button.addEventListener("click", function () { button.closest("dialog").close(); });
+  });
+
+  setupNotifyButton();
+  api("/chat/api/quick-replies").then(function (data) { state.quickReplies = data.quick_replies; }).catch(function () {});
+  loadList(false);
+  var wanted = new URLSearchParams(location.search).get("ticket");
+  if (wanted && /^\d+$/.test(wanted)) openTicket(Number(wanted));
+})();

@@ -1,0 +1,383 @@
+"""The chat screen in a real Chromium (Playwright), against the real web process and an RQ worker:
+two agents in different queues and a supervisor, each in a browser context of their own.
+
+Screenshots of the main screens (pt_BR) go to test-artifacts/screenshots/ (git-ignored)."""
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import PASSWORD, ROOT
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+XSS = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                      args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def desk_live(stack, desk):
+    stack.start_web()
+    stack.start_worker()
+    desk.url = stack.url
+    return desk
+
+
+class Agent:
+    """One member's browser context on the chat screen; fails the test on any JS dialog or error."""
+
+    def __init__(self, browser, url, email, init_script=None):
+        self.context = browser.new_context(locale="pt-BR", timezone_id="America/Sao_Paulo",
+                                           viewport={"width": 1366, "height": 800})
+        if init_script:
+            self.context.add_init_script(init_script)
+        self.page = self.context.new_page()
+        self.dialogs, self.errors = [], []
+        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.goto(url + "/login/")
+        self.page.fill("input[name=username]", email)
+        self.page.fill("input[name=password]", PASSWORD)
+        self.page.click("input[type=submit], button[type=submit]")
+        self.page.wait_for_url(re.compile(r".*/chat/.*"))
+        self.connected()
+
+    def connected(self):
+        # the script exposes nothing globally; the banner is hidden once the socket is up
+        self.page.wait_for_function("() => document.getElementById('chat-banner').hidden", timeout=15000)
+
+    def tab(self, name):
+        self.page.click(f".chat-tabs [data-tab={name}]")
+
+    def row(self, text):
+        return self.page.locator(".chat-ticket", has_text=text)
+
+    def shot(self, name):
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture
+def agents(browser, desk_live):
+    opened = []
+
+    def open_as(email, init_script=None):
+        agent = Agent(browser, desk_live.url, email, init_script)
+        opened.append(agent)
+        return agent
+
+    yield open_as
+    for agent in opened:
+        assert agent.dialogs == [], agent.dialogs  # no alert() ever ran
+        assert agent.errors == [], agent.errors
+        agent.close()
+
+
+def customer_writes(desk, queue, body, name="Maria Cliente", phone=None, **payload):
+    """Through the engine's ingest job in the worker, as the bridge would."""
+    from app.workers.ingest import submit
+
+    desk.connection.queues = [queue]
+    desk.db.session.commit()
+    submit(desk.engine.message(desk.connection, phone=phone or "55119" + str(uuid.uuid4().int)[:8],
+                               name=name, body=body, **payload))
+
+
+def test_a_whole_conversation_live_in_three_browsers(desk_live, agents, db):
+    from app.models import Message, QuickReply, RatingOption, RatingTemplate, Ticket
+    from app.services.settings import get_settings
+
+    desk = desk_live
+    template = RatingTemplate(name="Satisfação", message="Como foi o atendimento? 1 a 3",
+                              options=[RatingOption(value=1, label="Insatisfeito"),
+                                       RatingOption(value=3, label="Muito satisfeito")])
+    db.session.add_all([template, QuickReply(shortcut="boasvindas", message="Olá! Em que posso ajudar?")])
+    s = get_settings()
+    s.send_ratings = True
+    db.session.commit()
+
+    ana, bruno, sara = agents("ana@teste.com.br"), agents("bruno@teste.com.br"), agents("sara@teste.com.br")
+    for agent in (ana, bruno, sara):
+        agent.tab("pending")
+
+    customer_writes(desk, desk.vendas, "Quero comprar um plano", name="Joana Compras")
+    ana.row("Joana Compras").wait_for()
+    sara.row("Joana Compras").wait_for()
+    assert "Quero comprar um plano" in ana.row("Joana Compras").inner_text()
+    expect(ana.page.locator('[data-count="pending"]')).to_have_text("1")
+    ana.shot("01-aguardando")
+    bruno.page.wait_for_timeout(1000)
+    assert bruno.row("Joana Compras").count() == 0  # not his queue: never shown
+
+    # Accept and reply. Opening the ticket clears its unread badge.
+    expect(ana.row("Joana Compras").locator(".chat-unread")).to_have_text("1")
+    ana.row("Joana Compras").click()
+    expect(ana.row("Joana Compras").locator(".chat-unread")).to_have_count(0)
+    ana.page.locator(".chat-msg.in", has_text="Quero comprar um plano").wait_for()
+    ana.page.click("[data-action=accept]")
+    ana.page.locator("#chat-composer:not([hidden])").wait_for()
+    expect(ana.page.locator('[data-count="open"]')).to_have_text("1")
+    expect(ana.page.locator('[data-count="pending"]')).to_have_text("")
+    ana.page.fill("#chat-input", "Bom dia! Vou te ajudar.")
+    ana.page.press("#chat-input", "Enter")
+    ana.page.locator(".chat-msg.out", has_text="Bom dia! Vou te ajudar.").wait_for()
+    ana.page.type("#chat-input", "linha 1")
+    ana.page.keyboard.press("Shift+Enter")
+    ana.page.type("#chat-input", "linha 2")
+    ana.page.keyboard.press("Enter")
+    ana.page.locator(".chat-msg.out", has_text="linha 2").wait_for()
+    ana.page.type("#chat-input", "/boas")
+    ana.page.locator("#chat-quick li", has_text="boasvindas").wait_for()
+    ana.page.keyboard.press("Enter")
+    assert ana.page.input_value("#chat-input") == "Olá! Em que posso ajudar?"
+    ana.page.click("#chat-emoji")
+    ana.page.click("#chat-emoji-panel button >> nth=16")  # 👍
+    ana.page.keyboard.press("Enter")
+    ana.page.locator(".chat-msg.out", has_text="Olá! Em que posso ajudar?👍").wait_for()
+    ticket_id = db.session.query(Ticket.id).filter(Ticket.status == "open").scalar()
+    db.session.expire_all()
+    bodies = [m.body for m in db.session.query(Message).filter_by(ticket_id=ticket_id, from_me=True).order_by(Message.id)]
+    assert bodies == ["Bom dia! Vou te ajudar.", "linha 1\nlinha 2", "Olá! Em que posso ajudar?👍"]
+    # The supervisor follows the conversation live.
+    sara.tab("all")
+    sara.row("Joana Compras").click()
+    sara.page.locator(".chat-msg.out", has_text="Bom dia! Vou te ajudar.").wait_for()
+    ana.tab("open")
+    ana.row("Joana Compras").wait_for()
+    expect(ana.page.locator("#chat-emoji-panel")).to_be_hidden()  # closed once the message went
+    ana.shot("02-conversa")
+
+    # A failed send shows the error and can be retried.
+    from app.services import outbound
+    from app.workers.publish import publish
+
+    failed_id = db.session.query(Message.id).filter_by(ticket_id=ticket_id, from_me=True).order_by(Message.id).first()[0]
+    publish(outbound.mark_failed(failed_id, "Número sem WhatsApp"), desk.app)
+    failed = ana.page.locator(f'.chat-msg[data-id="{failed_id}"]')
+    failed.locator(".chat-tick.failed").wait_for()
+    assert "Número sem WhatsApp" in failed.inner_text()
+    failed.locator(".chat-retry").click()
+    ana.page.locator(f'.chat-msg[data-id="{failed_id}"] .chat-tick.queued').wait_for()
+
+    # Transfer to Suporte: gone from Ana, live in Bruno's Aguardando.
+    ana.page.click("[data-action=transfer]")
+    ana.page.select_option("#chat-transfer-queue", str(desk.suporte.id))
+    ana.shot("03-transferir")
+    ana.page.click("#chat-transfer-form button[type=submit]")
+    bruno.row("Joana Compras").wait_for()
+    ana.page.locator("#chat-conversation").wait_for(state="hidden")
+    assert ana.row("Joana Compras").count() == 0
+
+    # Bruno accepts and resolves with a rating.
+    bruno.row("Joana Compras").click()
+    bruno.page.click("[data-action=accept]")
+    bruno.page.locator("[data-action=close]:not([hidden])").wait_for()
+    bruno.page.click("[data-action=close]")
+    bruno.page.check(f'#chat-close input[name=rating][value="{template.id}"]')
+    bruno.shot("04-resolver-com-avaliacao")
+    bruno.page.click("#chat-close-form button[type=submit]")
+    bruno.page.locator("[data-action=reopen]:not([hidden])").wait_for()
+    assert "Aguardando avaliação" in bruno.page.inner_text("#chat-ticket-info")
+    bruno.tab("closed")
+    bruno.row("Joana Compras").wait_for()
+    db.session.expire_all()
+    ticket = db.session.get(Ticket, ticket_id)
+    assert ticket.status == "closed" and ticket.awaiting_rating and ticket.user_id == desk.bruno.id
+    rating_line = db.session.query(Message).filter(Message.ticket_id == ticket_id,
+                                                   Message.body.startswith(template.message)).one()
+    assert "3 - Muito satisfeito" in rating_line.body
+    sara.page.reload()
+    sara.connected()
+    sara.shot("05-supervisor")
+
+
+def test_html_in_names_and_messages_is_text(desk_live, agents):
+    ana = agents("ana@teste.com.br")
+    ana.tab("pending")
+    customer_writes(desk_live, desk_live.vendas, XSS + " e <script>alert(2)</script>", name=XSS)
+    row = ana.row("onerror")
+    row.wait_for()
+    assert XSS in row.inner_text()
+    row.click()
+    bubble = ana.page.locator(".chat-msg.in", has_text="onerror")
+    bubble.wait_for()
+    assert bubble.locator(".chat-msg-body").inner_text() == XSS + " e <script>alert(2)</script>"
+    assert XSS in ana.page.inner_text("#chat-contact-name")
+    ana.page.wait_for_timeout(500)
+    assert ana.page.locator("img[src=x]").count() == 0
+    # Files: an image shown inline, a document as a download named as sent (as text).
+    from app.models import Message, Ticket
+
+    db = desk_live.db
+    ticket = db.session.query(Ticket).one()
+    media_dir = Path(desk_live.app.config["MEDIA_DIR"])
+    (media_dir / "inbound").mkdir(parents=True, exist_ok=True)
+    png = (ROOT / "docs" / "screenshots" / "chat.png").read_bytes()
+    (media_dir / "inbound" / "foto.png").write_bytes(png)
+    (media_dir / "inbound" / "doc.pdf").write_bytes(b"%PDF-1.4 teste")
+    for kind, path, mime, name in (("image", "inbound/foto.png", "image/png", "foto.png"),
+                                   ("document", "inbound/doc.pdf", "application/pdf", XSS + ".pdf")):
+        customer_writes(desk_live, desk_live.vendas, "", name=XSS, phone=ticket.contact.phone, type=kind,
+                        media={"path": path, "mime": mime, "name": name})
+    image = ana.page.locator(".chat-msg.in img")
+    image.wait_for()
+    ana.page.wait_for_function("() => document.querySelector('.chat-msg.in img').naturalWidth > 0")
+    link = ana.page.locator(".chat-msg.in a.chat-file")
+    link.wait_for()
+    assert link.inner_text().strip() == XSS + ".pdf"
+    assert link.get_attribute("href").startswith("/chat/media/")
+    assert ana.page.locator("img[src=x]").count() == 0
+    ana.shot("06-html-como-texto")
+
+
+def test_user_cannot_reach_another_queues_ticket_by_url_or_socket(desk_live, agents, db):
+    from app.models import Ticket
+
+    ana, bruno = agents("ana@teste.com.br"), agents("bruno@teste.com.br")
+    bruno.tab("pending")
+    customer_writes(desk_live, desk_live.suporte, "Assunto do suporte", name="Cliente Suporte")
+    bruno.row("Cliente Suporte").wait_for()
+    ticket_id = db.session.query(Ticket.id).scalar()
+    # By URL.
+    ana.page.goto(f"{desk_live.url}/chat/?ticket={ticket_id}")
+    ana.connected()
+    ana.page.locator("#chat-empty", has_text="não encontrado").wait_for()
+    assert ana.page.locator("#chat-conversation").is_hidden()
+    # By Socket.IO, from her page: asking to join the queue's room gets her nothing.
+    ana.page.evaluate("""(queueId) => {
+        window.__heard = [];
+        const s = io({transports: ["websocket"], forceNew: true});
+        s.onAny((event) => window.__heard.push(event));
+        s.on("connect", () => { s.emit("join", {room: "queue:" + queueId}); s.emit("join", "staff"); });
+        window.__probe = s;
+    }""", desk_live.suporte.id)
+    ana.page.wait_for_function("() => window.__probe.connected")
+    ana.tab("pending")
+    customer_writes(desk_live, desk_live.suporte, "Mais um do suporte", name="Outro Cliente")
+    bruno.row("Outro Cliente").wait_for()
+    ana.page.wait_for_timeout(1000)
+    assert ana.page.evaluate("window.__heard") == []
+    assert ana.row("Outro Cliente").count() == 0 and ana.row("Cliente Suporte").count() == 0
+
+
+def test_reconnection_fetches_what_was_missed(desk_live, agents, stack, db):
+    from app.models import Message
+    from app.services import outbound
+
+    ana = agents("ana@teste.com.br")
+    ana.tab("pending")
+    customer_writes(desk_live, desk_live.vendas, "Primeira mensagem", name="Cliente Fiel", phone="5511955550001")
+    ana.row("Cliente Fiel").click()
+    ana.page.click("[data-action=accept]")
+    ana.page.locator("#chat-composer:not([hidden])").wait_for()
+    ana.page.fill("#chat-input", "Já verifico")
+    ana.page.press("#chat-input", "Enter")
+    ana.page.locator(".chat-msg.out .chat-tick.queued").wait_for()
+    ana.tab("pending")
+
+    stack.kill("web")
+    ana.page.locator("#chat-banner:not([hidden])").wait_for()
+    # While no web process runs: a new ticket, a new message on her open ticket, an ack.
+    customer_writes(desk_live, desk_live.vendas, "Escrevi enquanto vocês caíram", name="Cliente Paciente")
+    customer_writes(desk_live, desk_live.vendas, "Ainda aí?", name="Cliente Fiel", phone="5511955550001")
+    sent = db.session.query(Message).filter_by(from_me=True, body="Já verifico").one()
+    outbound.mark_sent(sent.id)
+    ana.page.wait_for_timeout(1500)  # the jobs ran; their events reached no web process
+    stack.start_web()
+    try:
+        ana.row("Cliente Paciente").wait_for(timeout=30000)
+        ana.page.locator(".chat-msg.in", has_text="Ainda aí?").wait_for()
+        ana.page.locator(f'.chat-msg[data-id="{sent.id}"] .chat-tick.sent').wait_for()
+    finally:
+        ana.shot("07-reconexao")
+
+
+NOTIFICATION_RECORDER = """
+    window.__notes = [];
+    window.__beeps = 0;
+    class RecordedNotification {
+        constructor(title, options) { window.__notes.push({title: title, body: (options || {}).body}); }
+        close() {}
+    }
+    RecordedNotification.permission = "granted";
+    RecordedNotification.requestPermission = () => Promise.resolve("granted");
+    window.Notification = RecordedNotification;
+    const RealAudio = window.AudioContext;
+    window.AudioContext = class extends RealAudio {
+        createOscillator() { window.__beeps += 1; return super.createOscillator(); }
+    };
+"""
+
+
+def test_sound_and_notification_for_new_waiting_tickets_and_messages_on_my_tickets(desk_live, agents):
+    # Headless Chromium shows no notifications: the page's Notification and AudioContext are
+    # wrapped to record what the screen asked for.
+    ana = agents("ana@teste.com.br", NOTIFICATION_RECORDER)
+    bruno = agents("bruno@teste.com.br", NOTIFICATION_RECORDER)
+    notes = lambda agent: agent.page.evaluate("window.__notes")  # noqa: E731
+    customer_writes(desk_live, desk_live.vendas, "Oi", name="Primeira Cliente", phone="5511966660001")
+    ana.page.wait_for_function("window.__notes.length === 1")
+    assert notes(ana) == [{"title": "Novo atendimento aguardando", "body": "Primeira Cliente"}]
+    assert ana.page.evaluate("window.__beeps") == 1
+    ana.tab("pending")
+    ana.row("Primeira Cliente").click()
+    ana.page.click("[data-action=accept]")
+    ana.page.locator("#chat-composer:not([hidden])").wait_for()
+    customer_writes(desk_live, desk_live.vendas, "Olá", name="Segunda Cliente", phone="5511966660002")
+    ana.row("Segunda Cliente").click()  # now she looks at another ticket
+    ana.page.locator(".chat-msg.in", has_text="Olá").wait_for()
+    customer_writes(desk_live, desk_live.vendas, "Alguém aí?", name="Primeira Cliente", phone="5511966660001")
+    ana.page.wait_for_function("window.__notes.length === 3")
+    assert notes(ana)[2] == {"title": "Nova mensagem · Primeira Cliente", "body": "Alguém aí?"}
+    # Bruno is in Suporte: nothing of Vendas rang for him.
+    assert notes(bruno) == [] and bruno.page.evaluate("window.__beeps") == 0
+    assert bruno.page.locator("#chat-notify").is_hidden()
+
+
+def test_history_has_day_separators_and_loads_older_messages(desk_live, agents, db):
+    import datetime as dt
+
+    from app.models import Message, Ticket
+
+    ana = agents("ana@teste.com.br")
+    ana.tab("pending")
+    customer_writes(desk_live, desk_live.vendas, "primeira mensagem", name="Cliente Antigo")
+    ana.row("Cliente Antigo").wait_for()
+    ticket = db.session.query(Ticket).one()
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    # The conversation is in arrival (id) order: the first message is dated 11 days back, then
+    # 60 from 10 days back, one from yesterday, one from now.
+    db.session.query(Message).update({"created_at": now - dt.timedelta(days=11)})
+    line = dict(ticket_id=ticket.id, connection_id=ticket.connection_id)
+    db.session.add_all([Message(body=f"antiga {i}", created_at=now - dt.timedelta(days=10, minutes=100 - i), **line)
+                        for i in range(60)])
+    db.session.add(Message(body="mensagem de ontem", created_at=now - dt.timedelta(days=1), **line))
+    db.session.add(Message(body="mensagem de hoje", created_at=now, **line))
+    db.session.commit()
+    ana.row("Cliente Antigo").click()
+    ana.page.locator(".chat-msg", has_text="mensagem de hoje").wait_for()
+    days = ana.page.locator(".chat-day").all_inner_texts()
+    assert len(days) == 3 and days[1:] == ["Ontem", "Hoje"] and re.match(r"\w+-?\w*, \d\d de \w+ de \d{4}", days[0])
+    assert ana.page.locator(".chat-msg", has_text="primeira mensagem").count() == 0
+    ana.page.click("#chat-older")
+    ana.page.locator(".chat-msg", has_text="primeira mensagem").wait_for()
+    assert ana.page.locator("#chat-older").is_hidden()
+    assert ana.page.locator(".chat-msg.in").count() == 63
+    assert len(ana.page.locator(".chat-day").all_inner_texts()) == 4

@@ -1,0 +1,191 @@
+"""Socket.IO against the real web process (eventlet) and a real RQ worker: python-socketio clients
+logged in through /login/ receive only what their member may see, and cannot choose rooms."""
+import threading
+import time
+import uuid
+
+import pytest
+import requests
+import socketio
+
+from tests.conftest import PASSWORD, csrf_token
+
+pytestmark = pytest.mark.slow
+
+
+def session_cookie(base_url, email):
+    http = requests.Session()
+    token = csrf_token(http.get(base_url + "/login/").text)
+    r = http.post(base_url + "/login/", data={"username": email, "password": PASSWORD, "csrf_token": token},
+                  allow_redirects=False)
+    assert r.status_code == 302, r.text
+    return "; ".join(f"{c.name}={c.value}" for c in http.cookies)
+
+
+class Listener:
+    """A real Socket.IO client recording every event it receives."""
+
+    def __init__(self, base_url, cookie=None):
+        self.events = []
+        self.lock = threading.Lock()
+        self.sio = socketio.Client(reconnection=False)
+        self.sio.on("*", self._record)
+        headers = {"Cookie": cookie} if cookie else {}
+        self.sio.connect(base_url, headers=headers, transports=["websocket"], wait_timeout=10)
+
+    def _record(self, event, data=None):
+        with self.lock:
+            self.events.append((event, data))
+
+    def ticket_ids(self, name="ticket"):
+        with self.lock:
+            return [(d.get("ticket") or {}).get("id") if name == "ticket" else d.get("id")
+                    for e, d in self.events if e == name]
+
+    def message_bodies(self):
+        with self.lock:
+            return [d["message"]["body"] for e, d in self.events if e == "message"]
+
+    def close(self):
+        if self.sio.connected:
+            self.sio.disconnect()
+
+
+def wait_for(predicate, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def live(stack, desk):
+    stack.start_web()
+    stack.start_worker()
+    listeners = []
+
+    def connect(email=None):
+        cookie = session_cookie(stack.url, email) if email else None
+        listener = Listener(stack.url, cookie)
+        listeners.append(listener)
+        return listener
+
+    connect.url = stack.url
+    yield connect
+    for listener in listeners:
+        listener.close()
+
+
+def submit(desk, queue, body, phone=None, name="Maria"):
+    """A customer message through the engine's real path: inbox + RQ ingest job in the worker."""
+    from app.workers.ingest import submit as submit_event
+
+    desk.connection.queues = [queue]
+    desk.db.session.commit()
+    phone = phone or "55119" + str(uuid.uuid4().int)[:8]
+    submit_event(desk.engine.message(desk.connection, phone=phone, name=name, body=body))
+
+
+def test_anonymous_socket_is_refused(live):
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        live()
+
+
+def test_events_reach_only_members_who_may_see_the_ticket(live, desk):
+    ana, bruno, sara = live("ana@teste.com.br"), live("bruno@teste.com.br"), live("sara@teste.com.br")
+    submit(desk, desk.vendas, "pedido de vendas")
+    assert wait_for(lambda: "pedido de vendas" in sara.message_bodies())
+    assert wait_for(lambda: "pedido de vendas" in ana.message_bodies())
+    submit(desk, desk.suporte, "chamado de suporte")
+    assert wait_for(lambda: "chamado de suporte" in sara.message_bodies())
+    assert wait_for(lambda: "chamado de suporte" in bruno.message_bodies())
+    time.sleep(1.0)  # anything else in flight has arrived by now
+    assert "chamado de suporte" not in ana.message_bodies()
+    assert "pedido de vendas" not in bruno.message_bodies()
+    vendas_id = ana.ticket_ids()[0]
+    assert vendas_id not in bruno.ticket_ids()
+
+
+def test_a_client_cannot_join_other_rooms(live, desk):
+    ana, bruno = live("ana@teste.com.br"), live("bruno@teste.com.br")
+    for event, data in (("join", {"room": f"queue:{desk.suporte.id}"}), ("join_room", f"queue:{desk.suporte.id}"),
+                        ("join", "staff"), ("subscribe", {"rooms": ["staff", f"user:{desk.bruno.id}"]})):
+        ana.sio.emit(event, data)
+    # An attacker-chosen auth payload at connect changes nothing either.
+    sneaky = socketio.Client(reconnection=False)
+    got = []
+    sneaky.on("*", lambda event, data=None: got.append(event))
+    sneaky.connect(live.url, headers={"Cookie": session_cookie(live.url, "ana@teste.com.br")},
+                   auth={"rooms": ["staff"], "queue": desk.suporte.id}, transports=["websocket"])
+    try:
+        time.sleep(0.5)
+        submit(desk, desk.suporte, "só para o suporte")
+        assert wait_for(lambda: "só para o suporte" in bruno.message_bodies())
+        time.sleep(1.0)
+        assert ana.events == [] and got == []
+    finally:
+        sneaky.disconnect()
+
+
+def test_open_ticket_marks_read_and_sends_read_receipt_only_when_on(live, desk, db):
+    from app.models import Ticket
+
+    ana = live("ana@teste.com.br")
+    submit(desk, desk.vendas, "oi", phone="5511911110001")
+    assert wait_for(lambda: ana.ticket_ids())
+    ticket_id = ana.ticket_ids()[0]
+    db.session.expire_all()
+    assert db.session.get(Ticket, ticket_id).unread_count == 1
+    desk.engine.commands(desk.connection)  # drop anything queued so far (none expected)
+    answer = ana.sio.call("open_ticket", {"id": ticket_id}, timeout=10)
+    assert answer == {"ok": True}
+    db.session.expire_all()
+    assert db.session.get(Ticket, ticket_id).unread_count == 0
+    assert {"op": "mark_read", "chat_id": "5511911110001@c.us"} in desk.engine.commands(desk.connection)
+    # Read receipts off: the count is reset, WhatsApp is told nothing.
+    desk.connection.read_receipts = False
+    db.session.commit()
+    submit(desk, desk.vendas, "de novo", phone="5511911110001")
+    assert wait_for(lambda: "de novo" in ana.message_bodies())
+    assert ana.sio.call("open_ticket", {"id": ticket_id}, timeout=10) == {"ok": True}
+    db.session.expire_all()
+    assert db.session.get(Ticket, ticket_id).unread_count == 0
+    assert [c for c in desk.engine.commands(desk.connection) if c["op"] == "mark_read"] == []
+
+
+def test_open_ticket_of_another_queue_changes_nothing(live, desk, db):
+    from app.models import Ticket
+
+    bruno, ana = live("bruno@teste.com.br"), live("ana@teste.com.br")
+    submit(desk, desk.suporte, "suporte aqui", phone="5511911110002")
+    assert wait_for(lambda: bruno.ticket_ids())
+    ticket_id = bruno.ticket_ids()[0]
+    answer = ana.sio.call("open_ticket", {"id": ticket_id}, timeout=10)
+    assert answer["ok"] is False
+    for bad in ({"id": "1"}, {"id": True}, "x", None):
+        assert ana.sio.call("open_ticket", bad, timeout=10) == {"ok": False}
+    db.session.expire_all()
+    assert db.session.get(Ticket, ticket_id).unread_count == 1
+    assert desk.engine.commands(desk.connection) == []
+
+
+def test_transfer_away_tells_the_rooms_that_lost_the_ticket(live, desk, chat_client):
+    ana, bruno = live("ana@teste.com.br"), live("bruno@teste.com.br")
+    submit(desk, desk.vendas, "quero trocar de setor")
+    assert wait_for(lambda: ana.ticket_ids())
+    ticket_id = ana.ticket_ids()[0]
+    web = chat_client("ana@teste.com.br")
+    assert web.post(f"/chat/api/tickets/{ticket_id}/accept").status_code == 200
+    assert web.post(f"/chat/api/tickets/{ticket_id}/transfer", json={"queue": desk.suporte.id}).status_code == 200
+    assert wait_for(lambda: ticket_id in ana.ticket_ids("ticket:removed"))
+    assert wait_for(lambda: ticket_id in bruno.ticket_ids())
+
+
+def test_a_deactivated_member_cannot_connect_with_an_old_session(live, desk, db):
+    cookie = session_cookie(live.url, "ana@teste.com.br")
+    desk.ana.active = False
+    db.session.commit()
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        Listener(live.url, cookie)
