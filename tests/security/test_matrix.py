@@ -159,6 +159,97 @@ CASES = [
 
 
 
+def _chat_list_check(world, profile, response):
+    if profile == "anonymous":
+        return None
+    ids = {t["id"] for t in response.get_json()["tickets"]}
+    mine, other, none = world.listed
+    expected = {"user_in": {mine}, "user_out": {other}, "supervisor": {mine, other, none},
+                "admin": {mine, other, none}}[profile]
+    return None if ids == expected else f"chat list shows {sorted(ids)}, expected {sorted(expected)}"
+
+
+def _chat_list_setup(world):
+    _list_setup(world)
+    return "/chat/api/tickets?tab=pending&q=Listado", None
+
+
+def _chat_ticket(suffix="", **kw):
+    def make(world):
+        url, body = _ticket_url(suffix, **kw)(world)
+        return url.replace("/api/v1/ticket/", "/chat/api/tickets/"), body
+    return make
+
+
+def _chat_retry(world):
+    m = world.failed_message(world.ticket())
+    return f"/chat/api/messages/{m.id}/retry", None
+
+
+def _media(world):
+    """A customer's picture on a ticket of the queue, stored where the bridge stores media."""
+    import os
+
+    from app.models import Message
+
+    t = world.ticket()
+    relative = f"inbound/matrix-{t.id}.png"
+    path = os.path.join(world.app.config["MEDIA_DIR"], relative)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as fh:
+        fh.write(b"\x89PNG\r\n\x1a\n" + b"0" * 64)
+    m = Message(ticket_id=t.id, connection_id=t.connection_id, channel_id=f"wamid-media-{t.id}", from_me=False,
+                type="image", body="", media_path=relative, media_mime="image/png", media_name="foto.png")
+    world.db.session.add(m)
+    world.db.session.commit()
+    return f"/chat/media/{m.id}", None
+
+
+C = "/chat"
+STAFF_ONLY = _expect(user_in=404, anonymous=401)
+CASES += [
+    Case("chat page", "GET", f"{C}/", lambda w: (f"{C}/", None), _expect(anonymous=302, user_out=200), screen=True),
+    Case("chat list: only visible tickets", "GET", f"{C}/api/tickets", _chat_list_setup, _expect(user_out=200),
+         check=_chat_list_check, screen=True),
+    Case("chat list, tab of every ticket", "GET", f"{C}/api/tickets", lambda w: (f"{C}/api/tickets?tab=all", None),
+         _expect(user_in=403, user_out=403), screen=True),
+    Case("chat counts", "GET", f"{C}/api/counts", lambda w: (f"{C}/api/counts", None), _expect(user_out=200),
+         screen=True),
+    Case("chat ticket", "GET", f"{C}/api/tickets/<int:ticket_id>", _chat_ticket(), _expect(), screen=True),
+    Case("chat ticket of no queue", "GET", f"{C}/api/tickets/<int:ticket_id>", _chat_ticket(queue=None),
+         STAFF_ONLY, screen=True),
+    Case("chat messages", "GET", f"{C}/api/tickets/<int:ticket_id>/messages", _chat_ticket("/messages"), _expect(),
+         screen=True),
+    Case("chat send", "POST", f"{C}/api/tickets/<int:ticket_id>/messages", _chat_ticket("/messages", body={"body": "oi"}),
+         _expect(user_in=201, supervisor=201, admin=201), screen=True),
+    Case("chat send without CSRF token", "POST", f"{C}/api/tickets/<int:ticket_id>/messages",
+         _chat_ticket("/messages", body={"body": "oi"}), _expect(user_in=400, user_out=400, supervisor=400, admin=400),
+         screen=True, csrf=False),
+    Case("chat retry", "POST", f"{C}/api/messages/<int:message_id>/retry", _chat_retry, _expect(), screen=True),
+    Case("chat accept", "POST", f"{C}/api/tickets/<int:ticket_id>/<action>", _chat_ticket("/accept"), _expect(),
+         screen=True),
+    Case("chat accept without CSRF token", "POST", f"{C}/api/tickets/<int:ticket_id>/<action>", _chat_ticket("/accept"),
+         _expect(user_in=400, user_out=400, supervisor=400, admin=400), screen=True, csrf=False),
+    Case("chat transfer", "POST", f"{C}/api/tickets/<int:ticket_id>/<action>",
+         lambda w: _chat_ticket("/transfer", body={"queue": w.other_queue.id})(w), _expect(), screen=True),
+    Case("chat close", "POST", f"{C}/api/tickets/<int:ticket_id>/<action>", _chat_ticket("/close"), _expect(),
+         screen=True),
+    Case("chat reopen another agent's ticket", "POST", f"{C}/api/tickets/<int:ticket_id>/<action>",
+         _chat_ticket("/reopen", status="closed", agent="colleague"), _expect(user_in=403), screen=True),
+    Case("chat return", "POST", f"{C}/api/tickets/<int:ticket_id>/<action>",
+         _chat_ticket("/return", status="open", agent="user_in"), _expect(), screen=True),
+    Case("chat unknown action", "POST", f"{C}/api/tickets/<int:ticket_id>/<action>", _chat_ticket("/explode"),
+         _expect(user_in=404, supervisor=404, admin=404), screen=True),
+    Case("media download", "GET", f"{C}/media/<int:message_id>", _media, _expect(), screen=True),
+    Case("media of a message that does not exist", "GET", f"{C}/media/<int:message_id>",
+         lambda w: (f"{C}/media/999999", None), _expect(user_in=404, supervisor=404, admin=404), screen=True),
+    Case("quick replies", "GET", f"{C}/api/quick-replies", lambda w: (f"{C}/api/quick-replies", None),
+         _expect(user_out=200), screen=True),
+    Case("transfer targets", "GET", f"{C}/api/transfer-targets", lambda w: (f"{C}/api/transfer-targets", None),
+         _expect(user_out=200), screen=True),
+]
+
+
 def _connection(world, default=False):
     from app.models import Connection
 
@@ -324,3 +415,114 @@ def test_authorization_matrix(app, db, factory):
     print("\n".join(rows))
     assert not failures, "\n".join(failures)
 
+
+# ---------------------------------------------------------------------------------------------
+# Socket.IO: the real web process, real python-socketio clients logged in through /login/
+# ---------------------------------------------------------------------------------------------
+
+def _session_cookie(base_url, email):
+    import requests
+
+    from tests.conftest import csrf_token
+
+    http = requests.Session()
+    token = csrf_token(http.get(base_url + "/login/", timeout=10).text)
+    r = http.post(base_url + "/login/", data={"username": email, "password": PASSWORD, "csrf_token": token},
+                  allow_redirects=False, timeout=10)
+    assert r.status_code == 302, r.text
+    return "; ".join(f"{c.name}={c.value}" for c in http.cookies)
+
+
+class _Listener:
+    """A Socket.IO client recording every event; `refused` when the server turned it away."""
+
+    def __init__(self, base_url, cookie=None):
+        import threading
+
+        import socketio
+
+        self.events, self.lock, self.refused = [], threading.Lock(), False
+        self.sio = socketio.Client(reconnection=False)
+        self.sio.on("*", self._record)
+        try:
+            self.sio.connect(base_url, headers={"Cookie": cookie} if cookie else {}, transports=["websocket"],
+                             wait_timeout=10)
+        except socketio.exceptions.ConnectionError:
+            self.refused = True
+
+    def _record(self, event, data=None):
+        with self.lock:
+            self.events.append((event, data))
+
+    def ticket_ids(self):
+        """Every ticket id any event told this client about."""
+        ids = set()
+        with self.lock:
+            for _event, data in self.events:
+                if isinstance(data, dict):
+                    ids.add((data.get("ticket") or {}).get("id"))
+                    ids.add(data.get("ticket_id"))
+                    ids.add(data.get("id"))
+        return ids - {None}
+
+    def close(self):
+        if self.sio.connected:
+            self.sio.disconnect()
+
+
+# What each profile must hear about: the ticket of the queue, one of another queue, one of no queue.
+SOCKET_EXPECT = {
+    "anonymous": None,  # refused at connect
+    "user_in": {"mine"},
+    "user_out": {"other"},
+    "supervisor": {"mine", "other", "none"},
+    "admin": {"mine", "other", "none"},
+}
+
+
+@pytest.mark.slow
+def test_socketio_events_reach_only_those_who_may_see_the_ticket(app, db, factory, stack):
+    """Every profile connects; a message is sent on three tickets (through the REST API, which
+    publishes through Redis like every process); each client must hear exactly the tickets it may
+    see, anonymous clients are refused, and asking to join a room gets nothing."""
+    import time
+
+    world = World(app, db, factory)
+    tickets = {"mine": world.ticket(), "other": world.ticket(queue="other"), "none": world.ticket(queue=None)}
+    ids = {k: t.id for k, t in tickets.items()}
+    stack.start_web()
+    emails = {"user_in": "dentro@teste.com.br", "user_out": "fora@teste.com.br",
+              "supervisor": "supervisor@teste.com.br", "admin": ADMIN_EMAIL}
+    listeners = {"anonymous": _Listener(stack.url)}
+    listeners.update({p: _Listener(stack.url, _session_cookie(stack.url, e)) for p, e in emails.items()})
+    try:
+        assert listeners["anonymous"].refused, "an anonymous Socket.IO client was accepted"
+        outsider = listeners["user_out"]
+        for room in ("staff", "admins", f"queue:{world.queue.id}", f"user:{world.member_ids['user_in']}"):
+            for event in ("join", "join_room", "subscribe", "enter_room"):
+                outsider.sio.emit(event, {"room": room})
+                outsider.sio.emit(event, room)
+        admin = _clients(app, world)["admin"]
+        for key, ticket_id in ids.items():
+            r = admin.request("POST", f"/api/v1/ticket/{ticket_id}/messages", json={"body": f"para {key}"})
+            assert r.status_code == 201, r.get_data(as_text=True)
+        expected_ids = {p: {ids[k] for k in keys} for p, keys in SOCKET_EXPECT.items() if keys is not None}
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(
+                not expected_ids[p] <= listeners[p].ticket_ids() for p in expected_ids):
+            time.sleep(0.1)
+        time.sleep(1)  # anything that should not come has had time to come
+        leaks, missing, rows = [], [], []
+        for profile, expected in expected_ids.items():
+            heard = listeners[profile].ticket_ids()
+            rows.append(f"{profile:<12} heard tickets {sorted(heard)} expected {sorted(expected)}")
+            if heard - expected:
+                leaks.append(f"{profile} heard about tickets {sorted(heard - expected)}")
+            if expected - heard:
+                missing.append(f"{profile} did not hear about {sorted(expected - heard)}")
+        print("\n" + "\n".join(rows) + f"\nleaked events: {len(leaks)}")
+        assert not leaks, leaks
+        assert not missing, missing
+    finally:
+        for listener in listeners.values():
+            listener.close()
