@@ -75,6 +75,10 @@ class Config:
         self.TZ_NAME = os.environ.get("TZ_NAME", "America/Sao_Paulo")
         self.MEDIA_DIR = str(instance_dir() / "media")
         self.SESSIONS_DIR = str(instance_dir() / "sessions")
+        # The inbox sweep: every INBOX_SWEEP_EVERY s, enqueue again the inbound events still not
+        # processed INBOX_SWEEP_AFTER s after they arrived (their job was lost with Redis or a worker).
+        self.INBOX_SWEEP_EVERY = int(os.environ.get("INBOX_SWEEP_EVERY", "30"))
+        self.INBOX_SWEEP_AFTER = float(os.environ.get("INBOX_SWEEP_AFTER", "60"))
 
         # Flask-AppBuilder
         self.APP_NAME = "Conecta"
@@ -112,6 +116,9 @@ class Config:
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+        # Behind an HTTPS proxy: how many proxies to trust for X-Forwarded-For/-Proto/-Host (0: none,
+        # the headers are ignored, so a client cannot pose as another address to the login limit).
+        self.PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
         self.REMEMBER_COOKIE_HTTPONLY = True
         self.MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_BYTES", 16 * 1024 * 1024))
         self.JWT_ACCESS_TOKEN_EXPIRES = 12 * 3600

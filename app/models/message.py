@@ -68,11 +68,14 @@ class InboundEvent(Model):
         # The batch drain of one lane reads its unprocessed events in id order.
         Index("ix_inbound_event_lane_pending", "lane", "id", postgresql_where=text("processed_at IS NULL"),
               sqlite_where=text("processed_at IS NULL")),
+        Index("ix_inbound_event_chat", "connection_id", "chat_id", "id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"), nullable=False)
     channel_id: Mapped[str] = mapped_column(String(128), nullable=False)
     kind: Mapped[str] = mapped_column(String(20), nullable=False, default="message")  # message, call, ack
+    # The chat a message event belongs to: its messages are processed in arrival (id) order.
+    chat_id: Mapped[Optional[str]] = mapped_column(String(128))
     payload: Mapped[str] = mapped_column(Text, nullable=False)  # JSON, versioned ("v": 1)
     received_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     processed_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)

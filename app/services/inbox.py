@@ -68,11 +68,13 @@ def validate(payload) -> dict:
     if not isinstance(payload.get("connection_id"), int) or isinstance(payload.get("connection_id"), bool):
         raise _invalid("connection_id")
     channel_id = payload.get("channel_id")
-    if not isinstance(channel_id, str) or not channel_id or len(channel_id) > 100:
+    # Channel ids never hold NUL (which PostgreSQL text refuses): such an event is not from the channel.
+    if not isinstance(channel_id, str) or not channel_id or len(channel_id) > 100 or "\x00" in channel_id:
         raise _invalid("channel_id")
     kind = payload["kind"]
     if kind in ("message", "call"):
-        if not isinstance(payload.get("chat_id"), str) or not payload["chat_id"] or len(payload["chat_id"]) > 128:
+        chat_id = payload.get("chat_id")
+        if not isinstance(chat_id, str) or not chat_id or len(chat_id) > 128 or "\x00" in chat_id:
             raise _invalid("chat_id")
     if kind == "message":
         if payload.get("type", "text") not in MESSAGE_TYPES:
@@ -95,6 +97,7 @@ def receive(payload: dict) -> int:
     validate(payload)
     key = inbox_key(payload)
     event = InboundEvent(connection_id=payload["connection_id"], channel_id=key, kind=payload["kind"],
+                         chat_id=payload["chat_id"] if payload["kind"] == "message" else None,
                          payload=json.dumps(payload, ensure_ascii=False), lane=lane_of(payload))
     db.session.add(event)
     try:
@@ -129,12 +132,35 @@ def _dispatch(event: InboundEvent, changes: Changes, now) -> str:
 
 
 def process(event_id: int, now=None) -> tuple[str, Changes]:
-    """Handle one inbox event in one transaction, exactly once. Commits. Returns what happened and
-    the changes to publish."""
+    """Handle one inbox event exactly once. Commits. Returns what happened and the changes to
+    publish. A chat's messages are stored in the order they arrived: the chat's earlier events still
+    unprocessed (their job lost with Redis or a killed worker, or still waiting in the queue) are
+    processed first, each in its own transaction."""
+    changes = Changes()
+    for earlier_id in _earlier_in_chat(event_id):
+        changes.merge(_process_one(earlier_id, now)[1])
+    result, own = _process_one(event_id, now)
+    return result, changes.merge(own)
+
+
+def _earlier_in_chat(event_id: int) -> list[int]:
+    event = db.session.get(InboundEvent, event_id)
+    ids = []
+    if event is not None and event.processed_at is None and event.kind == "message" and event.chat_id:
+        ids = list(db.session.scalars(select(InboundEvent.id).where(
+            InboundEvent.connection_id == event.connection_id, InboundEvent.chat_id == event.chat_id,
+            InboundEvent.kind == "message", InboundEvent.processed_at.is_(None),
+            InboundEvent.attempts < MAX_ATTEMPTS, InboundEvent.id < event.id).order_by(InboundEvent.id)))
+    db.session.rollback()
+    return ids
+
+
+def _process_one(event_id: int, now=None) -> tuple[str, Changes]:
     for attempt in range(CONFLICT_RETRIES):
         changes = Changes()
         try:
-            event = db.session.get(InboundEvent, event_id, populate_existing=True)
+            # Locked: a second worker on the same event waits, then finds it done.
+            event = db.session.get(InboundEvent, event_id, populate_existing=True, with_for_update=True)
             if event is None:
                 db.session.rollback()
                 return "missing", changes

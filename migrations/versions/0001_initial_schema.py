@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 10:20:06.701815
+Create Date: 2026-11-24 10:37:19.045900
 
 """
 from alembic import op
@@ -187,6 +187,7 @@ def upgrade():
     sa.Column('connection_id', sa.Integer(), nullable=False),
     sa.Column('channel_id', sa.String(length=128), nullable=False),
     sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('chat_id', sa.String(length=128), nullable=True),
     sa.Column('payload', sa.Text(), nullable=False),
     sa.Column('received_at', sa.DateTime(), nullable=False),
     sa.Column('processed_at', sa.DateTime(), nullable=True),
@@ -198,6 +199,7 @@ def upgrade():
     sa.UniqueConstraint('connection_id', 'channel_id', name='uq_inbound_event_channel_id')
     )
     with op.batch_alter_table('inbound_event', schema=None) as batch_op:
+        batch_op.create_index('ix_inbound_event_chat', ['connection_id', 'chat_id', 'id'], unique=False)
         batch_op.create_index('ix_inbound_event_lane_pending', ['lane', 'id'], unique=False, postgresql_where=sa.text('processed_at IS NULL'), sqlite_where=sa.text('processed_at IS NULL'))
         batch_op.create_index('ix_inbound_event_unprocessed', ['processed_at', 'id'], unique=False)
 
@@ -433,6 +435,7 @@ def downgrade():
     with op.batch_alter_table('inbound_event', schema=None) as batch_op:
         batch_op.drop_index('ix_inbound_event_unprocessed')
         batch_op.drop_index('ix_inbound_event_lane_pending', postgresql_where=sa.text('processed_at IS NULL'), sqlite_where=sa.text('processed_at IS NULL'))
+        batch_op.drop_index('ix_inbound_event_chat')
 
     op.drop_table('inbound_event')
     op.drop_table('connection_queue')

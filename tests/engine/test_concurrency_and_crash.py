@@ -61,8 +61,12 @@ def test_first_messages_of_a_new_contact_arriving_together_make_one_ticket(engin
     c = factory.connection(queues=[factory.queue(greeting_message="Olá")])
     ids = [inbox.receive(engine.message(c, body=f"parte {i}")) for i in range(5)]
     results = _in_threads(app, 5, lambda i: inbox.process(ids[i])[0])
-    assert results.count("created") == 1 and results.count("appended") == 4
+    # A worker first processes the chat's earlier events still waiting (arrival order), so an event
+    # may be found "done" by the worker its job ran in.
+    assert results.count("created") <= 1 and set(results) <= {"created", "appended", "done"}
     assert engine.count(Contact) == 1
+    assert [m.body for m in engine.db.session.query(Message).filter_by(from_me=False).order_by(Message.id)] == \
+        [f"parte {i}" for i in range(5)]
     [ticket] = engine.tickets()
     assert ticket.status == TicketStatus.PENDING and ticket.unread_count == 5
     assert engine.count(Message, from_me=False) == 5
