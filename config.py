@@ -45,6 +45,14 @@ def secret_key() -> str:
     return path.read_text().strip()
 
 
+def simulator_url() -> str:
+    """With SIMULATOR=1 the bridge opens the simulator's page on this installation's web server."""
+    host = os.environ.get("HOST", "127.0.0.1")
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    return f"http://{host}:{os.environ.get('PORT', '5000')}/simulator/web/"
+
+
 class Config:
     BASE_DIR = BASE_DIR
 
@@ -60,12 +68,17 @@ class Config:
         # Every Redis key, RQ queue and Socket.IO channel of this installation is prefixed with
         # it, so that test runs (or two installations) can share one Redis server.
         self.REDIS_NAMESPACE = os.environ.get("REDIS_NAMESPACE", "conecta")
-        self.WHATSAPP_WEB_URL = os.environ.get("WHATSAPP_WEB_URL", "https://web.whatsapp.com")
         self.CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "")
         self.SIMULATOR = _bool("SIMULATOR")
+        self.WHATSAPP_WEB_URL = os.environ.get("WHATSAPP_WEB_URL") or (
+            simulator_url() if self.SIMULATOR else "https://web.whatsapp.com")
         self.TZ_NAME = os.environ.get("TZ_NAME", "America/Sao_Paulo")
         self.MEDIA_DIR = str(instance_dir() / "media")
         self.SESSIONS_DIR = str(instance_dir() / "sessions")
+        # The inbox sweep: every INBOX_SWEEP_EVERY s, enqueue again the inbound events still not
+        # processed INBOX_SWEEP_AFTER s after they arrived (their job was lost with Redis or a worker).
+        self.INBOX_SWEEP_EVERY = int(os.environ.get("INBOX_SWEEP_EVERY", "30"))
+        self.INBOX_SWEEP_AFTER = float(os.environ.get("INBOX_SWEEP_AFTER", "60"))
 
         # Flask-AppBuilder
         self.APP_NAME = "Conecta"
@@ -103,6 +116,9 @@ class Config:
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+        # Behind an HTTPS proxy: how many proxies to trust for X-Forwarded-For/-Proto/-Host (0: none,
+        # the headers are ignored, so a client cannot pose as another address to the login limit).
+        self.PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0"))
         self.REMEMBER_COOKIE_HTTPONLY = True
         self.MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_BYTES", 16 * 1024 * 1024))
         self.JWT_ACCESS_TOKEN_EXPIRES = 12 * 3600

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -35,7 +36,10 @@ class Child:
         self.next_start = 0.0
 
     def start(self):
-        self.process = subprocess.Popen(self.argv, env=self.env, cwd=str(ROOT), start_new_session=True)
+        # "{run}" becomes unique per start: an RQ worker killed with -9 leaves its name registered
+        # in Redis for minutes, and a new worker under the same name refuses to start.
+        argv = [arg.replace("{run}", uuid.uuid4().hex[:6]) for arg in self.argv]
+        self.process = subprocess.Popen(argv, env=self.env, cwd=str(ROOT), start_new_session=True)
         self.started_at = time.monotonic()
 
     def check(self):
@@ -118,7 +122,7 @@ def children(args, env) -> list[Child]:
     result = [Child("web", [py, "-m", "app.web"], env)]
     for i in range(max(1, args.workers)):
         result.append(Child(f"rq worker {i + 1}", [rq, "worker", "-w", "app.workers.worker.AppWorker",
-                                                     "--url", env["REDIS_URL"], "--name", f"{ns}-worker-{os.getpid()}-{i + 1}",
+                                                     "--url", env["REDIS_URL"], "--name", f"{ns}-worker-{os.getpid()}-{i + 1}-{{run}}",
                                                      *queues], env))
     # Periodic jobs (inbox sweep, rating expiry): RQ has no cron of its own.
     result.append(Child("scheduler", [py, "-m", "app.workers.scheduler"], env))

@@ -21,6 +21,11 @@ def create_app(overrides: dict | None = None, *, async_mode: str | None = None):
     app.config.from_object(config)
     if overrides:
         app.config.update(overrides)
+    proxies = int(app.config.get("PROXY_COUNT") or 0)
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies)
 
     db.init_app(app)
     Migrate(app, db, directory=str(config.BASE_DIR / "migrations"))
@@ -31,6 +36,10 @@ def create_app(overrides: dict | None = None, *, async_mode: str | None = None):
         from app import views
 
         views.register(appbuilder)
+    if app.config.get("SIMULATOR"):
+        from app.bridge import simulator
+
+        simulator.init_app(app)
 
     socketio.init_app(
         app,

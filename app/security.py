@@ -1,6 +1,12 @@
-from flask_appbuilder.security.sqla.manager import SecurityManager
-
+from flask import jsonify, request
+from flask_appbuilder.api import safe
 from flask_appbuilder.exceptions import PasswordComplexityValidationError
+from flask_appbuilder.security.api import SecurityApi
+from flask_appbuilder.security.schemas import login_post
+from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_appbuilder.views import expose
+from flask_babel import lazy_gettext as _l
+from marshmallow import ValidationError
 
 from app.models.team import Member
 
@@ -16,12 +22,68 @@ def password_policy(password: str) -> None:
     except DomainError as exc:
         raise PasswordComplexityValidationError(exc.message) from None
 
+class ConectaSecurityApi(SecurityApi):
+    """FAB's API login, with its description made true: username and password are required,
+    `provider` defaults to db (FAB answers 500 without it), and a bad request gets a message
+    that is a string, as the description of 400 says (FAB sends marshmallow's dict)."""
+
+    @expose("/login", methods=["POST"])
+    @safe
+    def login(self):
+        """Log in and get a JWT access token (and a refresh token with refresh: true)
+        ---
+        post:
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema:
+                  type: object
+                  required: [username, password]
+                  additionalProperties: false
+                  properties:
+                    username: {type: string, minLength: 1, example: admin@conecta.local}
+                    password: {type: string, minLength: 1}
+                    provider: {type: string, enum: [db], default: db}
+                    refresh: {type: boolean}
+          responses:
+            200:
+              description: Authentication successful
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      access_token: {type: string}
+                      refresh_token: {type: string}
+            400:
+              $ref: '#/components/responses/400'
+            401:
+              $ref: '#/components/responses/401'
+            429:
+              description: Too many attempts
+        """
+        payload = request.get_json(silent=True)
+        if not isinstance(payload, dict):
+            return self.response_400(message=str(_l("The request body must be a JSON object.")))
+        payload.setdefault("provider", "db")
+        try:
+            login_post.load(payload)
+        except ValidationError as error:
+            # name only our own fields: the others are whatever the caller made up
+            known = ("username", "password", "provider", "refresh")
+            fields = ", ".join(f for f in known if f in error.messages) or str(_l("unknown fields"))
+            return self.response_400(message=str(_l("Invalid login request: %(fields)s.", fields=fields)))
+        # FAB's login reads request.json: the same (cached) dict, now with its provider.
+        return super().login()
+
 
 class ConectaSecurityManager(SecurityManager):
     """FAB's security manager with our Member as the user model, and without FAB's own user,
     role and permission screens: members are managed in Equipe, roles are code (app.roles)."""
 
     user_model = Member
+    security_api = ConectaSecurityApi
 
     def register_views(self):
         security_api = self.appbuilder.add_api(self.security_api)
@@ -34,3 +96,20 @@ class ConectaSecurityManager(SecurityManager):
             # FAB limits only the login form; the API login is a password oracle just the same.
             self.limiter.limit(self.auth_rate_limit, methods=["POST"])(security_api.blueprint)
         # user_view (the "Perfil" link of the navbar) is set to the Equipe view by app.views.
+
+    def auth_user_db(self, username, password):
+        # No e-mail holds NUL, and PostgreSQL refuses it in a query (a 500): simply a failed login.
+        if username is not None and "\x00" in str(username):
+            return None
+        return super().auth_user_db(username, password)
+
+    def create_jwt_manager(self, app):
+        jwt_manager = super().create_jwt_manager(app)
+
+        # A malformed or forged token means "not authenticated" (401), not a bad request (flask-jwt-
+        # extended answers 422 by default).
+        @jwt_manager.invalid_token_loader
+        def invalid_token(reason):
+            return jsonify(message=str(_l("Invalid or expired access token."))), 401
+
+        return jwt_manager

@@ -271,9 +271,9 @@ class Stack:
     def url(self):
         return f"http://127.0.0.1:{self.port}"
 
-    def start_web(self):
+    def start_web(self, **extra_env):
         self.port = self.port or free_port()
-        env = dict(self.env, PORT=str(self.port), HOST="127.0.0.1")
+        env = dict(self.env, PORT=str(self.port), HOST="127.0.0.1", **extra_env)
         self.procs["web"] = subprocess.Popen([sys.executable, "-m", "app.web"], env=env, cwd=str(ROOT),
                                              start_new_session=True)
         deadline = time.monotonic() + 30
@@ -299,6 +299,15 @@ class Stack:
              "--name", f"{ns}-{name}-{uuid.uuid4().hex[:6]}", *qs],
             env=self.env, cwd=str(ROOT), start_new_session=True,
         )
+        return self.procs[name]
+
+    def start_bridge(self, name="bridge", **extra_env):
+        """The bridge supervisor (it starts the bridge workers), against the simulator of the web
+        process started with start_web(SIMULATOR="1")."""
+        env = dict(self.env, WHATSAPP_WEB_URL=self.url + "/simulator/web/")
+        env.update(extra_env)
+        self.procs[name] = subprocess.Popen([sys.executable, "-m", "app.bridge.supervisor"], env=env,
+                                            cwd=str(ROOT), start_new_session=True)
         return self.procs[name]
 
     def kill(self, name, sig=9):

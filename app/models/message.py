@@ -2,7 +2,7 @@ import datetime as dt
 from typing import Optional
 
 from flask_appbuilder import Model
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import utcnow
@@ -65,13 +65,22 @@ class InboundEvent(Model):
     __table_args__ = (
         UniqueConstraint("connection_id", "channel_id", name="uq_inbound_event_channel_id"),
         Index("ix_inbound_event_unprocessed", "processed_at", "id"),
+        # The batch drain of one lane reads its unprocessed events in id order.
+        Index("ix_inbound_event_lane_pending", "lane", "id", postgresql_where=text("processed_at IS NULL"),
+              sqlite_where=text("processed_at IS NULL")),
+        Index("ix_inbound_event_chat", "connection_id", "chat_id", "id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     connection_id: Mapped[int] = mapped_column(ForeignKey("connection.id", ondelete="CASCADE"), nullable=False)
     channel_id: Mapped[str] = mapped_column(String(128), nullable=False)
     kind: Mapped[str] = mapped_column(String(20), nullable=False, default="message")  # message, call, ack
+    # The chat a message event belongs to: its messages are processed in arrival (id) order.
+    chat_id: Mapped[Optional[str]] = mapped_column(String(128))
     payload: Mapped[str] = mapped_column(Text, nullable=False)  # JSON, versioned ("v": 1)
     received_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     processed_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     error: Mapped[Optional[str]] = mapped_column(Text)
+    # Events of one chat share a lane (app.services.inbox.lane_of); one worker at a time drains a
+    # lane, in id order, so a chat's messages are stored in the order they arrived.
+    lane: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

@@ -33,8 +33,13 @@ class Ticket(Model):
         ),
         Index("ix_ticket_status_queue_updated", "status", "queue_id", "updated_at"),
         Index("ix_ticket_user_status", "user_id", "status"),
-        # The chat lists (a status, newest activity first, across queues): bench/chat_list.py.
+        # Lists, newest activity first: the first page is read from the index in order (with a
+        # status filter — the chat lists, bench/chat_list.py — and without one), not sorted out of
+        # every visible ticket.
         Index("ix_ticket_status_updated", "status", "updated_at", "id"),
+        Index("ix_ticket_updated", "updated_at", "id"),
+        # The list's count of what a member sees, from the index alone.
+        Index("ix_ticket_status_queue_user", "status", "queue_id", "user_id"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id", ondelete="CASCADE"), nullable=False, index=True)

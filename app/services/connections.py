@@ -9,7 +9,6 @@ choice by the admin rather than a silent promotion). A partial unique index back
 one" half under concurrent writes. A connection that has tickets is never deleted (that would
 erase its conversations); it can be logged out instead.
 """
-import json
 import logging
 import re
 
@@ -183,13 +182,17 @@ def request_start(connection_id) -> dict:
     connection.qr = None
     connection.status_changed_at = utcnow()
     db.session.commit()
+    from app.bridge.jobs import enqueue_session  # the channel layer; imported late (it loads Playwright's side)
+
+    try:
+        enqueue_session(connection.id)
+    except Exception:  # the bridge supervisor enqueues every enabled connection within seconds anyway
+        log.warning("could not enqueue the session of connection %s", connection.id, exc_info=True)
     return status_event(connection)
 
 
 def logout(connection_id) -> dict:
     """Unlink the WhatsApp session: no session is kept, the running one is told to log out."""
-    from app.workers import key, redis_conn
-
     connection = get(connection_id)
     connection.enabled = False
     connection.status = ConnectionStatus.DISCONNECTED
@@ -197,10 +200,15 @@ def logout(connection_id) -> dict:
     connection.qr = None
     connection.status_changed_at = utcnow()
     db.session.commit()
+    from app.bridge.jobs import request_logout  # the channel layer; imported late
+
     try:
-        redis_conn().rpush(key(f"bridge:{connection.id}:commands"), json.dumps({"op": "logout"}))
+        # Through the live session when there is one; otherwise the profile is wiped here, so
+        # the next start asks for a new scan.
+        request_logout(connection.id)
     except Exception:  # the session re-reads `enabled` from the database; Redis is only the wake-up
-        log.warning("could not push the logout command of connection %s", connection.id, exc_info=True)
+        log.warning("could not request the logout of connection %s", connection.id, exc_info=True)
+    db.session.refresh(connection)
     return status_event(connection)
 
 

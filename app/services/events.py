@@ -10,6 +10,12 @@ from dataclasses import dataclass, field
 from app.services import presenters, visibility
 
 
+def db_session_flush():
+    from app.models import db
+
+    db.session.flush()
+
+
 @dataclass
 class Event:
     name: str
@@ -26,6 +32,8 @@ class Changes:
     messages: list = field(default_factory=list)
     # (connection_id, command dict), pushed on the connection's Redis command list after commit
     commands: list = field(default_factory=list)
+    # Events built by freeze() before the commit (None: built from the committed state on demand).
+    frozen: list | None = None
 
     def ticket(self, ticket, rooms_before=None):
         """Record that `ticket` changed. `rooms_before` are the rooms it was visible in before a
@@ -48,11 +56,20 @@ class Changes:
         self.commands.extend(other.commands)
         return self
 
+    def freeze(self):
+        """Build the events now, inside the transaction, from the flushed state: after the commit
+        every object is expired and presenting it would cost a query per ticket and message."""
+        db_session_flush()
+        self.frozen = self.events()
+        return self
+
     def __bool__(self):
         return bool(self.tickets or self.messages or self.commands)
 
     def events(self) -> list[Event]:
         """The Socket.IO events, built from the committed state."""
+        if self.frozen is not None:
+            return list(self.frozen)
         out = []
         for ticket, before in self.tickets.values():
             rooms = visibility.ticket_rooms(ticket)

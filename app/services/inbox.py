@@ -10,6 +10,7 @@ import json
 import logging
 import random
 import time
+import zlib
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -28,6 +29,12 @@ MAX_ATTEMPTS = 5
 # (another worker processed the same contact or event at the same moment).
 CONFLICT_RETRIES = 8
 SWEEP_AFTER = dt.timedelta(seconds=60)
+# Inbound events are drained in lanes: all events of one chat share a lane, a lane is drained by one
+# worker at a time in id order (per-chat order), different lanes in parallel. Changing LANES only
+# moves new events; older ones keep their lane (drained while it is < LANES, else by the sweep).
+LANES = 8
+# Events handled in one transaction by process_batch (one commit, one round of lookups).
+BATCH_SIZE = 50
 
 
 def _invalid(reason):
@@ -45,6 +52,12 @@ def inbox_key(payload: dict) -> str:
     return channel_id
 
 
+def lane_of(payload: dict) -> int:
+    """The lane of an event: by chat for messages and calls, by the acked message's id for acks."""
+    chat = payload.get("chat_id") if payload["kind"] != "ack" else payload["channel_id"]
+    return zlib.crc32(f"{payload['connection_id']}:{chat}".encode()) % LANES
+
+
 def validate(payload) -> dict:
     if not isinstance(payload, dict):
         raise _invalid("payload")
@@ -55,11 +68,13 @@ def validate(payload) -> dict:
     if not isinstance(payload.get("connection_id"), int) or isinstance(payload.get("connection_id"), bool):
         raise _invalid("connection_id")
     channel_id = payload.get("channel_id")
-    if not isinstance(channel_id, str) or not channel_id or len(channel_id) > 100:
+    # Channel ids never hold NUL (which PostgreSQL text refuses): such an event is not from the channel.
+    if not isinstance(channel_id, str) or not channel_id or len(channel_id) > 100 or "\x00" in channel_id:
         raise _invalid("channel_id")
     kind = payload["kind"]
     if kind in ("message", "call"):
-        if not isinstance(payload.get("chat_id"), str) or not payload["chat_id"] or len(payload["chat_id"]) > 128:
+        chat_id = payload.get("chat_id")
+        if not isinstance(chat_id, str) or not chat_id or len(chat_id) > 128 or "\x00" in chat_id:
             raise _invalid("chat_id")
     if kind == "message":
         if payload.get("type", "text") not in MESSAGE_TYPES:
@@ -82,11 +97,14 @@ def receive(payload: dict) -> int:
     validate(payload)
     key = inbox_key(payload)
     event = InboundEvent(connection_id=payload["connection_id"], channel_id=key, kind=payload["kind"],
-                         payload=json.dumps(payload, ensure_ascii=False))
+                         chat_id=payload["chat_id"] if payload["kind"] == "message" else None,
+                         payload=json.dumps(payload, ensure_ascii=False), lane=lane_of(payload))
     db.session.add(event)
     try:
+        db.session.flush()
+        event_id = event.id  # read before the commit expires it (a query less per event)
         db.session.commit()
-        return event.id
+        return event_id
     except IntegrityError:
         db.session.rollback()
     existing = db.session.scalar(select(InboundEvent.id).where(InboundEvent.connection_id == payload["connection_id"],
@@ -114,12 +132,35 @@ def _dispatch(event: InboundEvent, changes: Changes, now) -> str:
 
 
 def process(event_id: int, now=None) -> tuple[str, Changes]:
-    """Handle one inbox event in one transaction, exactly once. Commits. Returns what happened and
-    the changes to publish."""
+    """Handle one inbox event exactly once. Commits. Returns what happened and the changes to
+    publish. A chat's messages are stored in the order they arrived: the chat's earlier events still
+    unprocessed (their job lost with Redis or a killed worker, or still waiting in the queue) are
+    processed first, each in its own transaction."""
+    changes = Changes()
+    for earlier_id in _earlier_in_chat(event_id):
+        changes.merge(_process_one(earlier_id, now)[1])
+    result, own = _process_one(event_id, now)
+    return result, changes.merge(own)
+
+
+def _earlier_in_chat(event_id: int) -> list[int]:
+    event = db.session.get(InboundEvent, event_id)
+    ids = []
+    if event is not None and event.processed_at is None and event.kind == "message" and event.chat_id:
+        ids = list(db.session.scalars(select(InboundEvent.id).where(
+            InboundEvent.connection_id == event.connection_id, InboundEvent.chat_id == event.chat_id,
+            InboundEvent.kind == "message", InboundEvent.processed_at.is_(None),
+            InboundEvent.attempts < MAX_ATTEMPTS, InboundEvent.id < event.id).order_by(InboundEvent.id)))
+    db.session.rollback()
+    return ids
+
+
+def _process_one(event_id: int, now=None) -> tuple[str, Changes]:
     for attempt in range(CONFLICT_RETRIES):
         changes = Changes()
         try:
-            event = db.session.get(InboundEvent, event_id, populate_existing=True)
+            # Locked: a second worker on the same event waits, then finds it done.
+            event = db.session.get(InboundEvent, event_id, populate_existing=True, with_for_update=True)
             if event is None:
                 db.session.rollback()
                 return "missing", changes
@@ -150,6 +191,90 @@ def process(event_id: int, now=None) -> tuple[str, Changes]:
             _record_failure(event_id, exc)
             raise
     raise AssertionError("unreachable")
+
+
+def process_batch(lane: int, limit: int = BATCH_SIZE, now=None) -> tuple[int, Changes]:
+    """Handle up to `limit` fresh events of one lane, oldest first, in ONE transaction (one commit
+    for all; settings, connection and queues looked up once). Commits. Returns how many events
+    were taken and the changes to publish (events built before the commit, see Changes.freeze).
+
+    First all events run straight in the transaction. If anything goes wrong, the batch is rolled
+    back and run again with a savepoint per event: a unique-constraint conflict or lock error
+    (another worker stored the same contact or ticket) rolls back that event only, which runs
+    again and reads what the other committed; any other error, or an ack whose message is not
+    stored yet, is recorded on the event (attempts + 1) and left to the periodic sweep, which
+    handles it on its own (`process`). Only events never attempted are taken here, so a failing
+    one never blocks its lane. The caller makes sure one process at a time drains a lane
+    (app.workers.jobs.drain_lane): that, and the id order, keep each chat's messages in order."""
+    try:
+        return _run_batch(lane, limit, now, isolated=False)
+    except Exception as exc:
+        db.session.rollback()
+        log.info("lane %s: batch rolled back (%s), running it event by event", lane, exc.__class__.__name__)
+        return _run_batch(lane, limit, now, isolated=True)
+
+
+def _run_batch(lane, limit, now, *, isolated: bool):
+    from app.services.settings import get_settings
+
+    changes = Changes()
+    events = list(db.session.scalars(
+        select(InboundEvent).where(InboundEvent.lane == lane, InboundEvent.processed_at.is_(None),
+                                   InboundEvent.attempts == 0)
+        .order_by(InboundEvent.id).limit(limit).with_for_update()))
+    # The session's identity map holds objects weakly: keeping the settings row referenced for
+    # the batch saves reading it again for every event.
+    settings = get_settings()  # noqa: F841
+    for event in events:
+        if not isolated:
+            _dispatch(event, changes, now or utcnow())
+            _mark_done(event)
+            continue
+        for attempt in range(CONFLICT_RETRIES):
+            own = Changes()
+            savepoint = db.session.begin_nested()
+            try:
+                _dispatch(event, own, now or utcnow())
+                savepoint.commit()
+            except (IntegrityError, OperationalError) as exc:
+                savepoint.rollback()
+                log.info("inbound event %s: conflict, retrying (%s)", event.id, exc.__class__.__name__)
+                if attempt == CONFLICT_RETRIES - 1:
+                    _mark_failed(event, exc)
+                    break
+                time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+                continue
+            except Exception as exc:  # NotYet and bugs alike: recorded, retried by the sweep
+                savepoint.rollback()
+                if not isinstance(exc, NotYet):
+                    log.exception("inbound event %s failed", event.id)
+                _mark_failed(event, exc)
+                break
+            _mark_done(event)
+            changes.merge(own)
+            break
+    changes.freeze()
+    db.session.commit()
+    return len(events), changes
+
+
+def _mark_done(event):
+    event.processed_at = utcnow()
+    event.attempts += 1
+    event.error = None
+
+
+def has_fresh(lane: int) -> bool:
+    """Whether the lane has events process_batch would take."""
+    found = db.session.scalar(select(InboundEvent.id).where(
+        InboundEvent.lane == lane, InboundEvent.processed_at.is_(None), InboundEvent.attempts == 0).limit(1))
+    db.session.rollback()
+    return found is not None
+
+
+def _mark_failed(event, exc):
+    event.attempts += 1
+    event.error = f"{exc.__class__.__name__}: {exc}"[:1000]
 
 
 def _record_failure(event_id, exc):

@@ -44,7 +44,8 @@ def queue_message(ticket, body: str, *, changes: Changes, user=None, type: str =
     """Store an outbound message as queued and schedule its send command (after commit)."""
     message = Message(
         ticket=ticket, ticket_id=ticket.id, connection_id=ticket.connection_id, channel_id=new_channel_id(),
-        from_me=True, type=type, body=body, extra=json.dumps(extra, ensure_ascii=False) if extra else None,
+        # NUL cannot be stored in PostgreSQL text nor sent: dropped
+        from_me=True, type=type, body=(body or "").replace("\x00", ""), extra=json.dumps(extra, ensure_ascii=False) if extra else None,
         user_id=user.id if user is not None else None, sender_name=user.name if user is not None else None,
         status=MessageStatus.QUEUED,
     )

@@ -21,6 +21,11 @@ from app.services.settings import get_settings
 MAX_INBOUND_BODY = 20000
 
 
+def clean(value, limit: int) -> str:
+    """Untrusted text as stored: NUL removed (PostgreSQL text cannot hold it), cut to the column."""
+    return str(value or "").replace("\x00", "")[:limit]
+
+
 def digits(value) -> str:
     return "".join(ch for ch in str(value or "") if ch.isdigit())
 
@@ -28,8 +33,8 @@ def digits(value) -> str:
 def find_or_create_contact(payload: dict) -> Contact:
     is_group = bool(payload.get("is_group"))
     phone = None if is_group else (digits(payload.get("sender_phone")) or digits(payload.get("chat_id")))[:20]
-    jid = str(payload.get("chat_id") or (f"{phone}@c.us" if phone else ""))[:128]
-    name = str((payload.get("chat_name") if is_group else payload.get("sender_name")) or "")[:200]
+    jid = clean(payload.get("chat_id") or (f"{phone}@c.us" if phone else ""), 128)
+    name = clean((payload.get("chat_name") if is_group else payload.get("sender_name")), 200)
     contact = db.session.scalars(select(Contact).where(Contact.channel == "whatsapp", Contact.jid == jid)).first()
     if contact is None:
         contact = Contact(channel="whatsapp", jid=jid, phone=phone, name=name or (phone or ""), is_group=is_group)
@@ -67,16 +72,16 @@ def find_or_create_ticket(contact, connection) -> tuple[Ticket, bool]:
 
 def store_inbound(ticket, payload: dict, changes, *, count_unread: bool = True) -> Message:
     media = payload.get("media") or None
-    kind = str(payload.get("type") or "text")[:20]
+    kind = clean(payload.get("type") or "text", 20)
     message = Message(
         ticket=ticket, ticket_id=ticket.id, connection_id=ticket.connection_id,
         channel_id=str(payload["channel_id"])[:128], from_me=False, type=kind,
-        body=str(payload.get("body") or "")[:MAX_INBOUND_BODY], status=MessageStatus.RECEIVED,
-        media_path=str(media.get("path"))[:500] if media and media.get("path") else None,
-        media_mime=str(media.get("mime") or "")[:100] or None if media else None,
-        media_name=str(media.get("name") or "")[:255] or None if media else None,
-        sender_name=str(payload.get("sender_name") or "")[:200] or None,
-        sender_jid=str(payload.get("sender_id") or "")[:128] or None,
+        body=clean(payload.get("body"), MAX_INBOUND_BODY), status=MessageStatus.RECEIVED,
+        media_path=clean(media.get("path"), 500) if media and media.get("path") else None,
+        media_mime=clean(media.get("mime"), 100) or None if media else None,
+        media_name=clean(media.get("name"), 255) or None if media else None,
+        sender_name=clean(payload.get("sender_name"), 200) or None,
+        sender_jid=clean(payload.get("sender_id"), 128) or None,
         channel_timestamp=_timestamp(payload.get("timestamp")),
     )
     db.session.add(message)

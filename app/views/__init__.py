@@ -13,6 +13,7 @@ MODULES = [
     "app.views.ratings",
     "app.views.quick_replies",
     "app.views.settings",
+    "app.views.errors",
 ]
 
 

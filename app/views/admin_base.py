@@ -6,7 +6,7 @@ nothing is changed) or `{"message": ...}` with its status in the API.
 """
 import logging
 
-from flask import flash, g, request
+from flask import flash, g, request, url_for
 from flask_appbuilder import ModelView
 from flask_appbuilder.api import ModelRestApi
 from flask_babel import lazy_gettext as _l
@@ -76,6 +76,11 @@ def valid_pk(pk) -> bool:
 
 class ServiceModelView(ModelView):
     """A ModelView whose add / edit / delete call a service instead of writing the model."""
+
+    def get_redirect(self):
+        # After a save with no page history, back to this list: the index is the chat screen.
+        url = super().get_redirect()
+        return url if url != self.appbuilder.get_url_for_index else url_for(f"{self.endpoint}.list")
 
     # FAB's file download and bulk actions are not used here: no route, no permission.
     exclude_route_methods = {"download", "action", "action_post"}
@@ -185,6 +190,39 @@ class ServiceModelApi(ModelRestApi):
     ordering, paging). Bad input never reaches the database: {"message": ...} with 400/422/404."""
 
     allow_browser_login = True  # the admin screens' pages call it with the session cookie
+
+    def add_api_spec(self, api_spec) -> None:
+        super().add_api_spec(api_spec)
+        # FAB describes primary keys ("id" of a created item, the list's "ids") as strings; ours are
+        # integers, so its answers would contradict its own description.
+        for operations in api_spec._paths.values():
+            for operation in operations.values():
+                if not isinstance(operation, dict):
+                    continue
+                for parameter in operation.get("parameters") or []:
+                    if isinstance(parameter, dict) and parameter.get("in") == "path" and parameter.get("name") == "pk":
+                        parameter["schema"] = {"type": "integer", "minimum": 1}
+                        # FAB routes GET by <int:pk> and PUT/DELETE by <pk>: another id answers 405
+                        operation.setdefault("responses", {}).setdefault("405", {"description": "Not an id"})
+                for response in (operation.get("responses") or {}).values():
+                    schema = ((response.get("content") or {}).get("application/json") or {}).get("schema") or {}
+                    properties = schema.get("properties") or {}
+                    if (properties.get("id") or {}).get("type") == "string":
+                        properties["id"] = dict(properties["id"], type="integer")
+                    ids = properties.get("ids")
+                    if ids and ids.get("items") == {"type": "string"}:
+                        ids["items"] = {"type": "integer"}
+                    for key in ("add_columns", "edit_columns"):  # _info answers a list of fields
+                        if properties.get(key) == {"type": "object"}:
+                            properties[key] = {"type": "array", "items": {"type": "object"}}
+
+    def _get_field_info(self, field, filter_rel_field, page=None, page_size=None):
+        info = super()._get_field_info(field, filter_rel_field, page=page, page_size=page_size)
+        if not self.description_columns.get(field.name):
+            # FAB translates "" for a field without description: gettext answers that with the
+            # catalogue's header ("Project-Id-Version: ...").
+            info["description"] = ""
+        return info
 
     def service_create(self, data: dict):
         raise NotImplementedError

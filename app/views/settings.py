@@ -1,7 +1,7 @@
 """Configurações › Opções: one settings form (not a list) and GET/PUT /api/v1/settings/."""
 import zoneinfo
 
-from flask import flash, request
+from flask import flash, request, url_for
 from flask_appbuilder import SimpleFormView, expose
 from flask_appbuilder.api import BaseApi, expose as expose_api, protect, safe
 from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget, Select2Widget
@@ -85,6 +85,9 @@ class SettingsView(SimpleFormView):
                                                  "transfer_message", "transfer_message_text", "operator_farewell",
                                                  "operator_farewell_text"]}),
     ]
+
+    def get_redirect(self):
+        return url_for(f"{self.endpoint}.this_form_get")  # saved: stay on the options form
 
     def form_get(self, form):
         values = settings_service.as_dict()

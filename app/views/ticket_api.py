@@ -4,6 +4,7 @@ from flask_appbuilder.api import BaseApi, expose
 from flask_appbuilder.security.decorators import permission_name, protect
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from app.models import Message, Ticket, TicketStatus, db
 from app.services import DomainError, outbound, presenters, tickets, visibility
@@ -19,8 +20,12 @@ def _me():
 
 
 def _body() -> dict:
+    """The JSON object sent, or {} when nothing was sent; anything else is refused (a malformed
+    body is never taken for an empty one)."""
     data = request.get_json(silent=True)
     if data is None:
+        if request.get_data(cache=True):
+            raise DomainError(_l("The request body must be a JSON object."), status=400)
         data = {}
     if not isinstance(data, dict):
         raise DomainError(_l("The request body must be a JSON object."), status=400)
@@ -59,9 +64,9 @@ class TicketApi(BaseApi):
         get:
           parameters:
           - {in: query, name: status, schema: {type: string, enum: [pending, open, closed]}}
-          - {in: query, name: queue, schema: {type: integer}}
-          - {in: query, name: page, schema: {type: integer}}
-          - {in: query, name: page_size, schema: {type: integer}}
+          - {in: query, name: queue, schema: {type: integer, minimum: 1, maximum: 2147483647}}
+          - {in: query, name: page, schema: {type: integer, minimum: 0, maximum: 2147483647}}
+          - {in: query, name: page_size, schema: {type: integer, minimum: 1, maximum: 100}}
           responses:
             200: {description: "{count, result: [ticket]}"}
             400: {description: bad filter}
@@ -83,10 +88,14 @@ class TicketApi(BaseApi):
             page_size = int(request.args.get("page_size", 25))
         except ValueError:
             return self.response_400(str(_l("Invalid page.")))
-        if page < 0 or not 1 <= page_size <= MAX_PAGE_SIZE:
+        if not 0 <= page <= visibility.MAX_ID or not 1 <= page_size <= MAX_PAGE_SIZE:
             return self.response_400(str(_l("Invalid page.")))
         count = db.session.scalar(select(func.count()).select_from(query.subquery()))
-        rows = db.session.scalars(query.order_by(Ticket.updated_at.desc(), Ticket.id.desc())
+        # The page's contacts, queues, members and connections in the same query (not one query
+        # per ticket when presenting it).
+        rows = db.session.scalars(query.options(joinedload(Ticket.contact), joinedload(Ticket.queue),
+                                                joinedload(Ticket.user), joinedload(Ticket.connection))
+                                  .order_by(Ticket.updated_at.desc(), Ticket.id.desc())
                                   .offset(page * page_size).limit(page_size))
         return self.response(200, count=count, result=[presenters.ticket_json(t) for t in rows])
 
@@ -97,7 +106,7 @@ class TicketApi(BaseApi):
         """One ticket (404 when the caller may not see it).
         ---
         get:
-          parameters: [{in: path, name: ticket_id, schema: {type: integer}}]
+          parameters: [{in: path, name: ticket_id, required: true, schema: {type: integer}}]
           responses: {200: {description: ticket}, 404: {description: not found}}
         """
         try:
@@ -114,9 +123,9 @@ class TicketApi(BaseApi):
         ---
         get:
           parameters:
-          - {in: path, name: ticket_id, schema: {type: integer}}
-          - {in: query, name: before, schema: {type: integer}}
-          responses: {200: {description: "{result: [message]}"}, 404: {description: not found}}
+          - {in: path, name: ticket_id, required: true, schema: {type: integer}}
+          - {in: query, name: before, schema: {type: integer, minimum: 1, maximum: 2147483647}}
+          responses: {200: {description: "{result: [message]}"}, 400: {description: bad id}, 404: {description: not found}}
         """
         before = None
         if request.args.get("before"):
@@ -136,9 +145,9 @@ class TicketApi(BaseApi):
         """Send a message to the ticket's contact (stored as queued, then handed to the connection).
         ---
         post:
-          parameters: [{in: path, name: ticket_id, schema: {type: integer}}]
-          requestBody: {content: {application/json: {schema: {type: object, properties: {body: {type: string}}}}}}
-          responses: {201: {description: message}, 404: {description: not found}, 422: {description: bad body}}
+          parameters: [{in: path, name: ticket_id, required: true, schema: {type: integer}}]
+          requestBody: {required: true, content: {application/json: {schema: {type: object, required: [body], properties: {body: {type: string, minLength: 1, maxLength: 4096}}}}}}
+          responses: {201: {description: message}, 400: {description: closed ticket or not a JSON object}, 403: {description: another agent handles it}, 404: {description: not found}, 422: {description: bad body}}
         """
         try:
             data = _body()
@@ -157,6 +166,9 @@ class TicketApi(BaseApi):
         """Queue a failed message again.
         ---
         post:
+          parameters:
+          - {in: path, name: ticket_id, required: true, schema: {type: integer}}
+          - {in: path, name: message_id, required: true, schema: {type: integer}}
           responses: {200: {description: message}, 404: {description: not found}, 400: {description: not failed}}
         """
         try:
@@ -185,7 +197,8 @@ class TicketApi(BaseApi):
         """pending → open with the caller.
         ---
         post:
-          responses: {200: {description: ticket}, 400: {description: invalid transition}, 404: {description: not found}}
+          parameters: [{in: path, name: ticket_id, required: true, schema: {type: integer}}]
+          responses: {200: {description: ticket}, 400: {description: invalid transition}, 403: {description: not allowed on this ticket}, 404: {description: not found}}
         """
         return self._action(ticket_id, lambda: tickets.accept(_me(), ticket_id))
 
@@ -196,8 +209,9 @@ class TicketApi(BaseApi):
         """To a queue and/or an agent: {"queue": id, "user": id}.
         ---
         post:
+          parameters: [{in: path, name: ticket_id, required: true, schema: {type: integer}}]
           requestBody: {content: {application/json: {schema: {type: object, properties: {queue: {type: integer}, user: {type: integer}}}}}}
-          responses: {200: {description: ticket (null when the caller no longer sees it)}, 404: {description: not found}, 422: {description: bad target}}
+          responses: {200: {description: ticket (null when the caller no longer sees it)}, 400: {description: invalid transition or not a JSON object}, 403: {description: not allowed on this ticket}, 404: {description: not found}, 422: {description: bad target}}
         """
         def action():
             data = _body()
@@ -211,8 +225,9 @@ class TicketApi(BaseApi):
         """Close, optionally with a rating template: {"rating": id}.
         ---
         post:
+          parameters: [{in: path, name: ticket_id, required: true, schema: {type: integer}}]
           requestBody: {content: {application/json: {schema: {type: object, properties: {rating: {type: integer}}}}}}
-          responses: {200: {description: ticket}, 400: {description: invalid transition}, 404: {description: not found}, 422: {description: rating required}}
+          responses: {200: {description: ticket}, 400: {description: invalid transition or not a JSON object}, 403: {description: not allowed on this ticket}, 404: {description: not found}, 422: {description: rating required}}
         """
         def action():
             return tickets.close(_me(), ticket_id, _body().get("rating"))
@@ -225,7 +240,8 @@ class TicketApi(BaseApi):
         """closed → open.
         ---
         post:
-          responses: {200: {description: ticket}, 400: {description: invalid transition}, 404: {description: not found}}
+          parameters: [{in: path, name: ticket_id, required: true, schema: {type: integer}}]
+          responses: {200: {description: ticket}, 400: {description: invalid transition}, 403: {description: not allowed on this ticket}, 404: {description: not found}}
         """
         return self._action(ticket_id, lambda: tickets.reopen(_me(), ticket_id))
 
@@ -236,7 +252,8 @@ class TicketApi(BaseApi):
         """open → pending, without an agent.
         ---
         post:
-          responses: {200: {description: ticket}, 400: {description: invalid transition}, 404: {description: not found}}
+          parameters: [{in: path, name: ticket_id, required: true, schema: {type: integer}}]
+          responses: {200: {description: ticket}, 400: {description: invalid transition}, 403: {description: not allowed on this ticket}, 404: {description: not found}}
         """
         return self._action(ticket_id, lambda: tickets.return_to_pending(_me(), ticket_id))
 

@@ -12,20 +12,28 @@ from app.workers import get_queue, key, redis_conn
 
 log = logging.getLogger(__name__)
 
-# job path -> period in seconds
+# job path -> period in seconds (the inbox sweep's comes from the configuration, see periodic())
 PERIODIC = {
     "app.workers.jobs.sweep_inbox": 30,
     "app.workers.jobs.expire_ratings": 60,
 }
 
 
+def periodic(app) -> dict[str, tuple[int, dict]]:
+    """job path -> (period in seconds, keyword arguments)."""
+    jobs = {job: (period, {}) for job, period in PERIODIC.items()}
+    jobs["app.workers.jobs.sweep_inbox"] = (int(app.config.get("INBOX_SWEEP_EVERY", 30)),
+                                            {"older_than_seconds": float(app.config.get("INBOX_SWEEP_AFTER", 60))})
+    return jobs
+
+
 def tick(app) -> list[str]:
     """Enqueue the jobs that are due; returns their names."""
     enqueued = []
     conn = redis_conn(app)
-    for job, period in PERIODIC.items():
+    for job, (period, kwargs) in periodic(app).items():
         if conn.set(key(f"scheduler:{job}", app), "1", nx=True, ex=period):
-            get_queue("default", app).enqueue(job)
+            get_queue("default", app).enqueue(job, kwargs=kwargs)
             enqueued.append(job)
     return enqueued
 

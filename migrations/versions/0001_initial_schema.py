@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 10:11:22.916959
+Create Date: 2026-11-24 10:37:19.045900
 
 """
 from alembic import op
@@ -187,16 +187,20 @@ def upgrade():
     sa.Column('connection_id', sa.Integer(), nullable=False),
     sa.Column('channel_id', sa.String(length=128), nullable=False),
     sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('chat_id', sa.String(length=128), nullable=True),
     sa.Column('payload', sa.Text(), nullable=False),
     sa.Column('received_at', sa.DateTime(), nullable=False),
     sa.Column('processed_at', sa.DateTime(), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('lane', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['connection_id'], ['connection.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('connection_id', 'channel_id', name='uq_inbound_event_channel_id')
     )
     with op.batch_alter_table('inbound_event', schema=None) as batch_op:
+        batch_op.create_index('ix_inbound_event_chat', ['connection_id', 'chat_id', 'id'], unique=False)
+        batch_op.create_index('ix_inbound_event_lane_pending', ['lane', 'id'], unique=False, postgresql_where=sa.text('processed_at IS NULL'), sqlite_where=sa.text('processed_at IS NULL'))
         batch_op.create_index('ix_inbound_event_unprocessed', ['processed_at', 'id'], unique=False)
 
     op.create_table('rating_option',
@@ -336,7 +340,9 @@ def upgrade():
     with op.batch_alter_table('ticket', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ticket_contact_id'), ['contact_id'], unique=False)
         batch_op.create_index('ix_ticket_status_queue_updated', ['status', 'queue_id', 'updated_at'], unique=False)
+        batch_op.create_index('ix_ticket_status_queue_user', ['status', 'queue_id', 'user_id'], unique=False)
         batch_op.create_index('ix_ticket_status_updated', ['status', 'updated_at', 'id'], unique=False)
+        batch_op.create_index('ix_ticket_updated', ['updated_at', 'id'], unique=False)
         batch_op.create_index('ix_ticket_user_status', ['user_id', 'status'], unique=False)
         batch_op.create_index('uq_ticket_active_contact', ['contact_id', 'connection_id'], unique=True, postgresql_where=sa.text("status IN ('pending', 'open')"), sqlite_where=sa.text("status IN ('pending', 'open')"))
 
@@ -398,7 +404,9 @@ def downgrade():
     with op.batch_alter_table('ticket', schema=None) as batch_op:
         batch_op.drop_index('uq_ticket_active_contact', postgresql_where=sa.text("status IN ('pending', 'open')"), sqlite_where=sa.text("status IN ('pending', 'open')"))
         batch_op.drop_index('ix_ticket_user_status')
+        batch_op.drop_index('ix_ticket_updated')
         batch_op.drop_index('ix_ticket_status_updated')
+        batch_op.drop_index('ix_ticket_status_queue_user')
         batch_op.drop_index('ix_ticket_status_queue_updated')
         batch_op.drop_index(batch_op.f('ix_ticket_contact_id'))
 
@@ -426,6 +434,8 @@ def downgrade():
     op.drop_table('rating_option')
     with op.batch_alter_table('inbound_event', schema=None) as batch_op:
         batch_op.drop_index('ix_inbound_event_unprocessed')
+        batch_op.drop_index('ix_inbound_event_lane_pending', postgresql_where=sa.text('processed_at IS NULL'), sqlite_where=sa.text('processed_at IS NULL'))
+        batch_op.drop_index('ix_inbound_event_chat')
 
     op.drop_table('inbound_event')
     op.drop_table('connection_queue')

@@ -118,8 +118,8 @@ def test_queue_form_hours_and_listing(app, admin):
     submit(admin, "/queues/add", dict(QUEUE, name="Atendimento", color="#0000AA", bot_order="2", hours_mon=""))
     submit(admin, "/queues/add", dict(QUEUE, name="Vendas", color="#AA0000", bot_order="1", hours_mon=""))
     listing = admin.get("/queues/list/").get_data(as_text=True)
-    rows = listing[listing.index("<table"):]  # past the menu, whose "Atendimentos" contains a name
-    positions = [rows.index(n) for n in ("Vendas", "Atendimento", "Suporte")]
+    table = listing[listing.index("<table"):]  # the navbar has "Atendimentos" too
+    positions = [table.index(n) for n in ("Vendas", "Atendimento", "Suporte")]
     assert positions == sorted(positions)  # bot order, then name
     assert "background:#00BB00" in listing  # the colour swatch
     show = html.unescape(admin.get(f"/queues/show/{qid}").get_data(as_text=True))

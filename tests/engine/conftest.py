@@ -119,7 +119,7 @@ def engine(app, db, factory):
 
     r = redis_conn(app)
     ns = app.config["REDIS_NAMESPACE"]
-    for pattern in (f"{ns}:bridge:*", f"{ns}:scheduler:*"):
+    for pattern in (f"{ns}:bridge:*", f"{ns}:scheduler:*", f"{ns}:ingest:*"):
         for k in r.scan_iter(match=pattern):
             r.delete(k)
     return Engine(app, db, factory)

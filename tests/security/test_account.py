@@ -53,6 +53,142 @@ def test_secret_key_is_generated_per_installation_and_kept(tmp_path, monkeypatch
     assert config.secret_key() != first
 
 
+def _member(app, email, password=PASSWORD):
+    """A User-profile member, made in an app context of its own: the test client's requests must
+    not run inside a context held open by the test (they would share flask_login's `g`)."""
+    from app.models import PROFILES
+
+    with app.app_context():
+        sm = app.appbuilder.sm
+        user = sm.add_user(username=email, first_name="Membro", last_name="", email=email,
+                           role=sm.find_role(PROFILES["user"]), password=password)
+        return user.id, user.password
+
+
+def _first_name(app, member_id):
+    from app.models import Member, db
+
+    with app.app_context():
+        try:
+            return db.session.get(Member, member_id).first_name
+        finally:
+            db.session.remove()
+
+
+def test_passwords_are_stored_hashed_and_never_logged(app, client, caplog):
+    import logging
+
+    secret = "Segredo-" + uuid.uuid4().hex
+    email = "hash@teste.com.br"
+    _, stored = _member(app, email, secret)
+    assert secret not in stored and stored.split(":")[0] in ("scrypt", "pbkdf2")
+    caplog.set_level(logging.DEBUG)
+    # Alembic's fileConfig (the migration run by the app fixture) disables the loggers that existed
+    # then: enable them all again for this test, so that every log line is seen.
+    disabled = [lg for lg in logging.root.manager.loggerDict.values() if isinstance(lg, logging.Logger) and lg.disabled]
+    for lg in disabled:
+        lg.disabled = False
+    for password in (secret, secret + "-errada"):
+        login(app.test_client(), email, password)
+        client.post("/api/v1/security/login", json={"username": email, "password": password, "provider": "db"})
+    for lg in disabled:
+        lg.disabled = True
+    assert caplog.records, "nothing was logged at all: the check would prove nothing"
+    assert not [r for r in caplog.records if secret in r.getMessage()]
+
+
+def _forms(app):
+    """Every URL a browser posts to (not the JSON API), with its path arguments set to 1."""
+    import re
+
+    urls = set()
+    for rule in app.url_map.iter_rules():
+        if "POST" in rule.methods and not rule.rule.startswith("/api/") and rule.rule != "/login/":
+            urls.add(re.sub(r"<(?:[^:>]+:)?[^>]+>", "1", rule.rule))
+    return sorted(urls)
+
+
+def _database_contents(app):
+    """Every row of every table: what a refused post must leave exactly as it was."""
+    from app.models import db
+
+    with app.app_context():
+        try:
+            return {t.name: sorted(map(repr, db.session.execute(t.select()).all())) for t in db.metadata.sorted_tables}
+        finally:
+            db.session.remove()
+
+
+def test_every_form_refuses_a_post_without_csrf_token(app):
+    """Every form URL in the URL map (new ones included, with no list to keep), posted by a logged-in
+    Admin without the token, changes nothing in the database. /login/ has its own test above."""
+    email, new_password = "csrf@teste.com.br", "Outra-senha-987"
+    member_id, _ = _member(app, email)
+    admin = app.test_client()
+    assert login(admin, ADMIN_EMAIL).status_code == 302
+    forms = _forms(app)
+    assert "/resetmypassword/form" in forms and "/userinfoeditview/form" in forms, forms
+    for url in forms:
+        before = _database_contents(app)
+        r = admin.post(url, data={"first_name": "Invasor", "name": "Invasor", "password": new_password,
+                                  "conf_password": new_password}, follow_redirects=False)
+        assert r.status_code < 500, (url, r.status_code)
+        assert _database_contents(app) == before, f"{url} changed the database without a CSRF token"
+
+    # The same posts with the token are accepted: the refusals above were the token's doing.
+    probes = {
+        "/userinfoeditview/form": {"first_name": "Invasor", "last_name": "X"},
+        "/resetmypassword/form": {"password": new_password, "conf_password": new_password},
+    }
+    for url, data in probes.items():
+        c = app.test_client()
+        assert login(c, email).status_code == 302
+        token = csrf_token(c.get(url).get_data(as_text=True))
+        assert c.post(url, data={**data, "csrf_token": token}).status_code == 302, url
+    assert _first_name(app, member_id) == "Invasor"
+    assert "/login/" not in login(app.test_client(), email, new_password).headers.get("Location", "")
+
+
+def test_session_cookie_is_secure_when_served_over_https(app, monkeypatch):
+    from app import create_app
+
+    monkeypatch.setenv("SESSION_COOKIE_SECURE", "1")
+    secure = create_app({"TESTING": True})
+    c = secure.test_client()
+    r = login(c, ADMIN_EMAIL)
+    cookie = [v for k, v in r.headers.items() if k.lower() == "set-cookie" and v.startswith("session=")][-1]
+    assert "Secure" in cookie and "HttpOnly" in cookie
+
+
+def _login_codes(application, forwarded_for):
+    c = application.test_client()
+    codes = []
+    for address in forwarded_for:
+        codes.append(c.post("/api/v1/security/login", json={"username": ADMIN_EMAIL, "password": "errada", "provider": "db"},
+                            headers={"X-Forwarded-For": address}).status_code)
+    return codes
+
+
+def test_login_limit_counts_each_client_behind_a_trusted_proxy_and_cannot_be_dodged_without_one(app):
+    from app import create_app
+
+    limits = {"TESTING": True, "AUTH_RATE_LIMITED": True, "RATELIMIT_ENABLED": True, "AUTH_RATE_LIMIT": "2 per minute"}
+    behind_proxy = create_app({**limits, "PROXY_COUNT": 1, "RATELIMIT_KEY_PREFIX": "rl-" + uuid.uuid4().hex})
+    assert _login_codes(behind_proxy, ["203.0.113.1"] * 3) == [401, 401, 429]
+    assert _login_codes(behind_proxy, ["203.0.113.2"]) == [401]  # another customer is not locked out
+    direct = create_app({**limits, "RATELIMIT_KEY_PREFIX": "rl-" + uuid.uuid4().hex})
+    # without a trusted proxy the header is the client's word: ignored
+    assert _login_codes(direct, ["203.0.113.1", "203.0.113.2", "203.0.113.3"]) == [401, 401, 429]
+
+
+def test_a_login_with_nul_in_the_username_is_a_failed_login(app, client):
+    r = client.post("/api/v1/security/login", json={"username": "admin\x00@teste.com.br", "password": PASSWORD,
+                                                    "provider": "db"})
+    assert r.status_code == 401
+    form = login(app.test_client(), "admin\x00@teste.com.br")
+    assert form.status_code == 302 and "/login/" in form.headers["Location"]
+
+
 def test_change_my_password_applies_the_team_password_policy(app, client, factory):
     member = factory.member("user", email="curta@teste.com.br")
     old_hash = member.password

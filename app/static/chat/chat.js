@@ -446,15 +446,19 @@
     if (!state.current || !body.trim()) return;
     if (body.length > boot.max_body) { showError($("chat-error"), T.message_too_long); return; }
     $("chat-send").disabled = true;
+    // Cleared now, not when the server answers: the agent may already be typing the next message.
+    input.value = "";
+    autoGrow();
     api("/chat/api/tickets/" + state.current.id + "/messages", { method: "POST", json: { body: body } })
       .then(function (data) {
-        input.value = "";
-        autoGrow();
         $("chat-emoji-panel").hidden = true;
         showError($("chat-error"), "");
         appendMessages([data.message]);
       })
-      .catch(function (error) { showError($("chat-error"), error.message); })
+      .catch(function (error) {
+        if (!input.value) { input.value = body; autoGrow(); }  // nothing typed since: give it back
+        showError($("chat-error"), error.message);
+      })
       .then(function () { $("chat-send").disabled = false; input.focus(); });
   }
 
@@ -471,14 +475,18 @@
     if (file.size > boot.max_upload) { showError($("chat-error"), T.file_too_big); return; }
     var form = new FormData();
     form.append("file", file);
-    form.append("body", $("chat-input").value);
+    var caption = $("chat-input").value;
+    form.append("body", caption);
+    $("chat-input").value = "";
     api("/chat/api/tickets/" + state.current.id + "/messages", { method: "POST", form: form })
       .then(function (data) {
-        $("chat-input").value = "";
         showError($("chat-error"), "");
         appendMessages([data.message]);
       })
-      .catch(function (error) { showError($("chat-error"), error.message); });
+      .catch(function (error) {
+        if (!$("chat-input").value) $("chat-input").value = caption;
+        showError($("chat-error"), error.message);
+      });
   }
 
   function retryMessage(id, button) {

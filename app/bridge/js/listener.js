@@ -1,0 +1,185 @@
+// Conecta's listener: forwards WPP events to Python (binding `conectaEvent`) and exposes the few
+// actions Python asks for (window.__conecta.call). Injected with add_init_script after wa-js.
+// It touches WPP only through the names of window.__conectaContract (app/bridge/contract.py).
+(() => {
+  if (window.top !== window) return; // init scripts also run in iframes
+  const contract = window.__conectaContract;
+  if (!contract) return;
+
+  function fn(name) {
+    const path = contract.functions[name];
+    if (!path) throw new Error('not in the contract: ' + name);
+    let target = window.WPP, owner = null;
+    for (const part of path.split('.')) {
+      owner = target;
+      target = target ? target[part] : undefined;
+    }
+    if (typeof target !== 'function') throw new Error('WPP.' + path + ' is missing');
+    return target.bind(owner);
+  }
+
+  function emit(type, data) {
+    try {
+      window.conectaEvent(Object.assign({type: type}, data || {}));
+    } catch (e) { /* binding not there (page opened outside the bridge) */ }
+  }
+
+  const ser = (w) => (w == null ? null : typeof w === 'string' ? w : (w._serialized || String(w)));
+  // A message's own id, without the "true_<chat>_" wrapping of its serialized key.
+  const bareId = (k) => {
+    if (k == null) return null;
+    if (typeof k === 'object' && k.id) return String(k.id);
+    const parts = ser(k).split('_');
+    return parts.length >= 3 ? parts[2] : parts[0];
+  };
+
+  async function phoneOf(jid) {
+    // @lid senders hide the phone number: ask WhatsApp for the mapping.
+    if (!jid || !jid.endsWith('@lid')) return null;
+    try {
+      const entry = await fn('lid_to_phone')(jid);
+      return entry && entry.phoneNumber ? ser(entry.phoneNumber) : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  async function serMsg(m) {
+    const key = m.id || {};
+    const chat = ser(key.remote) || (key.fromMe ? ser(m.to) : ser(m.from));
+    const isGroup = (chat || '').endsWith('@g.us') || !!m.isGroupMsg;
+    const sender = isGroup ? ser(m.author) : chat;
+    const list = m.listResponse || {};
+    const out = {
+      id: bareId(key), from_me: !!key.fromMe, type: m.type || 'chat',
+      body: m.body || '', caption: m.caption || '', chat: chat, is_group: isGroup,
+      sender: sender, from: ser(m.from), to: ser(m.to), t: m.t || null,
+      notify_name: m.notifyName || (m.senderObj && m.senderObj.pushname) || '',
+      chat_name: (m.chat && (m.chat.formattedTitle || m.chat.name)) || m.chatName || '',
+      mimetype: m.mimetype || null, filename: m.filename || null,
+      broadcast: !!m.broadcast || chat === 'status@broadcast',
+      newsletter: (chat || '').endsWith('@newsletter'),
+      selected_id: (list.singleSelectReply && list.singleSelectReply.selectedRowId) || m.selectedRowId || null,
+      lat: m.lat || null, lng: m.lng || null,
+    };
+    out.sender_phone = await phoneOf(sender);
+    out.chat_phone = isGroup ? null : await phoneOf(chat);
+    return out;
+  }
+
+  async function blobToBase64(blob) {
+    const buffer = new Uint8Array(await blob.arrayBuffer());
+    let binary = '';
+    for (let i = 0; i < buffer.length; i += 0x8000) {
+      binary += String.fromCharCode.apply(null, buffer.subarray(i, i + 0x8000));
+    }
+    return btoa(binary);
+  }
+
+  async function qrText() {
+    try {
+      const code = await fn('get_qr')();
+      return code ? (code.fullCode || null) : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  async function announceState() {
+    if (fn('is_main_ready')()) {
+      emit('ready', {me: ser(await Promise.resolve(fn('my_user_id')()))});
+    } else if (fn('is_authenticated')()) {
+      emit('authenticated');
+    } else {
+      const code = await qrText();
+      if (code) emit('qr', {code: code});
+    }
+  }
+
+  let attached = null;
+  function attach() {
+    const W = window.WPP;
+    if (!W || !W.isReady || attached === W) return;
+    attached = W;
+    const on = fn('on');
+    on('conn.auth_code_change', (code) => emit('qr', {code: code ? (code.fullCode || null) : null}));
+    on('conn.authenticated', () => emit('authenticated'));
+    on('conn.main_ready', async () => emit('ready', {me: ser(await Promise.resolve(fn('my_user_id')()))}));
+    on('conn.logout', () => emit('logout'));
+    on('conn.stream_mode_changed', (mode) => emit('stream', {mode: String(mode)}));
+    on('chat.new_message', async (m) => {
+      try {
+        emit('message', {msg: await serMsg(m)});
+      } catch (e) {
+        emit('error', {where: 'new_message', error: String(e)});
+      }
+    });
+    on('chat.msg_ack_change', (ev) => {
+      for (const id of ev.ids || []) emit('ack', {id: bareId(id), ack: ev.ack, chat: ser(ev.chat)});
+    });
+    on('call.incoming_call', (call) => emit('call', {
+      id: call.id, from: ser(call.sender || call.peerJid), is_group: !!call.isGroup,
+      is_video: !!call.isVideo, t: call.offerTime || null,
+    }));
+    emit('attached');
+    announceState();
+  }
+  setInterval(attach, 200);
+  document.addEventListener('DOMContentLoaded', attach);
+
+  // Actions Python calls with page.evaluate('([op, args]) => window.__conecta.call(op, args)').
+  const actions = {
+    state: async () => ({
+      ready: !!(window.WPP && window.WPP.isReady) && fn('is_main_ready')(),
+      authenticated: !!(window.WPP && window.WPP.isReady) && fn('is_authenticated')(),
+      qr: window.WPP && window.WPP.isReady ? await qrText() : null,
+    }),
+    me: async () => ser(await Promise.resolve(fn('my_user_id')())),
+    send_text: async (chat, body, opts) => {
+      const r = await fn('send_text')(chat, body, Object.assign({linkPreview: false}, opts));
+      return {id: bareId(r.id), ack: r.ack};
+    },
+    send_list: async (chat, list, opts) => {
+      const r = await fn('send_list')(chat, Object.assign({}, list, opts));
+      return {id: bareId(r.id), ack: r.ack};
+    },
+    send_file: async (chat, dataUrl, opts) => {
+      const r = await fn('send_file')(chat, dataUrl, opts);
+      return {id: bareId(r.id), ack: r.ack};
+    },
+    exists: async (id) => {
+      try {
+        const m = await fn('get_message')(id);
+        return !!m;
+      } catch (e) {
+        return false;
+      }
+    },
+    mark_read: async (chat) => {
+      await fn('mark_read')(chat);
+      return true;
+    },
+    reject_call: async (id) => !!(await fn('reject_call')(id)),
+    download: async (id) => {
+      const blob = await fn('download_media')(id);
+      return {data: await blobToBase64(blob), mime: blob.type || null};
+    },
+    unread: async () => {
+      const out = [];
+      const chats = await fn('list_chats')({onlyWithUnreadMessage: true});
+      for (const chat of chats) {
+        const count = Math.max(chat.unreadCount || 0, 1);
+        const msgs = await fn('get_messages')(ser(chat.id), {count: count, onlyUnread: true});
+        for (const m of msgs) out.push(await serMsg(m));
+      }
+      return out;
+    },
+    logout: async () => !!(await fn('logout')()),
+  };
+  window.__conecta = {
+    call: async (op, args) => {
+      if (!actions[op]) throw new Error('unknown action ' + op);
+      return actions[op].apply(null, args || []);
+    },
+  };
+})();

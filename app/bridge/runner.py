@@ -1,0 +1,380 @@
+"""The life of one connection's session, run by the long-running RQ job (app.bridge.jobs).
+
+Holds the connection's Redis lock for as long as it runs; opens Chromium (BridgeSession), moves the
+status DISCONNECTED → OPENING → QRCODE → CONNECTED (TIMEOUT when nobody scans in time), forwards
+inbound events to the engine's inbox, sends the outbox and the connection's Redis commands, and
+restarts the browser with backoff when it fails or never becomes ready (watchdog).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+from flask import current_app
+from flask_babel import gettext as _
+
+from app.bridge import lock as session_lock
+from app.bridge.whatsapp_web import (BridgeSession, ChromiumMissing, SessionClosed, ack_payload, call_payload,
+                                     clear_profile_locks, digits, kill_chromium, wipe_profile)
+from app.models import Connection, db
+from app.models.connection import ConnectionStatus as S
+
+log = logging.getLogger(__name__)
+
+
+def _seconds(name: str, default: float) -> float:
+    return float(os.environ.get(name) or default)
+
+
+QR_TIMEOUT = _seconds("BRIDGE_QR_TIMEOUT", 180)  # nobody scanned: TIMEOUT
+READY_TIMEOUT = _seconds("BRIDGE_READY_TIMEOUT", 120)  # watchdog: opened or scanned but never ready
+OUTBOX_EVERY = _seconds("BRIDGE_OUTBOX_SECONDS", 5)
+CHECK_EVERY = _seconds("BRIDGE_CHECK_SECONDS", 10)  # connection still enabled? page alive?
+MAX_BACKOFF = 60.0
+
+
+class Stop(Exception):
+    """End the session for good (logout, timeout, connection disabled or gone)."""
+
+
+class Restart(Exception):
+    """Close the browser and open it again (with backoff)."""
+
+
+def lock_key(connection_id: int, app=None) -> str:
+    from app.workers import key
+
+    return key(f"bridge:{connection_id}:lock", app)
+
+
+def commands_key(connection_id: int, app=None) -> str:
+    from app.workers import key
+
+    return key(f"bridge:{connection_id}:commands", app)
+
+
+def profile_dir(connection_id: int, app=None) -> Path:
+    app = app or current_app
+    return Path(app.config["SESSIONS_DIR"]) / str(int(connection_id))
+
+
+def publish(event: dict | None, app=None) -> None:
+    if not event:
+        return
+    app = app or current_app
+    from app.realtime import publisher
+
+    try:
+        publisher(app.config["REDIS_URL"], app.config["REDIS_NAMESPACE"]).emit(
+            "connection", event, to=["admins", "staff"])
+    except Exception as exc:  # noqa: BLE001 - the screen catches up on reload; never kill a session for it
+        log.warning("connection event not published: %s", exc)
+
+
+def write_status(connection_id: int, status: str, reason=None, qr=None, phone=None, enabled=None) -> None:
+    from app.bridge.status import set_status
+
+    try:
+        event = set_status(connection_id, status, reason=reason, qr=qr, phone=phone)
+        if enabled is not None:
+            connection = db.session.get(Connection, connection_id)
+            if connection is not None:
+                connection.enabled = enabled
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    publish(event)
+
+
+def default_sink(payload: dict) -> None:
+    """Inbound events go to the engine's durable inbox. BRIDGE_INBOUND_SINK ("module:function")
+    replaces it where the engine is not wanted (the bridge's own boundary tests)."""
+    target = os.environ.get("BRIDGE_INBOUND_SINK")
+    if target:
+        import importlib
+
+        module, _sep, name = target.partition(":")
+        getattr(importlib.import_module(module), name)(payload)
+        return
+    from app.workers.ingest import submit
+
+    submit(payload)
+
+
+class SessionRunner:
+    def __init__(self, connection_id: int, app=None, sink=None, outbox=None):
+        self.app = app or current_app._get_current_object()
+        self.connection_id = int(connection_id)
+        self.sink = sink or default_sink
+        self._outbox = outbox
+        from app.workers import redis_conn
+
+        self.redis = redis_conn(self.app)
+        self.lock = session_lock.SessionLock(self.redis, lock_key(self.connection_id, self.app))
+        self.profile = profile_dir(self.connection_id, self.app)
+        self.session: BridgeSession | None = None
+        self.failures = 0
+
+    @property
+    def outbox(self):
+        if self._outbox is None:
+            import importlib
+
+            # The engine's outbox; BRIDGE_OUTBOX names another module with the same four
+            # functions for the bridge's own boundary tests.
+            self._outbox = importlib.import_module(os.environ.get("BRIDGE_OUTBOX") or "app.services.outbound")
+        return self._outbox
+
+    # --- the whole run ---
+    def run(self) -> str:
+        if not self.lock.acquire():
+            log.info("connection %s: a session is already running", self.connection_id)
+            return "already running"
+        try:
+            # We hold the lock: nobody may be using this profile, so leftovers are orphans.
+            kill_chromium(self.profile)
+            clear_profile_locks(self.profile)
+            self.drop_stale_logouts()
+            while True:
+                try:
+                    self.browser_life()
+                except Stop as stop:
+                    return str(stop)
+                except session_lock.LockLost:
+                    log.warning("connection %s: lock lost, stopping", self.connection_id)
+                    return "lock lost"
+                except ChromiumMissing as exc:
+                    log.error("connection %s: %s", self.connection_id, exc)
+                    write_status(self.connection_id, S.DISCONNECTED, enabled=False,
+                                 reason=_("Cannot start the browser: %(error)s", error=str(exc)))
+                    return "chromium missing"
+                except Exception as exc:  # noqa: BLE001 - a crash of the browser or the page: retry
+                    self.failures += 1
+                    log.exception("connection %s: session failed (%s)", self.connection_id, self.failures)
+                    self.close()
+                    if not self.still_enabled():
+                        write_status(self.connection_id, S.DISCONNECTED)
+                        return "disabled"
+                    write_status(self.connection_id, S.DISCONNECTED,
+                                 reason=_("Reconnecting after a failure: %(error)s", error=str(exc)[:150]))
+                    self.sleep(min(MAX_BACKOFF, 2.0 ** self.failures))
+        finally:
+            self.close()
+            try:
+                self.lock.release()
+            except Exception:  # noqa: BLE001 - the TTL frees it anyway
+                pass
+            db.session.remove()
+
+    def drop_stale_logouts(self) -> None:
+        """A logout pushed while no session ran was already done (jobs.request_logout): it must
+        not unlink the number the admin is starting now."""
+        key = commands_key(self.connection_id, self.app)
+        for raw in self.redis.lrange(key, 0, -1):
+            try:
+                stale = json.loads(raw).get("op") == "logout"
+            except (ValueError, AttributeError):
+                stale = True
+            if stale:
+                self.redis.lrem(key, 0, raw)
+
+    def sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            self.lock.renew_if_due()
+            time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+
+    def connection(self) -> Connection | None:
+        db.session.expire_all()
+        connection = db.session.get(Connection, self.connection_id)
+        db.session.commit()  # end the read transaction: this job lives for days
+        return connection
+
+    def still_enabled(self) -> bool:
+        connection = self.connection()
+        return bool(connection and connection.enabled)
+
+    # --- one browser, from opening to failure or stop ---
+    def browser_life(self) -> None:
+        connection = self.connection()
+        if connection is None or not connection.enabled:
+            if connection is not None:
+                write_status(self.connection_id, S.DISCONNECTED)
+            raise Stop("disabled")
+        write_status(self.connection_id, S.OPENING)
+        self.session = BridgeSession(self.connection_id, self.profile, self.app.config["WHATSAPP_WEB_URL"],
+                                     Path(self.app.config["MEDIA_DIR"]), self.app.config.get("CHROMIUM_PATH") or None)
+        self.session.open()
+        opened_at = time.monotonic()
+        qr_since = None
+        ready = False
+        last_outbox = last_check = 0.0
+        while True:
+            events = self.session.pump(0.25)
+            self.lock.renew_if_due()
+            for event in events:
+                kind = event.get("type")
+                if kind == "qr" and not ready:
+                    if event.get("code"):
+                        qr_since = qr_since or time.monotonic()
+                        write_status(self.connection_id, S.QRCODE, qr=event["code"])
+                    else:
+                        write_status(self.connection_id, S.OPENING)
+                elif kind == "authenticated" and not ready:
+                    qr_since = None
+                    opened_at = time.monotonic()  # the watchdog now waits for "ready"
+                    write_status(self.connection_id, S.OPENING)
+                elif kind == "ready" and not ready:
+                    ready = True
+                    self.failures = 0
+                    write_status(self.connection_id, S.CONNECTED, phone=digits((event.get("me") or "").split("@")[0]) or None)
+                    self.pick_up_unread()
+                    last_outbox = 0.0
+                elif kind == "logout":
+                    self.close()
+                    wipe_profile(self.profile)
+                    write_status(self.connection_id, S.DISCONNECTED, reason=_("Logged out on the phone"),
+                                 enabled=False)
+                    raise Stop("logout")
+                elif kind in ("crash", "closed"):
+                    raise Restart(_("The browser closed"))
+                elif kind == "message":
+                    self.handle_message(event.get("msg") or {})
+                elif kind == "ack":
+                    payload = ack_payload(self.connection_id, event)
+                    if payload:
+                        self.submit(payload)
+                elif kind == "call":
+                    if event.get("id"):
+                        self.submit(call_payload(self.connection_id, event))
+                elif kind == "error":
+                    log.warning("connection %s: page error %s", self.connection_id, event)
+            now = time.monotonic()
+            if not ready:
+                if qr_since and now - qr_since > QR_TIMEOUT:
+                    self.close()
+                    write_status(self.connection_id, S.TIMEOUT, reason=_("Nobody scanned the QR code in time"),
+                                 enabled=False)
+                    raise Stop("timeout")
+                if not qr_since and now - opened_at > READY_TIMEOUT:
+                    raise Restart(_("WhatsApp Web did not become ready"))
+                continue
+            self.run_commands()
+            if now - last_outbox >= OUTBOX_EVERY:
+                last_outbox = now
+                self.flush_outbox()
+            if now - last_check >= CHECK_EVERY:
+                last_check = now
+                if not self.still_enabled():
+                    self.close()
+                    write_status(self.connection_id, S.DISCONNECTED)
+                    raise Stop("disabled")
+                if not self.session.state().get("ready"):
+                    raise Restart(_("WhatsApp Web is no longer connected"))
+
+    # --- inbound ---
+    def handle_message(self, raw: dict) -> None:
+        payload = self.session.inbound_payload(raw)
+        if payload is not None:
+            self.submit(payload)
+
+    def submit(self, payload: dict) -> bool:
+        """Hand an inbound event to the engine. An event the inbox refuses as invalid is logged and
+        dropped (it would be refused forever); any other failure (database down...) propagates, so
+        the session restarts and finds the message again among the unread ones."""
+        from app.services import DomainError
+
+        try:
+            self.sink(payload)
+            return True
+        except DomainError as exc:
+            db.session.rollback()
+            log.error("connection %s: inbound event refused (%s): %s", self.connection_id, exc.message,
+                      json.dumps(payload)[:500])
+            return False
+
+    def pick_up_unread(self) -> None:
+        """Messages that arrived while we were down sit in unread chats: submit them (the inbox
+        ignores the ones it already has)."""
+        for raw in self.session.unread_messages():
+            self.handle_message(raw)
+
+    # --- outbound ---
+    def run_commands(self, limit: int = 50) -> None:
+        key = commands_key(self.connection_id, self.app)
+        for _n in range(limit):
+            raw = self.redis.lpop(key)
+            if raw is None:
+                return
+            try:
+                command = json.loads(raw)
+            except ValueError:
+                log.warning("connection %s: bad command %r", self.connection_id, raw[:200])
+                continue
+            self.run_command(command)
+
+    def run_command(self, command: dict) -> None:
+        op = command.get("op")
+        if op == "send" and command.get("message_id") is not None:
+            self.send(int(command["message_id"]))
+        elif op == "mark_read" and command.get("chat_id"):
+            connection = self.connection()
+            # Confirmação de Leitura off: WhatsApp never learns that we read anything.
+            if connection is not None and connection.read_receipts:
+                self.session.mark_read(command["chat_id"])
+        elif op == "reject_call" and command.get("call_id"):
+            self.session.reject_call(command["call_id"])
+        elif op == "logout":
+            self.logout()
+        else:
+            log.warning("connection %s: unknown command %r", self.connection_id, command)
+
+    def logout(self) -> None:
+        try:
+            self.session.logout()
+        except Exception as exc:  # noqa: BLE001 - unlinking locally still happens
+            log.warning("connection %s: logout on the page failed: %s", self.connection_id, exc)
+        self.close()
+        wipe_profile(self.profile)
+        write_status(self.connection_id, S.DISCONNECTED, reason=_("Logged out"), enabled=False)
+        raise Stop("logout")
+
+    def flush_outbox(self) -> None:
+        for message_id in self.outbox.pending_for(self.connection_id):
+            self.send(getattr(message_id, "id", message_id))
+        db.session.commit()
+
+    def send(self, message_id: int) -> None:
+        command = self.outbox.claim(message_id)
+        db.session.commit()
+        if command is None:
+            return
+        try:
+            if self.session.already_sent(command.chat_id, getattr(command, "channel_id", None)):
+                channel_id = command.channel_id  # sent before a crash: never twice
+            else:
+                channel_id = self.session.send(command)
+        except SessionClosed:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the message shows its error and can be retried
+            log.warning("connection %s: message %s failed: %s", self.connection_id, message_id, exc)
+            self.published(self.outbox.mark_failed(message_id, str(exc)[:500]))
+            return
+        self.published(self.outbox.mark_sent(message_id, channel_id))
+
+    def published(self, changes) -> None:
+        """Commit, then tell the screens (the outbox returns the changes to publish)."""
+        db.session.commit()
+        if changes:
+            from app.workers.publish import publish
+
+            publish(changes, self.app)

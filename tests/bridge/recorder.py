@@ -1,0 +1,60 @@
+"""BRIDGE_INBOUND_SINK for the bridge's boundary tests: records each inbound payload in Redis
+(key <namespace>:test:inbound) instead of handing it to the engine."""
+import json
+import os
+
+from redis import Redis
+
+
+def record(payload: dict) -> None:
+    json.dumps(payload)  # the contract: plain JSON types only
+    redis = Redis.from_url(os.environ["REDIS_URL"])
+    redis.rpush(f"{os.environ['REDIS_NAMESPACE']}:test:inbound", json.dumps(payload))
+
+
+# BRIDGE_OUTBOX for the same tests: the four functions of app.services.outbound's contract over
+# Redis (the engine keeps its outbox in the database).
+
+def _r():
+    return Redis.from_url(os.environ["REDIS_URL"])
+
+
+def _k(name):
+    return f"{os.environ['REDIS_NAMESPACE']}:test:{name}"
+
+
+def queue_message(redis, namespace, message_id, **command):
+    """Test side: store a queued outbound message (as the engine would) and wake the session."""
+    redis.hset(f"{namespace}:test:outbox", message_id, json.dumps(dict(command, message_id=message_id)))
+    redis.sadd(f"{namespace}:test:queued:{command['connection_id']}", message_id)
+    redis.rpush(f"{namespace}:bridge:{command['connection_id']}:commands", json.dumps({"op": "send", "message_id": message_id}))
+
+
+def pending_for(connection_id):
+    return sorted(int(x) for x in _r().smembers(_k(f"queued:{connection_id}")))
+
+
+def claim(message_id):
+    from types import SimpleNamespace
+
+    raw = _r().hget(_k("outbox"), message_id)
+    if not raw:
+        return None
+    command = json.loads(raw)
+    if not _r().sismember(_k(f"queued:{command['connection_id']}"), message_id):
+        return None
+    return SimpleNamespace(**command)
+
+
+def _done(message_id, outcome, **extra):
+    command = json.loads(_r().hget(_k("outbox"), message_id))
+    _r().srem(_k(f"queued:{command['connection_id']}"), message_id)
+    _r().rpush(_k(outcome), json.dumps(dict(extra, message_id=message_id)))
+
+
+def mark_sent(message_id, channel_id):
+    _done(message_id, "sent", channel_id=channel_id)
+
+
+def mark_failed(message_id, error):
+    _done(message_id, "failed", error=error)

@@ -1,0 +1,121 @@
+"""The whole flow with the real engine: simulator ⇄ Playwright bridge in a bridge worker ⇄ inbox,
+ingest worker, tickets and the outbox in the database."""
+import time
+
+import pytest
+
+from tests.bridge.helpers import wait_for
+from tests.bridge.test_lifecycle import MARIA, PHONE, scan_connection, wait_status
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+FAST = {"BRIDGE_LOCK_TTL": "6", "BRIDGE_SUPERVISOR_SECONDS": "1", "BRIDGE_OUTBOX_SECONDS": "1"}
+
+
+def tickets(db):
+    from app.models import Ticket
+
+    db.session.expire_all()
+    rows = db.session.query(Ticket).order_by(Ticket.id).all()
+    db.session.commit()
+    return rows
+
+
+def messages(db, **filters):
+    from app.models import Message
+
+    db.session.expire_all()
+    rows = db.session.query(Message).filter_by(**filters).order_by(Message.id).all()
+    db.session.commit()
+    return rows
+
+
+def reply(app, db, ticket_id, body):
+    """What an agent's reply does: a queued message in the outbox, then the wake-up command."""
+    from app.models import Ticket
+    from app.services import outbound
+    from app.services.events import Changes
+    from app.workers.publish import publish
+
+    changes = Changes()
+    message = outbound.queue_message(db.session.get(Ticket, ticket_id), body, changes=changes)
+    db.session.commit()
+    publish(changes, app)
+    return message.id
+
+
+def test_customer_message_becomes_a_ticket_and_the_reply_reaches_the_customer(app, db, factory, sim_stack, sim):
+    from app.services.settings import get_settings
+
+    settings = get_settings()
+    settings.accept_calls = False
+    settings.call_rejection_message = "Não atendemos ligações, {{nome}}. Escreva aqui!"
+    settings.ignore_group_messages = False
+    db.session.commit()
+    queue = factory.queue(name="Vendas")
+    conn = factory.connection(queues=[queue], enabled=True, read_receipts=True)
+    sim_stack.start_worker()
+    sim_stack.start_bridge(**FAST)
+    scan_connection(app, db, sim, conn.id, PHONE)
+
+    sim.message(PHONE, MARIA, "Quero comprar", name="Maria", lid=True)
+    ticket = wait_for(lambda: tickets(db), message="a ticket")[0]
+    assert (ticket.connection_id, ticket.queue_id, ticket.contact.phone) == (conn.id, queue.id, MARIA)
+    assert [m.body for m in messages(db, ticket_id=ticket.id, from_me=False)] == ["Quero comprar"]
+
+    message_id = reply(app, db, ticket.id, "Olá Maria! Como posso ajudar?")
+    wait_for(lambda: [e for e in sim.log(MARIA) if e["body"] == "Olá Maria! Como posso ajudar?"], message="reply received")
+    wait_for(lambda: messages(db, id=message_id)[0].status == "delivered", message="delivered ack")
+
+    # Calls are not accepted: rejected on WhatsApp, the configured message sent, a line in the ticket.
+    sim.call(PHONE, MARIA)
+    wait_for(lambda: [e for e in sim.log(MARIA) if e["type"] == "call_rejected"], message="call rejected")
+    wait_for(lambda: [e for e in sim.log(MARIA) if e["body"] == "Não atendemos ligações, Maria. Escreva aqui!"],
+             message="rejection message")
+    assert [m.type for m in messages(db, ticket_id=ticket.id, type="call")] == ["call"]
+
+    # A group is a ticket of its own.
+    sim.message(PHONE, "5511955554444", "oi grupo", name="Gil", group={"id": "120363999", "name": "Clientes VIP"})
+    group = wait_for(lambda: [t for t in tickets(db) if t.is_group], message="group ticket")[0]
+    assert group.contact.jid == "120363999@g.us"
+
+    # Every process killed at once; the customer writes meanwhile; all come back without a scan.
+    sim_stack.kill("bridge", 9)
+    sim_stack.kill("worker", 9)
+    sim.message(PHONE, MARIA, "Ainda estão aí?")
+    reply_while_down = reply(app, db, ticket.id, "Sim, estamos!")
+    sim_stack.start_worker()
+    sim_stack.start_bridge(**FAST)
+    wait_for(lambda: "Ainda estão aí?" in [m.body for m in messages(db, ticket_id=ticket.id, from_me=False)],
+             timeout=60, message="the message sent while down")
+    wait_for(lambda: [e for e in sim.log(MARIA) if e["body"] == "Sim, estamos!"], message="the reply queued while down")
+    wait_status(app, db, conn.id, "CONNECTED")
+    time.sleep(3)
+    bodies = [m.body for m in messages(db, ticket_id=ticket.id, from_me=False) if m.type == "text"]
+    assert bodies == ["Quero comprar", "Ainda estão aí?"]  # nothing lost, nothing twice
+    sent = [e["body"] for e in sim.log(MARIA) if e["type"] == "text"]
+    assert sent.count("Sim, estamos!") == 1 and sent.count("Olá Maria! Como posso ajudar?") == 1
+    assert messages(db, id=reply_while_down)[0].status in ("sent", "delivered", "read")
+
+
+def test_admin_starts_a_connection_and_scans_its_qr_through_the_api(app, db, factory, sim_stack, sim):
+    """Done when (issue 4): start through the REST API, read the QR code there, scan it, CONNECTED."""
+    import requests
+
+    from tests.conftest import ADMIN_EMAIL, PASSWORD
+
+    conn = factory.connection()
+    token = requests.post(sim_stack.url + "/api/v1/security/login", json={
+        "username": ADMIN_EMAIL, "password": PASSWORD, "provider": "db"}).json()["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    sim_stack.start_bridge(**FAST)
+    assert requests.post(f"{sim_stack.url}/api/v1/connection/{conn.id}/start", headers=auth).status_code == 200
+
+    def qr():
+        body = requests.get(f"{sim_stack.url}/api/v1/connection/{conn.id}/qr", headers=auth).json()
+        return body["qr"] if body["status"] == "QRCODE" else None
+
+    code = wait_for(qr, timeout=60, message="QR code through the API")
+    assert sim.scan(code, PHONE).status_code == 200
+    wait_for(lambda: requests.get(f"{sim_stack.url}/api/v1/connection/{conn.id}/qr", headers=auth).json()
+             == {"status": "CONNECTED", "qr": None}, message="CONNECTED through the API")
+    assert wait_status(app, db, conn.id, "CONNECTED").phone == PHONE

@@ -1,0 +1,222 @@
+"""BridgeSession (Playwright + Chromium) against the simulator, at the bridge's own boundary:
+what it would submit to the inbox and what the simulated customers receive."""
+import base64
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from app.bridge.whatsapp_web import BridgeSession, chromium_processes
+from tests.bridge.helpers import wait_for
+
+pytestmark = pytest.mark.browser
+
+PHONE = "5511999990000"
+MARIA = "5511988887777"
+
+
+class Driver:
+    """Pumps a session, keeping every event and every payload it would submit."""
+
+    def __init__(self, session):
+        self.session = session
+        self.events, self.payloads = [], []
+
+    def pump(self, seconds=0.3):
+        for event in self.session.pump(seconds):
+            self.events.append(event)
+            if event["type"] == "message":
+                payload = self.session.inbound_payload(event["msg"])
+                if payload:
+                    self.payloads.append(payload)
+        return self.events
+
+    def until(self, predicate, timeout=20, message="event"):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.pump()
+            found = predicate(self)
+            if found:
+                return found
+        raise AssertionError(f"timed out waiting for {message}; events: {self.events[-8:]}")
+
+    def last(self, kind):
+        found = [e for e in self.events if e["type"] == kind]
+        return found[-1] if found else None
+
+
+@pytest.fixture
+def open_session(sim, tmp_path):
+    sessions = []
+
+    def make(connection_id=1, profile=None):
+        s = BridgeSession(connection_id, profile or tmp_path / f"profile-{connection_id}", sim.base + "/web/",
+                          tmp_path / "media")
+        s.open()
+        sessions.append(s)
+        return Driver(s)
+
+    yield make
+    for s in sessions:
+        s.close()
+
+
+def connect(driver, sim, phone=PHONE):
+    qr = driver.until(lambda d: (d.last("qr") or {}).get("code"), message="QR code")
+    assert sim.scan(qr, phone).status_code == 200
+    ready = driver.until(lambda d: d.last("ready"), message="ready")
+    assert ready["me"] == phone + "@c.us"
+
+
+def test_qr_rotates_and_a_stale_code_is_refused(open_session, sim):
+    d = open_session()
+    first = d.until(lambda d: (d.last("qr") or {}).get("code"), message="QR")
+    second = d.until(lambda d: d.last("qr")["code"] != first and d.last("qr")["code"], timeout=15,
+                     message="QR rotation")
+    assert second != first
+    assert sim.scan(first, PHONE).status_code == 404
+    assert {"qr": second, "state": "QRCODE", "phone": None} in sim.sessions()
+    assert sim.scan(second, PHONE).status_code == 200
+    d.until(lambda d: d.last("ready"), message="ready")
+    assert {"qr": None, "state": "CONNECTED", "phone": PHONE} in sim.sessions()
+
+
+def test_inbound_traps(open_session, sim):
+    d = open_session()
+    connect(d, sim)
+    sim.message(PHONE, MARIA, "olá, preciso de ajuda", name="Maria")
+    sim.message(PHONE, "5511977776666", "sou lid", name="Lia", lid=True)
+    sim.message(PHONE, "5511955554444", "no grupo", name="Gil", group={"id": "120363111", "name": "Equipe"})
+    d.until(lambda d: len(d.payloads) >= 3, message="three payloads")
+    d.pump(1.0)
+    by_body = {p["body"]: p for p in d.payloads}
+    # Exactly once each (the ciphertext copies and the status/newsletter posts never reach the engine).
+    assert sorted(by_body) == ["no grupo", "olá, preciso de ajuda", "sou lid"]
+    assert len(d.payloads) == 3
+    ciphertexts = [e for e in d.events if e["type"] == "message" and e["msg"]["type"] == "ciphertext"]
+    assert len(ciphertexts) == 3, "the simulator must play the duplicate-ciphertext trap"
+    assert any(e["msg"]["chat"] == "status@broadcast" for e in d.events if e["type"] == "message")
+    maria = by_body["olá, preciso de ajuda"]
+    assert (maria["chat_id"], maria["sender_phone"], maria["sender_name"]) == (MARIA + "@c.us", MARIA, "Maria")
+    lid = by_body["sou lid"]
+    assert (lid["chat_id"], lid["sender_phone"]) == ("5511977776666@c.us", "5511977776666")
+    group = by_body["no grupo"]
+    assert (group["is_group"], group["chat_id"], group["chat_name"], group["sender_phone"]) == (
+        True, "120363111@g.us", "Equipe", "5511955554444")
+
+
+def test_inbound_media_is_stored_under_media_dir(open_session, sim, tmp_path):
+    d = open_session()
+    connect(d, sim)
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\nfake-image").decode()
+    sim.message(PHONE, MARIA, "a foto", media={"type": "image", "name": "foto.png", "mime": "image/png", "data": png})
+    payload = d.until(lambda d: d.payloads and d.payloads[-1], message="media payload")
+    assert (payload["type"], payload["body"], payload["media"]["mime"]) == ("image", "a foto", "image/png")
+    stored = tmp_path / "media" / payload["media"]["path"]
+    assert stored.read_bytes() == b"\x89PNG\r\n\x1a\nfake-image"
+    assert not payload["media"]["path"].startswith("/")
+
+
+def test_outbound_text_list_and_file_with_acks(open_session, sim, tmp_path):
+    d = open_session()
+    connect(d, sim)
+    sent = d.session.send(SimpleNamespace(chat_id=MARIA + "@c.us", type="text", body="Olá! http://exemplo.com",
+                                          channel_id="3EB0AAAA0001"))
+    assert sent == "3EB0AAAA0001"
+    d.session.send(SimpleNamespace(chat_id=MARIA + "@c.us", type="list", body="Escolha a fila",
+                                   channel_id="3EB0AAAA0002", sections=[{"title": "Filas", "rows": [
+                                       {"id": "1", "title": "Vendas"}, {"id": "2", "title": "Suporte"}]}]))
+    (tmp_path / "media").mkdir(exist_ok=True)
+    (tmp_path / "media" / "boleto.pdf").write_bytes(b"%PDF-1.4 fake")
+    d.session.send(SimpleNamespace(chat_id=MARIA + "@c.us", type="document", body="seu boleto",
+                                   channel_id="3EB0AAAA0003",
+                                   media={"path": "boleto.pdf", "mime": "application/pdf", "name": "boleto.pdf"}))
+    log = sim.log(MARIA)
+    assert [(e["type"], e["body"], e["from"]) for e in log] == [
+        ("text", "Olá! http://exemplo.com", PHONE), ("list", "Escolha a fila", PHONE), ("media", "seu boleto", PHONE)]
+    assert log[1]["sections"][0]["rows"][1]["title"] == "Suporte"
+    assert log[2]["filename"] == "boleto.pdf"
+    # Acks come back for our ids; the echoes of our sends never become inbound payloads.
+    d.until(lambda d: {(e["id"], e["ack"]) for e in d.events if e["type"] == "ack"} >= {
+        ("3EB0AAAA0001", 1), ("3EB0AAAA0001", 2), ("3EB0AAAA0003", 2)}, message="acks")
+    assert d.payloads == []
+    # Sending never marks the chat read behind the agent's back.
+    assert "seen" not in [e["type"] for e in sim.log(MARIA)]
+    # A resend after a crash is recognised.
+    assert d.session.already_sent(MARIA + "@c.us", "3EB0AAAA0001")
+    assert not d.session.already_sent(MARIA + "@c.us", "3EB0AAAA0999")
+
+
+def test_mark_read_and_call_rejection(open_session, sim):
+    d = open_session()
+    connect(d, sim)
+    sim.message(PHONE, MARIA, "oi")
+    d.until(lambda d: d.payloads, message="message")
+    d.session.mark_read(MARIA + "@c.us")
+    assert [e["type"] for e in sim.log(MARIA)] == ["seen"]
+    call_id = sim.call(PHONE, MARIA)
+    call = d.until(lambda d: d.last("call"), message="call")
+    assert call["id"] == call_id and call["from"] == MARIA + "@c.us"
+    assert d.session.reject_call(call_id) is True
+    assert [e["type"] for e in sim.log(MARIA)] == ["seen", "call_rejected"]
+
+
+def test_restart_reuses_the_profile_and_picks_up_unread(open_session, sim, tmp_path):
+    profile = tmp_path / "profile-kept"
+    d = open_session(profile=profile)
+    connect(d, sim)
+    sim.message(PHONE, MARIA, "antes de cair")
+    d.until(lambda d: d.payloads, message="first message")
+    d.session.close()
+    assert chromium_processes(profile) == []
+    sim.message(PHONE, MARIA, "enquanto estava fora")
+    d2 = open_session(profile=profile)
+    ready = d2.until(lambda d: d.last("ready"), message="ready without scanning")
+    assert ready["me"] == PHONE + "@c.us"
+    assert d2.last("qr") is None or d2.last("qr").get("code") is None
+    # Delivered on reconnect, and both (still unread) are found again by the unread pick-up;
+    # the inbox dedupes by channel_id, the session itself by id.
+    d2.until(lambda d: any(p["body"] == "enquanto estava fora" for p in d.payloads), message="offline message")
+    unread = [m["body"] for m in d2.session.unread_messages()]
+    assert unread == ["antes de cair", "enquanto estava fora"]
+
+
+def test_logout_from_the_phone(open_session, sim):
+    d = open_session()
+    connect(d, sim)
+    assert sim.logout(PHONE).status_code == 200
+    d.until(lambda d: d.last("logout"), message="logout event")
+    d.until(lambda d: (d.last("qr") or {}).get("code") and d.events.index(d.last("qr")) > d.events.index(d.last("logout")),
+            message="a new QR after logout")
+    assert sim.logout(PHONE).status_code == 404
+
+
+def test_virtual_phone_scans_and_chats_as_a_customer(open_session, sim):
+    from app.bridge.whatsapp_web import CHROMIUM_ARGS, find_chromium
+
+    d = open_session()
+    d.until(lambda d: (d.last("qr") or {}).get("code"), message="QR")
+    # A second browser from the same Playwright (one sync Playwright per thread).
+    browser = d.session._pw.chromium.launch(executable_path=find_chromium(None), headless=True, args=CHROMIUM_ARGS)
+    try:
+        phone = browser.new_page()
+        phone.goto(sim.base + "/phone/")
+        phone.fill("#company", "5521912345678")
+        phone.click("#sessions button")
+        ready = d.until(lambda d: d.last("ready"), message="ready through the virtual phone")
+        assert ready["me"] == "5521912345678@c.us"
+        phone.fill("#customer", "5511966665555")
+        phone.fill("#customer-name", "Joana")
+        phone.fill("#body", "Bom dia, quero ajuda")
+        phone.click("#send-form button[type=submit]")
+        payload = d.until(lambda d: d.payloads and d.payloads[-1], message="the customer's message")
+        assert (payload["body"], payload["sender_phone"], payload["sender_name"]) == (
+            "Bom dia, quero ajuda", "5511966665555", "Joana")
+        hostile = '<img src=x onerror="window.__xss=1">Olá Joana'
+        d.session.send(SimpleNamespace(chat_id="5511966665555@c.us", type="text", body=hostile,
+                                       channel_id="3EB0BBBB0001"))
+        phone.wait_for_selector("#chat .bubble:has-text('Olá Joana')")
+        assert hostile in phone.text_content("#chat")  # shown as text, never as HTML
+        assert phone.evaluate("window.__xss") is None
+    finally:
+        browser.close()

@@ -1,0 +1,169 @@
+"""Bad input (issue 6, part 3): oversized, malformed, wrong-type and unicode-edge input gets a
+clear error ({"message": ...}) and changes nothing; what is accepted is stored exactly."""
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.conftest import api_login
+
+EMOJI_RTL = "Olá 👋🏽 مرحبا بالعالم ‮evil‬ 👨‍👩‍👧 ﷽ e\u0301"
+MEGABYTE = "x" * (1024 * 1024)
+
+
+@pytest.fixture
+def ticket(factory, db):
+    from app.models import Contact, Ticket
+
+    connection = factory.connection(queues=[factory.queue()])
+    contact = Contact(channel="whatsapp", jid="5511988887777@c.us", phone="5511988887777", name="Maria")
+    db.session.add(contact)
+    db.session.flush()
+    t = Ticket(contact_id=contact.id, connection_id=connection.id, status="pending",
+               queue_id=connection.queues[0].id, last_message="antes", unread_count=3)
+    db.session.add(t)
+    db.session.commit()
+    return t
+
+
+def _state(db, ticket_id):
+    from app.models import Message, Ticket
+
+    db.session.expire_all()
+    t = db.session.get(Ticket, ticket_id)
+    return (db.session.scalar(select(func.count()).select_from(Message)), t.status, t.queue_id, t.user_id,
+            t.last_message, t.unread_count)
+
+
+BAD_MESSAGE_BODIES = [
+    ("missing body", {}, 422),
+    ("empty", {"body": ""}, 422),
+    ("blank", {"body": " \n\t "}, 422),
+    ("number", {"body": 123}, 422),
+    ("list", {"body": ["a"]}, 422),
+    ("object", {"body": {"a": 1}}, 422),
+    ("null", {"body": None}, 422),
+    ("true", {"body": True}, 422),
+    ("one megabyte", {"body": MEGABYTE}, 422),
+    ("one character too long", {"body": "a" * 4097}, 422),
+]
+
+
+@pytest.mark.parametrize("name,payload,status", BAD_MESSAGE_BODIES, ids=[c[0] for c in BAD_MESSAGE_BODIES])
+def test_bad_message_bodies_are_refused_and_change_nothing(app, client, db, ticket, name, payload, status):
+    api = api_login(client, "admin@teste.com.br")
+    before = _state(db, ticket.id)
+    r = api.post(f"/api/v1/ticket/{ticket.id}/messages", json=payload)
+    assert r.status_code == status, r.get_data(as_text=True)[:300]
+    assert isinstance(r.get_json()["message"], str) and r.get_json()["message"]
+    assert _state(db, ticket.id) == before
+
+
+MALFORMED = [
+    ("not JSON", b"{body: oi", "application/json"),
+    ("JSON array", b'["oi"]', "application/json"),
+    ("JSON string", b'"oi"', "application/json"),
+    ("invalid UTF-8", b'{"body": "\xff\xfe"}', "application/json"),
+    ("form data", b"body=oi", "application/x-www-form-urlencoded"),
+    ("one megabyte of garbage", b"\x00\x01" * (512 * 1024), "application/json"),
+]
+
+
+@pytest.mark.parametrize("path", ["messages", "transfer", "close", "accept"])
+@pytest.mark.parametrize("name,raw,content_type", MALFORMED, ids=[c[0] for c in MALFORMED])
+def test_malformed_request_bodies_get_a_clear_error(app, client, db, ticket, name, raw, content_type, path):
+    api = api_login(client, "admin@teste.com.br")
+    before = _state(db, ticket.id)
+    r = client.post(f"/api/v1/ticket/{ticket.id}/{path}", data=raw, headers={**api._h(), "Content-Type": content_type})
+    if path == "accept":  # takes no body: whatever is sent is ignored
+        assert r.status_code == 200
+        return
+    assert r.status_code in (400, 422), r.get_data(as_text=True)[:300]
+    assert r.get_json()["message"]
+    assert _state(db, ticket.id) == before
+
+
+@pytest.mark.parametrize("payload", [{"queue": "1; DROP TABLE ticket"}, {"queue": -1}, {"queue": 2**63},
+                                     {"queue": 1.5}, {"queue": [1]}, {"user": {"id": 1}}, {"queue": None, "user": None},
+                                     {"queue": 99999}, {"user": 99999}])
+def test_bad_transfer_targets_change_nothing(app, client, db, ticket, payload):
+    api = api_login(client, "admin@teste.com.br")
+    before = _state(db, ticket.id)
+    r = api.post(f"/api/v1/ticket/{ticket.id}/transfer", json=payload)
+    assert r.status_code in (400, 404, 422), r.get_data(as_text=True)[:300]
+    assert r.get_json()["message"]
+    assert _state(db, ticket.id) == before
+
+
+@pytest.mark.parametrize("query", ["status=aberto", "queue=abc", "queue=-1", "page=-1", "page_size=0",
+                                   "page_size=101", "page=99999999999999999999999", "queue=1e3", "status=%00"])
+def test_bad_list_filters_get_400(app, client, ticket, query):
+    api = api_login(client, "admin@teste.com.br")
+    r = api.get(f"/api/v1/ticket/?{query}")
+    assert r.status_code == 400, r.get_data(as_text=True)[:300]
+    assert r.get_json()["message"]
+
+
+def test_unicode_edges_are_stored_and_returned_exactly(app, client, db, ticket):
+    api = api_login(client, "admin@teste.com.br")
+    r = api.post(f"/api/v1/ticket/{ticket.id}/messages", json={"body": EMOJI_RTL})
+    assert r.status_code == 201
+    messages = api.get(f"/api/v1/ticket/{ticket.id}/messages").get_json()["result"]
+    assert messages[-1]["body"] == EMOJI_RTL
+
+
+def test_nul_in_an_agent_message_is_refused_or_dropped_never_a_500(app, client, db, ticket):
+    api = api_login(client, "admin@teste.com.br")
+    r = api.post(f"/api/v1/ticket/{ticket.id}/messages", json={"body": "antes\x00depois"})
+    assert r.status_code in (201, 422), r.get_data(as_text=True)[:300]
+    if r.status_code == 201:
+        assert "\x00" not in r.get_json()["result"]["body"]
+
+
+def test_inbound_message_with_nul_and_edges_is_stored_not_lost(app, db, factory):
+    """A customer's text may hold anything (NUL included, which PostgreSQL text refuses): it is
+    stored, never retried until dropped."""
+    from app.models import Message
+    from app.services import inbox
+
+    connection = factory.connection(queues=[factory.queue()])
+    payload = {"v": 1, "kind": "message", "connection_id": connection.id, "channel_id": "wamid-nul",
+               "chat_id": "5511988887777@c.us", "is_group": False, "sender_id": "5511988887777@c.us\x00",
+               "sender_phone": "5511988887777", "sender_name": "Ma\x00ria ‮", "type": "text",
+               "body": "oi\x00 " + EMOJI_RTL, "timestamp": 1764000000}
+    event_id = inbox.receive(payload)
+    result, _ = inbox.process(event_id)
+    assert result == "created"
+    message = db.session.scalars(select(Message).where(Message.channel_id == "wamid-nul")).one()
+    assert message.body == "oi " + EMOJI_RTL
+    assert message.sender_name == "Maria ‮"
+
+
+@pytest.mark.parametrize("payload", [None, [], "x", {"v": 2}, {"v": 1, "kind": "message"},
+                                     {"v": 1, "kind": "message", "connection_id": "1", "channel_id": "a", "chat_id": "b"},
+                                     {"v": 1, "kind": "message", "connection_id": 1, "channel_id": "a" * 101, "chat_id": "b"},
+                                     {"v": 1, "kind": "message", "connection_id": 1, "channel_id": "a", "chat_id": "b",
+                                      "media": {"path": "../../etc/passwd"}},
+                                     {"v": 1, "kind": "message", "connection_id": 1, "channel_id": "a", "chat_id": "b",
+                                      "body": {"x": 1}},
+                                     {"v": 1, "kind": "message", "connection_id": 1, "channel_id": "a\x00", "chat_id": "b"},
+                                     {"v": 1, "kind": "message", "connection_id": 1, "channel_id": "a", "chat_id": "b\x00"}])
+def test_malformed_inbound_events_are_refused_before_storing(app, db, factory, payload):
+    from app.models import InboundEvent
+    from app.services import DomainError, inbox
+
+    factory.connection()
+    with pytest.raises(DomainError):
+        inbox.receive(payload)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(InboundEvent)) == 0
+
+
+def test_a_body_over_the_upload_limit_gets_413_json(app, client, ticket):
+    api = api_login(client, "admin@teste.com.br")
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    r = client.post(f"/api/v1/ticket/{ticket.id}/messages", data=b"{" + b" " * (limit + 1) + b"}",
+                    headers={**api._h(), "Content-Type": "application/json"})
+    assert r.status_code == 413
+    assert json.loads(r.get_data(as_text=True))["message"]
+
