@@ -40,7 +40,7 @@ def message_json(message) -> dict:
         "error": message.error,
         "sender_name": message.sender_name,
         "user_id": message.user_id,
-        "media": {"path": message.media_path, "mime": message.media_mime, "name": message.media_name}
-        if message.media_path else None,
+        # Never the server's file path: the file is fetched by message id, by those who may see it.
+        "media": {"mime": message.media_mime, "name": message.media_name} if message.media_path else None,
         "created_at": _iso(message.created_at),
     }

@@ -220,7 +220,17 @@ def test_connection_session_endpoints(app, api, seeded):
         connections.set_status(c, ConnectionStatus.QRCODE, qr="2@QRDATA")
         redis_conn().delete(key(f"bridge:{c}:commands"))
     assert api.get(f"/api/v1/connection/{c}/qr").get_json() == {"status": "QRCODE", "qr": "2@QRDATA"}
-    r = api.post(f"/api/v1/connection/{c}/logout")
+    from app.bridge.lock import SessionLock
+    from app.bridge.runner import lock_key
+
+    with app.app_context():  # a live session holds the connection's lock: logout goes through it
+        live = SessionLock(redis_conn(), lock_key(c))
+        assert live.acquire()
+    try:
+        r = api.post(f"/api/v1/connection/{c}/logout")
+    finally:
+        with app.app_context():
+            live.release()
     assert r.get_json() == {"status": "DISCONNECTED", "qr": None}
     with app.app_context():
         assert redis_conn().lrange(key(f"bridge:{c}:commands"), 0, -1) == [b'{"op": "logout"}']

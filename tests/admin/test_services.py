@@ -112,8 +112,16 @@ def test_status_start_and_logout(app, db):
     assert event["qr"] is None and event["phone"] == "5511999990000"
     with pytest.raises(DomainError):
         connections.set_status(c.id, "WHATEVER")
+    from app.bridge.lock import SessionLock
+    from app.bridge.runner import lock_key
+
     redis_conn().delete(key(f"bridge:{c.id}:commands"))
-    event = connections.logout(c.id)
+    live = SessionLock(redis_conn(), lock_key(c.id))  # a live session: logout goes through it
+    assert live.acquire()
+    try:
+        event = connections.logout(c.id)
+    finally:
+        live.release()
     assert event["status"] == "DISCONNECTED" and not c.enabled
     assert [json.loads(x) for x in redis_conn().lrange(key(f"bridge:{c.id}:commands"), 0, -1)] == [{"op": "logout"}]
 
