@@ -271,11 +271,12 @@ class Stack:
     def url(self):
         return f"http://127.0.0.1:{self.port}"
 
-    def start_web(self, **extra_env):
+    def start_web(self, stderr=None, **extra_env):
+        """`stderr`: a file to keep the web process's stderr in (tests that look for tracebacks)."""
         self.port = self.port or free_port()
         env = dict(self.env, PORT=str(self.port), HOST="127.0.0.1", **extra_env)
         self.procs["web"] = subprocess.Popen([sys.executable, "-m", "app.web"], env=env, cwd=str(ROOT),
-                                             start_new_session=True)
+                                             start_new_session=True, stderr=stderr)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:

@@ -42,9 +42,10 @@ def on_connect(auth=None):
     return True
 
 
-def on_open_ticket(data=None):
+def on_open_ticket(data=None, *_extra):
     """The member opened a ticket: its unread count is reset and, when the connection's read
-    receipts are on, the customer's messages are marked read on WhatsApp (the engine decides)."""
+    receipts are on, the customer's messages are marked read on WhatsApp (the engine decides).
+    Extra arguments a client may send are ignored (a fixed signature would raise on them)."""
     if not _allowed():
         return {"ok": False}
     ticket_id = data.get("id") if isinstance(data, dict) else None
