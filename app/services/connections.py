@@ -14,11 +14,10 @@ import re
 
 from flask_babel import gettext as _, lazy_gettext
 from sqlalchemy import func
-from sqlalchemy.exc import IntegrityError
 
 from app.models import Connection, Queue, db, utcnow
 from app.models.connection import ConnectionStatus
-from app.services import DomainError, NotFound
+from app.services import NotFound
 from app.services import inputs
 
 log = logging.getLogger(__name__)
@@ -80,12 +79,8 @@ def _clean(data: dict, current: Connection | None) -> dict:
 
 
 def _commit():
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        # A concurrent write won the race for the name or the default flag.
-        raise inputs.invalid(_("The connection could not be saved because it was changed at the same time. Try again."))
+    # A concurrent write won the race for the name or the default flag.
+    inputs.commit_or_conflict(_("The connection could not be saved because it was changed at the same time. Try again."))
 
 
 def _make_default(connection: Connection) -> None:

@@ -20,6 +20,19 @@ def invalid(message) -> DomainError:
     return DomainError(message, status=422)
 
 
+def commit_or_conflict(message) -> None:
+    """Commit; a unique constraint lost to a concurrent write becomes `message` (422), nothing kept."""
+    from sqlalchemy.exc import IntegrityError
+
+    from app.models import db
+
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise invalid(message) from None
+
+
 def require_object(data) -> dict:
     if not isinstance(data, dict):
         raise DomainError(_("The request body must be a JSON object."), status=400)

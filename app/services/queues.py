@@ -10,7 +10,6 @@ import re
 
 from flask_babel import gettext as _, lazy_gettext
 from sqlalchemy import func
-from sqlalchemy.exc import IntegrityError
 
 from app.models import BusinessHours, Queue, db
 from app.services import NotFound
@@ -145,11 +144,7 @@ def _apply(queue: Queue, clean: dict) -> None:
 
 
 def _commit():
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise inputs.invalid(_("The queue could not be saved because it was changed at the same time. Try again."))
+    inputs.commit_or_conflict(_("The queue could not be saved because it was changed at the same time. Try again."))
 
 
 def create(data: dict) -> Queue:

@@ -7,7 +7,6 @@ import re
 
 from flask_babel import gettext as _, lazy_gettext
 from sqlalchemy import func, or_
-from sqlalchemy.exc import IntegrityError
 
 from app.models import QuickReply, db
 from app.services import NotFound
@@ -56,11 +55,7 @@ def _clean(data: dict, current: QuickReply | None) -> dict:
 
 
 def _commit():
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise inputs.invalid(_("The quick reply could not be saved because it was changed at the same time. Try again."))
+    inputs.commit_or_conflict(_("The quick reply could not be saved because it was changed at the same time. Try again."))
 
 
 def create(data: dict) -> QuickReply:

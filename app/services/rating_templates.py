@@ -7,7 +7,6 @@ import re
 
 from flask_babel import gettext as _, lazy_gettext
 from sqlalchemy import func
-from sqlalchemy.exc import IntegrityError
 
 from app.models import RatingOption, RatingTemplate, db
 from app.services import NotFound
@@ -78,11 +77,7 @@ def _apply(template: RatingTemplate, clean: dict) -> None:
 
 
 def _commit():
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise inputs.invalid(_("The rating could not be saved because it was changed at the same time. Try again."))
+    inputs.commit_or_conflict(_("The rating could not be saved because it was changed at the same time. Try again."))
 
 
 def create(data: dict) -> RatingTemplate:

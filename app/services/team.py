@@ -15,7 +15,6 @@ from flask import current_app
 from flask_appbuilder.security.sqla.models import Role
 from flask_babel import gettext as _, lazy_gettext
 from sqlalchemy import func, update as sql_update
-from sqlalchemy.exc import IntegrityError
 from werkzeug.security import generate_password_hash
 
 from app.models import Connection, Member, PROFILES, Queue, db
@@ -183,11 +182,7 @@ def _check_queues(member: Member, clean: dict) -> None:
 
 
 def _commit():
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise inputs.invalid(_("The member could not be saved because it was changed at the same time. Try again."))
+    inputs.commit_or_conflict(_("The member could not be saved because it was changed at the same time. Try again."))
 
 
 def create(data: dict, actor: Member | None = None) -> Member:
