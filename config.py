@@ -70,6 +70,9 @@ class Config:
         self.REDIS_NAMESPACE = os.environ.get("REDIS_NAMESPACE", "conecta")
         self.CHROMIUM_PATH = os.environ.get("CHROMIUM_PATH", "")
         self.SIMULATOR = _bool("SIMULATOR")
+        # The simulated WhatsApp network is not part of the installation: it may keep its state in
+        # a Redis of its own (fault tests restart the installation's Redis, never WhatsApp's).
+        self.SIMULATOR_REDIS_URL = os.environ.get("SIMULATOR_REDIS_URL", "")
         self.WHATSAPP_WEB_URL = os.environ.get("WHATSAPP_WEB_URL") or (
             simulator_url() if self.SIMULATOR else "https://web.whatsapp.com")
         self.TZ_NAME = os.environ.get("TZ_NAME", "America/Sao_Paulo")

@@ -3,14 +3,17 @@
 
 Bulk-loads its own temporary PostgreSQL database with COPY (6 queues, 100 000 contacts and tickets,
 10 messages each), logs in through the REST API (JWT) as a User member of 3 queues and times
-GET /api/v1/ticket/ (first page of the open tickets, first page of everything, a later page) through
-the whole Flask stack in this process. Ceiling, measured in the same run: the same first page as
-one raw SQL query (psycopg, no ORM, no JSON), and our ratio to it.
+GET /api/v1/ticket/ (first page of the open tickets, first page of everything, a later page, and
+searches: name, number, message text common and rare, nothing found, two letters) through the whole
+Flask stack in this process. Ceiling, measured in the same run: the same page and count as
+hand-written SQL (psycopg, no ORM, no JSON; each case checks that the ids agree), and our ratio.
+bench/chat_list.py reuses this database set-up for the chat screen's list.
 
 Usage: .venv/bin/python bench/ticket_list.py [--tickets 100000] [--messages-per-ticket 10] [--runs 200]
 Needs PostgreSQL on 127.0.0.1 as user postgres (BENCH_PG_ADMIN_DSN to change).
 """
 import argparse
+import contextlib
 import datetime as dt
 import os
 import platform
@@ -21,6 +24,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
 
@@ -41,7 +45,15 @@ def percentile(values, q):
     return values[min(len(values) - 1, int(round(q / 100 * (len(values) - 1))))]
 
 
+WORDS = ["boleto", "entrega", "pedido", "troca", "plano", "fatura", "senha", "cancelamento", "pix", "nota"]
+SURNAMES = ["Silva", "Souza", "Lima", "Costa"]
+RARE_WORD, RARE_EVERY = "estorno", 10_007  # one message in RARE_EVERY mentions it (about 100 in 1 000 000)
+
+
 def bulk_load(dsn: str, connection_id: int, queue_ids: list, user_id: int, tickets: int, per_ticket: int):
+    """COPY `tickets` contacts and tickets (10 % waiting, 20 % in service, 70 % resolved, over the
+    queues at random, 5 % of the rest assigned to `user_id`) and `per_ticket` messages each, whose
+    text names a subject from WORDS (and RARE_WORD now and then), then VACUUM ANALYZE."""
     rnd = random.Random(7)
     base = dt.datetime(2026, 1, 1)
     with psycopg.connect(dsn) as conn:
@@ -49,7 +61,7 @@ def bulk_load(dsn: str, connection_id: int, queue_ids: list, user_id: int, ticke
             with cur.copy("COPY contact (id, channel, jid, phone, name, is_group, created_at) FROM STDIN") as copy:
                 for i in range(1, tickets + 1):
                     phone = f"55119{i:08d}"
-                    copy.write_row((i, "whatsapp", f"{phone}@c.us", phone, f"Cliente {i}", False, base))
+                    copy.write_row((i, "whatsapp", f"{phone}@c.us", phone, f"Cliente {i} {SURNAMES[i % 4]}", False, base))
             with cur.copy("COPY ticket (id, contact_id, connection_id, queue_id, user_id, status, is_group, "
                           "awaiting_menu, awaiting_rating, unread_count, last_message, last_message_at, "
                           "created_at, updated_at, closed_at) FROM STDIN") as copy:
@@ -64,12 +76,16 @@ def bulk_load(dsn: str, connection_id: int, queue_ids: list, user_id: int, ticke
                                     at if status == "closed" else None))
             with cur.copy("COPY message (ticket_id, connection_id, channel_id, from_me, type, body, status, "
                           "attempts, created_at) FROM STDIN") as copy:
+                n = 0
                 for i in range(1, tickets + 1):
                     at = base + dt.timedelta(seconds=i * 30)
                     for m in range(per_ticket):
+                        n += 1
                         from_me = m % 2 == 1
+                        word = RARE_WORD if n % RARE_EVERY == 0 else WORDS[rnd.randrange(len(WORDS))]
                         copy.write_row((i, connection_id, f"b{i}x{m}", from_me, "text",
-                                        f"mensagem {m} do atendimento {i}", "read" if from_me else "received", 0, at))
+                                        f"mensagem {m} sobre {word} do atendimento {i}",
+                                        "read" if from_me else "received", 0, at))
             for table in ("contact", "ticket", "message"):
                 cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
         conn.commit()
@@ -77,16 +93,22 @@ def bulk_load(dsn: str, connection_id: int, queue_ids: list, user_id: int, ticke
         conn.execute("VACUUM ANALYZE")
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tickets", type=int, default=100_000)
-    parser.add_argument("--messages-per-ticket", type=int, default=10)
-    parser.add_argument("--runs", type=int, default=200)
-    args = parser.parse_args()
+class Bench:
+    """What bench_stack made: the app, the database, the User and her queues."""
 
+    app = dsn = dbname = user_id = mine = load_seconds = None
+    email = "agente@conecta.local"
+
+
+@contextlib.contextmanager
+def bench_stack(tickets: int, per_ticket: int, keep: bool = False):
+    """A temporary PostgreSQL database migrated and bulk-loaded, with 6 queues on one connection
+    and a User ("agente", Bench.email) in the first 3, and the app on it; all removed at the end
+    (unless `keep`)."""
+    bench = Bench()
     run_id = f"{os.getpid()}{uuid.uuid4().hex[:4]}"
-    dbname = f"conecta_bench_{run_id}"
-    dsn = PG_ADMIN_DSN.replace("dbname=postgres", f"dbname={dbname}")
+    bench.dbname = dbname = f"conecta_bench_{run_id}"
+    bench.dsn = dsn = PG_ADMIN_DSN.replace("dbname=postgres", f"dbname={dbname}")
     instance = tempfile.mkdtemp(prefix="conecta-bench-")
     with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{dbname}"')
@@ -105,7 +127,7 @@ def main():
         from app.models.team import PROFILES
         from app.services.bootstrap import bootstrap
 
-        app = create_app()
+        bench.app = app = create_app()
         with app.app_context():
             upgrade()
         bootstrap(app, "bench@conecta.local", PASSWORD)
@@ -115,68 +137,18 @@ def main():
             db.session.add(connection)
             db.session.commit()
             sm = app.appbuilder.sm
-            user = sm.add_user("agente", "Agente", "Bench", "agente@conecta.local",
+            user = sm.add_user("agente", "Agente", "Bench", bench.email,
                                role=sm.find_role(PROFILES["user"]), password=PASSWORD)
             user.queues = queues[:3]
             db.session.commit()
-            connection_id, queue_ids, user_id = connection.id, [q.id for q in queues], user.id
-            mine = queue_ids[:3]
+            connection_id, queue_ids, bench.user_id = connection.id, [q.id for q in queues], user.id
+            bench.mine = queue_ids[:3]
             db.session.remove()
 
         t0 = time.perf_counter()
-        bulk_load(dsn, connection_id, queue_ids, user_id, args.tickets, args.messages_per_ticket)
-        load_seconds = time.perf_counter() - t0
-
-        client = app.test_client()
-        token = client.post("/api/v1/security/login", json={"username": "agente", "password": PASSWORD,
-                                                            "provider": "db"}).get_json()["access_token"]
-        headers = {"Authorization": f"Bearer {token}"}
-
-        def timed(url):
-            out = []
-            for i in range(args.runs + 5):
-                t = time.perf_counter()
-                response = client.get(url, headers=headers)
-                elapsed = 1000 * (time.perf_counter() - t)
-                assert response.status_code == 200, response.get_data(as_text=True)
-                if i >= 5:  # warm-up
-                    out.append(elapsed)
-            return out, response.get_json()
-
-        cases = {
-            "first page, open": "/api/v1/ticket/?status=open&page_size=25",
-            "first page, all": "/api/v1/ticket/?page_size=25",
-            "page 20, open": "/api/v1/ticket/?status=open&page_size=25&page=20",
-        }
-        results = {name: timed(url) for name, url in cases.items()}
-
-        # ceiling: the same first page as one raw query
-        raw = []
-        with psycopg.connect(dsn) as conn:
-            query = ("SELECT t.id, t.status, t.unread_count, t.last_message, t.updated_at, c.name, c.phone, q.name "
-                     "FROM ticket t JOIN contact c ON c.id = t.contact_id LEFT JOIN queue q ON q.id = t.queue_id "
-                     "WHERE t.status = 'open' AND (t.queue_id = ANY(%s) OR t.user_id = %s) "
-                     "ORDER BY t.updated_at DESC, t.id DESC LIMIT 25")
-            for i in range(args.runs + 5):
-                t = time.perf_counter()
-                rows = conn.execute(query, (mine, user_id)).fetchall()
-                if i >= 5:
-                    raw.append(1000 * (time.perf_counter() - t))
-            assert len(rows) == 25
-            counts = conn.execute("SELECT (SELECT count(*) FROM ticket), (SELECT count(*) FROM message)").fetchone()
-
-        print(f"machine: {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-              f"PostgreSQL local; load average {os.getloadavg()[0]:.2f}")
-        print(f"data: {counts[0]} tickets, {counts[1]} messages (COPY in {load_seconds:.1f} s); "
-              f"a User in 3 of 6 queues; {args.runs} requests per case")
-        raw_p95 = percentile(raw, 95)
-        for name, (times, body) in results.items():
-            p95 = percentile(times, 95)
-            print(f"GET {cases[name]} ({name}: {body['count']} visible, {len(body['result'])} on the page): "
-                  f"p50 {percentile(times, 50):.1f} ms, p95 {p95:.1f} ms (target <= 50) -> "
-                  f"ratio to the raw query {p95 / raw_p95:.1f}x")
-        print(f"ceiling: the same first page as one raw SQL query: p50 {percentile(raw, 50):.2f} ms, "
-              f"p95 {raw_p95:.2f} ms")
+        bulk_load(dsn, connection_id, queue_ids, bench.user_id, tickets, per_ticket)
+        bench.load_seconds = time.perf_counter() - t0
+        yield bench
     finally:
         if app is not None:
             from app.models import db as _db
@@ -184,11 +156,147 @@ def main():
             with app.app_context():
                 _db.session.remove()
                 _db.engine.dispose()
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        if not keep:
+            with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
         if embedded:
             embedded.stop()
         shutil.rmtree(instance, ignore_errors=True)
+
+
+def timed(fn, runs: int, warmup: int = 5):
+    """Milliseconds of each of `runs` calls of fn() after `warmup` untimed ones, and the last result."""
+    out, result = [], None
+    for i in range(runs + warmup):
+        t = time.perf_counter()
+        result = fn()
+        if i >= warmup:
+            out.append(1000 * (time.perf_counter() - t))
+    return out, result
+
+
+def search_cases(dsn: str, mine: list, user_id: int) -> list:
+    """The searches timed, each as (label, text, raw contact condition, raw message condition or
+    None): the conditions are what the ceiling's hand-written SQL uses. The name and the number
+    are those of a ticket the User sees."""
+    with psycopg.connect(dsn) as conn:
+        some = conn.execute("SELECT t.id FROM ticket t WHERE t.status = 'closed' AND t.queue_id = ANY(%s) "
+                            "AND t.id > (SELECT max(id) / 2 FROM ticket) ORDER BY t.id LIMIT 1", (mine,)).fetchone()[0]
+    name, digits = f"Cliente {some}", f"{some:08d}"
+    return [
+        ("name", name, f"name ILIKE '%{name}%' OR phone LIKE '%{some}%'", f"body ILIKE '%{name}%'"),
+        ("number", digits, f"name ILIKE '%{digits}%' OR phone LIKE '%{digits}%'", f"body ILIKE '%{digits}%'"),
+        ("common surname", "Souza", "name ILIKE '%Souza%'", "body ILIKE '%Souza%'"),
+        ("text, common (10 % of messages)", "cancelamento", "name ILIKE '%cancelamento%'",
+         "body ILIKE '%cancelamento%'"),
+        (f"text, rare ({RARE_WORD}: 1 message in {RARE_EVERY})", RARE_WORD, f"name ILIKE '%{RARE_WORD}%'",
+         f"body ILIKE '%{RARE_WORD}%'"),
+        ("text found nowhere", "nada-assim", "name ILIKE '%nada-assim%'", "body ILIKE '%nada-assim%'"),
+        ("2 letters (name word starts)", "Cl", "name ILIKE 'Cl%' OR name ILIKE '% Cl%'", None),
+    ]
+
+
+RAW_COLUMNS = ("SELECT t.id, t.status, t.unread_count, t.last_message, t.updated_at, c.name, c.phone, q.name "
+               "FROM ticket t JOIN contact c ON c.id = t.contact_id LEFT JOIN queue q ON q.id = t.queue_id ")
+RAW_ORDER = " ORDER BY t.updated_at DESC, t.id DESC"
+
+
+def raw_sources(where: str, contact: str, message) -> list:
+    """Hand-written SQL, one ticket-id query per searched source (the shape app.services.search
+    produces, written without the ORM)."""
+    sources = [f"SELECT t.id FROM ticket t WHERE {where} AND t.contact_id IN (SELECT id FROM contact WHERE {contact})"]
+    if message:
+        sources.append(f"SELECT t.id FROM ticket t WHERE {where} AND EXISTS "
+                       f"(SELECT 1 FROM message m WHERE m.ticket_id = t.id AND m.{message})")
+    return sources
+
+
+def raw_page(where: str, limit: int, offset: int = 0, contact: str = None, message=None) -> str:
+    """The ceiling: one raw SQL query for a list page (with a search when `contact` is given)."""
+    if contact:
+        union = " UNION ALL ".join(f"SELECT id FROM ({s}{RAW_ORDER} LIMIT {limit + offset}) s{i}"
+                                   for i, s in enumerate(raw_sources(where, contact, message)))
+        where = f"{where} AND t.id IN ({union})"
+    return f"{RAW_COLUMNS}WHERE {where}{RAW_ORDER} LIMIT {limit} OFFSET {offset}"
+
+
+def raw_count(where: str, contact: str = None, message=None) -> str:
+    if not contact:
+        return f"SELECT count(*) FROM ticket t WHERE {where}"
+    return f"SELECT count(*) FROM ({' UNION '.join(raw_sources(where, contact, message))}) s"
+
+
+def raw_ceiling(dsn: str, runs: int, page_sql: str, *count_sqls: str):
+    """Times of the raw page query plus the raw counts, and the page's ids."""
+    with psycopg.connect(dsn) as conn:
+        def run():
+            rows = conn.execute(page_sql).fetchall()
+            for sql in count_sqls:
+                conn.execute(sql).fetchone()
+            return [r[0] for r in rows]
+
+        return timed(run, runs)
+
+
+def report(label: str, times: list, raw: list, extra: str = ""):
+    p95, raw_p95 = percentile(times, 95), percentile(raw, 95)
+    print(f"{label}{extra}: p50 {percentile(times, 50):.1f} ms, p95 {p95:.1f} ms (target <= 50) {'met' if p95 <= 50 else 'NOT MET'}; "
+          f"ceiling (the same result as raw SQL) p50 {percentile(raw, 50):.2f} ms, p95 {raw_p95:.2f} ms -> "
+          f"ratio {p95 / raw_p95:.1f}x")
+
+
+def machine_line(runs: int, load_seconds: float, dsn: str):
+    with psycopg.connect(dsn) as conn:
+        counts = conn.execute("SELECT (SELECT count(*) FROM ticket), (SELECT count(*) FROM message)").fetchone()
+    print(f"machine: {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"PostgreSQL local; load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"data: {counts[0]} tickets, {counts[1]} messages (COPY + indexes in {load_seconds:.1f} s); "
+          f"a User in 3 of 6 queues; {runs} requests per case")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tickets", type=int, default=100_000)
+    parser.add_argument("--messages-per-ticket", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=200)
+    args = parser.parse_args()
+
+    with bench_stack(args.tickets, args.messages_per_ticket) as bench:
+        app, dsn, runs = bench.app, bench.dsn, args.runs
+        client = app.test_client()
+        token = client.post("/api/v1/security/login", json={"username": "agente", "password": PASSWORD,
+                                                            "provider": "db"}).get_json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+
+        def get(url):
+            def call():
+                response = client.get(url, headers=headers)
+                assert response.status_code == 200, response.get_data(as_text=True)
+                return response.get_json()
+            return call
+
+        visible = f"(t.queue_id = ANY(ARRAY{bench.mine}) OR t.user_id = {bench.user_id})"
+        open_ = f"t.status = 'open' AND {visible}"
+        cases = [  # label, url, raw page, raw count
+            ("first page, open", "/api/v1/ticket/?status=open&page_size=25", raw_page(open_, 25), raw_count(open_)),
+            ("first page, all", "/api/v1/ticket/?page_size=25", raw_page(visible, 25), raw_count(visible)),
+            ("page 20, open", "/api/v1/ticket/?status=open&page_size=25&page=20", raw_page(open_, 25, 500),
+             raw_count(open_)),
+        ]
+        for label, text, contact, message in search_cases(dsn, bench.mine, bench.user_id):
+            cases.append((f"search {label}", f"/api/v1/ticket/?page_size=25&q={quote(text)}",
+                          raw_page(visible, 25, 0, contact, message), raw_count(visible, contact, message)))
+        measured = []
+        for label, url, page_sql, count_sql in cases:
+            times, body = timed(get(url), runs)
+            raw, raw_ids = raw_ceiling(dsn, runs, page_sql, count_sql)
+            assert [t["id"] for t in body["result"]] == raw_ids, (label, "the API and the raw SQL disagree")
+            measured.append((label, url, times, raw, body))
+
+        machine_line(runs, bench.load_seconds, dsn)
+        for label, url, times, raw, body in measured:
+            report(f"GET {url} ({label}: {body['count']} found, {len(body['result'])} on the page)", times, raw)
+        print("(ceiling: the same page and count as two hand-written SQL queries, psycopg, no ORM or JSON)")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,11 @@ from app.models.connection import ConnectionStatus as S
 log = logging.getLogger(__name__)
 
 
+# How long one pump of the page waits for events at most (BridgeSession.pump returns as soon as
+# some arrived): bounds the idle loop's cost, not the latency of an inbound message.
+PUMP_SECONDS = 0.25
+
+
 def _seconds(name: str, default: float) -> float:
     return float(os.environ.get(name) or default)
 
@@ -78,11 +83,13 @@ def write_status(connection_id: int, status: str, reason=None, qr=None, phone=No
     from app.bridge.status import set_status
 
     try:
-        event = set_status(connection_id, status, reason=reason, qr=qr, phone=phone)
         if enabled is not None:
+            # Before set_status, which may commit: status and `enabled` change in one commit, so
+            # nobody (the supervisor, a screen) reads DISCONNECTED on a connection still enabled.
             connection = db.session.get(Connection, connection_id)
             if connection is not None:
                 connection.enabled = enabled
+        event = set_status(connection_id, status, reason=reason, qr=qr, phone=phone)
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -217,47 +224,66 @@ class SessionRunner:
         opened_at = time.monotonic()
         qr_since = None
         ready = False
+        # Messages the page hands over before it is ready are held until the unread ones have been
+        # picked up: a message the previous session took from the network but never submitted
+        # comes back only among the unread, and must reach the engine before its chat's later ones.
+        held: list[dict] = []
         last_outbox = last_check = 0.0
         while True:
-            events = self.session.pump(0.25)
+            events = self.session.pump(PUMP_SECONDS)
             self.lock.renew_if_due()
-            for event in events:
-                kind = event.get("type")
-                if kind == "qr" and not ready:
-                    if event.get("code"):
-                        qr_since = qr_since or time.monotonic()
-                        write_status(self.connection_id, S.QRCODE, qr=event["code"])
-                    else:
+            # Inbound events of one pump are stored together (one transaction), also when the
+            # session ends in this pump.
+            inbound: list[dict] = []
+            try:
+                for event in events:
+                    kind = event.get("type")
+                    if kind == "qr" and not ready:
+                        if event.get("code"):
+                            qr_since = qr_since or time.monotonic()
+                            write_status(self.connection_id, S.QRCODE, qr=event["code"])
+                        else:
+                            write_status(self.connection_id, S.OPENING)
+                    elif kind == "authenticated" and not ready:
+                        qr_since = None
+                        opened_at = time.monotonic()  # the watchdog now waits for "ready"
                         write_status(self.connection_id, S.OPENING)
-                elif kind == "authenticated" and not ready:
-                    qr_since = None
-                    opened_at = time.monotonic()  # the watchdog now waits for "ready"
-                    write_status(self.connection_id, S.OPENING)
-                elif kind == "ready" and not ready:
-                    ready = True
-                    self.failures = 0
-                    write_status(self.connection_id, S.CONNECTED, phone=digits((event.get("me") or "").split("@")[0]) or None)
-                    self.pick_up_unread()
-                    last_outbox = 0.0
-                elif kind == "logout":
-                    self.close()
-                    wipe_profile(self.profile)
-                    write_status(self.connection_id, S.DISCONNECTED, reason=_("Logged out on the phone"),
-                                 enabled=False)
-                    raise Stop("logout")
-                elif kind in ("crash", "closed"):
-                    raise Restart(_("The browser closed"))
-                elif kind == "message":
-                    self.handle_message(event.get("msg") or {})
-                elif kind == "ack":
-                    payload = ack_payload(self.connection_id, event)
-                    if payload:
-                        self.submit(payload)
-                elif kind == "call":
-                    if event.get("id"):
-                        self.submit(call_payload(self.connection_id, event))
-                elif kind == "error":
-                    log.warning("connection %s: page error %s", self.connection_id, event)
+                    elif kind == "ready" and not ready:
+                        ready = True
+                        self.failures = 0
+                        write_status(self.connection_id, S.CONNECTED, phone=digits((event.get("me") or "").split("@")[0]) or None)
+                        self.pick_up_unread()
+                        for raw in held:  # those already picked up are dropped as seen
+                            payload = self.session.inbound_payload(raw)
+                            if payload is not None:
+                                inbound.append(payload)
+                        held = []
+                        last_outbox = 0.0
+                    elif kind == "logout":
+                        self.close()
+                        wipe_profile(self.profile)
+                        write_status(self.connection_id, S.DISCONNECTED, reason=_("Logged out on the phone"),
+                                     enabled=False)
+                        raise Stop("logout")
+                    elif kind in ("crash", "closed"):
+                        raise Restart(_("The browser closed"))
+                    elif kind == "message" and not ready:
+                        held.append(event.get("msg") or {})
+                    elif kind == "message":
+                        payload = self.session.inbound_payload(event.get("msg") or {})
+                        if payload is not None:
+                            inbound.append(payload)
+                    elif kind == "ack":
+                        payload = ack_payload(self.connection_id, event)
+                        if payload:
+                            inbound.append(payload)
+                    elif kind == "call":
+                        if event.get("id"):
+                            inbound.append(call_payload(self.connection_id, event))
+                    elif kind == "error":
+                        log.warning("connection %s: page error %s", self.connection_id, event)
+            finally:
+                self.submit_all(inbound)
             now = time.monotonic()
             if not ready:
                 if qr_since and now - qr_since > QR_TIMEOUT:
@@ -282,11 +308,6 @@ class SessionRunner:
                     raise Restart(_("WhatsApp Web is no longer connected"))
 
     # --- inbound ---
-    def handle_message(self, raw: dict) -> None:
-        payload = self.session.inbound_payload(raw)
-        if payload is not None:
-            self.submit(payload)
-
     def submit(self, payload: dict) -> bool:
         """Hand an inbound event to the engine. An event the inbox refuses as invalid is logged and
         dropped (it would be refused forever); any other failure (database down...) propagates, so
@@ -302,11 +323,28 @@ class SessionRunner:
                       json.dumps(payload)[:500])
             return False
 
+    def submit_all(self, payloads: list[dict]) -> None:
+        """Hand a burst of inbound events to the engine in one transaction (app.workers.ingest.
+        submit_many); refused ones are logged as in `submit`. A custom sink takes them one by one."""
+        if not payloads:
+            return
+        if self.sink is not default_sink or os.environ.get("BRIDGE_INBOUND_SINK"):
+            for payload in payloads:
+                self.submit(payload)
+            return
+        from app.services import DomainError
+        from app.workers.ingest import submit_many
+
+        for payload, result in zip(payloads, submit_many(payloads, self.app)):
+            if isinstance(result, DomainError):
+                log.error("connection %s: inbound event refused (%s): %s", self.connection_id, result.message,
+                          json.dumps(payload)[:500])
+
     def pick_up_unread(self) -> None:
         """Messages that arrived while we were down sit in unread chats: submit them (the inbox
         ignores the ones it already has)."""
-        for raw in self.session.unread_messages():
-            self.handle_message(raw)
+        payloads = [self.session.inbound_payload(raw) for raw in self.session.unread_messages()]
+        self.submit_all([p for p in payloads if p is not None])
 
     # --- outbound ---
     def run_commands(self, limit: int = 50) -> None:
@@ -354,6 +392,7 @@ class SessionRunner:
         db.session.commit()
 
     def send(self, message_id: int) -> None:
+        self.lock.renew_if_due()  # a send may wait for the channel's network for a while
         command = self.outbox.claim(message_id)
         db.session.commit()
         if command is None:

@@ -38,6 +38,8 @@ CHROMIUM_ARGS = [
     "--disable-features=Translate,MediaRouter,OptimizationHints", "--mute-audio",
 ]
 SYSTEM_CHROMIUM = "/usr/bin/chromium"
+# One step of BridgeSession.pump, in seconds: the longest an arrived event waits for Python.
+PUMP_STEP = 0.025
 SINGLETON_FILES = ("SingletonLock", "SingletonSocket", "SingletonCookie")
 
 # WhatsApp message types → the payload's types. Anything not here is not a customer message
@@ -276,11 +278,17 @@ class BridgeSession:
             self.events.append(event)
 
     def pump(self, seconds: float) -> list[dict]:
-        """Let Playwright deliver events for a while; return those received."""
+        """Let Playwright deliver events (its callbacks run only while we are in a Playwright
+        call) until some arrived or `seconds` passed; return those received. Short steps: an
+        inbound message waits at most PUMP_STEP here, not the whole pump."""
         if self.page is None:
             raise SessionClosed("session not open")
+        deadline = time.monotonic() + seconds
         try:
-            self.page.wait_for_timeout(int(seconds * 1000))
+            while True:
+                self.page.wait_for_timeout(PUMP_STEP * 1000)
+                if self.events or time.monotonic() >= deadline:
+                    break
         except Exception as exc:  # the page or browser died
             raise SessionClosed(str(exc)) from exc
         out = []

@@ -2,7 +2,7 @@ import datetime as dt
 from typing import Optional
 
 from flask_appbuilder import Model
-from sqlalchemy import Boolean, DateTime, String, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import utcnow
@@ -13,7 +13,15 @@ class Contact(Model):
     group message is kept on the message)."""
 
     __tablename__ = "contact"
-    __table_args__ = (UniqueConstraint("channel", "jid", name="uq_contact_channel_jid"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "jid", name="uq_contact_channel_jid"),
+        # Search (app.services.search): trigram indexes on PostgreSQL; on SQLite they are declared
+        # empty (WHERE 0: nothing stored, never used) and search reads the table.
+        Index("ix_contact_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"},
+              sqlite_where=text("0")),
+        Index("ix_contact_phone_trgm", "phone", postgresql_using="gin", postgresql_ops={"phone": "gin_trgm_ops"},
+              sqlite_where=text("0")),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(20), nullable=False, default="whatsapp")
     # The channel's address: "5511999990000@c.us" or "1203630...@g.us" on WhatsApp.

@@ -29,6 +29,10 @@ class Message(Model):
         UniqueConstraint("connection_id", "channel_id", name="uq_message_channel_id"),
         Index("ix_message_ticket_created", "ticket_id", "id"),
         Index("ix_message_outbox", "connection_id", "status"),
+        # Search by message text (app.services.search): a trigram index on PostgreSQL; on SQLite
+        # declared empty (WHERE 0: nothing stored, never used) and search reads the table.
+        Index("ix_message_body_trgm", "body", postgresql_using="gin", postgresql_ops={"body": "gin_trgm_ops"},
+              sqlite_where=text("0")),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), nullable=False)

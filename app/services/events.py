@@ -34,6 +34,11 @@ class Changes:
     commands: list = field(default_factory=list)
     # Events built by freeze() before the commit (None: built from the committed state on demand).
     frozen: list | None = None
+    # True when the caller freezes the changes before its commit (a batch of inbound events):
+    # services then leave new outbound messages to the batch's one flush (no flush per message),
+    # and their send commands wait in `unsent` until freeze() knows their ids.
+    flush_late: bool = False
+    unsent: list = field(default_factory=list)
 
     def ticket(self, ticket, rooms_before=None):
         """Record that `ticket` changed. `rooms_before` are the rooms it was visible in before a
@@ -49,22 +54,33 @@ class Changes:
     def command(self, connection_id: int, command: dict):
         self.commands.append((connection_id, command))
 
+    def send(self, message):
+        """The bridge's command to send `message` (stored as queued)."""
+        if message.id is None:  # flush_late: its id comes with the batch's flush
+            self.unsent.append(message)
+        else:
+            self.command(message.connection_id, {"op": "send", "message_id": message.id})
+
     def merge(self, other: "Changes"):
         for ticket, before in other.tickets.values():
             self.ticket(ticket, before)
         self.messages.extend(other.messages)
         self.commands.extend(other.commands)
+        self.unsent.extend(other.unsent)
         return self
 
     def freeze(self):
         """Build the events now, inside the transaction, from the flushed state: after the commit
         every object is expired and presenting it would cost a query per ticket and message."""
         db_session_flush()
+        for message in self.unsent:
+            self.command(message.connection_id, {"op": "send", "message_id": message.id})
+        self.unsent = []
         self.frozen = self.events()
         return self
 
     def __bool__(self):
-        return bool(self.tickets or self.messages or self.commands)
+        return bool(self.tickets or self.messages or self.commands or self.unsent)
 
     def events(self) -> list[Event]:
         """The Socket.IO events, built from the committed state."""

@@ -92,13 +92,59 @@ def validate(payload) -> dict:
     return payload
 
 
+def _event_row(payload: dict) -> InboundEvent:
+    return InboundEvent(connection_id=payload["connection_id"], channel_id=inbox_key(payload), kind=payload["kind"],
+                        chat_id=payload["chat_id"] if payload["kind"] == "message" else None,
+                        payload=json.dumps(payload, ensure_ascii=False), lane=lane_of(payload))
+
+
+def receive_many(payloads: list) -> list:
+    """Store a burst of events durably in ONE transaction (one commit: the bridge hands over what
+    one pump of the page delivered). Returns, per payload, its event id (the first one's for a
+    duplicate) or the DomainError that refused it; the others are stored all the same."""
+    results: list = [None] * len(payloads)
+    fresh: dict[tuple[int, str], tuple[int, InboundEvent]] = {}
+    copies: dict[int, int] = {}  # index of a repeat in the burst -> index of its first copy
+    for i, payload in enumerate(payloads):
+        try:
+            validate(payload)
+        except DomainError as exc:
+            results[i] = exc
+            continue
+        row = _event_row(payload)
+        if (row.connection_id, row.channel_id) in fresh:  # the same event twice in the burst
+            copies[i] = fresh[(row.connection_id, row.channel_id)][0]
+            continue
+        fresh[(row.connection_id, row.channel_id)] = (i, row)
+    by_connection: dict[int, list[str]] = {}
+    for connection_id, channel_id in fresh:
+        by_connection.setdefault(connection_id, []).append(channel_id)
+    known = {}
+    for connection_id, keys in by_connection.items():
+        known.update({(connection_id, k): event_id for k, event_id in db.session.execute(
+            select(InboundEvent.channel_id, InboundEvent.id).where(InboundEvent.connection_id == connection_id,
+                                                                   InboundEvent.channel_id.in_(keys)))})
+    new = [(i, row) for pair, (i, row) in fresh.items() if pair not in known]
+    db.session.add_all([row for _, row in new])
+    try:
+        db.session.flush()
+        ids = {i: row.id for i, row in new}
+        db.session.commit()
+    except IntegrityError:  # stored by someone else meanwhile: one by one, which settles it
+        db.session.rollback()
+        ids = {i: receive(payloads[i]) for i, _ in new}
+    for pair, (i, _row) in fresh.items():
+        results[i] = ids.get(i, known.get(pair))
+    for i, first in copies.items():
+        results[i] = results[first]
+    return results
+
+
 def receive(payload: dict) -> int:
     """Store the event durably (commits) and return its id; a duplicate returns the first one's id."""
     validate(payload)
     key = inbox_key(payload)
-    event = InboundEvent(connection_id=payload["connection_id"], channel_id=key, kind=payload["kind"],
-                         chat_id=payload["chat_id"] if payload["kind"] == "message" else None,
-                         payload=json.dumps(payload, ensure_ascii=False), lane=lane_of(payload))
+    event = _event_row(payload)
     db.session.add(event)
     try:
         db.session.flush()
@@ -118,12 +164,12 @@ class NotYet(Exception):
     """The event refers to something not stored yet (an ack before mark_sent): try again later."""
 
 
-def _dispatch(event: InboundEvent, changes: Changes, now) -> str:
-    payload = json.loads(event.payload)
+def _dispatch(event: InboundEvent, changes: Changes, now, payload=None, lookups=None) -> str:
+    payload = payload if payload is not None else json.loads(event.payload)
     if event.kind == "message":
-        return routing.route_inbound(payload, changes, now)
+        return routing.route_inbound(payload, changes, now, lookups)
     if event.kind == "call":
-        return calls.handle_call(payload, changes, now)
+        return calls.handle_call(payload, changes, now, lookups)
     message = outbound.apply_ack(payload["connection_id"], str(payload["channel_id"]), payload["ack"],
                                  payload.get("error"), changes)
     if message is None:
@@ -217,7 +263,7 @@ def process_batch(lane: int, limit: int = BATCH_SIZE, now=None) -> tuple[int, Ch
 def _run_batch(lane, limit, now, *, isolated: bool):
     from app.services.settings import get_settings
 
-    changes = Changes()
+    changes = Changes(flush_late=not isolated)
     events = list(db.session.scalars(
         select(InboundEvent).where(InboundEvent.lane == lane, InboundEvent.processed_at.is_(None),
                                    InboundEvent.attempts == 0)
@@ -225,11 +271,15 @@ def _run_batch(lane, limit, now, *, isolated: bool):
     # The session's identity map holds objects weakly: keeping the settings row referenced for
     # the batch saves reading it again for every event.
     settings = get_settings()  # noqa: F841
-    for event in events:
-        if not isolated:
-            _dispatch(event, changes, now or utcnow())
+    if not isolated:
+        # Straight run: the batch's contacts, active tickets (locked) and already stored messages
+        # read in a few queries, and its new messages inserted by one flush.
+        payloads = [json.loads(event.payload) for event in events]
+        lookups = routing.prefetch(payloads)
+        for event, payload in zip(events, payloads):
+            _dispatch(event, changes, now or utcnow(), payload, lookups)
             _mark_done(event)
-            continue
+    for event in events if isolated else ():
         for attempt in range(CONFLICT_RETRIES):
             own = Changes()
             savepoint = db.session.begin_nested()

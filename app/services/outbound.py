@@ -50,11 +50,12 @@ def queue_message(ticket, body: str, *, changes: Changes, user=None, type: str =
         status=MessageStatus.QUEUED,
     )
     db.session.add(message)
-    db.session.flush()
+    if not changes.flush_late:
+        db.session.flush()
     touch_ticket(ticket, message)
     changes.message(message)
     changes.ticket(ticket)
-    changes.command(ticket.connection_id, {"op": "send", "message_id": message.id})
+    changes.send(message)
     return message
 
 
@@ -188,5 +189,5 @@ def retry(message_id: int, user, changes: Changes | None = None) -> Message:
     message.status = MessageStatus.QUEUED
     message.error = None
     changes.message(message)
-    changes.command(message.connection_id, {"op": "send", "message_id": message.id})
+    changes.send(message)
     return message

@@ -51,10 +51,14 @@ def matching_option(template, payload: dict):
     return None
 
 
-def handle_reply(contact, connection, payload: dict, changes, now) -> bool:
+def handle_reply(contact, connection, payload: dict, changes, now, lookups=None) -> bool:
     """When `contact` owes a rating on `connection`: store a matching answer (True), or end the
-    wait (False: the caller routes the message as a new inbound one)."""
+    wait (False: the caller routes the message as a new inbound one). `lookups`
+    (routing.BatchLookups) tells without a query when the contact owes nothing."""
     from app.services.routing import store_inbound
+
+    if lookups is not None and (contact.id, connection.id) not in lookups.owing_rating:
+        return False
 
     ticket = db.session.scalars(select(Ticket).where(
         Ticket.contact_id == contact.id, Ticket.connection_id == connection.id,

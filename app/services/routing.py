@@ -10,9 +10,10 @@ IntegrityError, the caller (app.services.inbox.process) rolls back and runs it a
 second run finds what the first committed.
 """
 import datetime as dt
+from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 
 from app.models import Connection, Contact, Message, MessageStatus, Ticket, TicketStatus, db, utcnow
 from app.services import chatbot, hours, outbound, ratings, templates
@@ -30,16 +31,80 @@ def digits(value) -> str:
     return "".join(ch for ch in str(value or "") if ch.isdigit())
 
 
-def find_or_create_contact(payload: dict) -> Contact:
+@dataclass
+class BatchLookups:
+    """The rows a batch of inbound events needs, read with a few set-based queries
+    (`prefetch`) instead of several queries per event, and kept up to date as the batch stores
+    contacts, tickets and messages. Only for a batch run in one transaction by one drain of a lane
+    (app.services.inbox.process_batch): the active tickets are locked for the transaction, and a
+    duplicate the lookups missed still hits the unique constraints at the flush, which rolls the
+    batch back to the event-by-event path (run without lookups)."""
+
+    stored: set = field(default_factory=set)  # (connection_id, channel_id) of stored messages
+    contacts: dict = field(default_factory=dict)  # jid -> Contact
+    active: dict = field(default_factory=dict)  # (contact_id, connection_id) -> Ticket, row locked
+    owing_rating: set = field(default_factory=set)  # (contact_id, connection_id) awaiting a rating
+    # The batch's connections, held: the session's identity map keeps objects only while they are
+    # referenced, and a connection read again per event would flush the batch per event.
+    connections: dict = field(default_factory=dict)
+
+
+def contact_identity(payload: dict) -> tuple[str, str | None, str, bool]:
+    """(jid, phone, name, is_group) of the contact an inbound message or call comes from."""
     is_group = bool(payload.get("is_group"))
     phone = None if is_group else (digits(payload.get("sender_phone")) or digits(payload.get("chat_id")))[:20]
     jid = clean(payload.get("chat_id") or (f"{phone}@c.us" if phone else ""), 128)
     name = clean((payload.get("chat_name") if is_group else payload.get("sender_name")), 200)
-    contact = db.session.scalars(select(Contact).where(Contact.channel == "whatsapp", Contact.jid == jid)).first()
+    return jid, phone, name, is_group
+
+
+def prefetch(payloads: list[dict]) -> BatchLookups:
+    """Read what routing `payloads` (inbound messages and calls) needs in four queries."""
+    lookups = BatchLookups()
+    wanted = [p for p in payloads if p.get("kind") in ("message", "call")]
+    if not wanted:
+        return lookups
+    lookups.connections = {c.id: c for c in db.session.scalars(
+        select(Connection).where(Connection.id.in_({p["connection_id"] for p in wanted})))}
+    by_connection: dict[int, list[str]] = {}
+    for p in wanted:
+        channel_id = str(p["channel_id"]) if p["kind"] == "message" else "call:" + str(p["channel_id"])[:120]
+        by_connection.setdefault(p["connection_id"], []).append(channel_id)
+    for connection_id, channel_ids in by_connection.items():
+        lookups.stored.update((connection_id, c) for c in db.session.scalars(select(Message.channel_id).where(
+            Message.connection_id == connection_id, Message.channel_id.in_(channel_ids))))
+    jids = {contact_identity(p if p["kind"] == "message" else dict(p, is_group=False))[0] for p in wanted}
+    contacts = db.session.scalars(select(Contact).where(Contact.channel == "whatsapp", Contact.jid.in_(jids))).all()
+    lookups.contacts = {c.jid: c for c in contacts}
+    pairs = {(lookups.contacts[j].id, p["connection_id"]) for p in wanted
+             for j in [contact_identity(p if p["kind"] == "message" else dict(p, is_group=False))[0]]
+             if j in lookups.contacts}
+    if pairs:
+        # Locked in id order: two drains locking overlapping tickets cannot deadlock.
+        tickets = db.session.scalars(
+            select(Ticket).where(tuple_(Ticket.contact_id, Ticket.connection_id).in_(pairs),
+                                 Ticket.status.in_(TicketStatus.ACTIVE))
+            .order_by(Ticket.id).with_for_update().execution_options(populate_existing=True)).all()
+        lookups.active = {(t.contact_id, t.connection_id): t for t in tickets}
+        lookups.owing_rating = set(db.session.execute(
+            select(Ticket.contact_id, Ticket.connection_id).where(
+                tuple_(Ticket.contact_id, Ticket.connection_id).in_(pairs),
+                Ticket.status == TicketStatus.CLOSED, Ticket.awaiting_rating.is_(True))).tuples())
+    return lookups
+
+
+def find_or_create_contact(payload: dict, lookups: BatchLookups | None = None) -> Contact:
+    jid, phone, name, is_group = contact_identity(payload)
+    if lookups is not None:
+        contact = lookups.contacts.get(jid)
+    else:
+        contact = db.session.scalars(select(Contact).where(Contact.channel == "whatsapp", Contact.jid == jid)).first()
     if contact is None:
         contact = Contact(channel="whatsapp", jid=jid, phone=phone, name=name or (phone or ""), is_group=is_group)
         db.session.add(contact)
         db.session.flush()  # a concurrent first message raises IntegrityError here: retried by the caller
+        if lookups is not None:
+            lookups.contacts[jid] = contact
     elif name and (not contact.name or contact.name == contact.phone or (is_group and contact.name != name)):
         contact.name = name
     return contact
@@ -49,28 +114,39 @@ def active_ticket(contact, connection, *, for_update: bool = False):
     query = select(Ticket).where(Ticket.contact_id == contact.id, Ticket.connection_id == connection.id,
                                  Ticket.status.in_(TicketStatus.ACTIVE))
     if for_update:  # concurrent messages of one contact change its ticket one after the other
-        query = query.with_for_update()
+        query = query.with_for_update().execution_options(populate_existing=True)
     return db.session.scalars(query).first()
 
 
 def add_unread(ticket):
-    """+1 in SQL, not in Python: two messages stored at once must both count."""
-    ticket.unread_count = Ticket.unread_count + 1
+    """+1 on a ticket whose row this transaction holds locked (find_or_create_ticket, prefetch),
+    read after the lock was taken: a message stored at the same moment by another worker waits for
+    our commit, so counting in Python loses nothing, and the value stays loaded for the event that
+    presents the ticket (a SQL expression would cost a reload per ticket)."""
+    ticket.unread_count = (ticket.unread_count or 0) + 1
 
 
-def find_or_create_ticket(contact, connection) -> tuple[Ticket, bool]:
+def find_or_create_ticket(contact, connection, lookups: BatchLookups | None = None) -> tuple[Ticket, bool]:
     """The contact's pending/open ticket on this connection, or a new pending one."""
-    ticket = active_ticket(contact, connection, for_update=True)
+    if lookups is not None:
+        ticket = lookups.active.get((contact.id, connection.id))
+        if ticket is not None and ticket.status not in TicketStatus.ACTIVE:  # closed earlier in the batch
+            ticket = None
+    else:
+        ticket = active_ticket(contact, connection, for_update=True)
     if ticket is not None:
         return ticket, False
     ticket = Ticket(contact=contact, contact_id=contact.id, connection=connection, connection_id=connection.id,
                     status=TicketStatus.PENDING, is_group=contact.is_group)
     db.session.add(ticket)
     db.session.flush()  # the partial unique index refuses a second active ticket: retried by the caller
+    if lookups is not None:
+        lookups.active[(contact.id, connection.id)] = ticket
     return ticket, True
 
 
-def store_inbound(ticket, payload: dict, changes, *, count_unread: bool = True) -> Message:
+def store_inbound(ticket, payload: dict, changes, *, count_unread: bool = True,
+                  lookups: BatchLookups | None = None) -> Message:
     media = payload.get("media") or None
     kind = clean(payload.get("type") or "text", 20)
     message = Message(
@@ -85,7 +161,10 @@ def store_inbound(ticket, payload: dict, changes, *, count_unread: bool = True) 
         channel_timestamp=_timestamp(payload.get("timestamp")),
     )
     db.session.add(message)
-    db.session.flush()  # a duplicate channel id raises IntegrityError here: retried by the caller
+    if lookups is None:
+        db.session.flush()  # a duplicate channel id raises IntegrityError here: retried by the caller
+    else:  # flushed with the batch (one multi-row insert); a duplicate still fails the flush
+        lookups.stored.add((message.connection_id, message.channel_id))
     outbound.touch_ticket(ticket, message)
     if count_unread:
         add_unread(ticket)
@@ -101,14 +180,16 @@ def _timestamp(value):
         return None
 
 
-def already_stored(connection_id: int, channel_id: str) -> bool:
+def already_stored(connection_id: int, channel_id: str, lookups: BatchLookups | None = None) -> bool:
+    if lookups is not None:
+        return (connection_id, channel_id) in lookups.stored
     return db.session.scalar(select(Message.id).where(Message.connection_id == connection_id,
                                                       Message.channel_id == channel_id)) is not None
 
 
-def route_inbound(payload: dict, changes, now: dt.datetime | None = None) -> str:
+def route_inbound(payload: dict, changes, now: dt.datetime | None = None, lookups: BatchLookups | None = None) -> str:
     """Route one inbound message. Returns what happened (for logs and tests): "ignored",
-    "duplicate", "rating", "created" or "appended". Does not commit."""
+    "duplicate", "rating", "created" or "appended". Does not commit. `lookups`: see BatchLookups."""
     now = now or utcnow()
     settings = get_settings()
     connection = db.session.get(Connection, payload.get("connection_id"))
@@ -117,13 +198,13 @@ def route_inbound(payload: dict, changes, now: dt.datetime | None = None) -> str
     is_group = bool(payload.get("is_group"))
     if is_group and settings.ignore_group_messages:
         return "ignored"
-    if already_stored(connection.id, str(payload["channel_id"])):
+    if already_stored(connection.id, str(payload["channel_id"])[:128], lookups):
         return "duplicate"
-    contact = find_or_create_contact(payload)
-    if not is_group and ratings.handle_reply(contact, connection, payload, changes, now):
+    contact = find_or_create_contact(payload, lookups)
+    if not is_group and ratings.handle_reply(contact, connection, payload, changes, now, lookups):
         return "rating"
-    ticket, created = find_or_create_ticket(contact, connection)
-    store_inbound(ticket, payload, changes)
+    ticket, created = find_or_create_ticket(contact, connection, lookups)
+    store_inbound(ticket, payload, changes, lookups=lookups)
     if created:
         start_conversation(ticket, settings, changes, now)
     elif ticket.status == TicketStatus.PENDING and not is_group:

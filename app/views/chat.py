@@ -16,16 +16,15 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.security import safe_join
 from wtforms.validators import ValidationError
 
 from app.models import Member, Message, Queue, RatingTemplate, Ticket, TicketStatus, db
-from app.services import DomainError
+from app.services import DomainError, search
 
 PAGE_SIZE = 30
 MESSAGES_PAGE = 50
-SEARCH_MAX = 100
 # Served inline (shown in the page); any other file is a download, never rendered by the browser.
 INLINE_MIME = {
     "image/jpeg", "image/png", "image/gif", "image/webp",
@@ -127,11 +126,6 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, int] | None:
     except (ValueError, UnicodeDecodeError):
         return None
     return (when, ticket_id) if ticket_id else None
-
-
-def like_pattern(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def int_arg(name: str) -> int | None:
@@ -283,17 +277,19 @@ class ChatView(BaseView):
             if queue_id is None:
                 return json_error(_l("Invalid value."), 422)
             stmt = stmt.where(Ticket.queue_id == queue_id)
-        search = request.args.get("q", "").strip()[:SEARCH_MAX]
-        if search:
-            stmt = stmt.where(self.search_clause(search))
         cursor = decode_cursor(request.args.get("cursor", "")) if request.args.get("cursor") else None
         if cursor:
             when, last_id = cursor
             stmt = stmt.where(or_(Ticket.updated_at < when, and_(Ticket.updated_at == when, Ticket.id < last_id)))
+        text = search.normalise(request.args.get("q"))
+        if text:
+            stmt = stmt.where(search.page_clause(stmt, text, PAGE_SIZE + 1))
         stmt = (
-            stmt.options(selectinload(Ticket.contact), selectinload(Ticket.queue), selectinload(Ticket.user),
-                         selectinload(Ticket.connection))
-            .order_by(Ticket.updated_at.desc(), Ticket.id.desc())
+            # The page's contacts, queues, members and connections in the same query (one round
+            # trip, not one per relation).
+            stmt.options(joinedload(Ticket.contact), joinedload(Ticket.queue), joinedload(Ticket.user),
+                         joinedload(Ticket.connection))
+            .order_by(*search.LIST_ORDER)
             .limit(PAGE_SIZE + 1)
         )
         rows = db.session.scalars(stmt).all()
@@ -306,33 +302,19 @@ class ChatView(BaseView):
         })
 
     @staticmethod
-    def search_clause(search: str):
-        """Tickets whose contact name or number, or any message, contains `search`: each source
-        is searched on its own and the ticket ids united (one OR across tables defeats the
-        planner)."""
-        from app.models import Contact
-
-        pattern = like_pattern(search)
-        by_contact = [Contact.name.ilike(pattern, escape="\\")]
-        digits = "".join(c for c in search if c.isdigit())
-        if len(digits) >= 3:
-            by_contact.append(Contact.phone.like(f"%{digits}%"))
-        contacts = select(Contact.id).where(or_(*by_contact))
-        by_message = select(Message.ticket_id).where(Message.body.ilike(pattern, escape="\\"))
-        return or_(Ticket.contact_id.in_(contacts), Ticket.id.in_(by_message))
-
-    @staticmethod
     def counts(user) -> dict:
         from app.services.visibility import visible_tickets
 
         def count(*where):
             stmt = visible_tickets(user).where(*where).order_by(None)
-            return db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+            return select(func.count()).select_from(stmt.subquery()).scalar_subquery()
 
-        return {
-            "open": count(Ticket.status == TicketStatus.OPEN, Ticket.user_id == user.id),
-            "pending": count(Ticket.status == TicketStatus.PENDING),
-        }
+        # Both badges in one statement (one round trip), each count with its own index.
+        open_, pending = db.session.execute(select(
+            count(Ticket.status == TicketStatus.OPEN, Ticket.user_id == user.id),
+            count(Ticket.status == TicketStatus.PENDING),
+        )).one()
+        return {"open": open_, "pending": pending}
 
     @expose("/api/counts")
     @has_access_api

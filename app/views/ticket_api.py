@@ -3,11 +3,10 @@ from flask import current_app, request
 from flask_appbuilder.api import BaseApi, expose
 from flask_appbuilder.security.decorators import permission_name, protect
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from app.models import Message, Ticket, TicketStatus, db
-from app.services import DomainError, outbound, presenters, tickets, visibility
+from app.services import DomainError, outbound, presenters, search, tickets, visibility
 from app.workers.publish import publish
 
 MAX_PAGE_SIZE = 100
@@ -65,10 +64,11 @@ class TicketApi(BaseApi):
           parameters:
           - {in: query, name: status, schema: {type: string, enum: [pending, open, closed]}}
           - {in: query, name: queue, schema: {type: integer, minimum: 1, maximum: 2147483647}}
+          - {in: query, name: q, description: "search: contact name or number, message text (app.services.search)", schema: {type: string, maxLength: 100}}
           - {in: query, name: page, schema: {type: integer, minimum: 0, maximum: 2147483647}}
           - {in: query, name: page_size, schema: {type: integer, minimum: 1, maximum: 100}}
           responses:
-            200: {description: "{count, result: [ticket]}"}
+            200: {description: "{count, result: [ticket]}; with q, count stops at 1000 and count_capped: true says there are more"}
             400: {description: bad filter}
         """
         query = visibility.visible_tickets(_me())
@@ -90,14 +90,20 @@ class TicketApi(BaseApi):
             return self.response_400(str(_l("Invalid page.")))
         if not 0 <= page <= visibility.MAX_ID or not 1 <= page_size <= MAX_PAGE_SIZE:
             return self.response_400(str(_l("Invalid page.")))
-        count = db.session.scalar(select(func.count()).select_from(query.subquery()))
+        text = search.normalise(request.args.get("q"))
+        count = db.session.scalar(search.count(query, text, cap=search.COUNT_CAP if text else None))
+        capped = bool(text) and count > search.COUNT_CAP
+        extra = {"count_capped": True} if capped else {}
+        count = min(count, search.COUNT_CAP) if capped else count
+        if text:
+            query = query.where(search.page_clause(query, text, (page + 1) * page_size))
         # The page's contacts, queues, members and connections in the same query (not one query
         # per ticket when presenting it).
         rows = db.session.scalars(query.options(joinedload(Ticket.contact), joinedload(Ticket.queue),
                                                 joinedload(Ticket.user), joinedload(Ticket.connection))
-                                  .order_by(Ticket.updated_at.desc(), Ticket.id.desc())
+                                  .order_by(*search.LIST_ORDER)
                                   .offset(page * page_size).limit(page_size))
-        return self.response(200, count=count, result=[presenters.ticket_json(t) for t in rows])
+        return self.response(200, count=count, result=[presenters.ticket_json(t) for t in rows], **extra)
 
     @expose("/<ticket_id>", methods=["GET"])
     @protect()

@@ -24,6 +24,15 @@ def kick(lane: int, app=None) -> bool:
     return True
 
 
+def submit_many(payloads: list, app=None) -> list:
+    """Write a burst of events to the inbox in one transaction, then have each lane involved
+    drained; returns per payload its event id or the DomainError that refused it."""
+    results = inbox.receive_many(payloads)
+    for lane in sorted({inbox.lane_of(p) for p, r in zip(payloads, results) if isinstance(r, int)}):
+        kick(lane, app)
+    return results
+
+
 def submit(payload: dict, app=None) -> int:
     """Write the event to the inbox (committed), then have its lane drained; returns the event id.
     If the enqueue is lost, the periodic sweep processes the event."""

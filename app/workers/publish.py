@@ -30,13 +30,15 @@ def publish(changes, app=None) -> None:
         return
     app = app or current_app
     try:
-        for connection_id, command in changes.commands:
+        sends = [(m.connection_id, {"op": "send", "message_id": m.id}) for m in changes.unsent]  # not frozen
+        for connection_id, command in changes.commands + sends:
             push_command(connection_id, command, app)
     except Exception:
         log.exception("could not push bridge commands")
     try:
         emitter = publisher(app.config["REDIS_URL"], app.config["REDIS_NAMESPACE"])
-        for event in changes.events():
-            emitter.emit(event.name, event.data, to=event.rooms, namespace="/")
+        with emitter.batch():
+            for event in changes.events():
+                emitter.emit(event.name, event.data, to=event.rooms, namespace="/")
     except Exception:
         log.exception("could not publish events")

@@ -12,6 +12,18 @@ def record(payload: dict) -> None:
     redis.rpush(f"{os.environ['REDIS_NAMESPACE']}:test:inbound", json.dumps(payload))
 
 
+def record_failing_once(payload: dict) -> None:
+    """Like record, but a message whose body starts with "falha" fails the first time (the
+    engine's database was down): the session restarts and must find it again, in its place."""
+    redis = Redis.from_url(os.environ["REDIS_URL"])
+    namespace = os.environ["REDIS_NAMESPACE"]
+    if (payload.get("body") or "").startswith("falha") and redis.set(
+            f"{namespace}:test:failed:{payload['channel_id']}", 1, nx=True):
+        redis.rpush(f"{namespace}:test:sink_failures", payload["channel_id"])
+        raise RuntimeError("the inbox is unavailable")
+    record(payload)
+
+
 # BRIDGE_OUTBOX for the same tests: the four functions of app.services.outbound's contract over
 # Redis (the engine keeps its outbox in the database).
 

@@ -154,6 +154,27 @@ def test_killing_the_session_job_leaves_no_chromium_and_the_session_restarts(app
     assert len([p for p in chromium_processes(profile) if p.parent() and "chromium" not in p.parent().name()]) == 1
 
 
+def test_a_message_that_failed_to_reach_the_inbox_comes_back_before_the_chats_later_ones(app, db, factory, sim_stack,
+                                                                                         sim, redis, ns):
+    """The page hands a message over once; if the engine could not take it, the restarted
+    session finds it among the unread, and a later message of that chat, which the new page
+    hands over live, must not reach the engine before it."""
+    conn = factory.connection(enabled=True)
+    sim_stack.start_bridge(**dict(BRIDGE_ENV, BRIDGE_INBOUND_SINK="tests.bridge.recorder:record_failing_once"))
+    scan_connection(app, db, sim, conn.id, PHONE)
+    sim.message(PHONE, MARIA, "antes")
+    wait_for(lambda: inbound(redis, ns, kind="message", body="antes"), message="first message")
+    sim.message(PHONE, MARIA, "falha na primeira vez")
+    wait_for(lambda: redis.llen(f"{ns}:test:sink_failures"), message="the inbox failing")
+    sim.message(PHONE, MARIA, "depois")  # while the session restarts
+    wait_for(lambda: inbound(redis, ns, kind="message", body="depois"), timeout=40, message="the later message")
+    time.sleep(1)
+    # The restarted session submits the unread ones again (the inbox ignores what it has): what
+    # counts is the order in which each reached it first.
+    first_seen = list(dict.fromkeys(p["body"] for p in inbound(redis, ns, kind="message")))
+    assert first_seen == ["antes", "falha na primeira vez", "depois"]
+
+
 def test_two_connections_at_once(app, db, factory, sim_stack, sim, redis, ns, test_env):
     first = factory.connection(enabled=True)
     second = factory.connection(enabled=True)

@@ -62,8 +62,9 @@ def test_first_messages_of_a_new_contact_arriving_together_make_one_ticket(engin
     ids = [inbox.receive(engine.message(c, body=f"parte {i}")) for i in range(5)]
     results = _in_threads(app, 5, lambda i: inbox.process(ids[i])[0])
     # A worker first processes the chat's earlier events still waiting (arrival order), so an event
-    # may be found "done" by the worker its job ran in.
-    assert results.count("created") <= 1 and set(results) <= {"created", "appended", "done"}
+    # may be found "done" by the worker its job ran in; on SQLite (no row locks) a worker may read
+    # the event before another's commit and then find its message stored: "duplicate".
+    assert results.count("created") <= 1 and set(results) <= {"created", "appended", "done", "duplicate"}
     assert engine.count(Contact) == 1
     assert [m.body for m in engine.db.session.query(Message).filter_by(from_me=False).order_by(Message.id)] == \
         [f"parte {i}" for i in range(5)]
@@ -275,3 +276,34 @@ def test_the_scheduler_process_drives_the_sweep_and_the_rating_expiry(engine, fa
 
     assert _wait(done, 90)
     assert engine.count(Message, body="ninguém me enfileirou") == 1
+
+
+def test_submit_many_stores_a_burst_in_one_transaction_and_refuses_only_the_bad_ones(engine, factory):
+    """What the bridge hands over per pump of the page: valid events stored (once), a repeat
+    inside the burst or of an earlier event answered with the first one's id, an invalid one
+    refused alone, one drain per lane involved, and everything routed in order."""
+    from app.services import DomainError, inbox
+    from app.workers import get_queue
+    from app.workers.ingest import submit, submit_many
+
+    c = factory.connection(queues=[factory.queue(greeting_message="Olá")])
+    queue = get_queue("ingest")
+    queue.empty()
+    earlier = engine.message(c, phone="5511911110000", body="antes")
+    earlier_id = submit(earlier)
+    burst = [engine.message(c, phone=f"551191111{n:04d}", body=f"msg {n}") for n in range(1, 7)]
+    bad = dict(burst[2], kind="nada")
+    burst = burst[:2] + [bad, dict(burst[1]), dict(earlier)] + burst[2:]
+    results = submit_many(burst)
+    assert isinstance(results[2], DomainError) and results[2].status == 422
+    assert results[3] == results[1]  # the same event twice in the burst: stored once
+    assert results[4] == earlier_id
+    ids = [r for r in results if isinstance(r, int)]
+    assert len(set(ids)) == 7 and engine.count(InboundEvent) == 7
+    lanes = {inbox.lane_of(p) for p in burst if p is not bad}
+    assert sorted(j.args[0] for j in queue.jobs) == sorted(lanes)  # one drain per lane
+    engine.drain()
+    bodies = sorted(m.body for m in engine.db.session.query(Message).filter_by(from_me=False))
+    assert bodies == sorted(["antes"] + [f"msg {n}" for n in range(1, 7)])
+    assert engine.count(InboundEvent, processed_at=None) == 0
+    assert submit_many([bad]) and engine.count(InboundEvent) == 7  # a burst of only bad ones stores nothing

@@ -231,3 +231,38 @@ def test_a_ticket_without_queue_is_announced_to_staff_only(engine, factory):
         assert {tuple(r) for _, r, _ in listener.collect()} == {("staff",)}
     finally:
         listener.close()
+
+
+def test_a_batch_of_events_is_published_in_one_pipeline_in_order(engine, factory):
+    """A drained lane publishes its batch's events in one Redis round trip (realtime.Publisher.
+    batch), all of them, in the order they were built; outside a batch an emit goes at once."""
+    from app.realtime import publisher
+    from app.services import inbox
+    from app.workers.jobs import drain_lane
+
+    c = factory.connection(queues=[factory.queue(greeting_message="Olá")])
+    payloads = [engine.message(c, body=f"parte {i}") for i in range(6)]
+    for p in payloads:
+        inbox.receive(p)
+    emitter = publisher(engine.app.config["REDIS_URL"], engine.app.config["REDIS_NAMESPACE"])
+    listener = Listener(engine.app)
+    try:
+        emitter.emit("connection", {"id": c.id}, to=["admins"])  # not in a batch: published at once
+        assert [(e, r) for e, r, _ in listener.collect(0.5)] == [("connection", ["admins"])]
+        listener.seen.clear()
+        rounds = []
+        real_pipeline = emitter.redis.pipeline
+
+        def counting_pipeline(*a, **kw):
+            rounds.append(1)
+            return real_pipeline(*a, **kw)
+
+        emitter.redis.pipeline = counting_pipeline
+        assert drain_lane(inbox.lane_of(payloads[0])) == 6
+        seen = listener.collect()
+        bodies = [d["message"]["body"] for e, _, d in seen if e == "message" and not d["message"]["from_me"]]
+        assert bodies == [f"parte {i}" for i in range(6)]
+        assert len(rounds) == 1  # one batch, one pipeline
+    finally:
+        emitter.redis.__dict__.pop("pipeline", None)
+        listener.close()

@@ -7,42 +7,30 @@ Redis (losing everything in it), crashes and restarts PostgreSQL and kills -9 th
 recovery every customer message must be stored exactly once and in order per ticket, and every
 outbound message sent exactly once (or shown as failed).
 
-Until the bridge is in main the test plays the bridge itself, through the channel contract of
-docs/ARCHITECTURE.md: inbound through `app.workers.ingest.submit` (retried until it answers, as
-the bridge must), outbound by claiming from the database outbox (`outbound.pending_for`, `claim`,
-`mark_sent`) and from the Redis command list, one send at a time.
+This test holds the engine to its side of the channel contract of docs/ARCHITECTURE.md, with the
+test in the bridge's place: inbound through `app.workers.ingest.submit` (retried until it answers,
+as the bridge must), outbound by claiming from the database outbox (`outbound.pending_for`,
+`claim`, `mark_sent`) and from the Redis command list, one send at a time. Without Chromium in the
+way it pushes the engine harder (messages every 0.1 s, acks at once). test_bridge_stream.py runs
+the same kind of stream through the real bridge, Chromium and the simulator, and kills the bridge
+session too.
 """
 import collections
 import json
-import random
 import threading
 import time
 
-import psutil
 import pytest
-import requests
 
-from tests.conftest import ADMIN_EMAIL, PASSWORD
 from tests.faults.conftest import Supervised
+from tests.faults.stream import Agent, installation, Faults, retrying, scalar_now, steady_workers, wait_for
 
 pytestmark = pytest.mark.slow
 
 CUSTOMERS = 12
 MESSAGES_EACH = 20
 SEND_INTERVAL = 0.1  # seconds between two customer messages (all customers together)
-AGENT_INTERVAL = 0.4
 RECOVERY_TIMEOUT = 120
-
-
-def retrying(fn, stop, pause=0.2):
-    """Run fn until it answers (the database or Redis may be down for a while)."""
-    while True:
-        try:
-            return fn()
-        except Exception:
-            if stop.is_set():
-                raise
-            time.sleep(pause)
 
 
 class Customers(threading.Thread):
@@ -84,48 +72,6 @@ class Customers(threading.Thread):
                         time.sleep(SEND_INTERVAL)
         except Exception as exc:  # pragma: no cover - reported by the test
             self.error = exc
-
-
-class Agent(threading.Thread):
-    """An agent answering tickets through the REST API of the web process."""
-
-    def __init__(self, base_url, stop):
-        super().__init__(daemon=True)
-        self.base_url, self.stop = base_url, stop
-        self.queued: list[int] = []  # message ids answered 201
-        self.errors = collections.Counter()
-        self.token = None
-
-    def call(self, method, path, **kw):
-        if self.token is None:
-            r = requests.post(self.base_url + "/api/v1/security/login", timeout=5,
-                              json={"username": ADMIN_EMAIL, "password": PASSWORD, "provider": "db"})
-            r.raise_for_status()
-            self.token = r.json()["access_token"]
-        return requests.request(method, self.base_url + path, timeout=5,
-                                headers={"Authorization": f"Bearer {self.token}"}, **kw)
-
-    def run(self):
-        n = 0
-        while not self.stop.is_set():
-            time.sleep(AGENT_INTERVAL)
-            try:
-                listing = self.call("GET", "/api/v1/ticket/?page_size=100")
-                if listing.status_code != 200:
-                    self.errors[f"list {listing.status_code}"] += 1
-                    continue
-                tickets = listing.json()["result"]
-                if not tickets:
-                    continue
-                ticket = random.choice(tickets)
-                n += 1
-                r = self.call("POST", f"/api/v1/ticket/{ticket['id']}/messages", json={"body": f"resposta {n}"})
-                if r.status_code == 201:
-                    self.queued.append(r.json()["result"]["id"])
-                else:
-                    self.errors[f"send {r.status_code}"] += 1
-            except requests.RequestException as exc:
-                self.errors[exc.__class__.__name__] += 1
 
 
 class Bridge(threading.Thread):
@@ -197,77 +143,37 @@ class Bridge(threading.Thread):
         retrying(mark, threading.Event())
 
 
-def steady_workers(product, count=2, min_age=10.0):
-    """run.py's job workers are all back for good: a worker killed -9 leaves its name registered in
-    Redis, and a new one under the same name would exit at once, again and again."""
-    def check():
-        now = time.time()
-        return len([c for c in product.children("rq", "worker")
-                    if c.is_running() and c.status() != psutil.STATUS_ZOMBIE and now - c.create_time() > min_age]) == count
-    return check
-
-
-def wait_for(condition, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"not recovered within {timeout}s: {what}")
-
-
 def test_no_message_lost_or_duplicated_under_faults(private_servers, fault_env):
-    from flask_migrate import upgrade
     from sqlalchemy import func, select
 
-    from app import create_app
-    from app.models import Connection, InboundEvent, Message, MessageStatus, Queue, Ticket, db
-    from app.services.bootstrap import bootstrap
+    from app.models import InboundEvent, Message, MessageStatus, Ticket, db
 
     pg, redis = private_servers
-    app = create_app()
-    with app.app_context():
-        upgrade()
-    bootstrap(app, ADMIN_EMAIL, PASSWORD)
-    with app.app_context():
-        queue = Queue(name="Suporte", color="#112233", bot_order=1)
-        connection = Connection(name="Principal", is_default=True, queues=[queue],
-                                greeting_message="Olá {{nome}}, já vamos atender.")
-        db.session.add_all([queue, connection])
-        db.session.commit()
-        connection_id = connection.id
+    app, connection_id = installation()
 
     product = Supervised(fault_env)
     stop, stop_bridge = threading.Event(), threading.Event()
     product.start()
     customers, agent, bridge = (Customers(app, connection_id, stop), Agent(product.url, stop),
                                 Bridge(app, connection_id, stop_bridge))
-    faults = []
+    agent_thread = threading.Thread(target=agent.run, daemon=True)
+    faults = Faults(product, pg, redis)
     try:
-        for thread in (customers, agent, bridge):
+        for thread in (customers, agent_thread, bridge):
             thread.start()
         product.wait_child("rq", "worker")
 
         time.sleep(3)
-        killed = product.kill_child("rq", "worker")
-        faults.append("kill -9 RQ worker")
-        product.wait_child("rq", "worker", other_than=killed)
+        faults.kill_rq_worker()
         workers_running = steady_workers(product)
         wait_for(workers_running, 30, "the killed RQ worker replaced by one that keeps running")
 
         time.sleep(3)
-        redis.restart()
-        faults.append("Redis restarted (contents lost)")
-
+        faults.restart_redis()
         time.sleep(4)
-        pg.crash_and_restart()
-        faults.append("PostgreSQL crashed and restarted")
-
+        faults.crash_postgres()
         time.sleep(4)
-        killed = product.kill_child("app.web")
-        faults.append("kill -9 web process")
-        product.wait_child("app.web", other_than=killed)
-        product.wait_web()
+        faults.kill_web()
 
         wait_for(workers_running, 60, "two RQ workers running steadily after all faults")
         customers.join(timeout=MESSAGES_EACH * CUSTOMERS * SEND_INTERVAL + 120)
@@ -275,28 +181,16 @@ def test_no_message_lost_or_duplicated_under_faults(private_servers, fault_env):
         assert customers.error is None, customers.error
         time.sleep(2)
         stop.set()
-        agent.join(10)
+        agent_thread.join(10)
 
         expected = {channel_id for _, _, channel_id in customers.sent}
 
-        def inbound_stored():
-            with app.app_context():
-                try:
-                    stored = db.session.scalar(select(func.count(func.distinct(Message.channel_id))).where(
-                        Message.from_me.is_(False), Message.channel_id.in_(expected)))
-                    return stored == len(expected)
-                finally:
-                    db.session.remove()
-        wait_for(inbound_stored, RECOVERY_TIMEOUT, "customer messages stored")
+        stored_now = select(func.count(func.distinct(Message.channel_id))).where(
+            Message.from_me.is_(False), Message.channel_id.in_(expected))
+        wait_for(lambda: scalar_now(app, stored_now) == len(expected), RECOVERY_TIMEOUT, "customer messages stored")
 
-        def outbox_empty():
-            with app.app_context():
-                try:
-                    return not db.session.scalar(select(func.count()).where(
-                        Message.from_me.is_(True), Message.status == MessageStatus.QUEUED))
-                finally:
-                    db.session.remove()
-        wait_for(outbox_empty, RECOVERY_TIMEOUT, "outbox sent")
+        queued_now = select(func.count()).where(Message.from_me.is_(True), Message.status == MessageStatus.QUEUED)
+        wait_for(lambda: not scalar_now(app, queued_now), RECOVERY_TIMEOUT, "outbox sent")
         stop_bridge.set()
         bridge.join(10)
         assert bridge.error is None, bridge.error
@@ -331,7 +225,7 @@ def test_no_message_lost_or_duplicated_under_faults(private_servers, fault_env):
     failed = sum(1 for row in outbound_rows if row.status == MessageStatus.FAILED)
     unsent = sum(1 for row in outbound_rows if row.status != MessageStatus.FAILED and bridge.sends[row.id] == 0)
     agent_lost = sum(1 for mid in agent.queued if mid not in outbound_ids)
-    print(f"\nfaults: {'; '.join(faults)}")
+    print(f"\nfaults: {'; '.join(faults.done)}")
     print(f"inbound: sent={len(expected)} stored={stored} duplicated={duplicated} lost={lost} "
           f"out_of_order={out_of_order} tickets={len(tickets)} unprocessed_events={unprocessed} "
           f"submit_retries={customers.failures}")

@@ -14,6 +14,7 @@ Keys (under the installation's namespace):
   sim:msg:<phone>             hash: message id → message (inbound and sent)
   sim:unread:<phone>          set of unread inbound message ids
   sim:log                     list: what accounts did towards customers (the §7 log)
+On the Redis of SIMULATOR_REDIS_URL when set (the network outlives a restart of ours).
 """
 import json
 import os
@@ -22,7 +23,9 @@ import time
 
 from flask_babel import gettext as _
 
-from app.workers import key, redis_conn
+from flask import current_app
+
+from app.workers import _redis, key, redis_conn
 
 # WhatsApp rotates its QR about every 20 s; tests shorten it.
 QR_SECONDS = float(os.environ.get("SIMULATOR_QR_SECONDS", "20"))
@@ -38,7 +41,9 @@ class SimulatorError(Exception):
 
 
 def _r():
-    return redis_conn()
+    """The network's store: SIMULATOR_REDIS_URL, else the installation's Redis."""
+    url = current_app.config.get("SIMULATOR_REDIS_URL")
+    return _redis(url) if url else redis_conn()
 
 
 def _now() -> float:

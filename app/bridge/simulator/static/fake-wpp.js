@@ -4,13 +4,31 @@
 // sends, @lid senders, QR rotation, and pairing kept in this browser profile (localStorage).
 (() => {
   const STORE = 'conecta-sim-pairing';
-  const api = async (op, body) => {
-    const r = await fetch('/simulator/web/api/' + op, {
-      method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body || {}),
-    });
-    const data = await r.json().catch(() => ({}));
-    if (!r.ok) throw new Error(data.message || ('HTTP ' + r.status));
-    return data;
+  // While its server is unreachable WhatsApp Web keeps a message waiting (the clock icon) instead
+  // of refusing it: a send waits this long for the network to come back before it fails.
+  const SEND_PATIENCE_MS = 20000;
+  const api = async (op, body, patience) => {
+    const deadline = Date.now() + (patience || 0);
+    for (let attempt = 1; ; attempt++) {
+      let r;
+      try {
+        r = await fetch('/simulator/web/api/' + op, {
+          method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body || {}),
+        });
+      } catch (e) { // the network, not the server, failed
+        if (Date.now() >= deadline) throw e;
+        await new Promise((done) => setTimeout(done, 300));
+        continue;
+      }
+      const data = await r.json().catch(() => ({}));
+      if (!r.ok) {
+        const error = new Error(data.message || ('HTTP ' + r.status));
+        error.status = r.status;
+        error.retried = attempt > 1;
+        throw error;
+      }
+      return data;
+    }
   };
   const load = () => { try { return JSON.parse(localStorage.getItem(STORE)) || {}; } catch (e) { return {}; } };
   const save = (s) => localStorage.setItem(STORE, JSON.stringify(s));
@@ -159,8 +177,17 @@
   const send = async (chat, kind, body, opts, extra) => {
     requireReady();
     sent += 1;
-    const m = await api('send', Object.assign({chat: String(chat), kind: kind, body: body, id: messageIdOf(opts),
-      mark_read: !opts || opts.markIsRead !== false, extra: extra}, auth()));
+    const id = messageIdOf(opts);
+    let m;
+    try {
+      m = await api('send', Object.assign({chat: String(chat), kind: kind, body: body, id: id,
+        mark_read: !opts || opts.markIsRead !== false, extra: extra}, auth()), SEND_PATIENCE_MS);
+    } catch (e) {
+      // The network failed after the server had taken it: the retry finds it there, sent once.
+      if (!(e.status === 409 && e.retried && id)) throw e;
+      m = (await api('message', Object.assign({id: id}, auth()))).message;
+      if (!m) throw e;
+    }
     return afterSend(m);
   };
   const dataUrlMime = (s) => (typeof s === 'string' && s.startsWith('data:')) ? s.slice(5, s.indexOf(';')) : null;
