@@ -41,10 +41,16 @@ def create_app(overrides: dict | None = None, *, async_mode: str | None = None):
 
         simulator.init_app(app)
 
+    from app.realtime import WebManager
+
+    queue = {}
+    if app.config["REDIS_URL"]:
+        queue = {"message_queue": app.config["REDIS_URL"],
+                 "client_manager": WebManager(app.config["REDIS_URL"],
+                                              channel=app.config["REDIS_NAMESPACE"] + ":socketio")}
     socketio.init_app(
         app,
-        message_queue=app.config["REDIS_URL"] or None,
-        channel=app.config["REDIS_NAMESPACE"] + ":socketio",
+        **queue,
         # Only the web entry point (app.web) is monkey-patched and asks for eventlet.
         async_mode=async_mode or "threading",
         cors_allowed_origins=[],

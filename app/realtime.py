@@ -45,6 +45,45 @@ class Publisher(python_socketio.RedisManager):
                 pipe.execute()
 
 
+# A member's sockets are in the rooms computed at connect (visibility.rooms_for). When what the
+# member may see changes (queues, profile, removal), those rooms are stale: every socket of the
+# member is disconnected, in every web process, and the chat page reconnects with fresh rooms (or
+# is refused). Other web processes hear it as a `close_room` of this prefixed name on the Redis
+# message queue (python-socketio's own cross-process message; no room of that name exists).
+REVOKE_PREFIX = "conecta-revoke:"
+
+
+def _disconnect_room(manager, room: str, namespace: str = "/") -> None:
+    """Disconnect the sockets of this process that are in `room`."""
+    for sid, _eio_sid in list(manager.get_participants(namespace, room)):
+        manager.server.disconnect(sid, namespace=namespace, ignore_queue=True)
+
+
+class WebManager(python_socketio.RedisManager):
+    """The web process's client manager: python-socketio's Redis manager, which also obeys a
+    member's socket revocation sent by another process (REVOKE_PREFIX)."""
+
+    def _handle_close_room(self, message):
+        room = message.get("room") or ""
+        if room.startswith(REVOKE_PREFIX):
+            _disconnect_room(self, room[len(REVOKE_PREFIX):], message.get("namespace") or "/")
+            return None
+        return super()._handle_close_room(message)
+
+
+def revoke_member_sockets(member_id: int) -> None:
+    """Disconnect every socket of this member in every web process (see REVOKE_PREFIX). Called
+    by the web process after a change of the member's access has been committed."""
+    if socketio.server is None:
+        return
+    manager = socketio.server.manager
+    room = f"user:{member_id}"
+    if isinstance(manager, WebManager):
+        manager.close_room(REVOKE_PREFIX + room, namespace="/")  # here, then published to the others
+    else:  # one process, no message queue
+        _disconnect_room(manager, room)
+
+
 def publisher(redis_url: str, namespace: str) -> Publisher:
     """The process's write-only emitter for this installation (see Publisher)."""
     key = (redis_url, namespace)

@@ -16,6 +16,27 @@ from app.models import Connection, Member, db
 from app.services import DomainError, queues, team
 from app.views.admin_base import ServiceModelApi, ServiceModelView, actor, install_csrf_token, require_actor, schemas
 
+def update_member(pk, data):
+    """team.update, then every socket of the member is disconnected when the rooms the member
+    may be in changed (profile, queues): rooms are computed at connect (app.realtime)."""
+    from app.realtime import revoke_member_sockets
+    from app.services.visibility import rooms_for
+
+    before = set(rooms_for(team.get(pk)))
+    member = team.update(pk, data, require_actor())
+    if set(rooms_for(member)) != before:
+        revoke_member_sockets(member.id)
+    return member
+
+
+def delete_member(pk):
+    """team.delete, then every socket of the removed member is disconnected."""
+    from app.realtime import revoke_member_sockets
+
+    team.delete(pk, require_actor())
+    revoke_member_sockets(int(pk))
+
+
 PROFILE_CHOICES = [("user", _l("User")), ("supervisor", _l("Supervisor")), ("admin", _l("Admin"))]
 
 
@@ -122,10 +143,10 @@ class TeamView(ServiceModelView):
         return team.create(data, require_actor())
 
     def service_update(self, pk, data):
-        return team.update(pk, data, require_actor())
+        return update_member(pk, data)
 
     def service_delete(self, pk):
-        return team.delete(pk, require_actor())
+        return delete_member(pk)
 
     @expose("/userinfo/")
     @has_access
@@ -174,10 +195,10 @@ class TeamApi(ServiceModelApi):
         return team.create(data, require_actor())
 
     def service_update(self, pk, data):
-        return team.update(pk, data, require_actor())
+        return update_member(pk, data)
 
     def service_delete(self, pk):
-        return team.delete(pk, require_actor())
+        return delete_member(pk)
 
     @expose_api("/me", methods=["GET"])
     @protect()

@@ -90,6 +90,8 @@ class TicketApi(BaseApi):
             return self.response_400(str(_l("Invalid page.")))
         if not 0 <= page <= visibility.MAX_ID or not 1 <= page_size <= MAX_PAGE_SIZE:
             return self.response_400(str(_l("Invalid page.")))
+        if len(request.args.get("q", "")) > search.MAX_LENGTH:
+            return self.response_400(str(_l("The search may have at most %(n)s characters.", n=search.MAX_LENGTH)))
         text = search.normalise(request.args.get("q"))
         count = db.session.scalar(search.count(query, text, cap=search.COUNT_CAP if text else None))
         capped = bool(text) and count > search.COUNT_CAP

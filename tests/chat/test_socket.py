@@ -189,3 +189,48 @@ def test_a_deactivated_member_cannot_connect_with_an_old_session(live, desk, db)
     db.session.commit()
     with pytest.raises(socketio.exceptions.ConnectionError):
         Listener(live.url, cookie)
+
+
+def admin_token(base_url):
+    from tests.conftest import ADMIN_EMAIL
+
+    r = requests.post(base_url + "/api/v1/security/login",
+                      json={"username": ADMIN_EMAIL, "password": PASSWORD, "provider": "db"}, timeout=10)
+    assert r.status_code == 200, r.text
+    return {"Authorization": "Bearer " + r.json()["access_token"]}
+
+
+def test_a_member_moved_out_of_a_queue_stops_hearing_it_at_once(live, desk):
+    """Rooms are computed at connect: when an Admin takes a queue away from a member, the member's
+    open sockets are dropped by the server (the page reconnects with the new rooms), so nothing
+    of the old queue reaches them any more."""
+    ana, sara = live("ana@teste.com.br"), live("sara@teste.com.br")
+    headers = admin_token(live.url)
+    # A change that does not touch her rooms keeps her connected.
+    r = requests.put(f"{live.url}/api/v1/team/{desk.ana.id}", json={"name": "Ana Souza"}, headers=headers, timeout=10)
+    assert r.status_code == 200, r.text
+    time.sleep(0.5)
+    assert ana.sio.connected
+    r = requests.put(f"{live.url}/api/v1/team/{desk.ana.id}", json={"queues": [desk.suporte.id]},
+                     headers=headers, timeout=10)
+    assert r.status_code == 200, r.text
+    assert wait_for(lambda: not ana.sio.connected, timeout=5)
+    submit(desk, desk.vendas, "vendas depois da mudança")
+    assert wait_for(lambda: "vendas depois da mudança" in sara.message_bodies())
+    time.sleep(1.0)
+    assert "vendas depois da mudança" not in ana.message_bodies()
+    # Connecting again gives her the new queue's rooms, not the old one's.
+    again = live("ana@teste.com.br")
+    submit(desk, desk.vendas, "vendas de novo")
+    assert wait_for(lambda: "vendas de novo" in sara.message_bodies())  # routed before the next one
+    submit(desk, desk.suporte, "suporte agora é dela")
+    assert wait_for(lambda: "suporte agora é dela" in again.message_bodies())
+    time.sleep(1.0)
+    assert "vendas de novo" not in again.message_bodies()
+
+
+def test_a_removed_member_is_disconnected(live, desk):
+    bruno = live("bruno@teste.com.br")
+    r = requests.delete(f"{live.url}/api/v1/team/{desk.bruno.id}", headers=admin_token(live.url), timeout=10)
+    assert r.status_code == 200, r.text
+    assert wait_for(lambda: not bruno.sio.connected, timeout=5)

@@ -96,12 +96,31 @@ def test_bad_transfer_targets_change_nothing(app, client, db, ticket, payload):
 
 
 @pytest.mark.parametrize("query", ["status=aberto", "queue=abc", "queue=-1", "page=-1", "page_size=0",
-                                   "page_size=101", "page=99999999999999999999999", "queue=1e3", "status=%00"])
+                                   "page_size=101", "page=99999999999999999999999", "queue=1e3", "status=%00", "q=" + "a" * 101])
 def test_bad_list_filters_get_400(app, client, ticket, query):
     api = api_login(client, "admin@teste.com.br")
     r = api.get(f"/api/v1/ticket/?{query}")
     assert r.status_code == 400, r.get_data(as_text=True)[:300]
     assert r.get_json()["message"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/connection/_info", "/api/v1/connection/", "/api/v1/queue/1",
+                                  "/api/v1/team/_info"])
+@pytest.mark.parametrize("q", ["-2.55755531291838e%2B16", "1e", "(a:1e-)", "!(1.5e)"])
+def test_unreadable_rison_gets_400_not_500(app, client, ticket, path, q):
+    """prison fails on some malformed numbers with a bare ValueError, which FAB turned into a 500
+    (found by the schemathesis run)."""
+    api = api_login(client, "admin@teste.com.br")
+    r = api.get(f"{path}?q={q}")
+    assert r.status_code == 400, r.get_data(as_text=True)[:300]
+    assert r.get_json()["message"]
+
+
+def test_ticket_search_text_is_not_read_as_rison(app, client, ticket):
+    api = api_login(client, "admin@teste.com.br")
+    r = api.get("/api/v1/ticket/?q=-2.55755531291838e%2B16")
+    assert r.status_code == 200, r.get_data(as_text=True)[:300]
+    assert r.get_json()["count"] == 0
 
 
 def test_unicode_edges_are_stored_and_returned_exactly(app, client, db, ticket):

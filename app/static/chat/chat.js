@@ -705,7 +705,12 @@
     }
     state.everConnected = true;
   });
-  socket.on("disconnect", function () { banner(T.network_error); });
+  socket.on("disconnect", function (reason) {
+    // The server drops a member's sockets when what the member may see changed (queues,
+    // profile, removal): the page starts again with the new access, or at the login.
+    if (reason === "io server disconnect") { window.location.reload(); return; }
+    banner(T.network_error);
+  });
   socket.on("connect_error", function () { banner(T.network_error); });
 
   // `ticket` and `message` events reach only the rooms allowed to see them, with the same JSON
