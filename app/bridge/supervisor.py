@@ -3,7 +3,8 @@ connection.
 
 It runs enough bridge workers (`python -m app.bridge.worker ... <ns>-bridge`: one
 per enabled connection, plus a spare so a restarted session never waits for a worker), restarts
-the ones that die, and enqueues the session job of every enabled connection that has none.
+the ones that die (first freeing the session a dead one ran in its process: its lock, its
+Chromium, its job), and enqueues the session job of every enabled connection that has none.
 SIGTERM/SIGINT stop the workers, and with them their sessions and Chromium.
 """
 import logging
@@ -52,11 +53,21 @@ class Supervisor:
         for proc in [p for p in self.workers if p.poll() is not None]:
             log.warning("bridge worker %s ended (%s); replacing it", proc.pid, proc.returncode)
             self.workers.remove(proc)
+            self.recover(proc.pid)
         while len(self.workers) < wanted:
             self.started += 1
             argv = worker_argv(self.app.config["REDIS_URL"], self.app.config["REDIS_NAMESPACE"], self.started)
             # Same process group as this supervisor: run.py stops us all at once.
             self.workers.append(subprocess.Popen(argv, preexec_fn=_child_setup))
+
+    def recover(self, pid: int) -> None:
+        """A worker ended: if it died holding sessions, free them now (not after the lock's TTL)."""
+        from app.bridge.jobs import recover_dead_session
+
+        try:
+            recover_dead_session(pid, self.app)
+        except Exception:  # noqa: BLE001 - Redis or the database down: the lock's TTL frees it
+            log.exception("could not recover the sessions of bridge worker %s", pid)
 
     def enqueue_missing(self, connection_ids: list[int]) -> None:
         from app.bridge.jobs import enqueue_session
@@ -88,6 +99,7 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(5)
+                self.recover(proc.pid)
 
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self.stop)
