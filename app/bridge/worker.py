@@ -1,5 +1,6 @@
-"""The bridge worker: `python -m app.bridge.worker --url <redis> --name <name> <ns>-bridge`
-(started by app.bridge.supervisor; its command line says `bridge`, job workers' say `rq worker`).
+"""The bridge worker: forked by app.bridge.supervisor (its command line is the supervisor's, which
+says `bridge`; job workers' say `rq worker`), or started on its own with
+`python -m app.bridge.worker --url <redis> --name <name> <ns>-bridge`.
 
 It runs the session job in its own process, without forking a work horse: one Python process per
 connected number instead of two (a horse is a second copy of the whole application, ~70 MB). The
@@ -23,11 +24,13 @@ log = logging.getLogger(__name__)
 
 
 class BridgeWorker(SimpleWorker):
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, app=None, **kwargs):
         super().__init__(*args, **kwargs)
-        from app import create_app
+        if app is None:
+            from app import create_app
 
-        self.flask_app = create_app()
+            app = create_app()
+        self.flask_app = app
 
     def kill_horse(self, sig=None):
         """No horse: RQ calls this to stop the running job (stop-job command, worker shutdown)."""
@@ -94,6 +97,26 @@ def die_with_parent(sig=signal.SIGTERM) -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(sig))  # PR_SET_PDEATHSIG
     except OSError:
         pass
+
+
+def run_forked(app, redis_url: str, name: str, queues: list[str]) -> int:
+    """The body of a bridge worker forked by the supervisor (app.bridge.supervisor.ForkedWorker),
+    with the application the supervisor had already built: its pages stay shared between the
+    supervisor and all its workers instead of each worker loading its own copy."""
+    from redis import Redis
+    from rq import Queue
+
+    from app.models import db
+
+    die_with_parent()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_DFL)  # the supervisor's handlers; RQ installs the worker's
+    with app.app_context():
+        db.engine.dispose(close=False)  # never use the supervisor's database connections
+    redis = Redis.from_url(redis_url)
+    worker = BridgeWorker([Queue(q, connection=redis) for q in queues], connection=redis, name=name, app=app)
+    worker.work(logging_level="WARNING")
+    return 0
 
 
 def main(argv=None) -> int:

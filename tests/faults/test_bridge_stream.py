@@ -178,7 +178,8 @@ def test_real_bridge_stream_survives_faults(private_servers, fault_env, whatsapp
         session_pid = session_process(redis, namespace, connection_id)
         assert session_pid, "a session holds the connection's lock"
         session = psutil.Process(session_pid)
-        assert "app.bridge.worker" in " ".join(session.cmdline()), "the lock holder is a bridge worker"
+        assert "app.bridge.supervisor" in " ".join(session.parent().cmdline()), \
+            "the lock holder is a bridge worker (forked by the bridge supervisor)"
         session_tree = session.children(recursive=True)
         old_browsers = browsers(profile)
         assert len(old_browsers) == 1, "one browser on the profile before the kill"
