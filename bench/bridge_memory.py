@@ -103,8 +103,12 @@ def report(sup: psutil.Process, web: psutil.Process, instance: Path, load_before
     print("  of which, per number (processes per number, PSS):")
     for what, size in sorted(parts.items(), key=lambda kv: -kv[1]):
         print(f"    {what:<45} {counts[what] / n:>4.1f}  {mb(size / n):>8}")
+    fixed = pss(sup) + sum(pss_tree(w) for w in idle)
     print(f"fixed: bridge supervisor {mb(pss(sup))}, spare bridge worker(s) {mb(sum(pss_tree(w) for w in idle))}, "
           f"web process with simulator {mb(pss_tree(web))}")
+    # Shared pages (libraries, the supervisor's preloaded application) are divided among more
+    # processes as numbers are added: compare this total across --numbers for the cost of one more.
+    print(f"bridge total for {n} number(s) (numbers + supervisor + spare worker): {mb(sum(per_number) + fixed)}")
     print(f"ratio: {sum(per_number) / n / vm.total:.4f} of the machine's memory per number; about "
           f"{int(vm.available / (sum(per_number) / n))} more numbers would fit in the memory available now")
 
