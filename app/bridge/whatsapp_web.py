@@ -138,16 +138,18 @@ def start_driver(manager):
 # ------------------------------------------------------------------------------------------
 
 def chromium_processes(profile_dir: Path) -> list[psutil.Process]:
-    """Chromium processes of this machine using this profile (found by their command line)."""
+    """Chromium processes of this machine using this profile: found by their command line, with
+    their children (the headless shell's renderer does not name the profile)."""
     marker = f"--user-data-dir={Path(profile_dir).resolve()}"
-    found = []
+    found: dict[int, psutil.Process] = {}
     for proc in psutil.process_iter(["cmdline"]):
         try:
             if marker in (proc.info.get("cmdline") or []):
-                found.append(proc)
+                found[proc.pid] = proc
+                found.update((child.pid, child) for child in proc.children(recursive=True))
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
-    return found
+    return list(found.values())
 
 
 def kill_chromium(profile_dir: Path, timeout: float = 5.0) -> int:
