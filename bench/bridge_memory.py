@@ -4,9 +4,13 @@
 Starts the real thing in a throw-away instance (SQLite, its own Redis namespace): the web process
 with the simulator, the bridge supervisor and its bridge workers; links N simulated numbers by
 scanning their QR codes through the simulator's control API; then sums the PSS (proportional set
-size: shared pages divided among their users) of every process of the bridge (bridge worker,
-its session horse, Playwright's driver, Chromium and its renderers, the simulator page included),
-and prints it per number, next to the machine's total memory.
+size, /proc/PID/smaps_rollup: shared pages divided among their users) of every process of each
+number (its bridge worker, a session horse if there is one, Playwright's driver, every Chromium
+process: browser, zygotes, GPU, utilities, renderers with the simulator page; also any process
+outside that tree naming the number's profile), and prints it per number with the breakdown per
+kind of process, the fixed part (supervisor, spare worker, web) and the bridge's total, next to the
+machine's total memory and the load average. PSS per number falls as numbers are added (shared
+pages are divided among more processes): run it with several --numbers and compare the totals.
 """
 import argparse
 import os
