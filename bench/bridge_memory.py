@@ -4,9 +4,13 @@
 Starts the real thing in a throw-away instance (SQLite, its own Redis namespace): the web process
 with the simulator, the bridge supervisor and its bridge workers; links N simulated numbers by
 scanning their QR codes through the simulator's control API; then sums the PSS (proportional set
-size: shared pages divided among their users) of every process of the bridge (bridge worker,
-its session horse, Playwright's driver, Chromium and its renderers, the simulator page included),
-and prints it per number, next to the machine's total memory.
+size, /proc/PID/smaps_rollup: shared pages divided among their users) of every process of each
+number (its bridge worker, a session horse if there is one, Playwright's driver, every Chromium
+process: browser, zygotes, GPU, utilities, renderers with the simulator page; also any process
+outside that tree naming the number's profile), and prints it per number with the breakdown per
+kind of process, the fixed part (supervisor, spare worker, web) and the bridge's total, next to the
+machine's total memory and the load average. PSS per number falls as numbers are added (shared
+pages are divided among more processes): run it with several --numbers and compare the totals.
 """
 import argparse
 import os
@@ -36,6 +40,81 @@ def pss_tree(root: psutil.Process) -> int:
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
     return total
+
+
+def pss(proc: psutil.Process) -> int:
+    try:
+        return proc.memory_full_info().pss
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return 0
+
+
+def label(proc: psutil.Process) -> str:
+    """What a process of a number is: its Python, the Playwright driver, or which Chromium process."""
+    try:
+        cmdline, name = proc.cmdline(), proc.name()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return "gone"
+    if "python" in name or name == "rq":
+        return "session horse (Python)"
+    if "node" in name:
+        return "Playwright driver (node)"
+    kind = next((a.split("=", 1)[1] for a in cmdline if a.startswith("--type=")), "browser")
+    sub = next((a.split("=", 1)[1] for a in cmdline if a.startswith("--utility-sub-type=")), "")
+    if sub:
+        kind += " " + sub.rsplit(".", 1)[-1]
+    if "--extension-process" in cmdline:
+        kind += " extension"
+    return f"Chromium {kind}"
+
+
+def report(sup: psutil.Process, web: psutil.Process, instance: Path, load_before) -> None:
+    workers = sup.children()
+    busy = [w for w in workers if w.children()]
+    idle = [w for w in workers if not w.children()]
+    sessions = instance / "sessions"
+    per_number, parts, counts = [], {}, {}
+    for worker in busy:
+        tree = [worker] + worker.children(recursive=True)
+        pids = {p.pid for p in tree}
+        # Chromium processes that left the tree (double-forked helpers) still belong to the number:
+        # find them by the number's profile on their command line.
+        profiles = set()
+        for proc in tree:
+            try:
+                profiles.update(a for a in proc.cmdline() if a.startswith(f"--user-data-dir={sessions}"))
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                pass
+        for proc in psutil.process_iter(["cmdline"]):
+            if proc.pid not in pids and profiles & set(proc.info.get("cmdline") or []):
+                tree.append(proc)
+                pids.add(proc.pid)
+        total = 0
+        for proc in tree:
+            size = pss(proc)
+            what = "bridge worker (Python)" if proc.pid == worker.pid else label(proc)
+            total += size
+            parts[what] = parts.get(what, 0) + size
+            counts[what] = counts.get(what, 0) + 1
+        per_number.append(total)
+    n = len(per_number)
+    vm = psutil.virtual_memory()
+    print(f"load average before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}; "
+          f"now: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"ceiling: machine memory {mb(vm.total)} total, {mb(vm.available)} available")
+    print(f"per connected number (PSS):      {mb(sum(per_number) / n)} "
+          f"(every process of the number; min {mb(min(per_number))}, max {mb(max(per_number))}; target 250 MB)")
+    print("  of which, per number (processes per number, PSS):")
+    for what, size in sorted(parts.items(), key=lambda kv: -kv[1]):
+        print(f"    {what:<45} {counts[what] / n:>4.1f}  {mb(size / n):>8}")
+    fixed = pss(sup) + sum(pss_tree(w) for w in idle)
+    print(f"fixed: bridge supervisor {mb(pss(sup))}, spare bridge worker(s) {mb(sum(pss_tree(w) for w in idle))}, "
+          f"web process with simulator {mb(pss_tree(web))}")
+    # Shared pages (libraries, the supervisor's preloaded application) are divided among more
+    # processes as numbers are added: compare this total across --numbers for the cost of one more.
+    print(f"bridge total for {n} number(s) (numbers + supervisor + spare worker): {mb(sum(per_number) + fixed)}")
+    print(f"ratio: {sum(per_number) / n / vm.total:.4f} of the machine's memory per number; about "
+          f"{int(vm.available / (sum(per_number) / n))} more numbers would fit in the memory available now")
 
 
 def free_port() -> int:
@@ -75,6 +154,7 @@ def main() -> int:
         ids = [c.id for c in db.session.query(Connection).order_by(Connection.id)]
 
     procs = []
+    load_before = os.getloadavg()
     try:
         web = subprocess.Popen([sys.executable, "-m", "app.web"], env=env, cwd=str(ROOT), start_new_session=True)
         procs.append(web)
@@ -116,34 +196,7 @@ def main() -> int:
         print(f"{len(ids)} numbers connected in {time.monotonic() - started:.1f}s; settling {args.settle:.0f}s...")
         time.sleep(args.settle)
 
-        sup = psutil.Process(supervisor.pid)
-        workers = sup.children()
-        busy = [w for w in workers if w.children()]
-        idle = [w for w in workers if not w.children()]
-        per_session = [pss_tree(w) for w in busy]
-        own = sup.memory_full_info().pss
-        web_pss = pss_tree(psutil.Process(web.pid))
-        total_mem = psutil.virtual_memory().total
-        print(f"machine memory:                 {mb(total_mem)} total, {mb(psutil.virtual_memory().available)} available")
-        print(f"per connected number (PSS):      {mb(sum(per_session) / len(per_session))} "
-              f"(bridge worker + session + Playwright driver + Chromium + simulator page; "
-              f"min {mb(min(per_session))}, max {mb(max(per_session))})")
-        print(f"fixed: bridge supervisor {mb(own)}, spare bridge worker(s) {mb(sum(pss_tree(w) for w in idle))}, "
-              f"web process with simulator {mb(web_pss)}")
-        parts: dict[str, int] = {}
-        for worker in busy:
-            parts["bridge worker"] = parts.get("bridge worker", 0) + worker.memory_full_info().pss
-            for proc in worker.children(recursive=True):
-                name = proc.name()
-                label = ("session (Python)" if "python" in name or name == "rq" else
-                         "Playwright driver (node)" if "node" in name else "Chromium (all processes)")
-                try:
-                    parts[label] = parts.get(label, 0) + proc.memory_full_info().pss
-                except (psutil.NoSuchProcess, psutil.AccessDenied):
-                    pass
-        print("  of which, per number: " + ", ".join(f"{k} {mb(v / len(busy))}" for k, v in parts.items()))
-        numbers_fit = int(psutil.virtual_memory().available / (sum(per_session) / len(per_session)))
-        print(f"about {numbers_fit} more numbers would fit in the memory available now")
+        report(psutil.Process(supervisor.pid), psutil.Process(web.pid), instance, load_before)
     finally:
         for proc in reversed(procs):
             try:

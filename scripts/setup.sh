@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Idempotent set-up from a fresh clone: virtual environment, Python packages, npm packages,
-# compiled translations. Sourced by scripts/run.sh and scripts/test.sh.
+# Idempotent set-up from a fresh clone: Chromium (Debian packages, when run as root), virtual
+# environment, Python packages, npm packages, compiled translations. Sourced by scripts/run.sh and
+# scripts/test.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY=${PYTHON:-python3}
+bash scripts/install-chromium.sh
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi

@@ -66,6 +66,38 @@ def enqueue_session(connection_id: int, app=None) -> bool:
     return True
 
 
+def recover_dead_session(pid: int, app=None) -> list[int]:
+    """The bridge worker `pid` of this host died outright (kill -9, out of memory) while running
+    sessions in its own process. For each connection whose lock it held: kill the Chromium left on
+    the profile, free the lock and drop the job (RQ would keep it STARTED, blocking a restart), so
+    that the session can be enqueued again at once. Returns those connections' ids."""
+    from app.models import Connection, db
+
+    app = app or current_app
+    redis = redis_conn(app)
+    with app.app_context():
+        try:
+            ids = [cid for (cid,) in db.session.query(Connection.id)]
+        finally:
+            db.session.remove()
+    recovered = []
+    prefix = session_lock.holder_prefix(pid)
+    for connection_id in ids:
+        key = lock_key(connection_id, app)
+        if not (session_lock.holder(redis, key) or "").startswith(prefix):
+            continue
+        killed = kill_chromium(profile_dir(connection_id, app))
+        session_lock.release_if_held_by(redis, key, pid)
+        try:
+            Job.fetch(session_job_id(connection_id, app), connection=redis).delete()
+        except Exception:  # noqa: BLE001 - no such job (Redis restarted)
+            pass
+        log.warning("connection %s: its bridge worker %s died; killed %s Chromium process(es), lock freed",
+                    connection_id, pid, killed)
+        recovered.append(connection_id)
+    return recovered
+
+
 def request_logout(connection_id: int, app=None) -> None:
     """Unlink the number and wipe its profile: through the live session when there is one,
     directly otherwise. The caller clears `enabled` (so nothing restarts it)."""

@@ -1,6 +1,6 @@
 """One live session per connection, across processes and hosts: a Redis lock with a TTL that the
-holder renews. Its value names the holder (host, pid, random), so the bridge worker that forked a
-dead session can release the lock at once instead of waiting for the TTL."""
+holder renews. Its value names the holder (host, pid, random), so the supervisor of a bridge worker
+that died running a session can release the lock at once instead of waiting for the TTL."""
 import os
 import socket
 import time

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -39,6 +40,11 @@ READY_TIMEOUT = _seconds("BRIDGE_READY_TIMEOUT", 120)  # watchdog: opened or sca
 OUTBOX_EVERY = _seconds("BRIDGE_OUTBOX_SECONDS", 5)
 CHECK_EVERY = _seconds("BRIDGE_CHECK_SECONDS", 10)  # connection still enabled? page alive?
 MAX_BACKOFF = 60.0
+
+# Set by the bridge worker running the session in its own process (app.bridge.worker) when the
+# session job must end: the worker is stopping, or its job was stopped. The session closes its
+# browser and releases the lock at the next pump (at most PUMP_SECONDS later).
+STOP = threading.Event()
 
 
 class Stop(Exception):
@@ -168,7 +174,10 @@ class SessionRunner:
                         return "disabled"
                     write_status(self.connection_id, S.DISCONNECTED,
                                  reason=_("Reconnecting after a failure: %(error)s", error=str(exc)[:150]))
-                    self.sleep(min(MAX_BACKOFF, 2.0 ** self.failures))
+                    try:
+                        self.sleep(min(MAX_BACKOFF, 2.0 ** self.failures))
+                    except Stop as stop:
+                        return str(stop)
         finally:
             self.close()
             try:
@@ -193,7 +202,13 @@ class SessionRunner:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             self.lock.renew_if_due()
+            self.stop_if_asked()
             time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+
+    @staticmethod
+    def stop_if_asked() -> None:
+        if STOP.is_set():
+            raise Stop("stopped")
 
     def close(self) -> None:
         if self.session is not None:
@@ -217,6 +232,7 @@ class SessionRunner:
             if connection is not None:
                 write_status(self.connection_id, S.DISCONNECTED)
             raise Stop("disabled")
+        self.stop_if_asked()
         write_status(self.connection_id, S.OPENING)
         self.session = BridgeSession(self.connection_id, self.profile, self.app.config["WHATSAPP_WEB_URL"],
                                      Path(self.app.config["MEDIA_DIR"]), self.app.config.get("CHROMIUM_PATH") or None)
@@ -232,6 +248,7 @@ class SessionRunner:
         while True:
             events = self.session.pump(PUMP_SECONDS)
             self.lock.renew_if_due()
+            self.stop_if_asked()
             # Inbound events of one pump are stored together (one transaction), also when the
             # session ends in this pump.
             inbound: list[dict] = []

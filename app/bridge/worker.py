@@ -1,63 +1,80 @@
-"""The bridge worker: `python -m app.bridge.worker --url <redis> --name <name> <ns>-bridge`
-(started by app.bridge.supervisor; its command line says `bridge`, job workers' say `rq worker`).
+"""The bridge worker: forked by app.bridge.supervisor (its command line is the supervisor's, which
+says `bridge`; job workers' say `rq worker`), or started on its own with
+`python -m app.bridge.worker --url <redis> --name <name> <ns>-bridge`.
 
-Unlike the job workers it forks a work horse per job (each session runs in its own process
-group, so stopping a session job kills the whole session), and after a horse ends it makes sure
-nothing of that session is left: its Chromium is killed and, when the horse died holding the
-connection's lock, the lock is released so the session can restart at once.
+It runs the session job in its own process, without forking a work horse: one Python process per
+connected number instead of two (a horse is a second copy of the whole application, ~70 MB). The
+session's Playwright driver and Chromium are its children. Stopping the worker (SIGTERM) or the
+job (RQ's stop-job command) asks the session to end (runner.STOP): it closes its browser and
+releases the connection's lock within a pump. When the worker dies outright (kill -9), the
+supervisor, its parent, frees what it held (app.bridge.jobs.recover_dead_session).
 """
 import ctypes
 import logging
-import os
 import signal
 import sys
+import threading
 
-from rq import Worker
+from rq import SimpleWorker
+from rq.worker import WorkerStatus
 
 from app.bridge import lock as session_lock
 
 log = logging.getLogger(__name__)
 
 
-class BridgeWorker(Worker):
-    def __init__(self, *args, **kwargs):
+class BridgeWorker(SimpleWorker):
+    def __init__(self, *args, app=None, **kwargs):
         super().__init__(*args, **kwargs)
-        from app import create_app
+        if app is None:
+            from app import create_app
 
-        self.flask_app = create_app()
+            app = create_app()
+        self.flask_app = app
 
-    def setup_work_horse_signals(self):
-        super().setup_work_horse_signals()
-        # SIGTERM ends the session cleanly (browser closed, lock released), and the horse dies
-        # with its worker even when the worker is killed outright.
-        signal.signal(signal.SIGTERM, _exit_on_signal)
-        die_with_parent()
+    def kill_horse(self, sig=None):
+        """No horse: RQ calls this to stop the running job (stop-job command, worker shutdown)."""
+        from app.bridge.runner import STOP
+
+        STOP.set()
 
     def request_stop(self, signum, frame):
-        # A session job never ends on its own: stopping the worker stops the session now (it
-        # resumes from its saved profile wherever the job runs next).
+        # A session job never ends on its own: stopping the worker ends the session now (it
+        # resumes from its saved profile wherever the job runs next), then the worker exits.
         super().request_stop(signum, frame)
-        if self.horse_pid:
-            try:
-                os.kill(self.horse_pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-
-    def main_work_horse(self, job, queue):
-        from app.models import db
-
-        with self.flask_app.app_context():
-            # The forked horse must not share the parent's database connections.
-            db.engine.dispose(close=False)
-            super().main_work_horse(job, queue)
+        self.kill_horse()
 
     def execute_job(self, job, queue):
+        from app.bridge.runner import STOP
+
+        STOP.clear()
+        if self._stop_requested:
+            STOP.set()  # asked to stop just before this job: it ends at once (and runs again elsewhere)
+        execution = self.prepare_execution(job)
+        # The job runs for days in this process: keep the worker's, the job's and the
+        # execution's heartbeats going, as a forking worker's monitoring loop does.
+        done = threading.Event()
+        beat = threading.Thread(target=self._heartbeats, args=(job, execution, done), daemon=True)
+        beat.start()
         try:
-            return super().execute_job(job, queue)
+            with self.flask_app.app_context():
+                self.perform_job(job, queue, execution)
         finally:
+            done.set()
+            beat.join()
+            self.set_state(WorkerStatus.IDLE)
             self.clean_up_after(job)
 
+    def _heartbeats(self, job, execution, done: threading.Event) -> None:
+        while not done.wait(self.job_monitoring_interval):
+            try:
+                self.maintain_heartbeats(job, execution)
+            except Exception as exc:  # noqa: BLE001 - Redis restarting: the next beat retries
+                log.warning("heartbeat failed: %s", exc)
+
     def clean_up_after(self, job) -> None:
+        """Nothing of an ended session may be left: no Chromium on its profile once nobody holds
+        the connection's lock (the session normally closed it already)."""
         from app.bridge.runner import lock_key, profile_dir
         from app.bridge.whatsapp_web import kill_chromium
 
@@ -65,17 +82,11 @@ class BridgeWorker(Worker):
             connection_id = int(job.args[0])
         except (IndexError, TypeError, ValueError):
             return
-        horse = self._horse_pid
         with self.flask_app.app_context():
-            released = session_lock.release_if_held_by(self.connection, lock_key(connection_id), horse) if horse else False
-            if released or not session_lock.holder(self.connection, lock_key(connection_id)):
+            if not session_lock.holder(self.connection, lock_key(connection_id)):
                 killed = kill_chromium(profile_dir(connection_id))
                 if killed:
                     log.info("connection %s: killed %s Chromium process(es) left by its session", connection_id, killed)
-
-
-def _exit_on_signal(signum, frame):
-    sys.exit(128 + signum)
 
 
 def die_with_parent(sig=signal.SIGTERM) -> None:
@@ -86,6 +97,26 @@ def die_with_parent(sig=signal.SIGTERM) -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(sig))  # PR_SET_PDEATHSIG
     except OSError:
         pass
+
+
+def run_forked(app, redis_url: str, name: str, queues: list[str]) -> int:
+    """The body of a bridge worker forked by the supervisor (app.bridge.supervisor.ForkedWorker),
+    with the application the supervisor had already built: its pages stay shared between the
+    supervisor and all its workers instead of each worker loading its own copy."""
+    from redis import Redis
+    from rq import Queue
+
+    from app.models import db
+
+    die_with_parent()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_DFL)  # the supervisor's handlers; RQ installs the worker's
+    with app.app_context():
+        db.engine.dispose(close=False)  # never use the supervisor's database connections
+    redis = Redis.from_url(redis_url)
+    worker = BridgeWorker([Queue(q, connection=redis) for q in queues], connection=redis, name=name, app=app)
+    worker.work(logging_level="WARNING")
+    return 0
 
 
 def main(argv=None) -> int:

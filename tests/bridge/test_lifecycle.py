@@ -253,7 +253,10 @@ def test_stale_profile_lock_from_another_host_is_cleared_once_the_redis_lock_is_
     os.symlink("outro-servidor-12345", profile / "SingletonCookie")
     sim_stack.start_bridge(**BRIDGE_ENV)
     wait_status(app, db, conn.id, "QRCODE")
-    assert os.readlink(profile / "SingletonLock") != "outro-servidor-12345"
+    # Gone, or rewritten by the full Chromium (Debian's chromium-headless-shell writes none).
+    stale = [name for name in ("SingletonLock", "SingletonCookie")
+             if (profile / name).is_symlink() and os.readlink(profile / name) == "outro-servidor-12345"]
+    assert stale == []
 
 
 def test_watchdog_restarts_a_session_that_never_becomes_ready(app, db, factory, sim_stack, sim):

@@ -220,3 +220,19 @@ def test_virtual_phone_scans_and_chats_as_a_customer(open_session, sim):
         assert phone.evaluate("window.__xss") is None
     finally:
         browser.close()
+
+
+def test_the_page_sees_a_desktop_chrome_not_a_headless_one(open_session, sim):
+    """WhatsApp Web refuses HeadlessChrome: neither the user agent nor its client hints (which
+    Debian's chromium-headless-shell fills with a "HeadlessChrome" brand) may say so."""
+    from app.bridge.whatsapp_web import USER_AGENT
+
+    d = open_session()
+    seen = d.session.page.evaluate(
+        "() => navigator.userAgentData.getHighEntropyValues(['fullVersionList', 'platform'])"
+        ".then(v => ({ua: navigator.userAgent, brands: navigator.userAgentData.brands.map(b => b.brand),"
+        " full: v.fullVersionList.map(b => b.brand), platform: v.platform, webdriver: navigator.webdriver}))")
+    assert seen["ua"] == USER_AGENT
+    assert "Google Chrome" in seen["brands"] and "Google Chrome" in seen["full"]
+    assert not [b for b in seen["brands"] + seen["full"] if "Headless" in b]
+    assert seen["platform"] == "Linux" and seen["webdriver"] is False

@@ -8,8 +8,8 @@ the bridge's Chromium receives their messages on the simulated WhatsApp Web and 
 engine, an agent answers through the REST API, and the bridge sends the answers back to the
 simulator, where the test reads what each customer received (`/simulator/api/log`).
 
-While the stream flows the test kills -9 the bridge session job (the RQ work horse running the
-BridgeSession; what happens to its Playwright driver and Chromium is checked), restarts Redis
+While the stream flows the test kills -9 the bridge session job (the bridge worker process running
+the BridgeSession; what happens to its Playwright driver and Chromium is checked), restarts Redis
 (contents lost: queues, session lock, command lists), crashes and restarts PostgreSQL, kills -9 an
 RQ worker and kills -9 the web process (the simulator's web side goes down with it: customers and
 the page retry). The simulated WhatsApp network keeps its state in a Redis of its own
@@ -112,7 +112,7 @@ def browsers(profile):
     return out
 
 
-def session_horse(redis, namespace, connection_id):
+def session_process(redis, namespace, connection_id):
     """The process running the connection's BridgeSession: the pid in its Redis lock."""
     value = redis.get(f"{namespace}:bridge:{connection_id}:lock")
     return int(value.decode().split(":")[1]) if value else None
@@ -173,30 +173,31 @@ def test_real_bridge_stream_survives_faults(private_servers, fault_env, whatsapp
         agent_thread.start()
         product.wait_child("rq", "worker")
 
-        # (d) kill -9 the bridge session job: the work horse running BridgeSession.
+        # (d) kill -9 the bridge session job: the bridge worker process running BridgeSession.
         time.sleep(5)
-        horse_pid = session_horse(redis, namespace, connection_id)
-        assert horse_pid, "a session holds the connection's lock"
-        horse = psutil.Process(horse_pid)
-        assert "bridge" in " ".join(horse.parent().cmdline()), "the lock holder is a bridge worker's horse"
-        session_tree = horse.children(recursive=True)
+        session_pid = session_process(redis, namespace, connection_id)
+        assert session_pid, "a session holds the connection's lock"
+        session = psutil.Process(session_pid)
+        assert "app.bridge.supervisor" in " ".join(session.parent().cmdline()), \
+            "the lock holder is a bridge worker (forked by the bridge supervisor)"
+        session_tree = session.children(recursive=True)
         old_browsers = browsers(profile)
         assert len(old_browsers) == 1, "one browser on the profile before the kill"
         old_chromium = {p.pid for p in chromium_processes(profile)}
         driver = [p for p in session_tree if p.pid not in old_chromium]
-        os.kill(horse_pid, signal.SIGKILL)
-        faults.done.append("kill -9 bridge session horse")
+        os.kill(session_pid, signal.SIGKILL)
+        faults.done.append("kill -9 bridge session process")
         killed_at = time.monotonic()
 
         def session_tree_gone():
             return not [p for p in session_tree if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
         wait_for(session_tree_gone, 30, "the killed session's Playwright driver and Chromium gone")
-        chromium_notes.append(f"killed horse {horse_pid}: its {len(old_chromium)} Chromium processes and "
+        chromium_notes.append(f"killed session process {session_pid}: its {len(old_chromium)} Chromium processes and "
                               f"{len(driver)} driver process(es) gone after {time.monotonic() - killed_at:.1f}s")
 
         def new_session():
-            pid = session_horse(redis, namespace, connection_id)
-            return pid and pid != horse_pid and connected() and len(browsers(profile)) == 1
+            pid = session_process(redis, namespace, connection_id)
+            return pid and pid != session_pid and connected() and len(browsers(profile)) == 1
         wait_for(new_session, 60, "a new session CONNECTED with one browser")
         chromium_notes.append(f"new session CONNECTED {time.monotonic() - killed_at:.1f}s after the kill")
 
