@@ -45,9 +45,9 @@ class Payloads:
         n = self._n(field)
         return f"</script><script>__xss={n}</script>${{7*7}}{{{{7*7}}}}"
 
-    def attr(self, field):  # stays inside the tag: new attributes that fire by themselves
+    def attr(self, field):  # inside a tag: new attributes that fire by themselves (in text: an <img>)
         n = self._n(field)
-        return f"\" autofocus onfocus=\"__xss={n}\" x='' onmouseover='alert({n})"
+        return f"\" autofocus onfocus=\"__xss={n}\" x='<img src=x onerror=alert({n})>"
 
     def url(self, field):  # a field that might become a link
         n = self._n(field)
@@ -125,10 +125,19 @@ class Screen:
             self.page.click("form button[type=submit]")
         assert not self.page.locator(".alert-danger").count(), f"{where}: {self.page.inner_text('.alert-danger')}"
 
-    def wait_text(self, text):
-        """Until the page shows `text` (whitespace squashed)."""
-        self.page.wait_for_function("(t) => document.body.innerText.replace(/\\s+/g, ' ').includes(t)",
-                                    arg=squash(text))
+    def wait_text(self, text, within="body"):
+        """Until the page shows `text` (whitespace squashed) in the element `within` (a selector);
+        if it never does, check() says why."""
+        from playwright.sync_api import TimeoutError
+
+        try:
+            self.page.wait_for_function(
+                "([t, within]) => { const box = document.querySelector(within);"
+                " return !!box && box.innerText.replace(/\\s+/g, ' ').includes(t); }",
+                arg=[squash(text), within], timeout=10000)
+        except TimeoutError:
+            self.check(f"{self.page.url}, waiting for {text[:40]!r}", [text])
+            raise
 
 
 class LiveServer:
@@ -283,6 +292,7 @@ def test_typed_text_is_inert_and_literal_on_every_screen(live, browser, app, db)
         page.fill("input[name=password]", PASSWORD)
         page.click("input[type=submit], button[type=submit]")
         page.wait_for_url(re.compile(r".*/chat/.*"))
+        screen.check("the chat screen, where the login lands", [d.admin_name])
         admin_screens(screen, d)
         # Every edit form was submitted as shown: nothing changed, nothing was added.
         assert typed_text(db) == stored
@@ -357,9 +367,13 @@ def admin_screens(screen, d):
     screen.check("the options after saving", nav, texts)
 
 
+CONVERSATION = "#chat-message-list"  # (the list's previews repeat the last message)
+
+
 def chat_screen(screen, d):
     from app.models import Message
     from app.services import outbound
+    from app.services.attachments import clean_name
     from app.workers.publish import publish
 
     page, P, customer, group = screen.page, d.P, d.customer, d.group
@@ -367,7 +381,7 @@ def chat_screen(screen, d):
     page.wait_for_function("() => document.getElementById('chat-banner').hidden", timeout=15000)
     page.click(".chat-tabs [data-tab=all]")
     page.locator(f'.chat-ticket[data-id="{d.group_ticket.id}"]').wait_for()
-    screen.wait_text(d.caption)
+    screen.wait_text(d.caption, CONVERSATION)
     screen.check("the chat: list, queue filter, conversation, contact panel",
                  [d.admin_name, customer["name"], customer["phone"], group["name"], d.q1["name"], d.q2["name"],
                   d.conn["greeting_message"], d.body_in, d.body_url, d.doc_name, d.caption,
@@ -389,18 +403,18 @@ def chat_screen(screen, d):
     page.locator("#chat-composer:not([hidden])").wait_for()
     greeting = d.settings["operator_greeting_text"].replace("{{nome}}", customer["name"]).replace(
         "{{atendente}}", d.admin_name)
-    screen.wait_text(greeting)
+    screen.wait_text(greeting, CONVERSATION)
     screen.check("the greeting sent on accept", [greeting])
 
     # The agent types: a message, a file with a hostile name, a quick reply.
     typed = P.text("agent's message (chat composer)")
     page.fill("#chat-input", typed)
     page.press("#chat-input", "Enter")
-    screen.wait_text(typed)
-    # (a file name loses <>:"/\\|?* when stored: what is left must stay text)
+    screen.wait_text(typed, CONVERSATION)
     upload_name = P.attr("agent's upload.name").replace("\"", "'") + " {{7+7}}.pdf"
     page.set_input_files("#chat-file", files=[{"name": upload_name, "mimeType": "application/pdf",
                                                "buffer": b"%PDF-1.4 anexo"}])
+    upload_name = clean_name(upload_name)  # stored without <>:"/\\|?*: what is left must stay text
     page.locator(".chat-msg.out a.chat-file", has_text="7+7").wait_for()
     page.type("#chat-input", "/")
     page.locator("#chat-quick li").first.wait_for()
@@ -414,11 +428,11 @@ def chat_screen(screen, d):
                                                 Message.body == typed.strip()).one()
     error = P.text("failed message.error")
     publish(outbound.mark_failed(failed.id, error), d.app)
-    screen.wait_text(error)
+    screen.wait_text(error, CONVERSATION)
     # A customer writes while the conversation is open (the live Socket.IO path).
     live_body = P.text("inbound message.body (live)")
     d.say(live_body)
-    screen.wait_text(live_body)
+    screen.wait_text(live_body, CONVERSATION)
     screen.check("a failed message and a live inbound one", [error, live_body])
 
     # Transfer dialog: queue and agent names in its lists; the transfer message names the queue.
@@ -429,7 +443,7 @@ def chat_screen(screen, d):
     page.select_option("#chat-transfer-user", str(d.agent["id"]))
     page.click("#chat-transfer-form button[type=submit]")
     transfer = d.settings["transfer_message_text"].replace("{{fila}}", d.q2["name"])
-    screen.wait_text(transfer)
+    screen.wait_text(transfer, CONVERSATION)
     screen.check("after the transfer", [transfer])
 
     # Close with a rating: the dialog lists the rating's name; the rating message its labels.
@@ -439,13 +453,14 @@ def chat_screen(screen, d):
     page.check(f'#chat-close input[name=rating][value="{d.rating["id"]}"]')
     page.click("#chat-close-form button[type=submit]")
     page.locator("[data-action=reopen]:not([hidden])").wait_for()
-    screen.wait_text(d.labels[1])
+    screen.wait_text(d.labels[1], CONVERSATION)
     screen.check("after closing with a rating", [d.rating["message"], d.settings["operator_farewell_text"]] + d.labels)
 
     # The group ticket: the group's name and each sender's.
     page.locator(f'.chat-ticket[data-id="{d.group_ticket.id}"]').click()
     page.locator("#chat-contact-name", has_text=group["name"][:20]).wait_for()
-    screen.wait_text(group["body"])
+    page.locator(".chat-msg.in .chat-msg-sender").first.wait_for()
+    screen.wait_text(group["body"], CONVERSATION)
     screen.check("a group conversation", [group["name"], group["sender"], group["body"]])
     # A reload builds everything from the server again (the boot data, the lists).
     page.reload()
