@@ -98,7 +98,6 @@ class Screen:
         self.dialogs, self.errors = [], []
         page.on("dialog", lambda d: (self.dialogs.append((page.url, d.message)), d.dismiss()))
         page.on("pageerror", lambda e: self.errors.append((page.url, str(e))))
-        self.checked = []
 
     def visit(self, path, shown=(), values=()):
         self.page.goto(self.url + path, wait_until="load")
@@ -116,14 +115,15 @@ class Screen:
         field_values = [squash(v) for v in state["values"]]
         for value in values:
             assert squash(value) in field_values, f"{where}: no form field holds {value!r}"
-        self.checked.append(where)
 
     def save_form(self):
-        """Submit the form as shown (the caller compares what is stored afterwards)."""
+        """Submit the form as shown (the caller compares what is stored afterwards), then check the
+        screen it leads to."""
         where = self.page.url
         with self.page.expect_navigation():
             self.page.click("form button[type=submit]")
         assert not self.page.locator(".alert-danger").count(), f"{where}: {self.page.inner_text('.alert-danger')}"
+        self.check(f"after saving {where}")
 
     def wait_text(self, text, within="body"):
         """Until the page shows `text` (whitespace squashed) in the element `within` (a selector);
@@ -189,7 +189,8 @@ def test_typed_text_is_inert_and_literal_on_every_screen(live, browser, app, db)
 
     P = Payloads()
     server = LiveServer(live.url)
-    login = server.post("/api/v1/security/login", json={"username": ADMIN_EMAIL, "password": PASSWORD, "provider": "db"})
+    login = server.post("/api/v1/security/login",
+                        json={"username": ADMIN_EMAIL, "password": PASSWORD, "provider": "db"})
     api = Api(server, login.json()["access_token"])
     d = SimpleNamespace(P=P, app=app, db=db, engine=Engine(app, db, None))
 
@@ -242,7 +243,8 @@ def test_typed_text_is_inert_and_literal_on_every_screen(live, browser, app, db)
         "external_rating_url": "https://avaliar.test/?q=" + P.tag("settings.external_rating_url").replace(" ", "/"),
         "ignore_group_messages": False, "accept_calls": False,
         "call_rejection_message": P.text("settings.call_rejection_message"),
-        "operator_greeting": True, "operator_greeting_text": P.text("settings.operator_greeting_text") + " {{nome}} {{atendente}}",
+        "operator_greeting": True,
+        "operator_greeting_text": P.text("settings.operator_greeting_text") + " {{nome}} {{atendente}}",
         "transfer_message": True, "transfer_message_text": P.text("settings.transfer_message_text") + " {{fila}}",
         "operator_farewell": True, "operator_farewell_text": P.text("settings.operator_farewell_text")}
     ok(api.put("/api/v1/settings/", json=d.settings))
@@ -270,6 +272,9 @@ def test_typed_text_is_inert_and_literal_on_every_screen(live, browser, app, db)
     (media_dir / "foto.png").write_bytes((ROOT / "docs" / "screenshots" / "chat.png").read_bytes())
     d.doc_name, d.caption = P.tag("inbound document.name") + ".pdf", P.text("inbound document.caption")
     d.say(d.caption, type="document", media={"path": "inbound/doc.pdf", "mime": "application/pdf", "name": d.doc_name})
+    # A file the customer calls a web page: never served as one (it would run on our origin).
+    (media_dir / "pagina.html").write_text(f"<script>__xss={P._n('inbound file served back')}</script>")
+    d.say("", type="document", media={"path": "inbound/pagina.html", "mime": "text/html", "name": "pagina.html"})
     d.image_name = P.attr("inbound image.name")
     d.say("", type="image", media={"path": "inbound/foto.png", "mime": "image/png", "name": d.image_name})
     d.engine.submit_and_drain(d.engine.call(d.connection, phone=d.customer["phone"], name=d.customer["name"]))
@@ -287,7 +292,7 @@ def test_typed_text_is_inert_and_literal_on_every_screen(live, browser, app, db)
     page = context.new_page()
     screen = Screen(page, live.url, P)
     try:
-        page.goto(live.url + "/login/")
+        page.goto(live.url + "/login/?next=" + quote("javascript:__xss='login next'"))
         page.fill("input[name=username]", ADMIN_EMAIL)
         page.fill("input[name=password]", PASSWORD)
         page.click("input[type=submit], button[type=submit]")
@@ -312,7 +317,7 @@ def admin_screens(screen, d):
                  + conn_texts)
     screen.visit(f"/connections/edit/{conn['id']}", nav, [conn["name"], q1["name"], q2["name"]] + conn_texts)
     screen.save_form()
-    screen.check("the connection list after saving", nav + [conn["name"]])
+    screen.check("the connection list after saving", [conn["name"]])
     screen.visit("/connections/add", nav, [q1["name"], q2["name"]])
     screen.visit(f"/connections/qr/{conn['id']}", nav + [conn["name"], d.reason, d.phone])
     with screen.page.expect_response(lambda response: "/state" in response.url):
@@ -388,8 +393,13 @@ def chat_screen(screen, d):
                   d.settings["call_rejection_message"]])
     hrefs = page.eval_on_selector_all("#chat a", "links => links.map(a => a.getAttribute('href'))")
     assert hrefs and all(h.startswith("/chat/media/") for h in hrefs), hrefs
+    page_link = page.locator(".chat-msg.in a.chat-file", has_text="pagina.html").get_attribute("href")
+    served = page.request.get(screen.url + page_link)
+    assert served.ok and served.headers["content-type"] == "application/octet-stream", served.headers
+    assert served.headers["content-disposition"].startswith("attachment"), served.headers
+    assert "sandbox" in served.headers["content-security-policy"], served.headers
     assert page.locator(".chat-msg.in img").get_attribute("alt") == d.image_name
-    assert page.locator(".chat-msg.in a.chat-file").get_attribute("download") == d.doc_name
+    assert page.locator(".chat-msg.in a.chat-file", has_text=".pdf").get_attribute("download") == d.doc_name
     # The search box: what is typed is sent as a query and the list it brings is text.
     page.fill("#chat-search", customer["name"])
     page.locator(".chat-ticket").first.wait_for()
