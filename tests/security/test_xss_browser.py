@@ -301,6 +301,7 @@ def test_typed_text_is_inert_and_literal_on_every_screen(live, browser, app, db)
         admin_screens(screen, d)
         # Every edit form was submitted as shown: nothing changed, nothing was added.
         assert typed_text(db) == stored
+        admin_forms_typed(screen, d)
         chat_screen(screen, d)
         assert screen.errors == [], screen.errors
     finally:
@@ -372,6 +373,32 @@ def admin_screens(screen, d):
     screen.check("the options after saving", nav, texts)
 
 
+def admin_forms_typed(screen, d):
+    """What an Admin types into the add forms (a rating's options are only parsed from its form's
+    text) is stored as typed and shown as text."""
+    from app.models import QuickReply, RatingTemplate
+
+    page, P = screen.page, d.P
+    rating = {"name": P.attr("rating (typed in the form).name"), "message": P.text("rating (form).message"),
+              "labels": [P.tag("rating (form) option 1.label"), P.script("rating (form) option 2.label")]}
+    screen.visit("/ratings/add", [d.admin_name])
+    page.fill("input[name=name]", rating["name"])
+    page.fill("textarea[name=message]", rating["message"])
+    page.fill("textarea[name=options]", f"1 - {rating['labels'][0]}\n2 - {rating['labels'][1]}")
+    screen.save_form()
+    template = d.db.session.query(RatingTemplate).filter_by(name=rating["name"]).one()
+    assert template.message == rating["message"] and [o.label for o in template.options] == rating["labels"]
+    screen.visit(f"/ratings/show/{template.id}", [rating["name"], rating["message"]] + rating["labels"])
+    quick = {"shortcut": "y\"'><b>{{7*7}}<i>", "message": P.text("quick reply (typed in the form).message")}
+    screen.visit("/quick_replies/add", [d.admin_name])
+    page.fill("input[name=shortcut]", quick["shortcut"])
+    page.fill("textarea[name=message]", quick["message"])
+    screen.save_form()
+    assert d.db.session.query(QuickReply.message).filter_by(shortcut=quick["shortcut"]).scalar() == quick["message"]
+    screen.visit("/quick_replies/list/", [quick["shortcut"], quick["message"]])
+    d.quick_typed = quick
+
+
 CONVERSATION = "#chat-message-list"  # (the list's previews repeat the last message)
 
 
@@ -428,7 +455,8 @@ def chat_screen(screen, d):
     page.locator(".chat-msg.out a.chat-file", has_text="7+7").wait_for()
     page.type("#chat-input", "/")
     page.locator("#chat-quick li").first.wait_for()
-    screen.check("the quick replies popup", [typed, upload_name, "/" + d.quick["shortcut"], d.quick["message"]])
+    screen.check("the quick replies popup", [typed, upload_name, "/" + d.quick["shortcut"], d.quick["message"],
+                                             "/" + d.quick_typed["shortcut"], d.quick_typed["message"]])
     page.keyboard.press("Enter")
     assert page.input_value("#chat-input") == d.quick["message"]  # the reply goes in as typed
     page.fill("#chat-input", "")
