@@ -325,6 +325,21 @@ class Stack:
             self.kill(name, 15)
 
 
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+def browser():
+    """A headless Chromium (Playwright); the browser tests open their contexts in it."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                      args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"])
+        yield chromium
+        chromium.close()
+
+
 @pytest.fixture
 def stack(app, test_env):
     """Start processes with stack.start_web() / stack.start_worker(); all are stopped after."""

@@ -13,20 +13,8 @@ from tests.conftest import PASSWORD, ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "test-artifacts" / "screenshots"
 XSS = "<img src=x onerror=alert(1)>"
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                      args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"])
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
