@@ -32,10 +32,17 @@ def database_url() -> str:
     return url
 
 
+MIN_SECRET_KEY_LENGTH = 32
+
+
 def secret_key() -> str:
     """SECRET_KEY, or one generated once and kept under the instance folder (never a constant)."""
     key = os.environ.get("SECRET_KEY")
     if key:
+        if len(key) < MIN_SECRET_KEY_LENGTH:
+            # It signs the login sessions and the API's tokens (HMAC-SHA256: a shorter key is guessable).
+            raise RuntimeError(f"SECRET_KEY must have at least {MIN_SECRET_KEY_LENGTH} characters; generate one with "
+                               "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'")
         return key
     path = instance_dir() / "secret_key"
     if not path.exists():

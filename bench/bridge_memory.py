@@ -138,7 +138,7 @@ def main() -> int:
     redis_url, embedded = resolve_redis_url(instance / "redis")
     env = dict(os.environ, INSTANCE_DIR=str(instance), DATABASE_URL="sqlite:///" + str(instance / "bench.db"),
                REDIS_URL=redis_url, REDIS_NAMESPACE="bench-" + uuid.uuid4().hex[:8], SIMULATOR="1",
-               HOST="127.0.0.1", PORT=str(port), SECRET_KEY="bench", BRIDGE_SUPERVISOR_SECONDS="1")
+               HOST="127.0.0.1", PORT=str(port), SECRET_KEY="bench-secret-key-" + uuid.uuid4().hex, BRIDGE_SUPERVISOR_SECONDS="1")
     os.environ.update(env)
     from flask_migrate import upgrade
 

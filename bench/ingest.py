@@ -190,7 +190,7 @@ def main():
 
     redis_url, embedded = resolve_redis_url(Path(instance) / "redis")
     env = {"DATABASE_URL": pg_url(dbname), "REDIS_URL": redis_url, "REDIS_NAMESPACE": namespace,
-           "INSTANCE_DIR": instance, "SECRET_KEY": "bench-" + run_id}
+           "INSTANCE_DIR": instance, "SECRET_KEY": "bench-secret-key-" + run_id + uuid.uuid4().hex}
     os.environ.update(env)
     workers = []
     try:

@@ -65,7 +65,7 @@ def test_env(tmp_path_factory):
         "REDIS_URL": redis_url,
         "REDIS_NAMESPACE": f"conecta-test-{RUN_ID}",
         "INSTANCE_DIR": str(instance),
-        "SECRET_KEY": "test-secret-" + RUN_ID,
+        "SECRET_KEY": "test-secret-" + RUN_ID + uuid.uuid4().hex,
         "AUTH_RATE_LIMITED": "0",
         "TZ_NAME": "America/Sao_Paulo",
     }

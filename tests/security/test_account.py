@@ -1,6 +1,8 @@
 """Account security: rate-limited login, CSRF on the login form, cookie flags, secret key."""
 import uuid
 
+import pytest
+
 from tests.conftest import ADMIN_EMAIL, PASSWORD, csrf_token, login
 
 
@@ -51,6 +53,16 @@ def test_secret_key_is_generated_per_installation_and_kept(tmp_path, monkeypatch
     assert oct((tmp_path / "a" / "secret_key").stat().st_mode & 0o777) == "0o600"
     monkeypatch.setenv("INSTANCE_DIR", str(tmp_path / "b"))
     assert config.secret_key() != first
+
+
+def test_a_short_secret_key_is_refused(monkeypatch):
+    import config
+
+    monkeypatch.setenv("SECRET_KEY", "x" * 31)
+    with pytest.raises(RuntimeError, match="at least 32"):
+        config.secret_key()
+    monkeypatch.setenv("SECRET_KEY", "x" * 32)
+    assert config.secret_key() == "x" * 32
 
 
 def _member(app, email, password=PASSWORD):
