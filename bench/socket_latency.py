@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from socket_stack import SocketStack, inbound, load_line, login_cookie, machine_line, open_tickets, percentile  # noqa: E402
+from socket_stack import ChannelWatch, Profiler, SocketStack, inbound, load_line, login_cookie, machine_line, open_tickets, percentile  # noqa: E402
 
 
 def producer(env: dict, connection_id: int, chats: list, rate: float, seconds: float, start_at: float, out):
@@ -95,6 +95,26 @@ def ping(stack, room: str, count: int, per_second: float, stop: threading.Event 
         time.sleep(1 / per_second)
 
 
+def rq_job_times(stack) -> list[tuple[float, float]]:
+    """(ms waiting in the queue, ms running) of each finished RQ job of the ingest queue."""
+    from datetime import datetime
+
+    from redis import Redis
+
+    r, out = Redis.from_url(stack.redis_url), []
+    origin = f"{stack.namespace}-ingest".encode()
+    for k in r.scan_iter(match="rq:job:*", count=1000):
+        if r.type(k) != b"hash":
+            continue
+        job = r.hgetall(k)
+        if job.get(b"origin") != origin or not job.get(b"ended_at"):
+            continue
+        t = {f: datetime.fromisoformat(job[f.encode()].decode().replace("Z", "+00:00")).timestamp()
+             for f in ("enqueued_at", "started_at", "ended_at")}
+        out.append((1000 * (t["started_at"] - t["enqueued_at"]), 1000 * (t["ended_at"] - t["started_at"])))
+    return out
+
+
 def summary(values) -> str:
     return (f"p50 {percentile(values, 50):.1f} ms, p95 {percentile(values, 95):.1f} ms, "
             f"max {max(values or [float('nan')]):.1f} ms (n={len(values)})")
@@ -106,6 +126,7 @@ def main():
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--chats", type=int, default=60)
+    parser.add_argument("--py-spy", metavar="DIR", help="record the web process and workers with py-spy into DIR")
     args = parser.parse_args()
 
     with SocketStack("socklat") as stack:
@@ -140,12 +161,18 @@ def main():
         while time.time() < start_at:
             time.sleep(0.01)
         load_before = load_line()
+        watch = ChannelWatch(stack.redis_url, stack.channel)
+        watch.start()
+        profiler = Profiler(args.py_spy, {"web": stack.procs["web"].pid,
+                                          **{f"worker{i}": w.pid for i, w in enumerate(workers)}})
+        profiler.start()
         stop = threading.Event()
         pinger = threading.Thread(target=ping, args=(stack, f"user:{agent_id}", int(args.seconds * 10), 10, stop),
                                   daemon=True)
         pinger.start()
         sent = out.get(timeout=args.seconds + 120)
         proc.join()
+        profiler.stop()
         load_end = load_line()
         deadline = time.time() + 60
         while time.time() < deadline and len(agent.messages) < len(sent):
@@ -153,12 +180,15 @@ def main():
         stop.set()
         pinger.join()
         busy_pings = agent.pings
+        jobs = rq_job_times(stack)
         pids = {"web": stack.procs["web"].pid, "workers": [w.pid for w in workers]}
         agent.sio.disconnect()
 
     received = [body for body in sent if body in agent.messages]
     from_submit = [1000 * (agent.messages[b] - sent[b][1]) for b in received]
     from_due = [1000 * (agent.messages[b] - sent[b][0]) for b in received]
+    to_queue = [1000 * (watch.seen[b] - sent[b][1]) for b in received if b in watch.seen]
+    from_queue = [1000 * (agent.messages[b] - watch.seen[b]) for b in received if b in watch.seen]
     p95, ceiling_p95 = percentile(from_submit, 95), percentile(busy_pings, 95)
     print(machine_line())
     print(f"load average at the start of the window: {load_before}; at its end: {load_end}")
@@ -167,6 +197,11 @@ def main():
     print(f"sent {len(sent)}, received by the agent's client {len(received)}")
     print(f"submit_many -> agent's Socket.IO client: {summary(from_submit)} (target p95 <= 150 ms)")
     print(f"  (from the moment each message was due, incl. the wait for the bridge's pump: {summary(from_due)})")
+    print(f"  of which submit_many -> event on the message queue (inbox, RQ job, routing, publish): {summary(to_queue)}")
+    print(f"  and message queue -> agent's client (web process): {summary(from_queue)}")
+    if jobs:
+        waits, runs = zip(*jobs)
+        print(f"  RQ ingest jobs: {len(jobs)}; wait in the queue {summary(list(waits))}; run {summary(list(runs))}")
     print(f"ceiling, bare event via the message queue -> same web process -> same client, during the run: "
           f"{summary(busy_pings)}")
     print(f"ceiling, same, idle stack before the run: {summary(idle_pings)}")

@@ -5,6 +5,7 @@ starts them), members logged in through /login/, and cleanup of all of it.
 Not a bench itself: bench/socket_latency.py and bench/socket_fanout.py use it.
 """
 import contextlib
+import json
 import os
 import platform
 import shutil
@@ -13,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -233,3 +235,61 @@ def _wait(stack, predicate, timeout):
             return
         time.sleep(0.2)
     raise RuntimeError("the pipeline did not catch up during set-up")
+
+
+class Profiler:
+    """`py-spy record` of the given processes while the measured part runs (bench option
+    --py-spy DIR): one flame graph per process in DIR, idle frames left out."""
+
+    def __init__(self, directory: str | None, pids: dict[str, int]):
+        self.directory, self.pids, self.procs = directory, pids, []
+
+    def start(self):
+        directory, pids = self.directory, self.pids
+        if not directory:
+            return
+        py_spy = Path(sys.executable).with_name("py-spy")
+        os.makedirs(directory, exist_ok=True)
+        for name, pid in pids.items():
+            self.procs.append(subprocess.Popen(
+                [str(py_spy), "record", "--pid", str(pid), "--rate", "200",
+                 "--format", "speedscope", "--output", str(Path(directory) / f"{name}.json")],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+    def stop(self):
+        for proc in self.procs:
+            proc.send_signal(signal.SIGINT)  # py-spy writes its file and exits
+        for proc in self.procs:
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+class ChannelWatch(threading.Thread):
+    """Subscribes to a Socket.IO message queue channel; records when each "message" event (by
+    body) was seen on it, and the last published payload of each event name."""
+
+    def __init__(self, redis_url: str, channel: str):
+        super().__init__(daemon=True)
+        from redis import Redis
+
+        self.pubsub = Redis.from_url(redis_url).pubsub(ignore_subscribe_messages=True)
+        self.pubsub.subscribe(channel)
+        self.seen: dict[str, float] = {}
+        self.last: dict[str, dict] = {}
+        self.running = True
+
+    def run(self):
+        while self.running:
+            item = self.pubsub.get_message(timeout=0.2)
+            if not item:
+                continue
+            seen = time.time()
+            data = json.loads(item["data"])
+            if data.get("method") != "emit":
+                continue
+            self.last[data["event"]] = data
+            if data["event"] == "message":
+                body = data["data"][0] if isinstance(data["data"], list) else data["data"]
+                self.seen.setdefault(body["message"]["body"], seen)
