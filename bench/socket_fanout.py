@@ -97,6 +97,7 @@ def hold(url, cookie_lists, rounds, fire, pause, profiler=None):
     ctx = mp.get_context("spawn")
     ready, out, go = ctx.Queue(), ctx.Queue(), ctx.Event()
     go.set()
+    t0 = time.time()
     procs = [ctx.Process(target=clients, args=(url, cl, ready, go, out)) for cl in cookie_lists]
     for p in procs:
         p.start()
@@ -106,6 +107,7 @@ def hold(url, cookie_lists, rounds, fire, pause, profiler=None):
         connected += n
         if error:
             print(f"  a client could not connect: {error}")
+    connect_seconds = time.time() - t0
     time.sleep(1)
     if profiler:
         profiler.start()
@@ -123,7 +125,7 @@ def hold(url, cookie_lists, rounds, fire, pause, profiler=None):
                 got.setdefault(body, []).append(t)
     for p in procs:
         p.join(30)
-    return got, connected
+    return got, connected, connect_seconds
 
 
 def delivery(got, origin: dict) -> list[float]:
@@ -143,7 +145,8 @@ def main():
 
     import socketio
 
-    from socket_stack import ChannelWatch, Profiler, SocketStack, free_port, inbound, load_line, login_cookie, machine_line, open_tickets, percentile
+    from socket_stack import (ChannelWatch, Profiler, SocketStack, free_port, inbound, load_line, login_cookie,
+                              machine_line, open_tickets, percentile)
 
     def summary(values):
         return (f"p50 {percentile(values, 50):.1f} ms, p95 {percentile(values, 95):.1f} ms, "
@@ -188,7 +191,8 @@ def main():
 
         load_before = load_line()
         pids = {"web": stack.procs["web"].pid, **{f"worker{i}": w.pid for i, w in enumerate(workers)}}
-        ours, ours_connected = hold(stack.url, split, args.rounds, fire_ours, args.pause, Profiler(args.py_spy, pids))
+        ours, ours_connected, ours_connect_s = hold(stack.url, split, args.rounds, fire_ours, args.pause,
+                                                    Profiler(args.py_spy, pids))
         load_ours = load_line()
         watch.running = False
         stack.stop("web")
@@ -211,7 +215,8 @@ def main():
                          else ticket_event["data"], room="all", namespace="/")
             emitter.emit("message", data[0] if isinstance(data, list) else data, room="all", namespace="/")
 
-        bare, bare_connected = hold(bare_url, [[None] * len(c) for c in split], args.rounds, fire_bare, args.pause)
+        bare, bare_connected, bare_connect_s = hold(bare_url, [[None] * len(c) for c in split], args.rounds,
+                                                    fire_bare, args.pause)
         load_after = load_line()
         bare_watch.running = False
 
@@ -224,7 +229,8 @@ def main():
     print(f"{args.members} logged-in Users in the same 3 queues (logins took {login_seconds:.1f} s), "
           f"{args.client_procs} client processes (asyncio python-socketio); one web process on eventlet, "
           f"{args.workers} RQ workers (pids {pids}); {args.rounds} events, {args.pause} s apart")
-    print(f"connected {ours_connected} of {args.members}; deliveries {len(fan)} of {expected}")
+    print(f"connected {ours_connected} of {args.members} in {ours_connect_s:.1f} s (client processes' start "
+          f"included; bare server: {bare_connect_s:.1f} s); deliveries {len(fan)} of {expected}")
     print(f"fan-out, event on the message queue -> each socket: {summary(fan)} (target p95 <= 250 ms)")
     print(f"  end to end, submit_many -> each socket: {summary(e2e)}")
     print(f"ceiling, bare Flask-SocketIO/eventlet server, same events, {bare_connected} sockets: {summary(ceiling)} "

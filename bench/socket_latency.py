@@ -30,7 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from socket_stack import ChannelWatch, Profiler, SocketStack, inbound, load_line, login_cookie, machine_line, open_tickets, percentile  # noqa: E402
+from socket_stack import (ChannelWatch, Profiler, SocketStack, inbound, load_line, login_cookie,  # noqa: E402
+                          machine_line, open_tickets, percentile)
 
 
 def producer(env: dict, connection_id: int, chats: list, rate: float, seconds: float, start_at: float, out):
@@ -200,7 +201,8 @@ def main():
     print(f"sent {len(sent)}, received by the agent's client {len(received)}")
     print(f"submit_many -> agent's Socket.IO client: {summary(from_submit)} (target p95 <= 150 ms)")
     print(f"  (from the moment each message was due, incl. the wait for the bridge's pump: {summary(from_due)})")
-    print(f"  of which submit_many -> event on the message queue (inbox, RQ job, routing, publish): {summary(to_queue)}")
+    print(f"  of which submit_many -> event on the message queue (inbox, RQ job, routing, publish): "
+          f"{summary(to_queue)}")
     print(f"  and message queue -> agent's client (web process): {summary(from_queue)}")
     if jobs:
         waits, runs = zip(*jobs)
