@@ -146,24 +146,12 @@ def main():
     import socketio
 
     from socket_stack import (ChannelWatch, Profiler, SocketStack, free_port, inbound, load_line, login_cookie,
-                              machine_line, open_tickets, percentile)
-
-    def summary(values):
-        return (f"p50 {percentile(values, 50):.1f} ms, p95 {percentile(values, 95):.1f} ms, "
-                f"max {max(values or [float('nan')]):.1f} ms")
+                              machine_line, open_tickets, percentile, summary)
 
     with SocketStack("sockfan") as stack:
-        from app.models import Connection, Queue, db
         from app.workers.ingest import submit_many
 
-        with stack.app.app_context():
-            queues = [Queue(name=f"Fila {n}", color="#%06x" % (n + 1), bot_order=n, greeting_message="Olá!")
-                      for n in range(3)]
-            connection = Connection(name="Bench", queues=queues, greeting_message="Escolha uma fila")
-            db.session.add(connection)
-            db.session.commit()
-            connection_id, queue_ids = connection.id, [q.id for q in queues]
-            db.session.expunge_all()
+        connection_id, queues, queue_ids = stack.add_connection()
         members = stack.add_members(args.members, queues)
         stack.start_web()
         workers = stack.start_workers(args.workers)

@@ -31,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from socket_stack import (ChannelWatch, Profiler, SocketStack, inbound, load_line, login_cookie,  # noqa: E402
-                          machine_line, open_tickets, percentile)
+                          machine_line, open_tickets, percentile, summary)
 
 
 def producer(env: dict, connection_id: int, chats: list, rate: float, seconds: float, start_at: float, out):
@@ -117,11 +117,6 @@ def rq_job_times(stack) -> list[tuple[float, float]]:
     return out
 
 
-def summary(values) -> str:
-    return (f"p50 {percentile(values, 50):.1f} ms, p95 {percentile(values, 95):.1f} ms, "
-            f"max {max(values or [float('nan')]):.1f} ms (n={len(values)})")
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rate", type=float, default=50)
@@ -132,16 +127,7 @@ def main():
     args = parser.parse_args()
 
     with SocketStack("socklat") as stack:
-        from app.models import Connection, Queue, db
-
-        with stack.app.app_context():
-            queues = [Queue(name=f"Fila {n}", color="#%06x" % (n + 1), bot_order=n, greeting_message="Olá!")
-                      for n in range(3)]
-            connection = Connection(name="Bench", queues=queues, greeting_message="Escolha uma fila")
-            db.session.add(connection)
-            db.session.commit()
-            connection_id, queue_ids = connection.id, [q.id for q in queues]
-            db.session.expunge_all()
+        connection_id, queues, queue_ids = stack.add_connection()
         [(agent_id, email)] = stack.add_members(1, queues)
         stack.start_web()
         workers = stack.start_workers(args.workers)

@@ -42,6 +42,11 @@ def load_line() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def summary(values) -> str:
+    return (f"p50 {percentile(values, 50):.1f} ms, p95 {percentile(values, 95):.1f} ms, "
+            f"max {max(values or [float('nan')]):.1f} ms (n={len(values)})")
+
+
 def machine_line() -> str:
     return (f"machine: {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
             f"PostgreSQL + Redis local; load average {load_line()}")
@@ -88,6 +93,20 @@ class SocketStack:
             upgrade()
         bootstrap(self.app, "bench@conecta.local", PASSWORD)
         return self
+
+    def add_connection(self):
+        """A connection with 3 queues and a queue menu; returns (connection id, queues, queue ids)."""
+        from app.models import Connection, Queue, db
+
+        with self.app.app_context():
+            queues = [Queue(name=f"Fila {n}", color="#%06x" % (n + 1), bot_order=n, greeting_message="Olá!")
+                      for n in range(3)]
+            connection = Connection(name="Bench", queues=queues, greeting_message="Escolha uma fila")
+            db.session.add(connection)
+            db.session.commit()
+            out = connection.id, queues, [q.id for q in queues]
+            db.session.expunge_all()
+        return out
 
     def add_members(self, count: int, queues, profile: str = "user", prefix: str = "agente") -> list[tuple[int, str]]:
         """`count` members in `queues`, each with a password hash cheap to check (the logins are
