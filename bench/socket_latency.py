@@ -97,8 +97,9 @@ def ping(stack, room: str, count: int, per_second: float, stop: threading.Event 
         time.sleep(1 / per_second)
 
 
-def rq_job_times(stack) -> list[tuple[float, float]]:
-    """(ms waiting in the queue, ms running) of each finished RQ job of the ingest queue."""
+def rq_job_times(stack, since: float, until: float) -> list[tuple[float, float]]:
+    """(ms waiting in the queue, ms running) of each finished RQ job of the ingest queue enqueued
+    in the window [since, until]."""
     from datetime import datetime
 
     from redis import Redis
@@ -113,7 +114,8 @@ def rq_job_times(stack) -> list[tuple[float, float]]:
             continue
         t = {f: datetime.fromisoformat(job[f.encode()].decode().replace("Z", "+00:00")).timestamp()
              for f in ("enqueued_at", "started_at", "ended_at")}
-        out.append((1000 * (t["started_at"] - t["enqueued_at"]), 1000 * (t["ended_at"] - t["started_at"])))
+        if since <= t["enqueued_at"] <= until:
+            out.append((1000 * (t["started_at"] - t["enqueued_at"]), 1000 * (t["ended_at"] - t["started_at"])))
     return out
 
 
@@ -170,7 +172,7 @@ def main():
         stop.set()
         pinger.join()
         busy_pings = agent.pings
-        jobs = rq_job_times(stack)
+        jobs = rq_job_times(stack, start_at, start_at + args.seconds)
         pids = {"web": stack.procs["web"].pid, "workers": [w.pid for w in workers]}
         agent.sio.disconnect()
 
@@ -192,7 +194,8 @@ def main():
     print(f"  and message queue -> agent's client (web process): {summary(from_queue)}")
     if jobs:
         waits, runs = zip(*jobs)
-        print(f"  RQ ingest jobs: {len(jobs)}; wait in the queue {summary(list(waits))}; run {summary(list(runs))}")
+        print(f"  RQ ingest jobs enqueued in the window: {len(jobs)}; wait in the queue {summary(list(waits))}; "
+              f"run {summary(list(runs))}")
     print(f"ceiling, bare event via the message queue -> same web process -> same client, during the run: "
           f"{summary(busy_pings)}")
     print(f"ceiling, same, idle stack before the run: {summary(idle_pings)}")
