@@ -245,6 +245,46 @@ def test_a_batch_keeps_chat_order_and_isolates_a_failing_event(engine, factory):
     assert drain_lane(lane) == 0  # nothing taken twice
 
 
+def test_a_drain_that_finds_its_lane_busy_leaves_its_event_to_the_holder(engine, factory, app, test_env):
+    """The event's own drain finds the lane held by another drain and leaves at once; the holder,
+    whose last read was before the event's commit, takes it before it stops (nothing waits for the
+    sweep)."""
+    from app.services import inbox
+    from app.workers.jobs import drain_lane
+
+    if test_env["DATABASE_URL"].startswith("sqlite"):
+        pytest.skip("SQLite locks the whole database: the second event cannot be stored while the holder waits")
+    c = factory.connection()
+    first, second = engine.message(c, body="primeira"), engine.message(c, body="segunda")
+    lane = inbox.lane_of(first)
+    inbox.receive(first)
+    holder = {}
+
+    def hold():
+        from app.models import db
+
+        with app.app_context():
+            try:
+                holder["taken"] = drain_lane(lane)
+            finally:
+                db.session.remove()
+
+    with DatabaseLock(test_env["DATABASE_URL"]) as lock:
+        thread = threading.Thread(target=hold)
+        thread.start()
+        time.sleep(1.0)  # the holder has read the lane and waits inside its transaction
+        assert thread.is_alive()
+        inbox.receive(second)
+        assert drain_lane(lane) == 0  # busy: left to the holder
+        lock.release()
+        thread.join(60)
+    assert holder["taken"] == 2
+    engine.db.session.expire_all()
+    assert [m.body for m in engine.db.session.query(Message).filter_by(from_me=False).order_by(Message.id)] == \
+        ["primeira", "segunda"]
+    assert engine.count(InboundEvent, processed_at=None) == 0
+
+
 @pytest.mark.slow
 def test_the_scheduler_process_drives_the_sweep_and_the_rating_expiry(engine, factory, stack):
     """`python -m app.workers.scheduler` + a worker: a lost event is processed, an expired rating
