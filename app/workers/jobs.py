@@ -35,6 +35,11 @@ _RELEASE = """if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KE
 return redis.call('del', KEYS[2])"""
 
 
+def lane_keys(lane: int, app=None) -> tuple[str, str]:
+    """The Redis keys of a lane's drain lock and of its "wanted" mark."""
+    return key(f"ingest:lane:{lane}:lock", app), key(f"ingest:lane:{lane}:wanted", app)
+
+
 def drain_lane(lane: int) -> int:
     """Process the fresh inbox events of one lane in batches (app.services.inbox.process_batch),
     publishing after each commit. One drain per lane at a time (a Redis lock); a drain that finds
@@ -45,7 +50,7 @@ def drain_lane(lane: int) -> int:
 
     conn = redis_conn()
     conn.delete(queued_mark(lane))
-    keys = (key(f"ingest:lane:{lane}:lock"), key(f"ingest:lane:{lane}:wanted"))
+    keys = lane_keys(lane)
     token = uuid.uuid4().hex
     taken = batches = 0
     while True:
