@@ -57,3 +57,17 @@ def create_app(overrides: dict | None = None, *, async_mode: str | None = None):
         manage_session=False,
     )
     return app
+
+
+def settle_heap() -> None:
+    """Call once in a long-running process (the web process, an RQ worker) after its app is built.
+
+    The objects made at start-up (Flask, Flask-AppBuilder, SQLAlchemy mappers: about 200 000) live
+    as long as the process; moved to the permanent generation, the garbage collector never scans
+    them again. Otherwise every full collection walks them all (about 50 ms on 2 cores): in the
+    web process that stalls every socket in the middle of a fan-out, in a worker the batch being
+    published (bench/socket_fanout.py, bench/socket_latency.py)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()

@@ -1,4 +1,6 @@
 """The base: migrations on this engine, roles, settings row, first Admin, login, Portuguese."""
+import os
+
 from sqlalchemy import inspect
 
 from tests.conftest import ADMIN_EMAIL, PASSWORD, login
@@ -39,3 +41,32 @@ def test_login_by_email_in_portuguese(app, client):
     home = client.get("/", follow_redirects=True)
     assert home.status_code == 200
     assert "Sair" in home.get_data(as_text=True)  # logged-in navbar, in Portuguese
+
+
+def test_long_running_processes_settle_their_start_up_heap(app, test_env):
+    """The web process and every RQ worker move what start-up built to the garbage collector's
+    permanent generation (app.settle_heap): a full collection would otherwise walk it all, and
+    the web process would stall every socket meanwhile."""
+    import gc
+    import subprocess
+    import sys
+
+    from redis import Redis
+
+    from app.workers import get_queue
+    from app.workers.worker import AppWorker
+    from tests.conftest import ROOT
+
+    code = "import gc; from app import web; web.build(); print(gc.get_freeze_count())"
+    env = dict(os.environ, **test_env, ASYNC_MODE="threading")
+    out = subprocess.run([sys.executable, "-c", code], cwd=str(ROOT), env=env, capture_output=True, text=True,
+                         check=True).stdout
+    assert int(out.split()[-1]) > 100000
+
+    gc.unfreeze()
+    try:
+        with app.app_context():
+            AppWorker([get_queue("ingest")], connection=Redis.from_url(test_env["REDIS_URL"]))
+        assert gc.get_freeze_count() > 100000
+    finally:
+        gc.unfreeze()

@@ -268,6 +268,9 @@ def _run_batch(lane, limit, now, *, isolated: bool):
         select(InboundEvent).where(InboundEvent.lane == lane, InboundEvent.processed_at.is_(None),
                                    InboundEvent.attempts == 0)
         .order_by(InboundEvent.id).limit(limit).with_for_update()))
+    if not events:  # a drain going round again after another one wanted the lane
+        db.session.rollback()
+        return 0, changes
     # The session's identity map holds objects weakly: keeping the settings row referenced for
     # the batch saves reading it again for every event.
     settings = get_settings()  # noqa: F841

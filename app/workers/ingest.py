@@ -12,13 +12,24 @@ def queued_mark(lane: int, app=None) -> str:
     return key(f"ingest:lane:{lane}:queued", app)
 
 
-def kick(lane: int, app=None) -> bool:
-    """Enqueue a drain of `lane` unless one is queued already; True when this call enqueued it.
-    The mark is set only after the event's commit, and removed by the job before it reads, so
-    every committed event is read by a job started after it (or by the sweep if Redis lost it)."""
-    from app.workers.jobs import drain_lane
+# While a drain holds the lane, the event is left to it (the lane is marked wanted: the holder goes
+# round again when it releases the lane, app.workers.jobs); else a drain is enqueued unless one is
+# queued already. One atomic step, so the holder cannot release the lane in between.
+_KICK = """if redis.call('exists', KEYS[1]) == 1 then redis.call('set', KEYS[2], '1', 'PX', ARGV[2]) return 0 end
+if redis.call('set', KEYS[3], '1', 'NX', 'EX', ARGV[1]) then return 1 end
+return 0"""
 
-    if not redis_conn(app).set(queued_mark(lane, app), "1", nx=True, ex=QUEUED_MARK_SECONDS):
+
+def kick(lane: int, app=None) -> bool:
+    """Have `lane` drained: left to the drain holding it, or a drain enqueued unless one is queued
+    already; True when this call enqueued one. Called only after the event's commit; a queued
+    job removes the queued mark before it reads and the holder reads again after a "wanted"
+    release, so every committed event is read by a drain that started reading after it (or by
+    the sweep if Redis lost it)."""
+    from app.workers.jobs import LANE_LOCK_MS, drain_lane, lane_keys
+
+    lock, wanted = lane_keys(lane, app)
+    if not redis_conn(app).eval(_KICK, 3, lock, wanted, queued_mark(lane, app), QUEUED_MARK_SECONDS, LANE_LOCK_MS):
         return False
     get_queue("ingest", app).enqueue(drain_lane, lane)
     return True

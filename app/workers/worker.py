@@ -10,9 +10,10 @@ log = logging.getLogger(__name__)
 class AppWorker(SimpleWorker):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        from app import create_app
+        from app import create_app, settle_heap
 
         self.flask_app = create_app()
+        settle_heap()
 
     def perform_job(self, job, queue, *args, **kwargs):
         from app.models import db

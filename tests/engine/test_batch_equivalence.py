@@ -126,3 +126,32 @@ def test_a_batch_routes_exactly_as_one_event_at_a_time(engine, factory, caplog):
     assert got["rating"][0][5] == [2] and len(got["rating"]) == 2
     assert got["menu"][0][1] == "Aberta" and got["menu"][0][2] == 3
     assert any(line[1] == "call" for line in got["call"][0][6])
+
+
+def test_a_batch_reads_the_tickets_queue_with_its_lock(engine, factory, db):
+    """A message in a pending ticket of a queue: the batch reads the ticket's queue with the ticket
+    (one locked query), not in a query of its own while presenting the ticket's event."""
+    from sqlalchemy import event
+
+    queues = [factory.queue(name="Vendas"), factory.queue(name="Suporte")]
+    connection = factory.connection(queues=queues, greeting_message="Escolha uma fila")
+    engine.deliver(engine.message(connection, phone="5511955550001", body="Oi"))
+    engine.deliver(engine.message(connection, phone="5511955550001", body="1"))
+    payload = engine.message(connection, phone="5511955550001", body="mais uma")
+    inbox.receive(payload)
+    db.session.expire_all()
+    statements = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        count, changes = inbox.process_batch(inbox.lane_of(payload))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert count == 1
+    [ticket_event] = [e for e in changes.events() if e.name == "ticket"]
+    assert ticket_event.data["ticket"]["queue"]["name"] == "Vendas"
+    assert not [s for s in statements if s.startswith("SELECT") and " FROM queue " in s + " "
+                and " FROM ticket " not in s], statements

@@ -245,6 +245,52 @@ def test_a_batch_keeps_chat_order_and_isolates_a_failing_event(engine, factory):
     assert drain_lane(lane) == 0  # nothing taken twice
 
 
+def test_events_of_a_busy_lane_are_left_to_the_drain_holding_it(engine, factory, app, test_env):
+    """While a drain holds a lane, an event submitted for it enqueues no job, and a drain queued
+    earlier that starts meanwhile leaves at once; the holder, whose last read was before those
+    events' commits, takes them before it stops (nothing waits for the sweep)."""
+    from app.services import inbox
+    from app.workers import get_queue
+    from app.workers.ingest import submit
+    from app.workers.jobs import drain_lane
+
+    if test_env["DATABASE_URL"].startswith("sqlite"):
+        pytest.skip("SQLite locks the whole database: no event can be stored while the holder waits")
+    c = factory.connection()
+    first, second, third = (engine.message(c, body=body) for body in ("primeira", "segunda", "terceira"))
+    lane = inbox.lane_of(first)
+    inbox.receive(first)
+    holder = {}
+
+    def hold():
+        from app.models import db
+
+        with app.app_context():
+            try:
+                holder["taken"] = drain_lane(lane)
+            finally:
+                db.session.remove()
+
+    queue = get_queue("ingest")
+    queue.empty()
+    with DatabaseLock(test_env["DATABASE_URL"]) as lock:
+        thread = threading.Thread(target=hold)
+        thread.start()
+        time.sleep(1.0)  # the holder has read the lane and waits inside its transaction
+        assert thread.is_alive()
+        submit(second)
+        assert queue.jobs == []  # left to the holder
+        inbox.receive(third)
+        assert drain_lane(lane) == 0  # a drain queued before: the lane is busy, it leaves
+        lock.release()
+        thread.join(60)
+    assert holder["taken"] == 3
+    engine.db.session.expire_all()
+    assert [m.body for m in engine.db.session.query(Message).filter_by(from_me=False).order_by(Message.id)] == \
+        ["primeira", "segunda", "terceira"]
+    assert engine.count(InboundEvent, processed_at=None) == 0
+
+
 @pytest.mark.slow
 def test_the_scheduler_process_drives_the_sweep_and_the_rating_expiry(engine, factory, stack):
     """`python -m app.workers.scheduler` + a worker: a lost event is processed, an expired rating
