@@ -132,6 +132,19 @@ def children(args, env) -> list[Child]:
     return result
 
 
+WEB_FIRST_SECONDS = 10
+
+
+def listening(host: str, port: int) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1" if host in ("0.0.0.0", "::", "") else host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     env, embedded = prepare(args)
@@ -144,9 +157,17 @@ def main(argv=None) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    for child in procs:
-        child.start()
     host, port = env.get("HOST", "127.0.0.1"), env.get("PORT", "5000")
+    # The web process first, the others once it listens (or after WEB_FIRST_SECONDS): on a small
+    # machine five interpreters importing at once delay the first page by seconds, and nothing is
+    # lost meanwhile (inbound events wait in the inbox; the bridge starts with the workers).
+    procs[0].start()
+    deadline = time.monotonic() + WEB_FIRST_SECONDS
+    while not stopping and time.monotonic() < deadline and procs[0].process.poll() is None \
+            and not listening(host, int(port)):
+        time.sleep(0.05)
+    for child in procs[1:]:
+        child.start()
     print(f"[run] Conecta em http://{host}:{port}/  (Ctrl-C para parar)", flush=True)
     try:
         while not stopping:
