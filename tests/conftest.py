@@ -39,6 +39,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def database_engine() -> str:
+    return os.environ.get("TEST_DATABASE") or ("postgresql" if _pg_available() else "sqlite")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests of behaviour SQLite cannot have (it locks the whole database for a writer) are left
+    out of a SQLite run, as deselected: they run in the PostgreSQL run of scripts/test.sh."""
+    if not any(item.get_closest_marker("postgresql_only") for item in items) or database_engine() != "sqlite":
+        return
+    kept = [item for item in items if not item.get_closest_marker("postgresql_only")]
+    config.hook.pytest_deselected(items=[item for item in items if item.get_closest_marker("postgresql_only")])
+    items[:] = kept
+
+
 @pytest.fixture(scope="session")
 def test_env(tmp_path_factory):
     """Environment shared by the in-process app and every process a test starts."""
@@ -46,7 +60,7 @@ def test_env(tmp_path_factory):
     from app.i18n import compile_catalog
 
     compile_catalog()  # tests always see the current pt_BR parts
-    engine = os.environ.get("TEST_DATABASE") or ("postgresql" if _pg_available() else "sqlite")
+    engine = database_engine()
     created_db = None
     if engine == "postgresql":
         created_db = f"conecta_test_{RUN_ID}"

@@ -245,6 +245,7 @@ def test_a_batch_keeps_chat_order_and_isolates_a_failing_event(engine, factory):
     assert drain_lane(lane) == 0  # nothing taken twice
 
 
+@pytest.mark.postgresql_only  # SQLite locks the whole database: no event can be stored while the holder waits
 def test_events_of_a_busy_lane_are_left_to_the_drain_holding_it(engine, factory, app, test_env):
     """While a drain holds a lane, an event submitted for it enqueues no job, and a drain queued
     earlier that starts meanwhile leaves at once; the holder, whose last read was before those
@@ -254,8 +255,6 @@ def test_events_of_a_busy_lane_are_left_to_the_drain_holding_it(engine, factory,
     from app.workers.ingest import submit
     from app.workers.jobs import drain_lane
 
-    if test_env["DATABASE_URL"].startswith("sqlite"):
-        pytest.skip("SQLite locks the whole database: no event can be stored while the holder waits")
     c = factory.connection()
     first, second, third = (engine.message(c, body=body) for body in ("primeira", "segunda", "terceira"))
     lane = inbox.lane_of(first)
