@@ -43,14 +43,14 @@ def create_app(overrides: dict | None = None, *, async_mode: str | None = None):
 
     from app.realtime import WebManager
 
-    queue = {}
+    message_queue = {}
     if app.config["REDIS_URL"]:
-        queue = {"message_queue": app.config["REDIS_URL"],
+        message_queue = {"message_queue": app.config["REDIS_URL"],
                  "client_manager": WebManager(app.config["REDIS_URL"],
                                               channel=app.config["REDIS_NAMESPACE"] + ":socketio")}
     socketio.init_app(
         app,
-        **queue,
+        **message_queue,
         # Only the web entry point (app.web) is monkey-patched and asks for eventlet.
         async_mode=async_mode or "threading",
         cors_allowed_origins=[],

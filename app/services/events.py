@@ -61,6 +61,11 @@ class Changes:
         else:
             self.command(message.connection_id, {"op": "send", "message_id": message.id})
 
+    def bridge_commands(self) -> list:
+        """The (connection_id, command) pairs to push after the commit, the sends that waited for
+        their ids included (the flush before the commit gave them one)."""
+        return self.commands + [(m.connection_id, {"op": "send", "message_id": m.id}) for m in self.unsent]
+
     def merge(self, other: "Changes"):
         for ticket, before in other.tickets.values():
             self.ticket(ticket, before)
@@ -73,9 +78,7 @@ class Changes:
         """Build the events now, inside the transaction, from the flushed state: after the commit
         every object is expired and presenting it would cost a query per ticket and message."""
         db_session_flush()
-        for message in self.unsent:
-            self.command(message.connection_id, {"op": "send", "message_id": message.id})
-        self.unsent = []
+        self.commands, self.unsent = self.bridge_commands(), []
         self.frozen = self.events()
         return self
 

@@ -88,7 +88,7 @@ class ServiceModelView(ModelView):
     edit_row_message = _l("Changes saved.")
     delete_row_message = _l("Removed.")
 
-    # Subclasses implement these three (data: plain dict for the service).
+    # Subclasses implement these three (data: plain dict for the service); abstract hooks, not stubs.
     def service_create(self, data: dict):
         raise NotImplementedError
 
@@ -224,6 +224,7 @@ class ServiceModelApi(ModelRestApi):
             info["description"] = ""
         return info
 
+    # Subclasses implement these three, as for ServiceModelView (abstract hooks, not stubs).
     def service_create(self, data: dict):
         raise NotImplementedError
 

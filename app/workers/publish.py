@@ -30,8 +30,7 @@ def publish(changes, app=None) -> None:
         return
     app = app or current_app
     try:
-        sends = [(m.connection_id, {"op": "send", "message_id": m.id}) for m in changes.unsent]  # not frozen
-        for connection_id, command in changes.commands + sends:
+        for connection_id, command in changes.bridge_commands():
             push_command(connection_id, command, app)
     except Exception:
         log.exception("could not push bridge commands")
