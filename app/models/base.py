@@ -1,7 +1,13 @@
 import datetime as dt
+import sqlite3
+import unicodedata
 
 from flask_appbuilder import Model
 from flask_appbuilder.models.sqla.base import SQLA
+from sqlalchemy import Text, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 # Without metadata= neither create_all nor Flask-Migrate sees FAB's tables (see STACK-NOTES).
 db = SQLA(metadata=Model.metadata)
@@ -10,3 +16,46 @@ db = SQLA(metadata=Model.metadata)
 def utcnow() -> dt.datetime:
     """Naive UTC: the same on SQLite and PostgreSQL `timestamp without time zone` columns."""
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+# --- Accent- and case-insensitive text: what search compares (app.services.search) -------------
+# One SQL function, conecta_fold(text), on both databases: on PostgreSQL lower(unaccent(...)) from
+# the unaccent extension (migration 0002; wrapped as IMMUTABLE so that trigram indexes can be built
+# on it); on SQLite fold_text below, registered on every connection.
+FOLD_FUNCTION = "conecta_fold"
+# Letters that have no decomposition but a plain spelling (PostgreSQL's unaccent folds them too).
+_FOLD_EXTRA = str.maketrans({"ß": "ss", "ẞ": "ss", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ø": "o",
+                             "Ø": "o", "đ": "d", "Đ": "d", "ð": "d", "Ð": "d", "ł": "l", "Ł": "l",
+                             "þ": "th", "Þ": "th", "ħ": "h", "Ħ": "h", "ı": "i", "ŀ": "l", "Ŀ": "l",
+                             "ŋ": "n", "Ŋ": "n", "ŧ": "t", "Ŧ": "t", "ĸ": "q", "ŉ": "'n", "Ĳ": "ij",
+                             "ĳ": "ij", "ſ": "s"})
+
+
+def fold_text(text):
+    """`text` without diacritics, in lowercase ("JOÃO Ávila" -> "joao avila", "Açúcar" ->
+    "acucar"): SQLite's conecta_fold. Letters with accents, ç and the letters of _FOLD_EXTRA fold
+    as on PostgreSQL (a test compares them); other symbols are left as they are."""
+    if text is None:
+        return None
+    decomposed = unicodedata.normalize("NFD", str(text).translate(_FOLD_EXTRA))
+    return unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c))).lower()
+
+
+class folded(FunctionElement):
+    """conecta_fold(expression): the text without accents or case, the same SQL on PostgreSQL
+    (where trigram indexes are built on this very expression) and SQLite."""
+
+    type = Text()
+    inherit_cache = True
+    name = "folded"
+
+
+@compiles(folded)
+def _compile_folded(element, compiler, **kw):
+    return "%s(%s)" % (FOLD_FUNCTION, compiler.process(element.clauses, **kw))
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_functions(dbapi_connection, _record):
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.create_function(FOLD_FUNCTION, 1, fold_text, deterministic=True)

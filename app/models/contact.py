@@ -5,7 +5,7 @@ from flask_appbuilder import Model
 from sqlalchemy import Boolean, DateTime, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import utcnow
+from app.models.base import folded, utcnow
 
 
 class Contact(Model):
@@ -15,10 +15,9 @@ class Contact(Model):
     __tablename__ = "contact"
     __table_args__ = (
         UniqueConstraint("channel", "jid", name="uq_contact_channel_jid"),
-        # Search (app.services.search): trigram indexes on PostgreSQL; on SQLite they are declared
-        # empty (WHERE 0: nothing stored, never used) and search reads the table.
-        Index("ix_contact_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"},
-              sqlite_where=text("0")),
+        # Search (app.services.search): trigram indexes on PostgreSQL (the name's folded under the
+        # class); on SQLite they are declared empty (WHERE 0: nothing stored, never used) or absent,
+        # and search reads the table.
         Index("ix_contact_phone_trgm", "phone", postgresql_using="gin", postgresql_ops={"phone": "gin_trgm_ops"},
               sqlite_where=text("0")),
     )
@@ -35,3 +34,8 @@ class Contact(Model):
 
     def __repr__(self):
         return self.name or self.phone or self.jid
+
+
+# The name without accents or case, as search compares it (app.models.base.folded).
+Index("ix_contact_name_folded_trgm", folded(Contact.name).label("name_folded"), postgresql_using="gin",
+      postgresql_ops={"name_folded": "gin_trgm_ops"}).ddl_if(dialect="postgresql")

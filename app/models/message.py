@@ -5,7 +5,7 @@ from flask_appbuilder import Model
 from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.models.base import utcnow
+from app.models.base import folded, utcnow
 
 
 class MessageStatus:
@@ -29,10 +29,6 @@ class Message(Model):
         UniqueConstraint("connection_id", "channel_id", name="uq_message_channel_id"),
         Index("ix_message_ticket_created", "ticket_id", "id"),
         Index("ix_message_outbox", "connection_id", "status"),
-        # Search by message text (app.services.search): a trigram index on PostgreSQL; on SQLite
-        # declared empty (WHERE 0: nothing stored, never used) and search reads the table.
-        Index("ix_message_body_trgm", "body", postgresql_using="gin", postgresql_ops={"body": "gin_trgm_ops"},
-              sqlite_where=text("0")),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), nullable=False)
@@ -58,6 +54,12 @@ class Message(Model):
 
     ticket = relationship("Ticket")
     user = relationship("Member", foreign_keys=[user_id])
+
+
+# Search by message text (app.services.search): a trigram index of the text without accents or
+# case on PostgreSQL; none on SQLite, where search reads the table.
+Index("ix_message_body_folded_trgm", folded(Message.body).label("body_folded"), postgresql_using="gin",
+      postgresql_ops={"body_folded": "gin_trgm_ops"}).ddl_if(dialect="postgresql")
 
 
 class InboundEvent(Model):

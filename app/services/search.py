@@ -2,9 +2,9 @@
 
 What matches (the same on PostgreSQL and SQLite):
 - A ticket matches when its contact's name, its contact's number or any of its messages contains
-  the text typed, ignoring case (accents count: "joao" does not find "João"; on SQLite the case of
-  accented letters counts too: "JOÃO" does not find "João" there). `%`, `_` and `\\` are
-  literal characters, never wildcards.
+  the text typed, ignoring case and accents on both sides ("joao" and "JOÃO" find "João Ávila";
+  "acucar" finds "açúcar"; app.models.base.folded: the same for accented letters and ç on
+  PostgreSQL and SQLite). `%`, `_` and `\\` are literal characters, never wildcards.
 - The number is compared by its digits, when the text has at least 3 of them: "(11) 98765-0002"
   finds 5511987650002.
 - Message text is searched when the text has a word of at least 3 letters or digits (what a
@@ -15,9 +15,10 @@ What matches (the same on PostgreSQL and SQLite):
   contact and message and means nothing on its own).
 - Visibility is the caller's `base` statement (app.services.visibility): search only narrows it.
 
-How (PostgreSQL): pg_trgm GIN indexes on message.body, contact.name and contact.phone (see the
-models). One OR across contacts and messages made the planner read every matching message (a word
-in 10 % of 1 000 000 messages: 300+ ms); so each source is asked on its own for its first `limit`
+How (PostgreSQL): pg_trgm GIN indexes on the folded message.body and contact.name (`folded`, the
+very expression compared here) and on contact.phone (see the models). One OR across contacts and
+messages made the planner read every matching message (a word in 10 % of 1 000 000 messages:
+300+ ms); so each source is asked on its own for its first `limit`
 tickets of `base` in list order, and the list is drawn from their union (`page_clause`). Asked
 alone, the planner either walks the visible tickets newest first and probes each one's messages
 (a common word: it stops after a page) or reads the few matches out of the trigram index (a rare
@@ -26,9 +27,10 @@ slower; SQLite is for small installs).
 """
 import re
 
-from sqlalchemy import exists, false, func, or_, select, union, union_all
+from sqlalchemy import Text, exists, false, func, literal, or_, select, union, union_all
 
 from app.models import Contact, Message, Ticket
+from app.models.base import folded
 
 MAX_LENGTH = 100  # characters of a search that are used; the rest is ignored
 MIN_WORD = 3  # a word this long (letters or digits) searches message text
@@ -52,13 +54,19 @@ def searches_messages(text: str) -> bool:
     return any(len(word) >= MIN_WORD for word in WORD.findall(text))
 
 
+def contains(column, pattern: str):
+    """`column` LIKE `pattern` (escaped with escape_like), both folded by the database's own
+    function (so both sides fold alike; PostgreSQL folds the pattern once, when it plans)."""
+    return folded(column).like(folded(literal(pattern, Text())), escape="\\")
+
+
 def _contacts(text: str):
     """Ids of the contacts `text` finds (by name, and by number when it has enough digits)."""
     escaped = escape_like(text)
     if searches_messages(text):
-        by = [Contact.name.ilike(f"%{escaped}%", escape="\\")]
+        by = [contains(Contact.name, f"%{escaped}%")]
     else:  # short: the start of a word of the name (trigram-indexed on PostgreSQL: anchored)
-        by = [Contact.name.ilike(f"{escaped}%", escape="\\"), Contact.name.ilike(f"% {escaped}%", escape="\\")]
+        by = [contains(Contact.name, f"{escaped}%"), contains(Contact.name, f"% {escaped}%")]
     digits = "".join(c for c in text if c in "0123456789")
     if len(digits) >= MIN_DIGITS:
         by.append(Contact.phone.like(f"%{digits}%"))
@@ -74,7 +82,7 @@ def source_clauses(text: str) -> list:
     clauses = [Ticket.contact_id.in_(_contacts(text))]
     if searches_messages(text):
         pattern = f"%{escape_like(text)}%"
-        clauses.append(exists().where(Message.ticket_id == Ticket.id, Message.body.ilike(pattern, escape="\\")))
+        clauses.append(exists().where(Message.ticket_id == Ticket.id, contains(Message.body, pattern)))
     return clauses
 
 
