@@ -1,14 +1,16 @@
 """Respostas rápidas: `/shortcut` in the composer expands to the message.
 
-Shortcuts are unique (case-insensitive), one word without spaces (a leading "/" is dropped).
+Shortcuts are unique ignoring case and accents ("horário" and "HORARIO" are the same shortcut:
+typing either finds it), one word without spaces (a leading "/" is dropped).
 Replies without an owner are shared by the whole team; one with an owner is that member's own.
 """
 import re
 
 from flask_babel import gettext as _, lazy_gettext
-from sqlalchemy import func, or_
+from sqlalchemy import literal, or_
 
 from app.models import QuickReply, db
+from app.models.base import folded
 from app.services import NotFound
 from app.services import inputs
 
@@ -43,7 +45,7 @@ def _clean(data: dict, current: QuickReply | None) -> dict:
         shortcut = shortcut[1:] if shortcut.startswith("/") else shortcut
         if not _SHORTCUT.fullmatch(shortcut):
             raise inputs.invalid(_("The shortcut must be one word, without spaces (e.g. horario)."))
-        clash = db.session.query(QuickReply.id).filter(func.lower(QuickReply.shortcut) == shortcut.lower())
+        clash = db.session.query(QuickReply.id).filter(folded(QuickReply.shortcut) == folded(literal(shortcut)))
         if current is not None:
             clash = clash.filter(QuickReply.id != current.id)
         if clash.first():

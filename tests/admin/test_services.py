@@ -327,7 +327,8 @@ def test_quick_reply_rules(db, factory):
 
     r = qr.create({"shortcut": "/horario", "message": "Atendemos das 8h às 18h."})
     assert r.shortcut == "horario"
-    for data in ({"shortcut": "HORARIO", "message": "x"}, {"shortcut": "dois termos", "message": "x"},
+    for data in ({"shortcut": "HORARIO", "message": "x"}, {"shortcut": "Horário", "message": "x"},
+                 {"shortcut": "/HORÁRIO", "message": "x"}, {"shortcut": "dois termos", "message": "x"},
                  {"shortcut": "ok", "message": ""}, {"shortcut": "", "message": "x"},
                  {"shortcut": "a/b", "message": "x"}, {"shortcut": "x" * 60, "message": "x"}):
         with pytest.raises(DomainError):

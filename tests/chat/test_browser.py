@@ -96,7 +96,8 @@ def test_a_whole_conversation_live_in_three_browsers(desk_live, agents, db):
     template = RatingTemplate(name="Satisfação", message="Como foi o atendimento? 1 a 3",
                               options=[RatingOption(value=1, label="Insatisfeito"),
                                        RatingOption(value=3, label="Muito satisfeito")])
-    db.session.add_all([template, QuickReply(shortcut="boasvindas", message="Olá! Em que posso ajudar?")])
+    db.session.add_all([template, QuickReply(shortcut="boasvindas", message="Olá! Em que posso ajudar?"),
+                        QuickReply(shortcut="horário", message="Das 8h às 18h.")])
     s = get_settings()
     s.send_ratings = True
     db.session.commit()
@@ -131,8 +132,12 @@ def test_a_whole_conversation_live_in_three_browsers(desk_live, agents, db):
     ana.page.type("#chat-input", "linha 2")
     ana.page.keyboard.press("Enter")
     ana.page.locator(".chat-msg.out", has_text="linha 2").wait_for()
+    ana.page.type("#chat-input", "/HORARIO")  # neither case nor accents count
+    ana.page.locator("#chat-quick li", has_text="horário").wait_for()
+    ana.page.fill("#chat-input", "")
     ana.page.type("#chat-input", "/boas")
     ana.page.locator("#chat-quick li", has_text="boasvindas").wait_for()
+    expect(ana.page.locator("#chat-quick li")).to_have_count(1)
     ana.page.keyboard.press("Enter")
     assert ana.page.input_value("#chat-input") == "Olá! Em que posso ajudar?"
     ana.page.click("#chat-emoji")

@@ -502,11 +502,16 @@
     input.style.height = Math.min(input.scrollHeight, 140) + "px";
   }
 
+  // Without accents or case, as the server compares shortcuts ("/horario" finds "/horário").
+  function fold(text) {
+    return text.normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+  }
+
   function quickMatches() {
     var match = /^\/(\S*)$/.exec($("chat-input").value);
     if (!match) return [];
-    var prefix = match[1].toLowerCase();
-    return state.quickReplies.filter(function (q) { return q.shortcut.toLowerCase().indexOf(prefix) === 0; });
+    var prefix = fold(match[1]);
+    return state.quickReplies.filter(function (q) { return fold(q.shortcut).indexOf(prefix) === 0; });
   }
 
   function renderQuick() {
