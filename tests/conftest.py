@@ -285,20 +285,27 @@ class Stack:
     def url(self):
         return f"http://127.0.0.1:{self.port}"
 
-    def start_web(self, stderr=None, **extra_env):
-        """`stderr`: a file to keep the web process's stderr in (tests that look for tracebacks)."""
-        self.port = self.port or free_port()
-        env = dict(self.env, PORT=str(self.port), HOST="127.0.0.1", **extra_env)
-        self.procs["web"] = subprocess.Popen([sys.executable, "-m", "app.web"], env=env, cwd=str(ROOT),
-                                             start_new_session=True, stderr=stderr)
+    def start_web(self, stderr=None, name="web", **extra_env):
+        """`stderr`: a file to keep the web process's stderr in (tests that look for tracebacks).
+        Another `name` starts one more web process, on a port of its own; its address is returned
+        (`url` stays the first one's)."""
+        if name == "web":
+            self.port = self.port or free_port()
+            port = self.port
+        else:
+            port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        env = dict(self.env, PORT=str(port), HOST="127.0.0.1", **extra_env)
+        self.procs[name] = subprocess.Popen([sys.executable, "-m", "app.web"], env=env, cwd=str(ROOT),
+                                            start_new_session=True, stderr=stderr)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                if requests.get(self.url + "/login/", timeout=1).status_code == 200:
-                    return
+                if requests.get(url + "/login/", timeout=1).status_code == 200:
+                    return url
             except requests.RequestException:
                 pass
-            if self.procs["web"].poll() is not None:
+            if self.procs[name].poll() is not None:
                 raise RuntimeError("web process died at start")
             time.sleep(0.1)
         raise RuntimeError("web process did not answer")

@@ -66,8 +66,8 @@ class Agent:
 def agents(browser, desk_live):
     opened = []
 
-    def open_as(email, init_script=None):
-        agent = Agent(browser, desk_live.url, email, init_script)
+    def open_as(email, init_script=None, url=None):
+        agent = Agent(browser, url or desk_live.url, email, init_script)
         opened.append(agent)
         return agent
 
@@ -374,3 +374,152 @@ def test_history_has_day_separators_and_loads_older_messages(desk_live, agents, 
     assert ana.page.locator("#chat-older").is_hidden()
     assert ana.page.locator(".chat-msg.in").count() == 63
     assert len(ana.page.locator(".chat-day").all_inner_texts()) == 4
+
+
+# Records, on every page load of the context, each Socket.IO event the chat page's own socket
+# receives (window.__heard) and the address of every page loaded in the tab (sessionStorage
+# survives a reload): `io` is wrapped as the vendored client defines it, before the chat script
+# uses it.
+SOCKET_RECORDER = """
+    window.__heard = [];
+    sessionStorage.setItem("__loads", JSON.stringify(
+        JSON.parse(sessionStorage.getItem("__loads") || "[]").concat([location.href])));
+    Object.defineProperty(window, "io", {
+        configurable: true,
+        set(real) {
+            const wrapped = function () {
+                const socket = real.apply(this, arguments);
+                socket.onAny((event, payload) => window.__heard.push([event, payload]));
+                return socket;
+            };
+            Object.assign(wrapped, real);
+            Object.defineProperty(window, "io", {value: wrapped, writable: true, configurable: true});
+        },
+    });
+"""
+
+
+def loads(agent):
+    """The addresses of the pages loaded in this agent's tab, in order."""
+    return agent.page.evaluate("JSON.parse(sessionStorage.getItem('__loads'))")
+
+
+def heard(agent, ticket_id):
+    """The events this load of the page heard about a ticket: the ticket, its removal or one of
+    its messages."""
+    return agent.page.evaluate("""(ticketId) => window.__heard.filter(([event, p]) => {
+        p = p || {};
+        return ((p.ticket && p.ticket.id) || (p.message && p.message.ticket_id) || p.id) === ticketId;
+    })""", ticket_id)
+
+
+HEARD_MESSAGE = "(body) => window.__heard.some(([e, p]) => e === 'message' && p.message.body === body)"
+
+
+def test_a_member_losing_a_queue_has_her_open_page_start_again_without_it(desk_live, agents, db):
+    """An Admin takes Vendas away from Ana in the team screen: the server drops her sockets and her
+    open chat page loads again by itself, with her new access: the Vendas ticket is gone from her
+    list and from the conversation pane, and nothing of Vendas reaches her page any more."""
+    from app.models import Ticket
+
+    vendas_phone, suporte_phone = "5511977770001", "5511977770002"  # the two customers' phones
+    ana = agents("ana@teste.com.br", SOCKET_RECORDER)
+    sara = agents("sara@teste.com.br", SOCKET_RECORDER)
+    admin = agents("admin@teste.com.br")
+    sara.tab("pending")
+    customer_writes(desk_live, desk_live.suporte, "Pedido de suporte", name="Cliente Suporte", phone=suporte_phone)
+    sara.row("Cliente Suporte").wait_for()  # routed to Suporte before the connection's queue changes
+    ana.tab("pending")
+    customer_writes(desk_live, desk_live.vendas, "Quero um orçamento", name="Cliente Vendas", phone=vendas_phone)
+    ana.row("Cliente Vendas").click()
+    ana.page.locator(".chat-msg.in", has_text="Quero um orçamento").wait_for()
+    assert ana.row("Cliente Suporte").count() == 0  # not hers yet
+    vendas_ticket = db.session.query(Ticket.id).filter(Ticket.queue_id == desk_live.vendas.id).scalar()
+    assert ana.page.url.endswith(f"/chat/?ticket={vendas_ticket}")
+    assert heard(ana, vendas_ticket)  # the recorder hears her events
+    loaded = len(loads(ana))
+    ana.page.evaluate("window.__same_page = true")  # gone once the page is loaded again
+
+    # The Admin edits Ana in the team screen: Vendas out, Suporte in (a User needs a queue).
+    admin.page.goto(f"{desk_live.url}/team/edit/{desk_live.ana.id}")
+    admin.page.locator(".select2-selection__choice", has_text="Vendas").locator(
+        ".select2-selection__choice__remove").click()
+    admin.page.locator(".select2-search__field").first.fill("Suporte")
+    admin.page.keyboard.press("Enter")
+    with admin.page.expect_navigation():
+        admin.page.click("form button[type=submit]")
+    assert not admin.page.locator(".alert-danger").count(), admin.page.inner_text(".alert-danger")
+    db.session.expire_all()
+    assert [q.name for q in desk_live.ana.queues] == ["Suporte"]
+
+    # Her page loads again by itself (once), at the same address, with her new access.
+    ana.page.wait_for_function("() => !window.__same_page", timeout=10000)
+    ana.connected()
+    assert loads(ana)[loaded:] == [f"{desk_live.url}/chat/?ticket={vendas_ticket}"]
+    ana.page.locator("#chat-empty", has_text="não encontrado").wait_for()
+    assert ana.page.locator("#chat-conversation").is_hidden()
+    ana.tab("pending")
+    ana.row("Cliente Suporte").wait_for()  # the list as the server now gives it to her
+    assert ana.row("Cliente Vendas").count() == 0
+
+    # A new message on the Vendas ticket: Sara (supervisor) hears it, Ana's page hears nothing of
+    # it. Suporte is hers now: its next message, sent after, reaches her live.
+    customer_writes(desk_live, desk_live.vendas, "Ainda em vendas", name="Cliente Vendas", phone=vendas_phone)
+    sara.page.wait_for_function(HEARD_MESSAGE, arg="Ainda em vendas")
+    customer_writes(desk_live, desk_live.suporte, "Agora é com a Ana", name="Cliente Suporte", phone=suporte_phone)
+    ana.page.wait_for_function(HEARD_MESSAGE, arg="Agora é com a Ana")
+    assert heard(ana, vendas_ticket) == []
+    assert not ana.page.evaluate(HEARD_MESSAGE, "Ainda em vendas")
+    assert ana.row("Cliente Vendas").count() == 0
+    assert len(loads(ana)) == loaded + 1
+
+
+def test_a_removed_member_has_her_open_page_end_at_the_login(desk_live, agents, db):
+    """An Admin removes Ana in the team screen: her open chat page loads again by itself and, her
+    session being of no member any more, ends at the login page."""
+    from app.models import Member
+
+    ana = agents("ana@teste.com.br", SOCKET_RECORDER)
+    admin = agents("admin@teste.com.br")
+    ana.page.evaluate("window.__same_page = true")
+    loaded = len(loads(ana))
+    admin.page.goto(f"{desk_live.url}/team/list/")
+    admin.page.click(f'[id="btn-delete-/team/delete/{desk_live.ana.id}"]')
+    with admin.page.expect_navigation():
+        admin.page.click("#modal-confirm-ok")
+    db.session.expire_all()
+    assert db.session.query(Member).filter_by(email="ana@teste.com.br").count() == 0
+    ana.page.wait_for_url(re.compile(r".*/login/.*"), timeout=10000)
+    ana.page.locator("input[name=username]").wait_for()
+    assert ana.page.evaluate("window.__same_page") is None
+    assert len(loads(ana)) == loaded + 1 and "/login/" in loads(ana)[-1]
+
+
+def test_a_member_on_another_web_process_has_her_page_start_again_too(desk_live, agents, stack, db):
+    """Ana's page is served by a second web process; the Admin takes Vendas away from her through
+    the REST API of the first one: the revocation crosses the Redis message queue and her page
+    loads again by itself, without the Vendas ticket."""
+    import requests
+
+    from app.models import Ticket
+    from tests.chat.test_socket import admin_token, wait_for
+
+    other = stack.start_web(name="web2")
+    ana = agents("ana@teste.com.br", SOCKET_RECORDER, url=other)
+    customer_writes(desk_live, desk_live.suporte, "Pedido de suporte", name="Cliente Suporte")
+    assert wait_for(lambda: db.session.query(Ticket).filter_by(queue_id=desk_live.suporte.id).count() == 1)
+    ana.tab("pending")
+    customer_writes(desk_live, desk_live.vendas, "Quero um orçamento", name="Cliente Vendas")
+    ana.row("Cliente Vendas").wait_for()
+    assert ana.row("Cliente Suporte").count() == 0
+    ana.page.evaluate("window.__same_page = true")
+    loaded = len(loads(ana))
+    r = requests.put(f"{desk_live.url}/api/v1/team/{desk_live.ana.id}", json={"queues": [desk_live.suporte.id]},
+                     headers=admin_token(desk_live.url), timeout=10)
+    assert r.status_code == 200, r.text
+    ana.page.wait_for_function("() => !window.__same_page", timeout=10000)
+    ana.connected()
+    assert loads(ana)[loaded:] == [f"{other}/chat/"]
+    ana.tab("pending")
+    ana.row("Cliente Suporte").wait_for()  # the list as the server now gives it to her
+    assert ana.row("Cliente Vendas").count() == 0
