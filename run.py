@@ -93,6 +93,11 @@ def prepare(args) -> tuple[dict, object]:
     from flask_migrate import upgrade
 
     from app import create_app
+    from app.i18n import compile_catalog
+
+    # The pt_BR catalogue is a build product (*.mo is not in git): compiled here too, so that
+    # `python run.py` without scripts/setup.sh does not show an English interface.
+    compile_catalog()
     from app.services.bootstrap import bootstrap
 
     app = create_app()
