@@ -4,6 +4,7 @@ Writes go through the services (app/services/*), which validate and enforce the 
 DomainError becomes a pt_BR message on the form (which is shown again with what was typed, and
 nothing is changed) or `{"message": ...}` with its status in the API.
 """
+import datetime
 import logging
 
 from flask import flash, g, request, url_for
@@ -18,6 +19,19 @@ from app.services import DomainError
 log = logging.getLogger(__name__)
 
 MAX_JSON_BYTES = 256 * 1024
+
+
+def plain_value(value):
+    """A column value as the list and detail screens show it when the view has no formatter of its
+    own: a dash for nothing (not Python's "None"), a list as names separated by commas (not
+    "[Vendas, Suporte]"), a moment as day/month/year hour:minute."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, (list, tuple, set)):
+        return ", ".join(str(item) for item in value)
+    if isinstance(value, datetime.datetime):
+        return value.strftime("%d/%m/%Y %H:%M")
+    return value
 
 
 def actor():
@@ -85,6 +99,14 @@ class ServiceModelView(ModelView):
     # FAB's file download and bulk actions are not used here: no route, no permission.
     exclude_route_methods = {"download", "action", "action_post"}
     add_row_message = _l("Saved.")
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        formatters = dict(self.formatters_columns or {})
+        for column in list(self.list_columns or []) + list(self.show_columns or []):
+            formatters.setdefault(column, plain_value)
+        self.formatters_columns = formatters
+
     edit_row_message = _l("Changes saved.")
     delete_row_message = _l("Removed.")
 

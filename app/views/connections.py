@@ -63,10 +63,13 @@ def _yes_no(value):
     return _("Yes") if value else _("No")
 
 
+CHANNELS = [("whatsapp", "WhatsApp")]
+
+
 class ConnectionForm(DynamicForm):
     name = StringField(_l("Name"), widget=BS3TextFieldWidget(),
                        description=_l("Shown in the connection list and on the tickets."))
-    channel = SelectField(_l("Channel"), choices=[("whatsapp", "WhatsApp")], default="whatsapp",
+    channel = SelectField(_l("Channel"), choices=CHANNELS, default="whatsapp",
                           widget=Select2Widget())
     is_default = BooleanField(_l("Default"), description=_l(
         "There is always one default connection: it is used for conversations the team starts."))
@@ -108,6 +111,7 @@ class ConnectionView(ServiceModelView):
         "status": _status_badge,
         "is_default": _yes_no,
         "read_receipts": _yes_no,
+        "channel": lambda channel: dict(CHANNELS).get(channel, channel),
         "phone": lambda phone: phone or "—",
         "id": lambda pk: Markup('<a class="btn btn-sm btn-default" href="{}"><i class="fa fa-qrcode"></i> {}</a>').format(
             url_for("ConnectionView.qr", pk=pk), _("QR code")),

@@ -22,6 +22,8 @@ def _swatch(color):
 
 
 def _hours_text(hours):
+    if not hours:  # app/services/hours.py: no interval at all = always open, not closed every day
+        return _("No hours set: always open.")
     texts = [[] for _i in range(7)]
     for h in hours or []:
         texts[h.weekday].append(f"{h.start.strftime('%H:%M')}-{h.end.strftime('%H:%M')}")

@@ -336,3 +336,26 @@ def test_userinfo_is_the_navbar_profile_link(app, queue_id):
     page = html.unescape(client.get("/team/userinfo/").get_data(as_text=True))
     assert "Paula" in page and "perfil@teste.com.br" in page and "Vendas" in page and "5511987654321" in page
     assert "/resetmypassword/form" in page
+
+
+def test_list_and_detail_screens_show_no_python_values(app, admin, factory):
+    """Empty fields read "—" (not "None"), lists are names separated by commas (not "[a, b]"), the
+    channel is "WhatsApp" and a queue without hours says it is always open (hours.py's rule), not
+    "Fechado" for every day of the week."""
+    vendas, suporte = factory.queue(name="Vendas"), factory.queue(name="Suporte")
+    connection = factory.connection(name="Loja", queues=[vendas, suporte])
+    member = factory.member(name="Bia", queues=[vendas], phone=None)
+    member.last_login = __import__("datetime").datetime(2026, 3, 9, 14, 5, 33, 123456)
+    factory.db.session.commit()
+    ids = {"connection": connection.id, "member": member.id, "queue": vendas.id}
+    pages = {url: html.unescape(admin.get(url).get_data(as_text=True)) for url in [
+        f"/connections/show/{ids['connection']}", f"/team/show/{ids['member']}", "/team/list/",
+        f"/queues/show/{ids['queue']}"]}
+    for url, page in pages.items():
+        assert ">None<" not in page.replace(" ", "").replace("\n", ""), url
+    connection_page = pages[f"/connections/show/{ids['connection']}"]
+    assert "Vendas, Suporte" in connection_page and "[Vendas" not in connection_page
+    assert "WhatsApp" in connection_page
+    assert "09/03/2026 14:05" in pages[f"/team/show/{ids['member']}"]
+    queue_page = pages[f"/queues/show/{ids['queue']}"]
+    assert "Sem horários cadastrados: sempre aberta." in queue_page and "Fechado" not in queue_page
