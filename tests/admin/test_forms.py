@@ -74,7 +74,7 @@ def test_connection_form_default_rule(app, admin):
 
 
 @pytest.mark.parametrize("data,message", [
-    ({"name": ""}, "Nome é obrigatório."),
+    ({"name": ""}, 'O campo "Nome" é obrigatório.'),
     ({"name": "x" * 101}, "Nome é longo demais"),
     ({"name": "Existente"}, "Já existe uma conexão chamada"),
     ({"name": "existente"}, "Já existe uma conexão chamada"),
@@ -184,7 +184,7 @@ def test_team_form_creates_a_member_who_can_log_in(app, admin, queue_id):
     ({"email": "bia"}, "não é um endereço de e-mail válido"),
     ({"email": ADMIN_EMAIL}, "já é usado por outro usuário"),
     ({"password": "123"}, "A senha deve ter entre 8 e 128 caracteres."),
-    ({"name": ""}, "Nome é obrigatório."),
+    ({"name": ""}, 'O campo "Nome" é obrigatório.'),
     ({"profile": "root"}, "Not a valid choice"),
 ])
 def test_team_form_bad_input(app, admin, queue_id, data, message):
@@ -266,8 +266,8 @@ def test_settings_is_one_form(app, admin):
 
 
 @pytest.mark.parametrize("data,message", [
-    ({"operator_greeting": "y"}, "Texto de Saudação é obrigatório quando \"Mensagem de Saudação do Operador\" está ativado."),
-    ({"accept_calls": ""}, "Mensagem de Recusa de Chamada é obrigatório"),
+    ({"operator_greeting": "y"}, 'O campo "Texto de Saudação" é obrigatório quando "Mensagem de Saudação do Operador" está ativado.'),
+    ({"accept_calls": ""}, 'O campo "Mensagem de Recusa de Chamada" é obrigatório'),
     ({"external_rating": "y", "external_rating_url": "pesquisa"}, "A URL da avaliação externa deve ser"),
     ({"timezone": "Brasil/Recife"}, "não é um fuso horário conhecido"),
     ({"rating_expiry_minutes": "0"}, "Espera pela avaliação (minutos) deve estar entre"),
@@ -292,7 +292,7 @@ def test_rating_and_quick_reply_forms(app, admin):
         ({"options": "1 - Só uma"}, "Uma avaliação precisa de pelo menos duas opções."),
         ({"options": "1 - A\n1 - B"}, "O valor de opção 1 está repetido."),
         ({"options": "um - A\ndois - B"}, "Escreva uma opção por linha"),
-        ({"message": ""}, "Mensagem é obrigatório."),
+        ({"message": ""}, 'O campo "Mensagem" é obrigatório.'),
         ({"name": "satisfação"}, "Já existe uma avaliação chamada"),
     ):
         status, page = submit(admin, "/ratings/add", dict({"name": "Outra", "message": "m", "options": "1 - A\n2 - B"},
@@ -304,7 +304,7 @@ def test_rating_and_quick_reply_forms(app, admin):
     before = snapshot(app)
     for data, message in (({"shortcut": "bom dia"}, "O atalho deve ser uma palavra só"),
                           ({"shortcut": "PIX"}, "O atalho /PIX já existe."),
-                          ({"message": ""}, "Mensagem é obrigatório.")):
+                          ({"message": ""}, 'O campo "Mensagem" é obrigatório.')):
         status, page = submit(admin, "/quick_replies/add", dict({"shortcut": "novo", "message": "m"}, **data))
         assert message in page
     assert snapshot(app) == before
