@@ -23,3 +23,25 @@ def test_flask_appbuilder_screens_speak_portuguese(app):
     page = client.get("/connections/list/").get_data(as_text=True)
     assert 'id="modal-confirm"' in page
     assert ">Cancelar</button>" in page and ">Cancel</button>" not in page
+
+
+def test_forbidden_and_missing_pages_are_in_portuguese(app, factory):
+    """A Supervisor opening Configurações, anyone opening a record that does not exist: a page of
+    the app in Portuguese, not Flask's English "Forbidden" / "Not Found". The APIs keep JSON."""
+    import html
+
+    from tests.conftest import login
+
+    supervisor = factory.member(profile="supervisor", email="sup@teste.com.br")
+    client = app.test_client()
+    assert login(client, supervisor.email).status_code == 302
+    r = client.get("/settings/form")
+    page = html.unescape(r.get_data(as_text=True))
+    assert r.status_code == 403
+    assert "Acesso negado" in page and "O seu perfil não permite abrir esta página." in page
+    assert "Forbidden" not in page
+    r = client.get("/team/show/987654")
+    page = html.unescape(r.get_data(as_text=True))
+    assert r.status_code == 404 and "Página não encontrada" in page and "Not Found" not in page
+    r = client.get("/chat/api/tickets/987654")
+    assert r.status_code == 404 and "Página não encontrada" not in r.get_data(as_text=True)

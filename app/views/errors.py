@@ -1,5 +1,6 @@
 """API errors raised outside a view's own handling, answered as the API answers every error: JSON
-with a message. Screens keep Flask's pages.
+with a message. Screens answer 403 and 404 with a page of the app, in Portuguese (Flask's own pages are
+in English: "Forbidden", "Not Found").
 - a body over MAX_CONTENT_LENGTH: 413;
 - the database unreachable for a moment (restart, failover): 503, so that clients retry, instead of
   a 500 that reads as a bug. Nothing was stored: the transaction is rolled back;
@@ -8,7 +9,7 @@ with a message. Screens keep Flask's pages.
   own ParserException and would answer this one with a 500. Found by tests/security/test_fuzz_api.py.
 """
 import prison
-from flask import current_app, jsonify, request
+from flask import current_app, jsonify, render_template, request
 from flask_appbuilder.api import ModelRestApi
 from flask_babel import gettext as _
 from sqlalchemy.exc import OperationalError
@@ -59,7 +60,25 @@ def unreadable_rison():
     return None
 
 
+# Paths whose clients are programs (JSON, the simulator, Socket.IO, files): Flask's answer stays.
+NOT_SCREENS = ("/api/", "/chat/api/", "/simulator/", "/socket.io", "/static/")
+
+
+def screen_error(error):
+    if request.path.startswith(NOT_SCREENS):
+        return error
+    if error.code == 403:
+        title, text = _("Access denied"), _("Your profile does not allow opening this page.")
+    else:
+        title, text = _("Page not found"), _("This page does not exist or is not available to you.")
+    appbuilder = current_app.appbuilder
+    return render_template("errors/page.html", title=title, text=text, appbuilder=appbuilder,
+                           base_template=appbuilder.base_template), error.code
+
+
 def register(appbuilder) -> None:
     current_app.before_request(unreadable_rison)
     current_app.register_error_handler(413, too_large)
+    current_app.register_error_handler(403, screen_error)
+    current_app.register_error_handler(404, screen_error)
     current_app.register_error_handler(OperationalError, database_unavailable)
