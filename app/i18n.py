@@ -4,7 +4,7 @@ Message ids are English (Flask-AppBuilder's convention, so its catalogue and our
 the default locale. The pt_BR catalogue is kept in parts, one file per area of the product
 (translations/pt_BR/parts/*.po), so work on different areas never collides; `compile` merges them
 into translations/pt_BR/LC_MESSAGES/messages.mo, `check` lists every wrapped string of ours that
-has no pt_BR translation.
+has no pt_BR translation, and every id two parts translate differently (only one would be used).
 """
 import sys
 from pathlib import Path
@@ -53,6 +53,19 @@ def extracted_ids() -> dict[str, str]:
     return ids
 
 
+def conflicting_translations() -> dict[str, list[str]]:
+    """Message ids translated differently in two parts. The merged catalogue keeps only the first
+    translation, so one screen silently shows the other's word: give the two meanings two ids."""
+    found: dict[str, dict[str, str]] = {}
+    for part in sorted(PARTS.glob("*.po")):
+        with part.open("rb") as fh:
+            for msg in read_po(fh, locale="pt_BR"):
+                if msg.id and msg.string:
+                    key = msg.id if isinstance(msg.id, str) else msg.id[0]
+                    found.setdefault(key, {}).setdefault(str(msg.string), part.name)
+    return {mid: [f"{part}: {text}" for text, part in texts.items()] for mid, texts in found.items() if len(texts) > 1}
+
+
 def missing_translations() -> dict[str, str]:
     catalog = merged_catalog()
     return {mid: where for mid, where in extracted_ids().items() if catalog.get(mid) is None}
@@ -67,7 +80,12 @@ def main(argv):
         for mid, where in sorted(missing.items(), key=lambda kv: kv[1]):
             print(f"{where}: {mid!r}")
         print(f"{len(missing)} string(s) without pt_BR translation")
-        return 1 if missing else 0
+        conflicts = conflicting_translations()
+        for mid, texts in sorted(conflicts.items()):
+            print(f"{mid!r} translated differently: {'; '.join(texts)}")
+        if conflicts:
+            print(f"{len(conflicts)} string(s) with conflicting pt_BR translations")
+        return 1 if missing or conflicts else 0
     elif cmd == "stub":
         # Prints .po entries for the missing strings, to paste into a part and translate.
         for mid, where in sorted(missing_translations().items(), key=lambda kv: kv[1]):

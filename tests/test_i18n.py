@@ -1,10 +1,27 @@
 """Portuguese first: every string of ours wrapped for translation has a pt_BR entry."""
-from app.i18n import extracted_ids, missing_translations
+from app.i18n import conflicting_translations, extracted_ids, missing_translations
 
 
 def test_every_wrapped_string_has_a_pt_br_translation():
     assert extracted_ids(), "extraction found nothing: the check would be vacuous"
     assert missing_translations() == {}
+
+
+def test_no_message_id_is_translated_two_ways():
+    """The parts are merged into one catalogue that keeps one translation per id: "Closed" was
+    "Fechado" (a queue's day without hours) in admin.po and "Resolvido" (a ticket) in chat.po, and
+    the chat showed a resolved ticket as "Fechado", unlike its "Resolvidos" tab."""
+    assert conflicting_translations() == {}
+
+
+def test_a_resolved_ticket_reads_resolvido_in_the_chat(app):
+    from flask_babel import force_locale, gettext
+
+    from app.views.chat import chat_strings
+
+    with app.test_request_context(), force_locale("pt_BR"):
+        assert chat_strings()["status_closed"] == "Resolvido"
+        assert gettext("Closed") == "Fechado"  # a day without business hours
 
 
 def test_flask_appbuilder_screens_speak_portuguese(app):

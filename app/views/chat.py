@@ -164,7 +164,7 @@ def chat_strings() -> dict:
         "select_ticket": _("Select a ticket to see the conversation."),
         "status_pending": _("Waiting"),
         "status_open": _("In service"),
-        "status_closed": _("Closed"),
+        "status_closed": _("Solved"),  # not "Closed": that id is a day without hours (Fechado)
         "awaiting_rating": _("Awaiting rating"),
         "no_queue": _("No queue"),
         "group": _("Group"),
