@@ -1,12 +1,17 @@
-from flask import jsonify, request
+from flask import flash, g, jsonify, request
 from flask_appbuilder.api import safe
 from flask_appbuilder.exceptions import PasswordComplexityValidationError
 from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.schemas import login_post
+from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_appbuilder.security import views as fab_views
 from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
+from wtforms import StringField
+from wtforms.validators import ValidationError as FormValidationError
 
 from app.models.team import Member
 
@@ -21,6 +26,35 @@ def password_policy(password: str) -> None:
         check_password(password)
     except DomainError as exc:
         raise PasswordComplexityValidationError(exc.message) from None
+
+def _member_name(form, field):
+    """The same rule as Equipe's Nome (app/services/team.py)."""
+    from app.services import DomainError, inputs
+
+    try:
+        field.data = inputs.text(field.data, _l("Name"), required=True, max_len=64, single_line=True)
+    except DomainError as exc:
+        raise FormValidationError(exc.message) from None
+
+
+class NameForm(DynamicForm):
+    first_name = StringField(_l("Name"), validators=[_member_name], widget=BS3TextFieldWidget(),
+                             description=_l("Shown on the tickets and in message signatures."))
+
+
+class UserInfoEditView(fab_views.UserInfoEditView):
+    """"Editar meus dados": a member has one name (Equipe's Nome), not FAB's required first and
+    last names, which made a member invent a surname to save the form. Same class name as FAB's:
+    the same URL, endpoint and permission (app/roles.py)."""
+
+    form = NameForm
+
+    def form_post(self, form):
+        member = self.appbuilder.sm.get_user_by_id(g.user.id)
+        member.first_name, member.last_name = form.first_name.data, ""
+        self.appbuilder.sm.update_user(member)
+        flash(str(self.message), "info")
+
 
 class ConectaSecurityApi(SecurityApi):
     """FAB's API login, with its description made true: username and password are required,
@@ -84,6 +118,7 @@ class ConectaSecurityManager(SecurityManager):
 
     user_model = Member
     security_api = ConectaSecurityApi
+    userinfoeditview = UserInfoEditView
 
     def register_views(self):
         security_api = self.appbuilder.add_api(self.security_api)

@@ -219,3 +219,23 @@ def test_change_my_password_applies_the_team_password_policy(app, client, factor
     assert r.status_code == 302
     db.session.expire_all()
     assert db.session.get(Member, member.id).password != old_hash
+
+
+def test_own_profile_form_asks_only_for_the_name(app):
+    """"Editar meus dados": one Nome, as in Equipe, not FAB's required Nome and Sobrenome (members
+    have no surname: the form could not be saved without inventing one); same rules as Equipe."""
+    import html
+
+    email = "perfil@teste.com.br"
+    member_id, _ = _member(app, email)
+    c = app.test_client()
+    assert login(c, email).status_code == 302
+    page = html.unescape(c.get("/userinfoeditview/form").get_data(as_text=True))
+    assert 'name="first_name"' in page and 'name="last_name"' not in page and "Sobrenome" not in page
+    token = csrf_token(page)
+    assert c.post("/userinfoeditview/form", data={"first_name": "  Bia Souza ", "csrf_token": token}).status_code == 302
+    assert _first_name(app, member_id) == "Bia Souza"
+    for value, message in (("", 'O campo "Nome" é obrigatório.'), ("x" * 65, "no máximo 64 caracteres")):
+        r = c.post("/userinfoeditview/form", data={"first_name": value, "csrf_token": token})
+        assert r.status_code == 200 and message in html.unescape(r.get_data(as_text=True)), value
+        assert _first_name(app, member_id) == "Bia Souza"
