@@ -206,6 +206,9 @@ def test_change_my_password_applies_the_team_password_policy(app, client, factor
     old_hash = member.password
     assert login(client, "curta@teste.com.br").status_code == 302
     page = client.get("/resetmypassword/form").get_data(as_text=True)
+    # The form tells the policy (FAB's text says the application does not check any).
+    assert "Alterar minha senha" in page and "Entre 8 e 128 caracteres." in page
+    assert "não checa" not in page
     r = client.post("/resetmypassword/form", data={"password": "abc", "conf_password": "abc",
                                                    "csrf_token": csrf_token(page)})
     assert r.status_code == 200
