@@ -98,7 +98,18 @@ def update(template_id, data: dict) -> RatingTemplate:
 
 
 def delete(template_id) -> None:
-    db.session.delete(get(template_id))
+    from app.services import DomainError
+    from app.services.settings import LABELS as SETTING_LABELS, get_settings
+
+    template = get(template_id)
+    settings = get_settings()
+    if settings.rating_required and not settings.external_rating \
+            and db.session.query(RatingTemplate.id).filter(RatingTemplate.id != template.id).first() is None:
+        # Ratings are required on every close: without any rating no ticket could be resolved.
+        raise DomainError(_("This is the only rating and \"%(required)s\" is on in the options: turn it off or "
+                            "add another rating before deleting this one.",
+                            required=SETTING_LABELS["rating_required"]), status=422)
+    db.session.delete(template)
     _commit()
 
 

@@ -100,6 +100,11 @@ def update_settings(data: dict) -> Settings:
     if clean["rating_required"] and not clean["send_ratings"]:
         raise inputs.invalid(_("\"%(required)s\" needs \"%(send)s\" turned on.", required=LABELS["rating_required"],
                                send=LABELS["send_ratings"]))
+    if clean["rating_required"] and not clean["external_rating"] and db.session.query(RatingTemplate.id).first() is None:
+        # Every close must send a rating (tickets.close): with none to send, no ticket could be resolved.
+        raise inputs.invalid(_("\"%(required)s\" needs a rating registered in Ratings (or \"%(external)s\" turned "
+                               "on): without one, no ticket could be resolved.", required=LABELS["rating_required"],
+                               external=LABELS["external_rating"]))
     chatbot_type = merged["chatbot_type"]
     if not isinstance(chatbot_type, str) or chatbot_type not in CHATBOT_TYPES:
         raise inputs.invalid(_("The chatbot type must be text or list."))

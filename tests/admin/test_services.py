@@ -338,3 +338,35 @@ def test_quick_reply_rules(db, factory):
     db.session.commit()
     assert [x.shortcut for x in qr.visible_to(member)] == ["horario"]
     assert [x.shortcut for x in qr.visible_to(other)] == ["horario", "meu"]
+
+
+def test_rating_required_needs_a_rating_to_send(db):
+    """"Obrigatório Avaliar?" makes every close send a rating: with no rating registered (and no
+    external rating) no ticket could ever be resolved, so the options refuse it, and the last rating
+    cannot be deleted while it is on."""
+    from app.services import rating_templates as rt
+    from app.services.settings import as_dict, update_settings
+
+    before = as_dict()
+    with pytest.raises(DomainError) as e:
+        update_settings({"send_ratings": True, "rating_required": True})
+    assert e.value.message == ('"Obrigatório Avaliar?" exige uma avaliação cadastrada em Avaliações (ou "Avaliação '
+                               'Externa?" ativado): sem ela, nenhum ticket poderia ser resolvido.')
+    db.session.rollback()
+    assert as_dict() == before
+    # With an external rating the URL is what is sent: allowed.
+    update_settings({"send_ratings": True, "rating_required": True, "external_rating": True,
+                     "external_rating_url": "https://avalie.exemplo.com.br"})
+    update_settings({"rating_required": False, "external_rating": False})
+    only = rt.create({"name": "Satisfação", "message": "Como foi?", "options": [
+        {"value": 1, "label": "Ruim"}, {"value": 2, "label": "Bom"}]})
+    update_settings({"rating_required": True})
+    with pytest.raises(DomainError) as e:
+        rt.delete(only.id)
+    assert e.value.status == 422 and "única avaliação" in e.value.message
+    db.session.rollback()
+    other = rt.create({"name": "NPS", "message": "De 1 a 2?", "options": [
+        {"value": 1, "label": "Não"}, {"value": 2, "label": "Sim"}]})
+    rt.delete(only.id)  # another one is left
+    update_settings({"rating_required": False})
+    rt.delete(other.id)  # not required: the last one may go
