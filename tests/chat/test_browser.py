@@ -523,3 +523,23 @@ def test_a_member_on_another_web_process_has_her_page_start_again_too(desk_live,
     ana.tab("pending")
     ana.row("Cliente Suporte").wait_for()  # the list as the server now gives it to her
     assert ana.row("Cliente Vendas").count() == 0
+
+
+def test_staff_tabs_stay_on_one_line_with_counts(desk_live, agents):
+    """A supervisor has four tabs; with a count on Aguardando the label wrapped onto a second line
+    (the tab bar grew taller and the count sat under the word)."""
+    for n in range(3):
+        desk_live.ticket(desk_live.vendas, name=f"Cliente {n}")
+    sara = agents("sara@teste.com.br")
+    page = sara.page
+    expect(page.locator(".chat-tabs [data-count=pending]")).to_have_text("3")
+    # The word and its count on the same line: the count starts above the word's bottom.
+    word, count = page.eval_on_selector(".chat-tabs [data-tab=pending]", """b => {
+        const range = document.createRange();
+        range.selectNodeContents(b.firstChild);
+        const w = range.getBoundingClientRect(), c = b.querySelector('.chat-count').getBoundingClientRect();
+        return [[w.top, w.bottom], [c.top, c.bottom]];
+    }""")
+    assert count[0] < word[1], (word, count)
+    bar = page.eval_on_selector(".chat-tabs", "e => [e.scrollWidth, e.clientWidth]")
+    assert bar[0] <= bar[1], bar  # nothing cut off at the side
