@@ -40,6 +40,7 @@ def test_flask_appbuilder_screens_speak_portuguese(app):
     page = client.get("/connections/list/").get_data(as_text=True)
     assert 'id="modal-confirm"' in page
     assert ">Cancelar</button>" in page and ">Cancel</button>" not in page
+    assert ">Confirmar</a>" in page and "Confirmação necessária" in page
 
 
 def test_forbidden_and_missing_pages_are_in_portuguese(app, factory):
