@@ -129,6 +129,21 @@ def scalar_now(app, statement):
             db.session.remove()
 
 
+def wait_stream_recovered(app, expected, timeout):
+    """The end of every message stream under faults: each customer message sent (channel ids in
+    expected) stored once, then the outbox sent."""
+    from sqlalchemy import func, select
+
+    from app.models import Message, MessageStatus
+
+    stored_now = select(func.count(func.distinct(Message.channel_id))).where(
+        Message.from_me.is_(False), Message.channel_id.in_(list(expected)))
+    wait_for(lambda: scalar_now(app, stored_now) == len(expected), timeout, "customer messages stored")
+
+    queued_now = select(func.count()).where(Message.from_me.is_(True), Message.status == MessageStatus.QUEUED)
+    wait_for(lambda: not scalar_now(app, queued_now), timeout, "outbox sent")
+
+
 def installation():
     """A migrated database with the first Admin, one queue and one default connection with a
     greeting (each new ticket gets an automatic message). Returns (app, connection id)."""

@@ -33,7 +33,7 @@ import pytest
 import requests
 
 from tests.faults.conftest import PrivateRedis, Supervised
-from tests.faults.stream import Agent, installation, Api, Faults, scalar_now, steady_workers, wait_for
+from tests.faults.stream import Agent, installation, Api, Faults, scalar_now, steady_workers, wait_for, wait_stream_recovered
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -221,12 +221,7 @@ def test_real_bridge_stream_survives_faults(private_servers, fault_env, whatsapp
 
         expected = network_messages(network_redis, namespace)
 
-        stored_now = select(func.count(func.distinct(Message.channel_id))).where(
-            Message.from_me.is_(False), Message.channel_id.in_(list(expected)))
-        wait_for(lambda: scalar_now(app, stored_now) == len(expected), RECOVERY_TIMEOUT, "customer messages stored")
-
-        queued_now = select(func.count()).where(Message.from_me.is_(True), Message.status == MessageStatus.QUEUED)
-        wait_for(lambda: not scalar_now(app, queued_now), RECOVERY_TIMEOUT, "outbox sent")
+        wait_stream_recovered(app, expected, RECOVERY_TIMEOUT)
         wait_for(connected, 60, "the connection CONNECTED at the end")
         time.sleep(3)  # late duplicates, if any, would show up now
 
