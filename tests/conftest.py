@@ -275,6 +275,22 @@ def admin_api(app, client):
 # Real processes: the web server (eventlet) and RQ workers, against the same database and Redis
 # ---------------------------------------------------------------------------------------------
 
+def wait_web_answers(process: subprocess.Popen, url: str, timeout: float):
+    """Until the web process just started (`python -m app.web`) serves its login page; it may not
+    listen yet. RuntimeError when it dies first or does not answer within `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url + "/login/", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        if process.poll() is not None:
+            raise RuntimeError("web process died at start")
+        time.sleep(0.1)
+    raise RuntimeError("web process did not answer")
+
+
 class Stack:
     def __init__(self, env):
         self.env = dict(os.environ, **env)
@@ -298,17 +314,8 @@ class Stack:
         env = dict(self.env, PORT=str(port), HOST="127.0.0.1", **extra_env)
         self.procs[name] = subprocess.Popen([sys.executable, "-m", "app.web"], env=env, cwd=str(ROOT),
                                             start_new_session=True, stderr=stderr)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(url + "/login/", timeout=1).status_code == 200:
-                    return url
-            except requests.RequestException:
-                pass
-            if self.procs[name].poll() is not None:
-                raise RuntimeError("web process died at start")
-            time.sleep(0.1)
-        raise RuntimeError("web process did not answer")
+        wait_web_answers(self.procs[name], url, 30)
+        return url
 
     def start_worker(self, name="worker", queues=None):
         from app.workers import JOB_QUEUES, queue_name
