@@ -38,12 +38,7 @@ LABELS = {
 
 
 def get(connection_id) -> Connection:
-    if isinstance(connection_id, bool) or not isinstance(connection_id, int) or not 0 < connection_id < 2**31:
-        raise NotFound(_("Connection not found."))
-    connection = db.session.get(Connection, connection_id)
-    if connection is None:
-        raise NotFound(_("Connection not found."))
-    return connection
+    return inputs.fetch_one(Connection, connection_id, lazy_gettext("Connection not found."))
 
 
 def default_connection() -> Connection | None:

@@ -12,7 +12,6 @@ from flask_babel import gettext as _, lazy_gettext
 from sqlalchemy import func
 
 from app.models import BusinessHours, Queue, db
-from app.services import NotFound
 from app.services import inputs
 
 FIELDS = ("name", "bot_order", "color", "greeting_message", "out_of_hours_message", "hours")
@@ -40,12 +39,7 @@ def ordered():
 
 
 def get(queue_id) -> Queue:
-    if isinstance(queue_id, bool) or not isinstance(queue_id, int) or not 0 < queue_id < 2**31:
-        raise NotFound(_("Queue not found."))
-    queue = db.session.get(Queue, queue_id)
-    if queue is None:
-        raise NotFound(_("Queue not found."))
-    return queue
+    return inputs.fetch_one(Queue, queue_id, lazy_gettext("Queue not found."))
 
 
 def parse_time(value, weekday) -> dt.time:

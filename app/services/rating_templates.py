@@ -19,12 +19,7 @@ MAX_OPTIONS = 10
 
 
 def get(template_id) -> RatingTemplate:
-    if isinstance(template_id, bool) or not isinstance(template_id, int) or not 0 < template_id < 2**31:
-        raise NotFound(_("Rating not found."))
-    template = db.session.get(RatingTemplate, template_id)
-    if template is None:
-        raise NotFound(_("Rating not found."))
-    return template
+    return inputs.fetch_one(RatingTemplate, template_id, lazy_gettext("Rating not found."))
 
 
 def clean_options(value) -> list[tuple[int, str]]:
