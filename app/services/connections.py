@@ -13,11 +13,9 @@ import logging
 import re
 
 from flask_babel import gettext as _, lazy_gettext
-from sqlalchemy import func
 
 from app.models import Connection, Queue, db, utcnow
 from app.models.connection import ConnectionStatus
-from app.services import NotFound
 from app.services import inputs
 
 log = logging.getLogger(__name__)
@@ -50,13 +48,8 @@ def _clean(data: dict, current: Connection | None) -> dict:
     inputs.reject_unknown(data, FIELDS)
     clean = {}
     if current is None or "name" in data:
-        clean["name"] = inputs.text(data.get("name"), LABELS["name"], required=True,
-                                    max_len=inputs.MAX_NAME, single_line=True)
-        clash = db.session.query(Connection.id).filter(func.lower(Connection.name) == clean["name"].lower())
-        if current is not None:
-            clash = clash.filter(Connection.id != current.id)
-        if clash.first():
-            raise inputs.invalid(_("A connection named \"%(name)s\" already exists.", name=clean["name"]))
+        clean["name"] = inputs.unique_name(Connection, data.get("name"), current, LABELS["name"],
+                                           lazy_gettext("A connection named \"%(name)s\" already exists."))
     if "channel" in data:
         channel = data["channel"]
         if not isinstance(channel, str) or channel not in CHANNELS:

@@ -99,6 +99,22 @@ def fetch_one(model, value, not_found):
     return row
 
 
+def unique_name(model, value, current, label, taken):
+    """A required one-line `name` that no other row of `model` has, ignoring case; `taken` (with
+    %(name)s) is the refusal. The database's unique index settles a concurrent race."""
+    from sqlalchemy import func
+
+    from app.models import db
+
+    name = text(value, label, required=True, max_len=MAX_NAME, single_line=True)
+    clash = db.session.query(model.id).filter(func.lower(model.name) == name.lower())
+    if current is not None:
+        clash = clash.filter(model.id != current.id)
+    if clash.first():
+        raise invalid(taken % {"name": name})
+    return name
+
+
 def id_list(value, label) -> list[int]:
     if value is None:
         return []

@@ -97,13 +97,8 @@ def _clean(data: dict, current: Queue | None) -> dict:
     inputs.reject_unknown(data, FIELDS)
     clean = {}
     if current is None or "name" in data:
-        clean["name"] = inputs.text(data.get("name"), LABELS["name"], required=True,
-                                    max_len=inputs.MAX_NAME, single_line=True)
-        clash = db.session.query(Queue.id).filter(func.lower(Queue.name) == clean["name"].lower())
-        if current is not None:
-            clash = clash.filter(Queue.id != current.id)
-        if clash.first():
-            raise inputs.invalid(_("A queue named \"%(name)s\" already exists.", name=clean["name"]))
+        clean["name"] = inputs.unique_name(Queue, data.get("name"), current, LABELS["name"],
+                                           lazy_gettext("A queue named \"%(name)s\" already exists."))
     if current is None or "color" in data:
         color = inputs.text(data.get("color"), LABELS["color"], required=True, max_len=7, single_line=True)
         if not _COLOR.fullmatch(color):

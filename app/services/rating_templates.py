@@ -6,10 +6,8 @@ types, unique within a template); a template needs at least two.
 import re
 
 from flask_babel import gettext as _, lazy_gettext
-from sqlalchemy import func
 
 from app.models import RatingOption, RatingTemplate, db
-from app.services import NotFound
 from app.services import inputs
 
 FIELDS = ("name", "message", "options")
@@ -47,13 +45,8 @@ def _clean(data: dict, current: RatingTemplate | None) -> dict:
     inputs.reject_unknown(data, FIELDS)
     clean = {}
     if current is None or "name" in data:
-        clean["name"] = inputs.text(data.get("name"), LABELS["name"], required=True, max_len=inputs.MAX_NAME,
-                                    single_line=True)
-        clash = db.session.query(RatingTemplate.id).filter(func.lower(RatingTemplate.name) == clean["name"].lower())
-        if current is not None:
-            clash = clash.filter(RatingTemplate.id != current.id)
-        if clash.first():
-            raise inputs.invalid(_("A rating named \"%(name)s\" already exists.", name=clean["name"]))
+        clean["name"] = inputs.unique_name(RatingTemplate, data.get("name"), current, LABELS["name"],
+                                           lazy_gettext("A rating named \"%(name)s\" already exists."))
     if current is None or "message" in data:
         clean["message"] = inputs.text(data.get("message"), LABELS["message"], required=True)
     if current is None or "options" in data:
