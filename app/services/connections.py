@@ -155,16 +155,23 @@ def set_status(connection_id, status, reason=None, qr=None, phone=None) -> dict:
     return status_event(connection)
 
 
-def request_start(connection_id) -> dict:
-    """Ask for a session: the bridge supervisor keeps one running for every enabled connection.
-    The bridge part extends this (enqueueing its session job); here it records the intent."""
+def _switch_session(connection_id, enabled: bool, status: str) -> Connection:
+    """Record (commit) whether a session is wanted, with a fresh status, before the bridge layer
+    is told: the database, not Redis, is what the bridge supervisor and sessions obey."""
     connection = get(connection_id)
-    connection.enabled = True
-    connection.status = ConnectionStatus.OPENING
+    connection.enabled = enabled
+    connection.status = status
     connection.status_reason = None
     connection.qr = None
     connection.status_changed_at = utcnow()
     db.session.commit()
+    return connection
+
+
+def request_start(connection_id) -> dict:
+    """Ask for a session: the bridge supervisor keeps one running for every enabled connection.
+    The bridge part extends this (enqueueing its session job); here it records the intent."""
+    connection = _switch_session(connection_id, True, ConnectionStatus.OPENING)
     from app.bridge.jobs import enqueue_session  # the channel layer; imported late (it loads Playwright's side)
 
     try:
@@ -176,13 +183,7 @@ def request_start(connection_id) -> dict:
 
 def logout(connection_id) -> dict:
     """Unlink the WhatsApp session: no session is kept, the running one is told to log out."""
-    connection = get(connection_id)
-    connection.enabled = False
-    connection.status = ConnectionStatus.DISCONNECTED
-    connection.status_reason = None
-    connection.qr = None
-    connection.status_changed_at = utcnow()
-    db.session.commit()
+    connection = _switch_session(connection_id, False, ConnectionStatus.DISCONNECTED)
     from app.bridge.jobs import request_logout  # the channel layer; imported late
 
     try:
