@@ -74,7 +74,24 @@ def valid_pk(pk) -> bool:
         return False
 
 
-class ServiceModelView(ModelView):
+class ServiceWrites:
+    """Where the add / edit / delete of a screen and its API go: `service` (set by each subclass)
+    is an app/services module, or anything with the same create(data), update(pk, data) and
+    delete(pk); data is a plain dict."""
+
+    service = None
+
+    def service_create(self, data: dict):
+        return self.service.create(data)
+
+    def service_update(self, pk: int, data: dict):
+        return self.service.update(pk, data)
+
+    def service_delete(self, pk: int):
+        return self.service.delete(pk)
+
+
+class ServiceModelView(ServiceWrites, ModelView):
     """A ModelView whose add / edit / delete call a service instead of writing the model."""
 
     def get_redirect(self):
@@ -87,16 +104,6 @@ class ServiceModelView(ModelView):
     add_row_message = _l("Saved.")
     edit_row_message = _l("Changes saved.")
     delete_row_message = _l("Removed.")
-
-    # Subclasses implement these three (data: plain dict for the service); abstract hooks, not stubs.
-    def service_create(self, data: dict):
-        raise NotImplementedError
-
-    def service_update(self, pk: int, data: dict):
-        raise NotImplementedError
-
-    def service_delete(self, pk: int):
-        raise NotImplementedError
 
     def form_data(self, form, item=None) -> dict:
         """The form's fields as the service's input."""
@@ -185,7 +192,7 @@ class ServiceModelView(ModelView):
         self.update_redirect()
 
 
-class ServiceModelApi(ModelRestApi):
+class ServiceModelApi(ServiceWrites, ModelRestApi):
     """A ModelRestApi whose POST / PUT / DELETE call a service; GET stays FAB's (list filters,
     ordering, paging). Bad input never reaches the database: {"message": ...} with 400/422/404."""
 
@@ -223,16 +230,6 @@ class ServiceModelApi(ModelRestApi):
             # catalogue's header ("Project-Id-Version: ...").
             info["description"] = ""
         return info
-
-    # Subclasses implement these three, as for ServiceModelView (abstract hooks, not stubs).
-    def service_create(self, data: dict):
-        raise NotImplementedError
-
-    def service_update(self, pk: int, data: dict):
-        raise NotImplementedError
-
-    def service_delete(self, pk: int):
-        raise NotImplementedError
 
     def get_headless(self, pk, **kwargs):
         if not valid_pk(pk):

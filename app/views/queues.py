@@ -82,6 +82,7 @@ class QueueForm(DynamicForm):
 
 class QueueView(ServiceModelView):
     datamodel = QueueInterface(Queue)
+    service = queues
     route_base = "/queues"
     list_title = _l("Queues & Chatbot")
     add_title = _l("Add queue")
@@ -118,15 +119,6 @@ class QueueView(ServiceModelView):
         data["hours"] = queues.hours_from_day_texts([form[name].data for name in DAY_FIELDS])
         return data
 
-    def service_create(self, data):
-        return queues.create(data)
-
-    def service_update(self, pk, data):
-        return queues.update(pk, data)
-
-    def service_delete(self, pk):
-        return queues.delete(pk)
-
 
 class IntervalSchema(Schema):
     weekday = fields.Integer(required=True, metadata={"description": "0 = Monday ... 6 = Sunday"})
@@ -154,6 +146,7 @@ class QueueApi(ServiceModelApi):
     label_columns = dict(QueueView.label_columns, hours=_l("Business hours"))
     resource_name = "queue"
     datamodel = QueueInterface(Queue)
+    service = queues
     allow_browser_login = True
     list_columns = show_columns = ["id", "name", "bot_order", "color", "greeting_message", "out_of_hours_message",
                                    "hours"]
@@ -169,15 +162,6 @@ class QueueApi(ServiceModelApi):
             # bot order, then name (FAB sorts by one column)
             kwargs.setdefault("rison", {}).update({"order_column": "bot_order", "order_direction": "asc"})
         return super().get_list_headless(**kwargs)
-
-    def service_create(self, data):
-        return queues.create(data)
-
-    def service_update(self, pk, data):
-        return queues.update(pk, data)
-
-    def service_delete(self, pk):
-        return queues.delete(pk)
 
 
 def register(appbuilder) -> None:
