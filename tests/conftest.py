@@ -8,6 +8,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -231,6 +232,50 @@ def login(client, email, password=PASSWORD):
     token = csrf_token(page.get_data(as_text=True))
     return client.post("/login/", data={"username": email, "password": password, "csrf_token": token},
                        follow_redirects=False)
+
+
+def session_cookie(base_url, email, password=PASSWORD) -> str:
+    """Log in to a running web process through /login/, as the chat page's member does; the Cookie
+    header of that session (what a Socket.IO client sends)."""
+    http = requests.Session()
+    token = csrf_token(http.get(base_url + "/login/", timeout=10).text)
+    r = http.post(base_url + "/login/", data={"username": email, "password": password, "csrf_token": token},
+                  allow_redirects=False, timeout=10)
+    assert r.status_code == 302, r.text
+    return "; ".join(f"{c.name}={c.value}" for c in http.cookies)
+
+
+class SocketRecorder:
+    """A real python-socketio client (websocket, no reconnection) recording every event it receives.
+    Connecting raises socketio.exceptions.ConnectionError when the server refuses it."""
+
+    def __init__(self, base_url, cookie=None):
+        import socketio
+
+        self.events, self.lock = [], threading.Lock()
+        self.sio = socketio.Client(reconnection=False)
+        self.sio.on("*", self._record)
+        self.sio.connect(base_url, headers={"Cookie": cookie} if cookie else {}, transports=["websocket"],
+                         wait_timeout=10)
+
+    def _record(self, event, data=None):
+        with self.lock:
+            self.events.append((event, data))
+
+    def every_ticket_id(self):
+        """Every ticket id any event told this client about, whatever the event (a leak shows here)."""
+        ids = set()
+        with self.lock:
+            for _event, data in self.events:
+                if isinstance(data, dict):
+                    ids.add((data.get("ticket") or {}).get("id"))
+                    ids.add(data.get("ticket_id"))
+                    ids.add(data.get("id"))
+        return ids - {None}
+
+    def close(self):
+        if self.sio.connected:
+            self.sio.disconnect()
 
 
 @pytest.fixture
