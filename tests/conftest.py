@@ -320,6 +320,18 @@ def admin_api(app, client):
 # Real processes: the web server (eventlet) and RQ workers, against the same database and Redis
 # ---------------------------------------------------------------------------------------------
 
+def wait_until(predicate, timeout: float, step: float = 0.2):
+    """Poll `predicate` until it returns something true, and return that; after `timeout` s, its
+    last answer (falsy: the caller's assert fails)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    return predicate()
+
+
 def wait_web_answers(process: subprocess.Popen, url: str, timeout: float):
     """Until the web process just started (`python -m app.web`) serves its login page; it may not
     listen yet. RuntimeError when it dies first or does not answer within `timeout` s."""
