@@ -129,6 +129,18 @@ def scalar_now(app, statement):
             db.session.remove()
 
 
+def customers_done(workers_running, customers, join_timeout, stop, agent_thread):
+    """After the last fault: run.py's job workers back for good, every customer's message sent,
+    then the agent stopped (its last answers queued)."""
+    wait_for(workers_running, 60, "two RQ workers running steadily after all faults")
+    customers.join(timeout=join_timeout)
+    assert not customers.is_alive(), "customers could not send"
+    assert customers.error is None, customers.error
+    time.sleep(2)
+    stop.set()
+    agent_thread.join(10)
+
+
 def wait_stream_recovered(app, expected, timeout):
     """The end of every message stream under faults: each customer message sent (channel ids in
     expected) stored once, then the outbox sent."""
