@@ -109,9 +109,16 @@ class ServiceModelView(ServiceWrites, ModelView):
         """The form's fields as the service's input."""
         return {name: field.data for name, field in form._fields.items() if name != "csrf_token"}
 
-    def _fail(self, error: DomainError):
-        db.session.rollback()
-        flash(error.message, "danger")
+    def _saved(self, write, message) -> bool:
+        """Run one service write; its refusal is flashed as an error (nothing kept), else `message`."""
+        try:
+            write()
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "danger")
+            return False
+        flash(str(message), "success")
+        return True
 
     def _show(self, pk):
         if not valid_pk(pk):
@@ -123,14 +130,8 @@ class ServiceModelView(ServiceWrites, ModelView):
     def _add(self):
         form = self.add_form.refresh()
         if request.method == "POST":
-            if form.validate():
-                try:
-                    self.service_create(self.form_data(form))
-                except DomainError as error:
-                    self._fail(error)
-                else:
-                    flash(str(self.add_row_message), "success")
-                    return None
+            if form.validate() and self._saved(lambda: self.service_create(self.form_data(form)), self.add_row_message):
+                return None
         else:
             self.update_redirect()
         return self._get_add_widget(form=form)
@@ -147,14 +148,9 @@ class ServiceModelView(ServiceWrites, ModelView):
         if request.method == "POST":
             form = form_class.refresh(request.form)
             form._id = pk
-            if form.validate():
-                try:
-                    self.service_update(pk, self.form_data(form, item))
-                except DomainError as error:
-                    self._fail(error)
-                else:
-                    flash(str(self.edit_row_message), "success")
-                    return None
+            if form.validate() and self._saved(lambda: self.service_update(pk, self.form_data(form, item)),
+                                               self.edit_row_message):
+                return None
         else:
             form = form_class.refresh(obj=item)
             self.prefill_form(form, pk)
@@ -183,12 +179,7 @@ class ServiceModelView(ServiceWrites, ModelView):
             abort(404)
         if not csrf_ok():
             abort(400)
-        try:
-            self.service_delete(self.datamodel.get_pk_value(item))
-        except DomainError as error:
-            self._fail(error)
-        else:
-            flash(str(self.delete_row_message), "success")
+        self._saved(lambda: self.service_delete(self.datamodel.get_pk_value(item)), self.delete_row_message)
         self.update_redirect()
 
 
