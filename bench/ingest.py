@@ -135,8 +135,9 @@ def producer(env: dict, connection_id: int, chats: range, rate: float, seconds: 
     out.put((seq, sent))
 
 
-class EmitCounter(threading.Thread):
-    """Listens where the workers publish Socket.IO events (python-socketio's Redis manager)."""
+class EmitListener(threading.Thread):
+    """Listens where the workers publish Socket.IO events (python-socketio's Redis manager) and
+    hands each emit, with the time it was seen, to on_emit."""
 
     def __init__(self, redis_url: str, channel: str):
         super().__init__(daemon=True)
@@ -144,8 +145,6 @@ class EmitCounter(threading.Thread):
 
         self.pubsub = Redis.from_url(redis_url).pubsub(ignore_subscribe_messages=True)
         self.pubsub.subscribe(channel)
-        self.messages: list[tuple[float, str]] = []  # (time seen, body) of inbound "message" events
-        self.ticket_events = 0
         self.running = True
 
     def run(self):
@@ -158,13 +157,32 @@ class EmitCounter(threading.Thread):
                 data = json.loads(item["data"])
             except ValueError:
                 continue
-            if data.get("method") != "emit":
-                continue
-            body = data["data"][0] if isinstance(data["data"], list) else data["data"]
-            if data.get("event") == "message" and not body["message"]["from_me"]:
-                self.messages.append((seen, body["message"]["body"]))
-            elif data.get("event") == "ticket":
-                self.ticket_events += 1
+            if data.get("method") == "emit":
+                self.on_emit(data, seen)
+
+    @staticmethod
+    def payload(data: dict) -> dict:
+        """The emitted event's argument (python-socketio sends a list when there are several)."""
+        return data["data"][0] if isinstance(data["data"], list) else data["data"]
+
+    def on_emit(self, data: dict, seen: float):
+        raise NotImplementedError
+
+
+class EmitCounter(EmitListener):
+    """Counts the emitted ticket events and times the inbound "message" events."""
+
+    def __init__(self, redis_url: str, channel: str):
+        super().__init__(redis_url, channel)
+        self.messages: list[tuple[float, str]] = []  # (time seen, body) of inbound "message" events
+        self.ticket_events = 0
+
+    def on_emit(self, data, seen):
+        body = self.payload(data)
+        if data.get("event") == "message" and not body["message"]["from_me"]:
+            self.messages.append((seen, body["message"]["body"]))
+        elif data.get("event") == "ticket":
+            self.ticket_events += 1
 
 
 def percentile(values, q):

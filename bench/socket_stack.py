@@ -5,7 +5,6 @@ starts them), members logged in through /login/, and cleanup of all of it.
 Not a bench itself: bench/socket_latency.py and bench/socket_fanout.py use it.
 """
 import contextlib
-import json
 import os
 import platform
 import shutil
@@ -14,7 +13,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -27,7 +25,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
 
-from ingest import PG_ADMIN_DSN, percentile, pg_url  # noqa: E402,F401  (re-exported for the benches)
+from ingest import PG_ADMIN_DSN, EmitListener, percentile, pg_url  # noqa: E402,F401  (re-exported for the benches)
 
 PASSWORD = "Bench-senha-123"
 
@@ -137,17 +135,10 @@ class SocketStack:
         env = dict(os.environ, **self.env, PORT=str(self.port), HOST="127.0.0.1", **extra_env)
         self.procs["web"] = subprocess.Popen([sys.executable, "-m", "app.web"], env=env, cwd=ROOT,
                                              start_new_session=True, stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(self.url + "/login/", timeout=1).status_code == 200:
-                    return self.procs["web"]
-            except requests.RequestException:
-                pass
-            if self.procs["web"].poll() is not None:
-                raise RuntimeError("web process died at start")
-            time.sleep(0.1)
-        raise RuntimeError("web process did not answer")
+        from tests.conftest import wait_web_answers
+
+        wait_web_answers(self.procs["web"], self.url, 60)
+        return self.procs["web"]
 
     def start_workers(self, count: int):
         from app.workers import JOB_QUEUES, queue_name
@@ -285,30 +276,16 @@ class Profiler:
                 proc.kill()
 
 
-class ChannelWatch(threading.Thread):
+class ChannelWatch(EmitListener):
     """Subscribes to a Socket.IO message queue channel; records when each "message" event (by
     body) was seen on it, and the last published payload of each event name."""
 
     def __init__(self, redis_url: str, channel: str):
-        super().__init__(daemon=True)
-        from redis import Redis
-
-        self.pubsub = Redis.from_url(redis_url).pubsub(ignore_subscribe_messages=True)
-        self.pubsub.subscribe(channel)
+        super().__init__(redis_url, channel)
         self.seen: dict[str, float] = {}
         self.last: dict[str, dict] = {}
-        self.running = True
 
-    def run(self):
-        while self.running:
-            item = self.pubsub.get_message(timeout=0.2)
-            if not item:
-                continue
-            seen = time.time()
-            data = json.loads(item["data"])
-            if data.get("method") != "emit":
-                continue
-            self.last[data["event"]] = data
-            if data["event"] == "message":
-                body = data["data"][0] if isinstance(data["data"], list) else data["data"]
-                self.seen.setdefault(body["message"]["body"], seen)
+    def on_emit(self, data, seen):
+        self.last[data["event"]] = data
+        if data["event"] == "message":
+            self.seen.setdefault(self.payload(data)["message"]["body"], seen)

@@ -8,6 +8,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -233,6 +234,50 @@ def login(client, email, password=PASSWORD):
                        follow_redirects=False)
 
 
+def session_cookie(base_url, email, password=PASSWORD) -> str:
+    """Log in to a running web process through /login/, as the chat page's member does; the Cookie
+    header of that session (what a Socket.IO client sends)."""
+    http = requests.Session()
+    token = csrf_token(http.get(base_url + "/login/", timeout=10).text)
+    r = http.post(base_url + "/login/", data={"username": email, "password": password, "csrf_token": token},
+                  allow_redirects=False, timeout=10)
+    assert r.status_code == 302, r.text
+    return "; ".join(f"{c.name}={c.value}" for c in http.cookies)
+
+
+class SocketRecorder:
+    """A real python-socketio client (websocket, no reconnection) recording every event it receives.
+    Connecting raises socketio.exceptions.ConnectionError when the server refuses it."""
+
+    def __init__(self, base_url, cookie=None):
+        import socketio
+
+        self.events, self.lock = [], threading.Lock()
+        self.sio = socketio.Client(reconnection=False)
+        self.sio.on("*", self._record)
+        self.sio.connect(base_url, headers={"Cookie": cookie} if cookie else {}, transports=["websocket"],
+                         wait_timeout=10)
+
+    def _record(self, event, data=None):
+        with self.lock:
+            self.events.append((event, data))
+
+    def every_ticket_id(self):
+        """Every ticket id any event told this client about, whatever the event (a leak shows here)."""
+        ids = set()
+        with self.lock:
+            for _event, data in self.events:
+                if isinstance(data, dict):
+                    ids.add((data.get("ticket") or {}).get("id"))
+                    ids.add(data.get("ticket_id"))
+                    ids.add(data.get("id"))
+        return ids - {None}
+
+    def close(self):
+        if self.sio.connected:
+            self.sio.disconnect()
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()
@@ -275,6 +320,34 @@ def admin_api(app, client):
 # Real processes: the web server (eventlet) and RQ workers, against the same database and Redis
 # ---------------------------------------------------------------------------------------------
 
+def wait_until(predicate, timeout: float, step: float = 0.2):
+    """Poll `predicate` until it returns something true, and return that; after `timeout` s, its
+    last answer (falsy: the caller's assert fails)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    return predicate()
+
+
+def wait_web_answers(process: subprocess.Popen, url: str, timeout: float):
+    """Until the web process just started (`python -m app.web`) serves its login page; it may not
+    listen yet. RuntimeError when it dies first or does not answer within `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url + "/login/", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        if process.poll() is not None:
+            raise RuntimeError("web process died at start")
+        time.sleep(0.1)
+    raise RuntimeError("web process did not answer")
+
+
 class Stack:
     def __init__(self, env):
         self.env = dict(os.environ, **env)
@@ -298,17 +371,8 @@ class Stack:
         env = dict(self.env, PORT=str(port), HOST="127.0.0.1", **extra_env)
         self.procs[name] = subprocess.Popen([sys.executable, "-m", "app.web"], env=env, cwd=str(ROOT),
                                             start_new_session=True, stderr=stderr)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(url + "/login/", timeout=1).status_code == 200:
-                    return url
-            except requests.RequestException:
-                pass
-            if self.procs[name].poll() is not None:
-                raise RuntimeError("web process died at start")
-            time.sleep(0.1)
-        raise RuntimeError("web process did not answer")
+        wait_web_answers(self.procs[name], url, 30)
+        return url
 
     def start_worker(self, name="worker", queues=None):
         from app.workers import JOB_QUEUES, queue_name

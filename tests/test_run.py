@@ -11,7 +11,7 @@ import psutil
 import pytest
 import requests
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, free_port, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -35,16 +35,6 @@ def _workers(pid, ns):
     return result
 
 
-def _wait(predicate, timeout=30.0, step=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return predicate()
-
-
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_run_starts_supervises_and_stops_everything(tmp_path, test_env, sig):
     port = free_port()
@@ -63,7 +53,7 @@ def test_run_starts_supervises_and_stops_everything(tmp_path, test_env, sig):
             except requests.RequestException:
                 return False
 
-        assert _wait(up, 60), "web server did not answer"
+        assert wait_until(up, 60), "web server did not answer"
         page = requests.get(f"http://127.0.0.1:{port}/login/").text
         assert "Senha" in page
         s = requests.Session()
@@ -76,11 +66,11 @@ def test_run_starts_supervises_and_stops_everything(tmp_path, test_env, sig):
         assert (tmp_path / "conecta.db").exists()
         assert (tmp_path / "secret_key").exists()
 
-        workers = _wait(lambda: len(_workers(proc.pid, ns)) == 2 and _workers(proc.pid, ns), 30)
+        workers = wait_until(lambda: len(_workers(proc.pid, ns)) == 2 and _workers(proc.pid, ns), 30)
         assert workers, "two rq workers expected"
         victim = workers[0]
         victim.kill()
-        assert _wait(lambda: len(_workers(proc.pid, ns)) == 2 and victim.pid not in
+        assert wait_until(lambda: len(_workers(proc.pid, ns)) == 2 and victim.pid not in
                      [w.pid for w in _workers(proc.pid, ns)], 30), "dead worker not restarted"
 
         everyone = _children(proc.pid)

@@ -13,11 +13,9 @@ import logging
 import re
 
 from flask_babel import gettext as _, lazy_gettext
-from sqlalchemy import func
 
 from app.models import Connection, Queue, db, utcnow
 from app.models.connection import ConnectionStatus
-from app.services import NotFound
 from app.services import inputs
 
 log = logging.getLogger(__name__)
@@ -38,12 +36,7 @@ LABELS = {
 
 
 def get(connection_id) -> Connection:
-    if isinstance(connection_id, bool) or not isinstance(connection_id, int) or not 0 < connection_id < 2**31:
-        raise NotFound(_("Connection not found."))
-    connection = db.session.get(Connection, connection_id)
-    if connection is None:
-        raise NotFound(_("Connection not found."))
-    return connection
+    return inputs.fetch_one(Connection, connection_id, lazy_gettext("Connection not found."))
 
 
 def default_connection() -> Connection | None:
@@ -55,13 +48,8 @@ def _clean(data: dict, current: Connection | None) -> dict:
     inputs.reject_unknown(data, FIELDS)
     clean = {}
     if current is None or "name" in data:
-        clean["name"] = inputs.text(data.get("name"), LABELS["name"], required=True,
-                                    max_len=inputs.MAX_NAME, single_line=True)
-        clash = db.session.query(Connection.id).filter(func.lower(Connection.name) == clean["name"].lower())
-        if current is not None:
-            clash = clash.filter(Connection.id != current.id)
-        if clash.first():
-            raise inputs.invalid(_("A connection named \"%(name)s\" already exists.", name=clean["name"]))
+        clean["name"] = inputs.unique_name(Connection, data.get("name"), current, LABELS["name"],
+                                           lazy_gettext("A connection named \"%(name)s\" already exists."))
     if "channel" in data:
         channel = data["channel"]
         if not isinstance(channel, str) or channel not in CHANNELS:
@@ -167,16 +155,23 @@ def set_status(connection_id, status, reason=None, qr=None, phone=None) -> dict:
     return status_event(connection)
 
 
-def request_start(connection_id) -> dict:
-    """Ask for a session: the bridge supervisor keeps one running for every enabled connection.
-    The bridge part extends this (enqueueing its session job); here it records the intent."""
+def _switch_session(connection_id, enabled: bool, status: str) -> Connection:
+    """Record (commit) whether a session is wanted, with a fresh status, before the bridge layer
+    is told: the database, not Redis, is what the bridge supervisor and sessions obey."""
     connection = get(connection_id)
-    connection.enabled = True
-    connection.status = ConnectionStatus.OPENING
+    connection.enabled = enabled
+    connection.status = status
     connection.status_reason = None
     connection.qr = None
     connection.status_changed_at = utcnow()
     db.session.commit()
+    return connection
+
+
+def request_start(connection_id) -> dict:
+    """Ask for a session: the bridge supervisor keeps one running for every enabled connection.
+    The bridge part extends this (enqueueing its session job); here it records the intent."""
+    connection = _switch_session(connection_id, True, ConnectionStatus.OPENING)
     from app.bridge.jobs import enqueue_session  # the channel layer; imported late (it loads Playwright's side)
 
     try:
@@ -188,13 +183,7 @@ def request_start(connection_id) -> dict:
 
 def logout(connection_id) -> dict:
     """Unlink the WhatsApp session: no session is kept, the running one is told to log out."""
-    connection = get(connection_id)
-    connection.enabled = False
-    connection.status = ConnectionStatus.DISCONNECTED
-    connection.status_reason = None
-    connection.qr = None
-    connection.status_changed_at = utcnow()
-    db.session.commit()
+    connection = _switch_session(connection_id, False, ConnectionStatus.DISCONNECTED)
     from app.bridge.jobs import request_logout  # the channel layer; imported late
 
     try:

@@ -7,7 +7,7 @@ import re
 
 from flask_babel import gettext as _
 
-from app.services import DomainError
+from app.services import DomainError, NotFound
 
 # Long enough for any real greeting or farewell, short enough to stay a chat message.
 MAX_MESSAGE = 4000
@@ -84,6 +84,35 @@ def ident(value, label) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
         raise invalid(_("%(field)s: invalid id.", field=label))
     return value
+
+
+def fetch_one(model, value, not_found):
+    """The row with this id. A value that is no INTEGER id (a bool, text, out of range) is as
+    unknown as a missing row: NotFound(`not_found`), never a database error."""
+    from app.models import db
+
+    row = None
+    if not isinstance(value, bool) and isinstance(value, int) and 0 < value < 2**31:
+        row = db.session.get(model, value)
+    if row is None:
+        raise NotFound(not_found)
+    return row
+
+
+def unique_name(model, value, current, label, taken):
+    """A required one-line `name` that no other row of `model` has, ignoring case; `taken` (with
+    %(name)s) is the refusal. The database's unique index settles a concurrent race."""
+    from sqlalchemy import func
+
+    from app.models import db
+
+    name = text(value, label, required=True, max_len=MAX_NAME, single_line=True)
+    clash = db.session.query(model.id).filter(func.lower(model.name) == name.lower())
+    if current is not None:
+        clash = clash.filter(model.id != current.id)
+    if clash.first():
+        raise invalid(taken % {"name": name})
+    return name
 
 
 def id_list(value, label) -> list[int]:

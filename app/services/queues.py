@@ -12,7 +12,6 @@ from flask_babel import gettext as _, lazy_gettext
 from sqlalchemy import func
 
 from app.models import BusinessHours, Queue, db
-from app.services import NotFound
 from app.services import inputs
 
 FIELDS = ("name", "bot_order", "color", "greeting_message", "out_of_hours_message", "hours")
@@ -40,12 +39,7 @@ def ordered():
 
 
 def get(queue_id) -> Queue:
-    if isinstance(queue_id, bool) or not isinstance(queue_id, int) or not 0 < queue_id < 2**31:
-        raise NotFound(_("Queue not found."))
-    queue = db.session.get(Queue, queue_id)
-    if queue is None:
-        raise NotFound(_("Queue not found."))
-    return queue
+    return inputs.fetch_one(Queue, queue_id, lazy_gettext("Queue not found."))
 
 
 def parse_time(value, weekday) -> dt.time:
@@ -103,13 +97,8 @@ def _clean(data: dict, current: Queue | None) -> dict:
     inputs.reject_unknown(data, FIELDS)
     clean = {}
     if current is None or "name" in data:
-        clean["name"] = inputs.text(data.get("name"), LABELS["name"], required=True,
-                                    max_len=inputs.MAX_NAME, single_line=True)
-        clash = db.session.query(Queue.id).filter(func.lower(Queue.name) == clean["name"].lower())
-        if current is not None:
-            clash = clash.filter(Queue.id != current.id)
-        if clash.first():
-            raise inputs.invalid(_("A queue named \"%(name)s\" already exists.", name=clean["name"]))
+        clean["name"] = inputs.unique_name(Queue, data.get("name"), current, LABELS["name"],
+                                           lazy_gettext("A queue named \"%(name)s\" already exists."))
     if current is None or "color" in data:
         color = inputs.text(data.get("color"), LABELS["color"], required=True, max_len=7, single_line=True)
         if not _COLOR.fullmatch(color):

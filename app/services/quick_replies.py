@@ -11,7 +11,6 @@ from sqlalchemy import literal, or_
 
 from app.models import QuickReply, db
 from app.models.base import folded
-from app.services import NotFound
 from app.services import inputs
 
 FIELDS = ("shortcut", "message")
@@ -28,12 +27,7 @@ def visible_to(member):
 
 
 def get(reply_id) -> QuickReply:
-    if isinstance(reply_id, bool) or not isinstance(reply_id, int) or not 0 < reply_id < 2**31:
-        raise NotFound(_("Quick reply not found."))
-    reply = db.session.get(QuickReply, reply_id)
-    if reply is None:
-        raise NotFound(_("Quick reply not found."))
-    return reply
+    return inputs.fetch_one(QuickReply, reply_id, lazy_gettext("Quick reply not found."))
 
 
 def _clean(data: dict, current: QuickReply | None) -> dict:

@@ -6,10 +6,8 @@ types, unique within a template); a template needs at least two.
 import re
 
 from flask_babel import gettext as _, lazy_gettext
-from sqlalchemy import func
 
 from app.models import RatingOption, RatingTemplate, db
-from app.services import NotFound
 from app.services import inputs
 
 FIELDS = ("name", "message", "options")
@@ -19,12 +17,7 @@ MAX_OPTIONS = 10
 
 
 def get(template_id) -> RatingTemplate:
-    if isinstance(template_id, bool) or not isinstance(template_id, int) or not 0 < template_id < 2**31:
-        raise NotFound(_("Rating not found."))
-    template = db.session.get(RatingTemplate, template_id)
-    if template is None:
-        raise NotFound(_("Rating not found."))
-    return template
+    return inputs.fetch_one(RatingTemplate, template_id, lazy_gettext("Rating not found."))
 
 
 def clean_options(value) -> list[tuple[int, str]]:
@@ -52,13 +45,8 @@ def _clean(data: dict, current: RatingTemplate | None) -> dict:
     inputs.reject_unknown(data, FIELDS)
     clean = {}
     if current is None or "name" in data:
-        clean["name"] = inputs.text(data.get("name"), LABELS["name"], required=True, max_len=inputs.MAX_NAME,
-                                    single_line=True)
-        clash = db.session.query(RatingTemplate.id).filter(func.lower(RatingTemplate.name) == clean["name"].lower())
-        if current is not None:
-            clash = clash.filter(RatingTemplate.id != current.id)
-        if clash.first():
-            raise inputs.invalid(_("A rating named \"%(name)s\" already exists.", name=clean["name"]))
+        clean["name"] = inputs.unique_name(RatingTemplate, data.get("name"), current, LABELS["name"],
+                                           lazy_gettext("A rating named \"%(name)s\" already exists."))
     if current is None or "message" in data:
         clean["message"] = inputs.text(data.get("message"), LABELS["message"], required=True)
     if current is None or "options" in data:

@@ -18,7 +18,7 @@ from sqlalchemy import func, update as sql_update
 from werkzeug.security import generate_password_hash
 
 from app.models import Connection, Member, PROFILES, Queue, db
-from app.services import Forbidden, NotFound
+from app.services import Forbidden
 from app.services import inputs
 
 FIELDS = ("name", "email", "password", "phone", "profile", "queues", "default_connection")
@@ -40,12 +40,7 @@ MAX_PASSWORD = 128
 
 
 def get(member_id) -> Member:
-    if isinstance(member_id, bool) or not isinstance(member_id, int) or not 0 < member_id < 2**31:
-        raise NotFound(_("Member not found."))
-    member = db.session.get(Member, member_id)
-    if member is None:
-        raise NotFound(_("Member not found."))
-    return member
+    return inputs.fetch_one(Member, member_id, lazy_gettext("Member not found."))
 
 
 def role_for(profile: str) -> Role:

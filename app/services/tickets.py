@@ -197,19 +197,25 @@ def return_to_pending(user, ticket_id) -> Changes:
     return changes
 
 
-def send_message(user, ticket_id, body) -> tuple:
-    """An agent's message, queued for the connection. Returns (message, changes)."""
-    changes = Changes()
-    ticket = visibility.get_visible_ticket(user, ticket_id, for_update=True)
-    if not isinstance(body, str) or not body.strip():
-        raise DomainError(_l("The message is empty."), status=422)
-    if len(body) > outbound.MAX_BODY:
+def _ready_to_send(user, ticket, text: str) -> None:
+    """What an agent's message and file share: a text (body or caption) within outbound.MAX_BODY,
+    a ticket not closed and not handled by another agent. Sending reads the chat: unread to 0."""
+    if len(text) > outbound.MAX_BODY:
         raise DomainError(_l("The message is too long (at most %(n)s characters).", n=outbound.MAX_BODY),
                           status=422)
     if ticket.status == TicketStatus.CLOSED:
         raise DomainError(_l("This ticket is closed; reopen it to send messages."))
     _check_handler(user, ticket)
     ticket.unread_count = 0
+
+
+def send_message(user, ticket_id, body) -> tuple:
+    """An agent's message, queued for the connection. Returns (message, changes)."""
+    changes = Changes()
+    ticket = visibility.get_visible_ticket(user, ticket_id, for_update=True)
+    if not isinstance(body, str) or not body.strip():
+        raise DomainError(_l("The message is empty."), status=422)
+    _ready_to_send(user, ticket, body)
     message = outbound.queue_message(ticket, body, changes=changes, user=user)
     return message, changes
 
@@ -283,13 +289,7 @@ def send_media(user, ticket_id, stored, caption: str = "") -> tuple:
     changes = Changes()
     ticket = visibility.get_visible_ticket(user, ticket_id, for_update=True)
     caption = caption if isinstance(caption, str) else ""
-    if len(caption) > outbound.MAX_BODY:
-        raise DomainError(_l("The message is too long (at most %(n)s characters).", n=outbound.MAX_BODY),
-                          status=422)
-    if ticket.status == TicketStatus.CLOSED:
-        raise DomainError(_l("This ticket is closed; reopen it to send messages."))
-    _check_handler(user, ticket)
-    ticket.unread_count = 0
+    _ready_to_send(user, ticket, caption)
     message = outbound.queue_message(ticket, caption, changes=changes, user=user, type=stored.kind)
     message.media_path, message.media_mime, message.media_name = stored.path, stored.mime, stored.name
     outbound.touch_ticket(ticket, message)

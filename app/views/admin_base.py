@@ -88,7 +88,24 @@ def valid_pk(pk) -> bool:
         return False
 
 
-class ServiceModelView(ModelView):
+class ServiceWrites:
+    """Where the add / edit / delete of a screen and its API go: `service` (set by each subclass)
+    is an app/services module, or anything with the same create(data), update(pk, data) and
+    delete(pk); data is a plain dict."""
+
+    service = None
+
+    def service_create(self, data: dict):
+        return self.service.create(data)
+
+    def service_update(self, pk: int, data: dict):
+        return self.service.update(pk, data)
+
+    def service_delete(self, pk: int):
+        return self.service.delete(pk)
+
+
+class ServiceModelView(ServiceWrites, ModelView):
     """A ModelView whose add / edit / delete call a service instead of writing the model."""
 
     def get_redirect(self):
@@ -110,23 +127,20 @@ class ServiceModelView(ModelView):
     edit_row_message = _l("Changes saved.")
     delete_row_message = _l("Removed.")
 
-    # Subclasses implement these three (data: plain dict for the service); abstract hooks, not stubs.
-    def service_create(self, data: dict):
-        raise NotImplementedError
-
-    def service_update(self, pk: int, data: dict):
-        raise NotImplementedError
-
-    def service_delete(self, pk: int):
-        raise NotImplementedError
-
     def form_data(self, form, item=None) -> dict:
         """The form's fields as the service's input."""
         return {name: field.data for name, field in form._fields.items() if name != "csrf_token"}
 
-    def _fail(self, error: DomainError):
-        db.session.rollback()
-        flash(error.message, "danger")
+    def _saved(self, write, message) -> bool:
+        """Run one service write; its refusal is flashed as an error (nothing kept), else `message`."""
+        try:
+            write()
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "danger")
+            return False
+        flash(str(message), "success")
+        return True
 
     def _show(self, pk):
         if not valid_pk(pk):
@@ -138,14 +152,8 @@ class ServiceModelView(ModelView):
     def _add(self):
         form = self.add_form.refresh()
         if request.method == "POST":
-            if form.validate():
-                try:
-                    self.service_create(self.form_data(form))
-                except DomainError as error:
-                    self._fail(error)
-                else:
-                    flash(str(self.add_row_message), "success")
-                    return None
+            if form.validate() and self._saved(lambda: self.service_create(self.form_data(form)), self.add_row_message):
+                return None
         else:
             self.update_redirect()
         return self._get_add_widget(form=form)
@@ -162,14 +170,9 @@ class ServiceModelView(ModelView):
         if request.method == "POST":
             form = form_class.refresh(request.form)
             form._id = pk
-            if form.validate():
-                try:
-                    self.service_update(pk, self.form_data(form, item))
-                except DomainError as error:
-                    self._fail(error)
-                else:
-                    flash(str(self.edit_row_message), "success")
-                    return None
+            if form.validate() and self._saved(lambda: self.service_update(pk, self.form_data(form, item)),
+                                               self.edit_row_message):
+                return None
         else:
             form = form_class.refresh(obj=item)
             self.prefill_form(form, pk)
@@ -198,16 +201,11 @@ class ServiceModelView(ModelView):
             abort(404)
         if not csrf_ok():
             abort(400)
-        try:
-            self.service_delete(self.datamodel.get_pk_value(item))
-        except DomainError as error:
-            self._fail(error)
-        else:
-            flash(str(self.delete_row_message), "success")
+        self._saved(lambda: self.service_delete(self.datamodel.get_pk_value(item)), self.delete_row_message)
         self.update_redirect()
 
 
-class ServiceModelApi(ModelRestApi):
+class ServiceModelApi(ServiceWrites, ModelRestApi):
     """A ModelRestApi whose POST / PUT / DELETE call a service; GET stays FAB's (list filters,
     ordering, paging). Bad input never reaches the database: {"message": ...} with 400/422/404."""
 
@@ -245,16 +243,6 @@ class ServiceModelApi(ModelRestApi):
             # catalogue's header ("Project-Id-Version: ...").
             info["description"] = ""
         return info
-
-    # Subclasses implement these three, as for ServiceModelView (abstract hooks, not stubs).
-    def service_create(self, data: dict):
-        raise NotImplementedError
-
-    def service_update(self, pk: int, data: dict):
-        raise NotImplementedError
-
-    def service_delete(self, pk: int):
-        raise NotImplementedError
 
     def get_headless(self, pk, **kwargs):
         if not valid_pk(pk):

@@ -87,6 +87,7 @@ class ConnectionForm(DynamicForm):
 
 class ConnectionView(ServiceModelView):
     datamodel = SQLAInterface(Connection)
+    service = connections
     route_base = "/connections"
     list_title = _l("Connections")
     add_title = _l("Add WhatsApp")
@@ -121,15 +122,6 @@ class ConnectionView(ServiceModelView):
         data = super().form_data(form, item)
         data["queues"] = [q.id for q in data["queues"] or []]
         return data
-
-    def service_create(self, data):
-        return connections.create(data)
-
-    def service_update(self, pk, data):
-        return connections.update(pk, data)
-
-    def service_delete(self, pk):
-        return connections.delete(pk)
 
     # --- The session: QR code page, start, logout ------------------------------------------
 
@@ -217,6 +209,7 @@ class ConnectionApi(ServiceModelApi):
     label_columns = {k: v for k, v in ConnectionView.label_columns.items() if k != "id"}
     resource_name = "connection"
     datamodel = SQLAInterface(Connection)
+    service = connections
     allow_browser_login = True
     list_columns = show_columns = ["id", "name", "channel", "is_default", "read_receipts", "queues",
                                    "greeting_message", "completion_message", "out_of_hours_message",
@@ -227,15 +220,6 @@ class ConnectionApi(ServiceModelApi):
     list_model_schema, show_model_schema, add_model_schema, edit_model_schema = schemas(ConnectionSchema)
     openapi_spec_component_schemas = (QrStateSchema,)
     openapi_spec_methods = {"start": {"post": {"summary": "Start (or restart) the WhatsApp session"}}}
-
-    def service_create(self, data):
-        return connections.create(data)
-
-    def service_update(self, pk, data):
-        return connections.update(pk, data)
-
-    def service_delete(self, pk):
-        return connections.delete(pk)
 
     def _session_call(self, func, pk):
         try:

@@ -54,6 +54,12 @@ class QueueInterface(SQLAInterface):
         return super().apply_order_by(query, order_column, order_direction, *args, **kwargs)
 
 
+def _day_field(weekday_label):
+    """One weekday's opening hours, typed as text (queues.hours_from_day_texts reads it)."""
+    return StringField(weekday_label, widget=BS3TextFieldWidget(), description=_HOURS_HELP,
+                       render_kw={"placeholder": _l("Closed")})
+
+
 class QueueForm(DynamicForm):
     name = StringField(_l("Name"), widget=BS3TextFieldWidget(),
                        description=_l("Shown in the queue list and on the tickets."))
@@ -63,20 +69,13 @@ class QueueForm(DynamicForm):
                         description=_l("Identifies the queue in the lists and tickets."))
     greeting_message = TextAreaField(_l("Greeting message"), widget=BS3TextAreaFieldWidget(),
                                      description=_l("Sent when the customer chooses this queue."))
-    hours_mon = StringField(_l("Monday"), widget=BS3TextFieldWidget(), description=_HOURS_HELP,
-                            render_kw={"placeholder": _l("Closed")})
-    hours_tue = StringField(_l("Tuesday"), widget=BS3TextFieldWidget(), description=_HOURS_HELP,
-                            render_kw={"placeholder": _l("Closed")})
-    hours_wed = StringField(_l("Wednesday"), widget=BS3TextFieldWidget(), description=_HOURS_HELP,
-                            render_kw={"placeholder": _l("Closed")})
-    hours_thu = StringField(_l("Thursday"), widget=BS3TextFieldWidget(), description=_HOURS_HELP,
-                            render_kw={"placeholder": _l("Closed")})
-    hours_fri = StringField(_l("Friday"), widget=BS3TextFieldWidget(), description=_HOURS_HELP,
-                            render_kw={"placeholder": _l("Closed")})
-    hours_sat = StringField(_l("Saturday"), widget=BS3TextFieldWidget(), description=_HOURS_HELP,
-                            render_kw={"placeholder": _l("Closed")})
-    hours_sun = StringField(_l("Sunday"), widget=BS3TextFieldWidget(), description=_HOURS_HELP,
-                            render_kw={"placeholder": _l("Closed")})
+    hours_mon = _day_field(_l("Monday"))
+    hours_tue = _day_field(_l("Tuesday"))
+    hours_wed = _day_field(_l("Wednesday"))
+    hours_thu = _day_field(_l("Thursday"))
+    hours_fri = _day_field(_l("Friday"))
+    hours_sat = _day_field(_l("Saturday"))
+    hours_sun = _day_field(_l("Sunday"))
     out_of_hours_message = TextAreaField(_l("Out-of-hours message"), widget=BS3TextAreaFieldWidget(),
                                          description=_l("Sent outside the business hours (when business hours "
                                                         "management is on in the options)."))
@@ -84,6 +83,7 @@ class QueueForm(DynamicForm):
 
 class QueueView(ServiceModelView):
     datamodel = QueueInterface(Queue)
+    service = queues
     route_base = "/queues"
     list_title = _l("Queues & Chatbot")
     add_title = _l("Add queue")
@@ -120,15 +120,6 @@ class QueueView(ServiceModelView):
         data["hours"] = queues.hours_from_day_texts([form[name].data for name in DAY_FIELDS])
         return data
 
-    def service_create(self, data):
-        return queues.create(data)
-
-    def service_update(self, pk, data):
-        return queues.update(pk, data)
-
-    def service_delete(self, pk):
-        return queues.delete(pk)
-
 
 class IntervalSchema(Schema):
     weekday = fields.Integer(required=True, metadata={"description": "0 = Monday ... 6 = Sunday"})
@@ -156,6 +147,7 @@ class QueueApi(ServiceModelApi):
     label_columns = dict(QueueView.label_columns, hours=_l("Business hours"))
     resource_name = "queue"
     datamodel = QueueInterface(Queue)
+    service = queues
     allow_browser_login = True
     list_columns = show_columns = ["id", "name", "bot_order", "color", "greeting_message", "out_of_hours_message",
                                    "hours"]
@@ -171,15 +163,6 @@ class QueueApi(ServiceModelApi):
             # bot order, then name (FAB sorts by one column)
             kwargs.setdefault("rison", {}).update({"order_column": "bot_order", "order_direction": "asc"})
         return super().get_list_headless(**kwargs)
-
-    def service_create(self, data):
-        return queues.create(data)
-
-    def service_update(self, pk, data):
-        return queues.update(pk, data)
-
-    def service_delete(self, pk):
-        return queues.delete(pk)
 
 
 def register(appbuilder) -> None:

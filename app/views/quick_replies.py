@@ -21,6 +21,7 @@ class QuickReplyForm(DynamicForm):
 
 class QuickReplyView(ServiceModelView):
     datamodel = SQLAInterface(QuickReply)
+    service = quick_replies
     route_base = "/quick_replies"
     list_title = _l("Quick replies")
     add_title = _l("Add quick reply")
@@ -34,15 +35,6 @@ class QuickReplyView(ServiceModelView):
     add_form = edit_form = QuickReplyForm
     add_columns = edit_columns = ["shortcut", "message"]
     label_columns = {"shortcut": _l("Shortcut"), "message": _l("Message")}
-
-    def service_create(self, data):
-        return quick_replies.create(data)
-
-    def service_update(self, pk, data):
-        return quick_replies.update(pk, data)
-
-    def service_delete(self, pk):
-        return quick_replies.delete(pk)
 
 
 class _OwnOrShared(BaseFilter):
@@ -66,6 +58,7 @@ class QuickReplyApi(ServiceModelApi):
     label_columns = QuickReplyView.label_columns
     resource_name = "quick_reply"
     datamodel = SQLAInterface(QuickReply)
+    service = quick_replies
     allow_browser_login = True
     list_columns = show_columns = ["id", "shortcut", "message"]
     add_columns = edit_columns = list(quick_replies.FIELDS)
@@ -75,15 +68,6 @@ class QuickReplyApi(ServiceModelApi):
     # Shared replies and the caller's own: members never see someone else's personal ones.
     base_filters = [["user_id", _OwnOrShared, None]]
     list_model_schema, show_model_schema, add_model_schema, edit_model_schema = schemas(QuickReplySchema)
-
-    def service_create(self, data):
-        return quick_replies.create(data)
-
-    def service_update(self, pk, data):
-        return quick_replies.update(pk, data)
-
-    def service_delete(self, pk):
-        return quick_replies.delete(pk)
 
 
 def register(appbuilder) -> None:

@@ -27,6 +27,7 @@ def _options(options):
 
 class RatingView(ServiceModelView):
     datamodel = SQLAInterface(RatingTemplate)
+    service = rating_templates
     route_base = "/ratings"
     list_title = _l("Ratings")
     add_title = _l("Add rating")
@@ -48,15 +49,6 @@ class RatingView(ServiceModelView):
     def form_data(self, form, item=None):
         return {"name": form["name"].data, "message": form["message"].data,
                 "options": rating_templates.options_from_text(form["options"].data)}
-
-    def service_create(self, data):
-        return rating_templates.create(data)
-
-    def service_update(self, pk, data):
-        return rating_templates.update(pk, data)
-
-    def service_delete(self, pk):
-        return rating_templates.delete(pk)
 
 
 class RatingOptionSchema(Schema):
@@ -82,6 +74,7 @@ class RatingApi(ServiceModelApi):
     label_columns = RatingView.label_columns
     resource_name = "rating"
     datamodel = SQLAInterface(RatingTemplate)
+    service = rating_templates
     allow_browser_login = True
     list_columns = show_columns = ["id", "name", "message", "options"]
     add_columns = edit_columns = list(rating_templates.FIELDS)
@@ -89,15 +82,6 @@ class RatingApi(ServiceModelApi):
     base_order = ("name", "asc")
     list_model_schema, show_model_schema, add_model_schema, edit_model_schema = schemas(RatingSchema)
     openapi_spec_component_schemas = (RatingOptionSchema,)
-
-    def service_create(self, data):
-        return rating_templates.create(data)
-
-    def service_update(self, pk, data):
-        return rating_templates.update(pk, data)
-
-    def service_delete(self, pk):
-        return rating_templates.delete(pk)
 
 
 def register(appbuilder) -> None:

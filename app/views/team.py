@@ -16,25 +16,34 @@ from app.models import Connection, Member, db
 from app.services import DomainError, queues, team
 from app.views.admin_base import ServiceModelApi, ServiceModelView, actor, install_csrf_token, require_actor, schemas
 
-def update_member(pk, data):
-    """team.update, then every socket of the member is disconnected when the rooms the member
-    may be in changed (profile, queues): rooms are computed at connect (app.realtime)."""
-    from app.realtime import revoke_member_sockets
-    from app.services.visibility import rooms_for
 
-    before = set(rooms_for(team.get(pk)))
-    member = team.update(pk, data, require_actor())
-    if set(rooms_for(member)) != before:
-        revoke_member_sockets(member.id)
-    return member
+class MemberWrites:
+    """team's writes as the Team screen and API make them (ServiceWrites.service): by the logged-in
+    member, and the member's sockets disconnected when the rooms they may be in change."""
 
+    @staticmethod
+    def create(data):
+        return team.create(data, require_actor())
 
-def delete_member(pk):
-    """team.delete, then every socket of the removed member is disconnected."""
-    from app.realtime import revoke_member_sockets
+    @staticmethod
+    def update(pk, data):
+        """Rooms are computed at connect (app.realtime): a change of profile or queues disconnects."""
+        from app.realtime import revoke_member_sockets
+        from app.services.visibility import rooms_for
 
-    team.delete(pk, require_actor())
-    revoke_member_sockets(int(pk))
+        before = set(rooms_for(team.get(pk)))
+        member = team.update(pk, data, require_actor())
+        if set(rooms_for(member)) != before:
+            revoke_member_sockets(member.id)
+        return member
+
+    @staticmethod
+    def delete(pk):
+        """A removed member's sockets are disconnected."""
+        from app.realtime import revoke_member_sockets
+
+        team.delete(pk, require_actor())
+        revoke_member_sockets(int(pk))
 
 
 PROFILE_CHOICES = [("user", _l("User")), ("supervisor", _l("Supervisor")), ("admin", _l("Admin"))]
@@ -88,6 +97,7 @@ def _queue_names(items):
 
 class TeamView(ServiceModelView):
     datamodel = SQLAInterface(Member)
+    service = MemberWrites
     route_base = "/team"
     list_title = _l("Team")
     add_title = _l("Add member")
@@ -139,15 +149,6 @@ class TeamView(ServiceModelView):
             data.pop("password", None)  # empty: keep the current password
         return data
 
-    def service_create(self, data):
-        return team.create(data, require_actor())
-
-    def service_update(self, pk, data):
-        return update_member(pk, data)
-
-    def service_delete(self, pk):
-        return delete_member(pk)
-
     @expose("/userinfo/")
     @has_access
     def userinfo(self):
@@ -183,6 +184,7 @@ class TeamApi(ServiceModelApi):
     label_columns = TeamView.label_columns
     resource_name = "team"
     datamodel = SQLAInterface(Member)
+    service = MemberWrites
     allow_browser_login = True
     list_columns = show_columns = ["id", "first_name", "email", "phone", "active", "default_connection_id"]
     add_columns = edit_columns = list(team.FIELDS)
@@ -190,15 +192,6 @@ class TeamApi(ServiceModelApi):
     base_order = ("first_name", "asc")
     search_columns = ["first_name", "email", "phone"]
     list_model_schema, show_model_schema, add_model_schema, edit_model_schema = schemas(MemberSchema)
-
-    def service_create(self, data):
-        return team.create(data, require_actor())
-
-    def service_update(self, pk, data):
-        return update_member(pk, data)
-
-    def service_delete(self, pk):
-        return delete_member(pk)
 
     @expose_api("/me", methods=["GET"])
     @protect()

@@ -7,6 +7,33 @@ from app.services import DomainError, Forbidden, NotFound
 from tests.conftest import ADMIN_EMAIL, PASSWORD
 
 
+# --- Lookups by id -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("service,message", [("connections", "Conexão não encontrada."),
+                                             ("queues", "Fila não encontrada."),
+                                             ("rating_templates", "Avaliação não encontrada."),
+                                             ("quick_replies", "Resposta rápida não encontrada."),
+                                             ("team", "Usuário não encontrado.")])
+def test_get_refuses_what_is_no_id_as_not_found(db, service, message):
+    """Anything but a positive INTEGER id is as unknown as a missing row: never a database error."""
+    import importlib
+
+    get = importlib.import_module(f"app.services.{service}").get
+    for value in (None, True, "1", 1.0, 0, -1, 2 ** 31, 10 ** 40, 2 ** 31 - 1):
+        with pytest.raises(NotFound) as e:
+            get(value)
+        assert e.value.status == 404 and e.value.message == message, value
+
+
+def test_get_finds_the_row(db, factory):
+    from app.services import connections, queues
+
+    queue = factory.queue()
+    assert queues.get(queue.id) is queue
+    connection = factory.connection()
+    assert connections.get(connection.id) is connection
+
+
 # --- Connections: the default-connection rule ------------------------------------------------
 
 def test_first_connection_becomes_default_and_only_one_default(db):

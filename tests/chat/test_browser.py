@@ -240,6 +240,31 @@ def test_html_in_names_and_messages_is_text(desk_live, agents):
     ana.shot("06-html-como-texto")
 
 
+def test_queue_chips_and_tabs_filter_the_list_one_at_a_time(desk_live, agents):
+    desk_live.ticket(desk_live.vendas, name="Vera Vendas")
+    desk_live.ticket(desk_live.suporte, name="Sergio Suporte")
+    sara = agents("sara@teste.com.br")
+    sara.tab("pending")
+    sara.row("Vera Vendas").wait_for()
+    sara.row("Sergio Suporte").wait_for()
+    active_chip = sara.page.locator("#chat-queue-filter .chat-chip.active")
+    active_tab = sara.page.locator(".chat-tabs [data-tab].active")
+    sara.page.click(f"#chat-queue-filter [data-queue='{desk_live.suporte.id}']")
+    expect(sara.row("Vera Vendas")).to_have_count(0)
+    expect(sara.row("Sergio Suporte")).to_have_count(1)
+    expect(active_chip).to_have_count(1)
+    expect(active_chip).to_have_attribute("data-queue", str(desk_live.suporte.id))
+    sara.tab("all")  # the chosen queue stays chosen on another tab
+    expect(active_tab).to_have_count(1)
+    expect(active_tab).to_have_attribute("data-tab", "all")
+    expect(sara.row("Sergio Suporte")).to_have_count(1)
+    expect(sara.row("Vera Vendas")).to_have_count(0)
+    sara.page.click("#chat-queue-filter [data-queue='']")
+    expect(sara.row("Vera Vendas")).to_have_count(1)
+    expect(active_chip).to_have_count(1)
+    expect(active_chip).to_have_attribute("data-queue", "")
+
+
 def test_user_cannot_reach_another_queues_ticket_by_url_or_socket(desk_live, agents, db):
     from app.models import Ticket
 

@@ -1,6 +1,5 @@
 """Socket.IO against the real web process (eventlet) and a real RQ worker: python-socketio clients
 logged in through /login/ receive only what their member may see, and cannot choose rooms."""
-import threading
 import time
 import uuid
 
@@ -8,34 +7,13 @@ import pytest
 import requests
 import socketio
 
-from tests.conftest import PASSWORD, csrf_token
+from tests.conftest import PASSWORD, SocketRecorder, session_cookie
 
 pytestmark = pytest.mark.slow
 
 
-def session_cookie(base_url, email):
-    http = requests.Session()
-    token = csrf_token(http.get(base_url + "/login/").text)
-    r = http.post(base_url + "/login/", data={"username": email, "password": PASSWORD, "csrf_token": token},
-                  allow_redirects=False)
-    assert r.status_code == 302, r.text
-    return "; ".join(f"{c.name}={c.value}" for c in http.cookies)
-
-
-class Listener:
-    """A real Socket.IO client recording every event it receives."""
-
-    def __init__(self, base_url, cookie=None):
-        self.events = []
-        self.lock = threading.Lock()
-        self.sio = socketio.Client(reconnection=False)
-        self.sio.on("*", self._record)
-        headers = {"Cookie": cookie} if cookie else {}
-        self.sio.connect(base_url, headers=headers, transports=["websocket"], wait_timeout=10)
-
-    def _record(self, event, data=None):
-        with self.lock:
-            self.events.append((event, data))
+class Listener(SocketRecorder):
+    """Also lists the ids and message bodies of one kind of event."""
 
     def ticket_ids(self, name="ticket"):
         with self.lock:
@@ -45,10 +23,6 @@ class Listener:
     def message_bodies(self):
         with self.lock:
             return [d["message"]["body"] for e, d in self.events if e == "message"]
-
-    def close(self):
-        if self.sio.connected:
-            self.sio.disconnect()
 
 
 def wait_for(predicate, timeout=15.0):

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from app.models import Contact, InboundEvent, Message, Ticket, TicketStatus
+from tests.conftest import wait_until
 
 
 def _in_threads(app, n, work):
@@ -74,16 +75,6 @@ def test_first_messages_of_a_new_contact_arriving_together_make_one_ticket(engin
     assert engine.count(Message, from_me=True) == 1  # one greeting
 
 
-def _wait(predicate, timeout=60, step=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return None
-
-
 @pytest.mark.slow
 def test_the_same_event_ingested_by_several_worker_processes(engine, factory, stack):
     from app.services import inbox
@@ -97,7 +88,7 @@ def test_the_same_event_ingested_by_several_worker_processes(engine, factory, st
     jobs = [queue.enqueue(ingest, event_id) for _ in range(4)] + [queue.enqueue(ingest, i) for i in other_ids]
     for n in range(3):
         stack.start_worker(f"worker{n}")
-    assert _wait(lambda: all(j.get_status(refresh=True) == "finished" for j in jobs), 90), \
+    assert wait_until(lambda: all(j.get_status(refresh=True) == "finished" for j in jobs), 90), \
         [j.get_status() for j in jobs]
     assert engine.count(Contact) == 1 and engine.count(Ticket) == 1
     assert engine.count(Message, from_me=False) == 4 and engine.count(Message, from_me=True) == 1
@@ -143,7 +134,7 @@ def test_a_worker_killed_mid_job_loses_nothing_and_the_event_is_processed_once(e
     with DatabaseLock(test_env["DATABASE_URL"]) as lock:
         job = get_queue("ingest").enqueue(ingest, event_id)
         stack.start_worker("victim")
-        assert _wait(lambda: job.get_status(refresh=True) == "started", 60), job.get_status()
+        assert wait_until(lambda: job.get_status(refresh=True) == "started", 60), job.get_status()
         time.sleep(1.0)  # well inside the job: blocked on the lock, its transaction open
         stack.kill("victim", 9)
         lock.release()
@@ -154,13 +145,13 @@ def test_a_worker_killed_mid_job_loses_nothing_and_the_event_is_processed_once(e
     # after the restart the periodic sweep finds the event (its job died with the worker)
     stack.start_worker("restarted")
     sweep = get_queue("default").enqueue(sweep_inbox, 0)
-    assert _wait(lambda: engine.db.session.get(InboundEvent, event_id, populate_existing=True).processed_at, 90)
+    assert wait_until(lambda: engine.db.session.get(InboundEvent, event_id, populate_existing=True).processed_at, 90)
     assert sweep.get_status(refresh=True) == "finished" and sweep.return_value() == 1
     assert engine.count(Ticket) == 1 and engine.count(Message, from_me=False) == 1
     assert engine.count(Message, from_me=True) == 1  # the menu, once
     # the sweep running again finds nothing to do
     again = get_queue("default").enqueue(sweep_inbox, 0)
-    assert _wait(lambda: again.get_status(refresh=True) == "finished", 30) and again.return_value() == 0
+    assert wait_until(lambda: again.get_status(refresh=True) == "finished", 30) and again.return_value() == 0
 
 
 def test_sweep_reenqueues_lost_events_only(engine, factory):
@@ -319,7 +310,7 @@ def test_the_scheduler_process_drives_the_sweep_and_the_rating_expiry(engine, fa
         return (engine.db.session.get(InboundEvent, lost).processed_at is not None
                 and not engine.db.session.get(Ticket, waiting.id).awaiting_rating)
 
-    assert _wait(done, 90)
+    assert wait_until(done, 90)
     assert engine.count(Message, body="ninguém me enfileirou") == 1
 
 

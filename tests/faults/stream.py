@@ -129,6 +129,33 @@ def scalar_now(app, statement):
             db.session.remove()
 
 
+def customers_done(workers_running, customers, join_timeout, stop, agent_thread):
+    """After the last fault: run.py's job workers back for good, every customer's message sent,
+    then the agent stopped (its last answers queued)."""
+    wait_for(workers_running, 60, "two RQ workers running steadily after all faults")
+    customers.join(timeout=join_timeout)
+    assert not customers.is_alive(), "customers could not send"
+    assert customers.error is None, customers.error
+    time.sleep(2)
+    stop.set()
+    agent_thread.join(10)
+
+
+def wait_stream_recovered(app, expected, timeout):
+    """The end of every message stream under faults: each customer message sent (channel ids in
+    expected) stored once, then the outbox sent."""
+    from sqlalchemy import func, select
+
+    from app.models import Message, MessageStatus
+
+    stored_now = select(func.count(func.distinct(Message.channel_id))).where(
+        Message.from_me.is_(False), Message.channel_id.in_(list(expected)))
+    wait_for(lambda: scalar_now(app, stored_now) == len(expected), timeout, "customer messages stored")
+
+    queued_now = select(func.count()).where(Message.from_me.is_(True), Message.status == MessageStatus.QUEUED)
+    wait_for(lambda: not scalar_now(app, queued_now), timeout, "outbox sent")
+
+
 def installation():
     """A migrated database with the first Admin, one queue and one default connection with a
     greeting (each new ticket gets an automatic message). Returns (app, connection id)."""

@@ -33,7 +33,8 @@ import pytest
 import requests
 
 from tests.faults.conftest import PrivateRedis, Supervised
-from tests.faults.stream import Agent, installation, Api, Faults, scalar_now, steady_workers, wait_for
+from tests.faults.stream import (Agent, Api, Faults, customers_done, installation, scalar_now, steady_workers, wait_for,
+                                 wait_stream_recovered)
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -211,22 +212,12 @@ def test_real_bridge_stream_survives_faults(private_servers, fault_env, whatsapp
         time.sleep(4)
         faults.kill_web("kill -9 web process (and the simulator's web side)")
 
-        wait_for(workers_running, 60, "two RQ workers running steadily after all faults")
-        customers.join(timeout=MESSAGES_EACH * CUSTOMERS * SEND_INTERVAL + 180)
-        assert not customers.is_alive(), "customers could not send"
-        assert customers.error is None, customers.error
-        time.sleep(2)
-        stop.set()
-        agent_thread.join(10)
+        customers_done(workers_running, customers, MESSAGES_EACH * CUSTOMERS * SEND_INTERVAL + 180, stop,
+                       agent_thread)
 
         expected = network_messages(network_redis, namespace)
 
-        stored_now = select(func.count(func.distinct(Message.channel_id))).where(
-            Message.from_me.is_(False), Message.channel_id.in_(list(expected)))
-        wait_for(lambda: scalar_now(app, stored_now) == len(expected), RECOVERY_TIMEOUT, "customer messages stored")
-
-        queued_now = select(func.count()).where(Message.from_me.is_(True), Message.status == MessageStatus.QUEUED)
-        wait_for(lambda: not scalar_now(app, queued_now), RECOVERY_TIMEOUT, "outbox sent")
+        wait_stream_recovered(app, expected, RECOVERY_TIMEOUT)
         wait_for(connected, 60, "the connection CONNECTED at the end")
         time.sleep(3)  # late duplicates, if any, would show up now
 

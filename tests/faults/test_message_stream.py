@@ -23,7 +23,8 @@ import time
 import pytest
 
 from tests.faults.conftest import Supervised
-from tests.faults.stream import Agent, installation, Faults, retrying, scalar_now, steady_workers, wait_for
+from tests.faults.stream import (Agent, Faults, customers_done, installation, retrying, steady_workers, wait_for,
+                                 wait_stream_recovered)
 
 pytestmark = pytest.mark.slow
 
@@ -175,22 +176,12 @@ def test_no_message_lost_or_duplicated_under_faults(private_servers, fault_env):
         time.sleep(4)
         faults.kill_web()
 
-        wait_for(workers_running, 60, "two RQ workers running steadily after all faults")
-        customers.join(timeout=MESSAGES_EACH * CUSTOMERS * SEND_INTERVAL + 120)
-        assert not customers.is_alive(), "customers could not send"
-        assert customers.error is None, customers.error
-        time.sleep(2)
-        stop.set()
-        agent_thread.join(10)
+        customers_done(workers_running, customers, MESSAGES_EACH * CUSTOMERS * SEND_INTERVAL + 120, stop,
+                       agent_thread)
 
         expected = {channel_id for _, _, channel_id in customers.sent}
 
-        stored_now = select(func.count(func.distinct(Message.channel_id))).where(
-            Message.from_me.is_(False), Message.channel_id.in_(expected))
-        wait_for(lambda: scalar_now(app, stored_now) == len(expected), RECOVERY_TIMEOUT, "customer messages stored")
-
-        queued_now = select(func.count()).where(Message.from_me.is_(True), Message.status == MessageStatus.QUEUED)
-        wait_for(lambda: not scalar_now(app, queued_now), RECOVERY_TIMEOUT, "outbox sent")
+        wait_stream_recovered(app, expected, RECOVERY_TIMEOUT)
         stop_bridge.set()
         bridge.join(10)
         assert bridge.error is None, bridge.error

@@ -11,7 +11,7 @@ from typing import Callable
 
 import pytest
 
-from tests.conftest import ADMIN_EMAIL, PASSWORD, login
+from tests.conftest import ADMIN_EMAIL, PASSWORD, SocketRecorder, login, session_cookie
 
 PROFILES = ("anonymous", "user_in", "user_out", "supervisor", "admin")
 # Every rule under these prefixes must be in the table.
@@ -420,54 +420,17 @@ def test_authorization_matrix(app, db, factory):
 # Socket.IO: the real web process, real python-socketio clients logged in through /login/
 # ---------------------------------------------------------------------------------------------
 
-def _session_cookie(base_url, email):
-    import requests
-
-    from tests.conftest import csrf_token
-
-    http = requests.Session()
-    token = csrf_token(http.get(base_url + "/login/", timeout=10).text)
-    r = http.post(base_url + "/login/", data={"username": email, "password": PASSWORD, "csrf_token": token},
-                  allow_redirects=False, timeout=10)
-    assert r.status_code == 302, r.text
-    return "; ".join(f"{c.name}={c.value}" for c in http.cookies)
-
-
-class _Listener:
-    """A Socket.IO client recording every event; `refused` when the server turned it away."""
+class _Listener(SocketRecorder):
+    """`refused` when the server turned it away."""
 
     def __init__(self, base_url, cookie=None):
-        import threading
-
         import socketio
 
-        self.events, self.lock, self.refused = [], threading.Lock(), False
-        self.sio = socketio.Client(reconnection=False)
-        self.sio.on("*", self._record)
+        self.refused = False
         try:
-            self.sio.connect(base_url, headers={"Cookie": cookie} if cookie else {}, transports=["websocket"],
-                             wait_timeout=10)
+            super().__init__(base_url, cookie)
         except socketio.exceptions.ConnectionError:
             self.refused = True
-
-    def _record(self, event, data=None):
-        with self.lock:
-            self.events.append((event, data))
-
-    def ticket_ids(self):
-        """Every ticket id any event told this client about."""
-        ids = set()
-        with self.lock:
-            for _event, data in self.events:
-                if isinstance(data, dict):
-                    ids.add((data.get("ticket") or {}).get("id"))
-                    ids.add(data.get("ticket_id"))
-                    ids.add(data.get("id"))
-        return ids - {None}
-
-    def close(self):
-        if self.sio.connected:
-            self.sio.disconnect()
 
 
 # What each profile must hear about: the ticket of the queue, one of another queue, one of no queue.
@@ -494,7 +457,7 @@ def test_socketio_events_reach_only_those_who_may_see_the_ticket(app, db, factor
     emails = {"user_in": "dentro@teste.com.br", "user_out": "fora@teste.com.br",
               "supervisor": "supervisor@teste.com.br", "admin": ADMIN_EMAIL}
     listeners = {"anonymous": _Listener(stack.url)}
-    listeners.update({p: _Listener(stack.url, _session_cookie(stack.url, e)) for p, e in emails.items()})
+    listeners.update({p: _Listener(stack.url, session_cookie(stack.url, e)) for p, e in emails.items()})
     try:
         assert listeners["anonymous"].refused, "an anonymous Socket.IO client was accepted"
         outsider = listeners["user_out"]
@@ -509,12 +472,12 @@ def test_socketio_events_reach_only_those_who_may_see_the_ticket(app, db, factor
         expected_ids = {p: {ids[k] for k in keys} for p, keys in SOCKET_EXPECT.items() if keys is not None}
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline and any(
-                not expected_ids[p] <= listeners[p].ticket_ids() for p in expected_ids):
+                not expected_ids[p] <= listeners[p].every_ticket_id() for p in expected_ids):
             time.sleep(0.1)
         time.sleep(1)  # anything that should not come has had time to come
         leaks, missing, rows = [], [], []
         for profile, expected in expected_ids.items():
-            heard = listeners[profile].ticket_ids()
+            heard = listeners[profile].every_ticket_id()
             rows.append(f"{profile:<12} heard tickets {sorted(heard)} expected {sorted(expected)}")
             if heard - expected:
                 leaks.append(f"{profile} heard about tickets {sorted(heard - expected)}")

@@ -2,14 +2,14 @@
 sends every client event the namespace has (and unknown ones) with malformed payloads. The web
 process must not crash or log a traceback, the connection must stay usable, nothing may change
 for malformed or invisible ids, and no event about an invisible ticket may reach the client."""
-import threading
 import time
 
 import pytest
 import socketio
 
 from tests.chat.conftest import Desk
-from tests.chat.test_socket import session_cookie, wait_for
+from tests.chat.test_socket import wait_for
+from tests.conftest import SocketRecorder, session_cookie
 
 pytestmark = pytest.mark.slow
 
@@ -30,30 +30,6 @@ def bad_payloads(invisible_id):
     payloads = [None, "x", 1, [1], True, {}, {"ticket": 1}, {"ID": 1}, NUL, RTL, EMOJI]
     payloads += [{"id": value} for value in bad_ids(invisible_id)]
     return payloads
-
-
-class Client:
-    """A real Socket.IO client recording every event it receives."""
-
-    def __init__(self, base_url, cookie):
-        self.events, self.lock = [], threading.Lock()
-        self.sio = socketio.Client(reconnection=False)
-        self.sio.on("*", self._record)
-        self.sio.connect(base_url, headers={"Cookie": cookie}, transports=["websocket"], wait_timeout=10)
-
-    def _record(self, event, data=None):
-        with self.lock:
-            self.events.append((event, data))
-
-    def ticket_ids(self):
-        ids = set()
-        with self.lock:
-            for _event, data in self.events:
-                if isinstance(data, dict):
-                    ids.add((data.get("ticket") or {}).get("id"))
-                    ids.add(data.get("ticket_id"))
-                    ids.add(data.get("id"))
-        return ids - {None}
 
 
 @pytest.fixture
@@ -83,7 +59,7 @@ def test_socket_handlers_survive_malformed_input(app, db, factory, web):
     ids = {"mine": mine.id, "hidden": hidden.id}
     queued_before = commands(desk.connection.id)
 
-    ana = Client(web.url, session_cookie(web.url, "ana@teste.com.br"))
+    ana = SocketRecorder(web.url, session_cookie(web.url, "ana@teste.com.br"))
     try:
         answers = []
         for payload in bad_payloads(ids["hidden"]):
@@ -114,9 +90,9 @@ def test_socket_handlers_survive_malformed_input(app, db, factory, web):
         assert db.session.get(Ticket, ids["hidden"]).unread_count == 1
         new_commands = commands(desk.connection.id)[len(queued_before):]
         assert len(new_commands) == 1 and b"5511911112001@c.us" in new_commands[0], new_commands
-        assert wait_for(lambda: ids["mine"] in ana.ticket_ids())
+        assert wait_for(lambda: ids["mine"] in ana.every_ticket_id())
         time.sleep(1.0)  # anything else in flight has arrived by now
-        assert ids["hidden"] not in ana.ticket_ids(), "an event about an invisible ticket reached the client"
+        assert ids["hidden"] not in ana.every_ticket_id(), "an event about an invisible ticket reached the client"
 
         # A 1 MB body: the server may drop the connection that sent it (its packet limit), but it
         # must not change anything nor fall over; a new connection works.
@@ -126,7 +102,7 @@ def test_socket_handlers_survive_malformed_input(app, db, factory, web):
     finally:
         if ana.sio.connected:
             ana.sio.disconnect()
-    again = Client(web.url, session_cookie(web.url, "ana@teste.com.br"))
+    again = SocketRecorder(web.url, session_cookie(web.url, "ana@teste.com.br"))
     try:
         assert again.sio.call("open_ticket", {"id": ids["hidden"]}, timeout=10)["ok"] is False
         assert again.sio.call("open_ticket", {"id": ids["mine"]}, timeout=10) == {"ok": True}

@@ -760,23 +760,23 @@
   });
 
   // ------------------------------------------------------------------ wiring
+  // A tab or a queue chip: the clicked one alone is active, its filter applies, the list starts over.
+  function chooseFilter(group, chosen, apply) {
+    document.querySelectorAll(group).forEach(function (b) { b.classList.remove("active"); });
+    chosen.classList.add("active");
+    apply();
+    state.cursor = null;
+    loadList(false);
+  }
   document.querySelectorAll(".chat-tabs [data-tab]").forEach(function (button) {
     button.addEventListener("click", function () {
-      document.querySelectorAll(".chat-tabs [data-tab]").forEach(function (b) { b.classList.remove("active"); });
-      button.classList.add("active");
-      state.tab = button.dataset.tab;
-      state.cursor = null;
-      loadList(false);
+      chooseFilter(".chat-tabs [data-tab]", button, function () { state.tab = button.dataset.tab; });
     });
   });
   document.querySelectorAll("#chat-queue-filter [data-queue]").forEach(function (chip) {
     if (chip.dataset.color) chip.style.borderLeftColor = chip.dataset.color;
     chip.addEventListener("click", function () {
-      document.querySelectorAll("#chat-queue-filter .chat-chip").forEach(function (c) { c.classList.remove("active"); });
-      chip.classList.add("active");
-      state.queue = chip.dataset.queue;
-      state.cursor = null;
-      loadList(false);
+      chooseFilter("#chat-queue-filter .chat-chip", chip, function () { state.queue = chip.dataset.queue; });
     });
   });
   var searchTimer = null;
