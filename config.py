@@ -93,6 +93,8 @@ class Config:
         # Flask-AppBuilder
         self.APP_NAME = "Conecta"
         self.APP_THEME = ""
+        # FAB's layout plus the admin screens' Select2 boxes in the user's language.
+        self.FAB_BASE_TEMPLATE = "admin/base.html"
         self.AUTH_TYPE = AUTH_DB
         self.AUTH_ROLE_ADMIN = "Admin"
         self.AUTH_ROLE_PUBLIC = "Public"

@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 
 import psutil
@@ -127,7 +126,7 @@ def test_run_compiles_the_portuguese_catalogue_itself(tmp_path, test_env):
             except requests.RequestException:
                 return None
 
-        page = _wait(login_page, 60)
+        page = wait_until(login_page, 60)
         assert page, "web server did not answer"
         assert compiled.exists()
         # The "Username" label is "E-mail" in our catalogue (base.po), not in Flask-AppBuilder's.

@@ -11,11 +11,11 @@ from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _, lazy_gettext as _l
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from marshmallow import Schema, fields
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 
-from app.models import Connection, db
+from app.models import Connection
 from app.models.connection import ConnectionStatus
 from app.services import DomainError, connections, queues
 from app.views.admin_base import ServiceModelApi, ServiceModelView, csrf_ok, install_csrf_token, schemas

@@ -2,7 +2,7 @@
 import zoneinfo
 
 from flask import flash, request, url_for
-from flask_appbuilder import SimpleFormView, expose
+from flask_appbuilder import SimpleFormView
 from flask_appbuilder.api import BaseApi, expose as expose_api, protect, safe
 from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget, Select2Widget
 from flask_appbuilder.fields import QuerySelectField

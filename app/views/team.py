@@ -8,7 +8,7 @@ from flask_appbuilder.fields import QuerySelectField, QuerySelectMultipleField
 from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields
 from wtforms import PasswordField, SelectField, StringField
 

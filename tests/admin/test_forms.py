@@ -1,7 +1,6 @@
 """The admin screens' forms: pt_BR messages from the services, nothing changed on error, and the
 default-connection rule through the forms."""
 import html
-import re
 
 import pytest
 

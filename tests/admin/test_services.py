@@ -4,7 +4,6 @@ import json
 import pytest
 
 from app.services import DomainError, Forbidden, NotFound
-from tests.conftest import ADMIN_EMAIL, PASSWORD
 
 
 # --- Lookups by id -----------------------------------------------------------------------------
@@ -75,7 +74,7 @@ def test_connection_with_conversations_is_not_deleted(db, factory):
     from app.models import Contact, Connection, Ticket
     from app.services import connections
 
-    keep = connections.create({"name": "Principal"})
+    connections.create({"name": "Principal"})  # the default: "Antiga" may be deleted but for its tickets
     old = connections.create({"name": "Antiga"})
     contact = Contact(jid="5511988887777@c.us", phone="5511988887777", name="Maria")
     db.session.add(contact)

@@ -7,7 +7,6 @@ from types import SimpleNamespace
 import pytest
 
 from app.bridge.whatsapp_web import BridgeSession, chromium_processes
-from tests.bridge.helpers import wait_for
 
 pytestmark = pytest.mark.browser
 

@@ -216,7 +216,7 @@ def test_html_in_names_and_messages_is_text(desk_live, agents):
     ana.page.wait_for_timeout(500)
     assert ana.page.locator("img[src=x]").count() == 0
     # Files: an image shown inline, a document as a download named as sent (as text).
-    from app.models import Message, Ticket
+    from app.models import Ticket
 
     db = desk_live.db
     ticket = db.session.query(Ticket).one()

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from app.models import BusinessHours, Message, TicketStatus
+from app.models import BusinessHours, TicketStatus
 from app.services import hours, templates
 
 

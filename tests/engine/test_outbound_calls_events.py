@@ -1,11 +1,10 @@
 """Outbound (outbox, claim, acks forward only, failure and retry), calls, and event publishing."""
 import json
-import threading
 import time
 
 import pytest
 
-from app.models import InboundEvent, Message, MessageStatus
+from app.models import InboundEvent, Message
 from app.services import DomainError, NotFound, outbound, tickets
 
 
