@@ -123,6 +123,9 @@ def test_a_whole_conversation_live_in_three_browsers(desk_live, agents, db):
     ana.page.click("[data-action=accept]")
     ana.page.locator("#chat-composer:not([hidden])").wait_for()
     expect(ana.page.locator('[data-count="open"]')).to_have_text("1")
+    # The list follows the accepted ticket to Atendendo, where it is the current one.
+    expect(ana.page.locator('.chat-tabs [data-tab="open"]')).to_have_class(re.compile(r"\bactive\b"))
+    expect(ana.row("Joana Compras")).to_have_class(re.compile(r"\bcurrent\b"))
     expect(ana.page.locator('[data-count="pending"]')).to_have_text("")
     ana.page.fill("#chat-input", "Bom dia! Vou te ajudar.")
     ana.page.press("#chat-input", "Enter")
@@ -358,7 +361,9 @@ def test_sound_and_notification_for_new_waiting_tickets_and_messages_on_my_ticke
     ana.row("Primeira Cliente").click()
     ana.page.click("[data-action=accept]")
     ana.page.locator("#chat-composer:not([hidden])").wait_for()
+    expect(ana.page.locator('.chat-tabs [data-tab="open"]')).to_have_class(re.compile(r"\bactive\b"))
     customer_writes(desk_live, desk_live.vendas, "Olá", name="Segunda Cliente", phone="5511966660002")
+    ana.tab("pending")
     ana.row("Segunda Cliente").click()  # now she looks at another ticket
     ana.page.locator(".chat-msg.in", has_text="Olá").wait_for()
     customer_writes(desk_live, desk_live.vendas, "Alguém aí?", name="Primeira Cliente", phone="5511966660001")

@@ -759,6 +759,16 @@
     }
   });
 
+  // Accepted or reopened from Aguardando or Resolvidos: the ticket is now in Atendendo, and the list
+  // goes there with it (the conversation stays open), as the agent goes on working on it.
+  function followToAtendendo(data) {
+    var ticket = data && data.ticket;
+    if (!ticket || ticket.status !== "open" || !ticket.user || ticket.user.id !== me.id) return;
+    if (state.tab !== "pending" && state.tab !== "closed") return;
+    var tab = document.querySelector('.chat-tabs [data-tab="open"]');
+    if (tab) chooseFilter(".chat-tabs [data-tab]", tab, function () { state.tab = "open"; });
+  }
+
   // ------------------------------------------------------------------ wiring
   // A tab or a queue chip: the clicked one alone is active, its filter applies, the list starts over.
   function chooseFilter(group, chosen, apply) {
@@ -813,7 +823,7 @@
       if (action === "transfer") return openTransfer();
       if (action === "close") return openClose();
       button.disabled = true;
-      act(action).catch(function (error) { showError($("chat-error"), error.message); })
+      act(action).then(followToAtendendo).catch(function (error) { showError($("chat-error"), error.message); })
         .then(function () { button.disabled = false; });
     });
   });
