@@ -234,6 +234,16 @@ def login(client, email, password=PASSWORD):
                        follow_redirects=False)
 
 
+def browser_login(page, login_url, email=ADMIN_EMAIL, password=PASSWORD):
+    """Log in through the login page in a real browser (Playwright page); returns once the page
+    has left it. `login_url` may carry a ?next=."""
+    page.goto(login_url)
+    page.fill("input[name=username]", email)
+    page.fill("input[name=password]", password)
+    page.click("input[type=submit], button[type=submit]")
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
 def session_cookie(base_url, email, password=PASSWORD) -> str:
     """Log in to a running web process through /login/, as the chat page's member does; the Cookie
     header of that session (what a Socket.IO client sends)."""

@@ -2,7 +2,7 @@
 refreshed as the bridge rotates it, with no reload."""
 import pytest
 
-from tests.conftest import ADMIN_EMAIL, PASSWORD
+from tests.conftest import browser_login
 
 pytestmark = pytest.mark.browser
 
@@ -22,11 +22,7 @@ def test_qr_code_is_shown_live(app, stack):
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
         try:
             page = browser.new_page()
-            page.goto(stack.url + "/login/")
-            page.fill("#username", ADMIN_EMAIL)
-            page.fill("#password", PASSWORD)
-            page.click("[type=submit]")
-            page.wait_for_url(lambda url: "/login" not in url)
+            browser_login(page, stack.url + "/login/")
             page.goto(f"{stack.url}/connections/qr/{cid}")
             assert page.locator("#qr-image svg").count() == 0
             with app.app_context():

@@ -2,7 +2,7 @@
 texts) speak Portuguese in a real Chromium: placeholder, "no results", and they still work."""
 import pytest
 
-from tests.conftest import ADMIN_EMAIL, PASSWORD
+from tests.conftest import browser_login
 
 pytestmark = pytest.mark.browser
 
@@ -17,11 +17,7 @@ def test_team_form_select_boxes_are_in_portuguese_and_still_select(app, stack, b
         db.session.remove()
     stack.start_web()
     page = browser.new_page()
-    page.goto(stack.url + "/login/")
-    page.fill("#username", ADMIN_EMAIL)
-    page.fill("#password", PASSWORD)
-    page.click("[type=submit]")
-    page.wait_for_url(lambda url: "/login" not in url)
+    browser_login(page, stack.url + "/login/")
     page.goto(stack.url + "/team/add")
     queues = page.locator("#queues + .select2")
     queues.wait_for()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import PASSWORD, ROOT
+from tests.conftest import ROOT, browser_login
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -37,10 +37,7 @@ class Agent:
         self.dialogs, self.errors = [], []
         self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.goto(url + "/login/")
-        self.page.fill("input[name=username]", email)
-        self.page.fill("input[name=password]", PASSWORD)
-        self.page.click("input[type=submit], button[type=submit]")
+        browser_login(self.page, url + "/login/", email)
         self.page.wait_for_url(re.compile(r".*/chat/.*"))
         self.connected()
 

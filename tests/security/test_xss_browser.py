@@ -17,7 +17,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from tests.conftest import ADMIN_EMAIL, PASSWORD, ROOT, Api
+from tests.conftest import ADMIN_EMAIL, PASSWORD, ROOT, Api, browser_login
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -292,10 +292,7 @@ def test_typed_text_is_inert_and_literal_on_every_screen(live, browser, app, db)
     page = context.new_page()
     screen = Screen(page, live.url, P)
     try:
-        page.goto(live.url + "/login/?next=" + quote("javascript:__xss='login next'"))
-        page.fill("input[name=username]", ADMIN_EMAIL)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("input[type=submit], button[type=submit]")
+        browser_login(page, live.url + "/login/?next=" + quote("javascript:__xss='login next'"))
         page.wait_for_url(re.compile(r".*/chat/.*"))
         screen.check("the chat screen, where the login lands", [d.admin_name])
         admin_screens(screen, d)
