@@ -187,8 +187,11 @@ def hours_from_day_texts(texts: list[str]) -> list[dict]:
     return result
 
 
-def day_texts(queue: Queue) -> list[str]:
+def day_texts(queue_or_hours) -> list[str]:
+    """Each weekday's intervals as typed in the form ("08:00-12:00, 13:00-18:00"; "" = closed), of
+    a queue or of its list of hours."""
+    hours = queue_or_hours.hours if isinstance(queue_or_hours, Queue) else queue_or_hours
     texts = [[] for _i in range(7)]
-    for h in queue.hours:
+    for h in hours or []:
         texts[h.weekday].append(f"{h.start.strftime('%H:%M')}-{h.end.strftime('%H:%M')}")
     return [", ".join(t) for t in texts]

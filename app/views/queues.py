@@ -24,11 +24,8 @@ def _swatch(color):
 def _hours_text(hours):
     if not hours:  # app/services/hours.py: no interval at all = always open, not closed every day
         return _("No hours set: always open.")
-    texts = [[] for _i in range(7)]
-    for h in hours or []:
-        texts[h.weekday].append(f"{h.start.strftime('%H:%M')}-{h.end.strftime('%H:%M')}")
-    lines = [Markup("<strong>{}</strong>: {}").format(queues.WEEKDAYS[d], ", ".join(t) if t else _("Closed"))
-             for d, t in enumerate(texts)]
+    lines = [Markup("<strong>{}</strong>: {}").format(queues.WEEKDAYS[d], text or _("Closed"))
+             for d, text in enumerate(queues.day_texts(hours))]
     return Markup("<br>").join(lines)
 
 
