@@ -8,9 +8,11 @@ from sqlalchemy import inspect
 from tests.conftest import ADMIN_EMAIL, PASSWORD, login
 
 
-# SQLite cannot reflect expression indexes; the search indexes on folded text are PostgreSQL's
-# only (ddl_if) and are compared there.
+# SQLite cannot reflect expression indexes: the search indexes on folded text are PostgreSQL's
+# only (ddl_if) and are compared there; the folded unique names (both engines) are compared there
+# and proven on SQLite by tests/admin/test_services.py (test_folded_names_are_unique_in_the_database).
 @pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index")
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
 def test_migrations_match_models(app, db):
     """The Alembic migrations create exactly what the models declare (no forgotten migration)."""
     from alembic.autogenerate import compare_metadata
@@ -75,3 +77,56 @@ def test_long_running_processes_settle_their_start_up_heap(app, test_env):
         assert gc.get_freeze_count() > 100000
     finally:
         gc.unfreeze()
+
+
+def test_upgrade_renames_names_that_now_clash(tmp_path):
+    """Migration 0003 makes names unique ignoring case and accents; names an older version let in
+    ("Vendas" and "VENDAS") are renamed instead of stopping the upgrade, the oldest row keeping its
+    name, and no row's name is lost or emptied."""
+    import uuid
+
+    import psycopg
+    from flask_migrate import upgrade
+    from sqlalchemy import create_engine, text
+
+    from app import create_app
+    from tests.conftest import PG_ADMIN_DSN, database_engine
+
+    created = None
+    if database_engine() == "postgresql":
+        created = "conecta_migration_" + uuid.uuid4().hex[:10]
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{created}"')
+        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{created}"
+    else:
+        url = "sqlite:///" + str(tmp_path / "old.db")
+    try:
+        app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url})
+        with app.app_context():
+            upgrade(revision="0002")
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            for n, name in enumerate(("Vendas", "VENDAS", "vendas (2)", "Técnico", "Tecnico", "Único")):
+                conn.execute(text("INSERT INTO queue (name, color, bot_order) VALUES (:n, :c, 0)"),
+                             {"n": name, "c": "#00000%d" % n})
+            for name in ("Loja", "LOJA", "x" * 100, "X" * 100):
+                conn.execute(text("INSERT INTO connection (name, channel, is_default, read_receipts, status, "
+                                  "enabled, status_changed_at) VALUES (:n, 'whatsapp', false, false, "
+                                  "'DISCONNECTED', true, CURRENT_TIMESTAMP)"), {"n": name})
+            for shortcut in ("horário", "horario", "horario2"):
+                conn.execute(text("INSERT INTO quick_reply (shortcut, message) VALUES (:s, 'm')"), {"s": shortcut})
+        with app.app_context():
+            upgrade()
+        with engine.connect() as conn:
+            def names(sql):
+                return [r[0] for r in conn.execute(text(sql))]
+            assert names("SELECT name FROM queue ORDER BY id") == [
+                "Vendas", "VENDAS (3)", "vendas (2)", "Técnico", "Tecnico (2)", "Único"]
+            assert names("SELECT name FROM connection ORDER BY id") == ["Loja", "LOJA (2)", "x" * 100,
+                                                                       "X" * 96 + " (2)"]
+            assert names("SELECT shortcut FROM quick_reply ORDER BY id") == ["horário", "horario3", "horario2"]
+        engine.dispose()
+    finally:
+        if created:
+            with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{created}" WITH (FORCE)')

@@ -4,7 +4,7 @@ import unicodedata
 
 from flask_appbuilder import Model
 from flask_appbuilder.models.sqla.base import SQLA
-from sqlalchemy import Text, event
+from sqlalchemy import Index, Text, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -59,3 +59,10 @@ def _compile_folded(element, compiler, **kw):
 def _sqlite_functions(dbapi_connection, _record):
     if isinstance(dbapi_connection, sqlite3.Connection):
         dbapi_connection.create_function(FOLD_FUNCTION, 1, fold_text, deterministic=True)
+
+
+def unique_folded(column, name: str) -> Index:
+    """A unique index on the folded `column`: "Técnico", "TECNICO" and "técnico" are one name for
+    the database too, so two admins saving them at the same moment cannot both succeed (the
+    services' own check, app.services.inputs, gives the Portuguese refusal first). Migration 0003."""
+    return Index(name, folded(column), unique=True)

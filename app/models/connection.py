@@ -5,7 +5,7 @@ from flask_appbuilder import Model
 from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Index, String, Table, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.models.base import utcnow
+from app.models.base import unique_folded, utcnow
 
 connection_queue = Table(
     "connection_queue",
@@ -55,3 +55,6 @@ class Connection(Model):
 
     def __repr__(self):
         return self.name
+
+
+unique_folded(Connection.name, "uq_connection_name_folded")

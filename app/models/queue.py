@@ -5,6 +5,8 @@ from flask_appbuilder import Model
 from sqlalchemy import ForeignKey, Integer, String, Text, Time, UniqueConstraint, CheckConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.models.base import unique_folded
+
 
 class Queue(Model):
     """A department (Fila). Lists and the bot menu are sorted by bot_order, then name."""
@@ -22,6 +24,9 @@ class Queue(Model):
 
     def __repr__(self):
         return self.name
+
+
+unique_folded(Queue.name, "uq_queue_name_folded")
 
 
 class BusinessHours(Model):

@@ -5,7 +5,7 @@ from flask_appbuilder import Model
 from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.models.base import utcnow
+from app.models.base import unique_folded, utcnow
 
 
 class RatingTemplate(Model):
@@ -21,6 +21,9 @@ class RatingTemplate(Model):
 
     def __repr__(self):
         return self.name
+
+
+unique_folded(RatingTemplate.name, "uq_rating_template_name_folded")
 
 
 class RatingOption(Model):

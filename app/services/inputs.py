@@ -100,19 +100,27 @@ def fetch_one(model, value, not_found):
 
 
 def unique_name(model, value, current, label, taken):
-    """A required one-line `name` that no other row of `model` has, ignoring case; `taken` (with
-    %(name)s) is the refusal. The database's unique index settles a concurrent race."""
-    from sqlalchemy import func
-
-    from app.models import db
-
+    """A required one-line `name` that no other row of `model` has, ignoring case and accents
+    ("Técnico" is "TECNICO"); `taken` (with %(name)s) is the refusal."""
     name = text(value, label, required=True, max_len=MAX_NAME, single_line=True)
-    clash = db.session.query(model.id).filter(func.lower(model.name) == name.lower())
-    if current is not None:
-        clash = clash.filter(model.id != current.id)
-    if clash.first():
+    if taken_by_another(model.name, name, current):
         raise invalid(taken % {"name": name})
     return name
+
+
+def taken_by_another(column, value: str, current) -> bool:
+    """Whether a row other than `current` has `value` in `column`, ignoring case and accents. The
+    database's unique index on the same folded column (app.models.base.unique_folded) settles a
+    concurrent race."""
+    from sqlalchemy import literal
+
+    from app.models import db
+    from app.models.base import folded
+
+    clash = db.session.query(column).filter(folded(column) == folded(literal(value)))
+    if current is not None:
+        clash = clash.filter(column.class_.id != current.id)
+    return clash.first() is not None
 
 
 def id_list(value, label) -> list[int]:

@@ -7,10 +7,9 @@ Replies without an owner are shared by the whole team; one with an owner is that
 import re
 
 from flask_babel import gettext as _, lazy_gettext
-from sqlalchemy import literal, or_
+from sqlalchemy import or_
 
 from app.models import QuickReply, db
-from app.models.base import folded
 from app.services import inputs
 
 FIELDS = ("shortcut", "message")
@@ -39,10 +38,7 @@ def _clean(data: dict, current: QuickReply | None) -> dict:
         shortcut = shortcut[1:] if shortcut.startswith("/") else shortcut
         if not _SHORTCUT.fullmatch(shortcut):
             raise inputs.invalid(_("The shortcut must be one word, without spaces (e.g. horario)."))
-        clash = db.session.query(QuickReply.id).filter(folded(QuickReply.shortcut) == folded(literal(shortcut)))
-        if current is not None:
-            clash = clash.filter(QuickReply.id != current.id)
-        if clash.first():
+        if inputs.taken_by_another(QuickReply.shortcut, shortcut, current):
             raise inputs.invalid(_("The shortcut /%(shortcut)s already exists.", shortcut=shortcut))
         clean["shortcut"] = shortcut
     if current is None or "message" in data:

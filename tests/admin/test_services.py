@@ -33,6 +33,75 @@ def test_get_finds_the_row(db, factory):
     assert connections.get(connection.id) is connection
 
 
+# --- Names unique ignoring case and accents ---------------------------------------------------
+
+RATING = {"message": "Como foi?", "options": [{"value": 1, "label": "Ruim"}, {"value": 2, "label": "Bom"}]}
+NAMED = [  # service, field, the first name, what else it must refuse, extra fields, the refusal
+    ("connections", "name", "Suporte Técnico", ("SUPORTE TÉCNICO", "suporte tecnico", "Suporte Tecnico"), {},
+     'Já existe uma conexão chamada'),
+    ("queues", "name", "Suporte Técnico", ("SUPORTE TÉCNICO", "suporte tecnico", "Súporte Técnicó"),
+     {"color": None}, "Já existe uma fila chamada"),
+    ("rating_templates", "name", "Satisfação", ("SATISFAÇÃO", "satisfacao", "Satisfacão"), RATING,
+     "Já existe uma avaliação chamada"),
+    ("quick_replies", "shortcut", "horário", ("HORÁRIO", "horario", "/Horario"), {"message": "8h às 18h"},
+     "já existe"),
+]
+
+
+def _named(field, value, extra, n):
+    data = dict(extra, **{field: value})
+    if "color" in data:
+        data["color"] = "#%06X" % (0x102030 + n)
+    return data
+
+
+@pytest.mark.parametrize("service,field,first,clashes,extra,message", NAMED, ids=[n[0] for n in NAMED])
+def test_names_are_unique_ignoring_case_and_accents(db, service, field, first, clashes, extra, message):
+    """The same name typed with other capitals or without (or with other) accents is the same name,
+    on both engines (SQLite's own lower() folds ASCII only): on create and on rename; a name that
+    differs in more than that is another name."""
+    import importlib
+
+    module = importlib.import_module(f"app.services.{service}")
+    model = type(module.create(_named(field, first, extra, 0)))
+    other = module.create(_named(field, "Outro", extra, 1))
+    for n, clash in enumerate(clashes, start=2):
+        with pytest.raises(DomainError) as e:
+            module.create(_named(field, clash, extra, n))
+        assert message in e.value.message, clash
+        with pytest.raises(DomainError):
+            module.update(other.id, {field: clash})
+    db.session.rollback()
+    assert sorted(getattr(x, field) for x in db.session.query(model)) == sorted([first.lstrip("/"), "Outro"])
+    # Saving a row under its own name written differently is no clash with itself.
+    module.update(other.id, {field: "OUTRO"})
+    assert getattr(db.session.get(model, other.id), field) == "OUTRO"
+
+
+@pytest.mark.parametrize("service,field,first,clashes,extra,message", NAMED, ids=[n[0] for n in NAMED])
+def test_folded_names_are_unique_in_the_database(db, service, field, first, clashes, extra, message):
+    """A write that skips the service (or wins a race against another admin's check) cannot store
+    the same name twice either: unique index on the folded column, on both engines."""
+    import importlib
+
+    from sqlalchemy.exc import IntegrityError
+
+    module = importlib.import_module(f"app.services.{service}")
+    row = module.create(_named(field, first, extra, 0))
+    model = type(row)
+    copy = model(**{c.key: getattr(row, c.key) for c in model.__table__.columns if c.key not in ("id",)
+                    and c.key != "color"})
+    setattr(copy, field, clashes[0].lstrip("/"))
+    if hasattr(model, "color"):
+        copy.color = "#ABCDEF"  # the colour is unique too: only the name may clash
+    if hasattr(model, "is_default"):
+        copy.is_default = False  # so may only one connection be the default
+    db.session.add(copy)
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
+
+
 # --- Connections: the default-connection rule ------------------------------------------------
 
 def test_first_connection_becomes_default_and_only_one_default(db):
