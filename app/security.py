@@ -13,6 +13,7 @@ from marshmallow import ValidationError
 from wtforms import StringField
 from wtforms.validators import ValidationError as FormValidationError
 
+from app.models.base import utcnow
 from app.models.team import Member
 
 
@@ -131,6 +132,21 @@ class ConectaSecurityManager(SecurityManager):
             # FAB limits only the login form; the API login is a password oracle just the same.
             self.limiter.limit(self.auth_rate_limit, methods=["POST"])(security_api.blueprint)
         # user_view (the "Perfil" link of the navbar) is set to the Equipe view by app.views.
+
+    def update_user_auth_stat(self, user, success=True):
+        """FAB's login counters, with last_login in UTC like every moment stored here (FAB writes the
+        server's local time, which the screens could not tell from UTC)."""
+        if success:
+            user.login_count = (user.login_count or 0) + 1
+            user.last_login = utcnow()
+            user.fail_login_count = 0
+        else:
+            user.fail_login_count = (user.fail_login_count or 0) + 1
+        self.update_user(user)
+        if success:
+            self.on_user_login(user)
+        else:
+            self.on_user_login_failed(user)
 
     def auth_user_db(self, username, password):
         # No e-mail holds NUL, and PostgreSQL refuses it in a query (a 500): simply a failed login.

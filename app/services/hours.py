@@ -3,7 +3,7 @@ time zone. An interval whose end is not after its start runs past midnight into 
 A queue without any interval has no hours configured and is always open."""
 import datetime as dt
 
-from app.services.templates import zone
+from app.services.templates import local_time
 
 OUT_OF_HOURS_REPEAT = dt.timedelta(minutes=30)
 
@@ -16,7 +16,7 @@ def is_open(queue, now: dt.datetime, tz_name: str) -> bool:
     """Whether `queue` is within its business hours at `now` (UTC; naive means UTC)."""
     if not queue.hours:
         return True
-    local = _as_utc(now).astimezone(zone(tz_name))
+    local = local_time(now, tz_name)
     weekday, clock = local.weekday(), local.time().replace(tzinfo=None)
     yesterday = (weekday - 1) % 7
     for interval in queue.hours:

@@ -16,12 +16,17 @@ def zone(tz_name: str | None) -> ZoneInfo:
         return ZoneInfo("America/Sao_Paulo")
 
 
+def local_time(moment: dt.datetime, tz_name: str | None) -> dt.datetime:
+    """`moment` in the company's time zone. Every moment is stored as naive UTC (app.models.base.
+    utcnow; FAB's last_login too, app.security), so a naive `moment` is UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(zone(tz_name))
+
+
 def greeting_word(now_utc: dt.datetime | None, tz_name: str | None) -> str:
     """Bom dia (05:00–11:59), Boa tarde (12:00–17:59), Boa noite (18:00–04:59), local time."""
-    now_utc = now_utc or dt.datetime.now(dt.timezone.utc)
-    if now_utc.tzinfo is None:
-        now_utc = now_utc.replace(tzinfo=dt.timezone.utc)
-    hour = now_utc.astimezone(zone(tz_name)).hour
+    hour = local_time(now_utc or dt.datetime.now(dt.timezone.utc), tz_name).hour
     if 5 <= hour < 12:
         return "Bom dia"
     if 12 <= hour < 18:

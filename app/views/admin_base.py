@@ -15,6 +15,7 @@ from flask_login import current_user
 
 from app.models import db
 from app.services import DomainError
+from app.services.templates import local_time
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +31,18 @@ def plain_value(value):
     if isinstance(value, (list, tuple, set)):
         return ", ".join(str(item) for item in value)
     if isinstance(value, datetime.datetime):
-        return value.strftime("%d/%m/%Y %H:%M")
+        return local_time(value, company_timezone()).strftime("%d/%m/%Y %H:%M")
     return value
+
+
+def company_timezone() -> str:
+    """The time zone of Configurações › Opções, read once per request (a list shows many moments)."""
+    key = "conecta.company_timezone"
+    if key not in request.environ:
+        from app.services.settings import get_settings
+
+        request.environ[key] = get_settings().timezone
+    return request.environ[key]
 
 
 def actor():

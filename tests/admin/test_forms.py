@@ -355,6 +355,56 @@ def test_list_and_detail_screens_show_no_python_values(app, admin, factory):
     connection_page = pages[f"/connections/show/{ids['connection']}"]
     assert "Vendas, Suporte" in connection_page and "[Vendas" not in connection_page
     assert "WhatsApp" in connection_page
-    assert "09/03/2026 14:05" in pages[f"/team/show/{ids['member']}"]
+    # Stored in UTC, shown in the company's time zone (TZ_NAME of the tests: São Paulo, UTC-3).
+    assert "09/03/2026 11:05" in pages[f"/team/show/{ids['member']}"]
     queue_page = pages[f"/queues/show/{ids['queue']}"]
     assert "Sem horários cadastrados: sempre aberta." in queue_page and "Fechado" not in queue_page
+
+
+def test_moments_are_shown_in_the_company_time_zone(app, admin, factory, db):
+    """Configurações › Opções › Fuso horário decides how the screens show a moment stored in UTC:
+    02:30 UTC on 10 March is still 9 March in Manaus (UTC-4)."""
+    import datetime
+
+    from app.services import settings
+
+    member = factory.member(name="Bia")
+    member.last_login = datetime.datetime(2026, 3, 10, 2, 30)
+    settings.update_settings({"timezone": "America/Manaus"})
+    db.session.commit()
+    page = html.unescape(admin.get(f"/team/show/{member.id}").get_data(as_text=True))
+    assert "09/03/2026 22:30" in page
+    settings.update_settings({"timezone": "UTC"})
+    db.session.commit()
+    page = html.unescape(admin.get(f"/team/show/{member.id}").get_data(as_text=True))
+    assert "10/03/2026 02:30" in page
+
+
+def test_last_login_is_stored_in_utc_whatever_the_server_clock(app, factory, db):
+    """FAB writes last_login with the server's local clock; ours is UTC like every stored moment,
+    so a server set to Brasília time does not show logins three hours early."""
+    import datetime
+    import os
+    import time
+
+    from app.models import Member
+
+    member = factory.member(name="Relógio", email="relogio@teste.com.br")
+    member_id = member.id
+    saved = os.environ.get("TZ")
+    os.environ["TZ"] = "America/Sao_Paulo"
+    time.tzset()
+    try:
+        before = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+        client = app.test_client()
+        login(client, "relogio@teste.com.br")
+        after = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    finally:
+        if saved is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = saved
+        time.tzset()
+    db.session.remove()
+    last = db.session.get(Member, member_id).last_login
+    assert last is not None and before - datetime.timedelta(seconds=1) <= last <= after + datetime.timedelta(seconds=1)
