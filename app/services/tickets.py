@@ -294,3 +294,105 @@ def send_media(user, ticket_id, stored, caption: str = "") -> tuple:
     message.media_path, message.media_mime, message.media_name = stored.path, stored.mime, stored.name
     outbound.touch_ticket(ticket, message)
     return message, changes
+
+
+# --- Nova conversa: a member starts a conversation ----------------------------------------------
+
+def whatsapp_number(value) -> str:
+    """A customer's WhatsApp number as its digits with country code ("(11) 98765-4321" and
+    "+55 11 98765-4321" → "5511987654321"); Brazilian when no country is given. Refuses what no
+    telephone plan has (DomainError 422)."""
+    import phonenumbers
+
+    refusal = DomainError(_l("Type a valid WhatsApp number with its area code, e.g. (11) 98765-4321."), status=422)
+    if not isinstance(value, str) or not value.strip() or len(value) > 40:
+        raise refusal
+    text = value.strip()
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    elif not text.startswith("+") and len(routing.digits(text)) in (12, 13) and routing.digits(text).startswith("55"):
+        text = "+" + text  # 55 + DDD + number, as the team's numbers are written
+    try:
+        number = phonenumbers.parse(text, "BR")
+    except phonenumbers.NumberParseException:
+        raise refusal from None
+    if not phonenumbers.is_valid_number(number):
+        raise refusal
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
+
+
+def _starting_connection(user):
+    """The member's Conexão Padrão, else the company's default connection."""
+    from app.services import connections
+
+    connection = user.default_connection or connections.default_connection()
+    if connection is None:
+        raise DomainError(_l("There is no connection to start a conversation from; an Admin must add one."),
+                          status=422)
+    return connection
+
+
+def _starting_queue(user, queue_id):
+    """The queue the new conversation belongs to: one of the member's queues (Admins and
+    Supervisors: any, or none); a member of a single queue need not choose."""
+    if queue_id in (None, ""):
+        if user.sees_all_tickets or not user.queues:
+            return None  # Admins/Supervisors see it anyway; a member without queues: assigned to them
+        if len(user.queues) == 1:
+            return user.queues[0]
+        raise DomainError(_l("Choose the queue of the conversation."), status=422)
+    queue_id = _as_id(queue_id)
+    queue = db.session.get(Queue, queue_id)
+    if queue is None or not (user.sees_all_tickets or queue in user.queues):
+        raise DomainError(_l("Choose one of your queues."), status=422)
+    return queue
+
+
+def start_conversation(user, phone, name=None, queue_id=None) -> tuple:
+    """Nova conversa: the conversation with a number, open with `user` (who writes the first
+    message), on their Conexão Padrão or else the default connection. One conversation per contact
+    and connection, as for inbound messages: the contact's pending or open ticket there is returned
+    instead when `user` may see it, and refused when it may not (the refusal names no queue, agent or
+    content). A rating still awaited from the contact there ends: the reply belongs to the new
+    conversation. Returns (ticket, changes, created)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from app.models import Ticket
+    from app.services import inputs
+
+    changes = Changes()
+    number = whatsapp_number(phone)
+    name = inputs.text(name, _l("Name"), max_len=200, single_line=True)
+    connection = _starting_connection(user)
+    queue = _starting_queue(user, queue_id)
+    identity = {"chat_id": f"{number}@c.us", "sender_phone": number, "sender_name": name}
+    try:
+        with db.session.begin_nested():  # the same number started (or writing in) at the same moment
+            contact = routing.find_or_create_contact(identity)
+    except IntegrityError:
+        contact = routing.find_or_create_contact(identity)  # committed by the other meanwhile: found now
+    for attempt in range(2):
+        ticket = routing.active_ticket(contact, connection, for_update=True)
+        if ticket is not None:
+            if not visibility.can_see(user, ticket):
+                raise DomainError(_l("This number is already in a conversation with another team. Ask a "
+                                     "Supervisor to transfer it to you."), status=409)
+            return ticket, changes, False
+        ticket = Ticket(contact=contact, contact_id=contact.id, connection=connection, connection_id=connection.id,
+                        queue=queue, queue_id=queue.id if queue else None, user=user, user_id=user.id,
+                        status=TicketStatus.OPEN, is_group=False)
+        try:
+            with db.session.begin_nested():  # another member starting it at the same moment: reuse theirs
+                db.session.add(ticket)
+                db.session.flush()
+            break
+        except IntegrityError:
+            if attempt:
+                raise
+    for owing in db.session.scalars(select(Ticket).where(
+            Ticket.contact_id == contact.id, Ticket.connection_id == connection.id,
+            Ticket.status == TicketStatus.CLOSED, Ticket.awaiting_rating.is_(True))):
+        owing.awaiting_rating = False
+        changes.ticket(owing)
+    changes.ticket(ticket)
+    return ticket, changes, True

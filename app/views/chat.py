@@ -450,6 +450,21 @@ class ChatView(BaseView):
             return jsonify({"ticket": None, "actions": []})
         return jsonify({"ticket": ticket_row(ticket), "actions": self.allowed_actions(ticket)})
 
+    @expose("/api/conversations", methods=["POST"])
+    @has_access_api
+    @csrf_protected
+    @domain_errors
+    def start(self):
+        """Nova conversa (app.services.tickets.start_conversation): the ticket to open."""
+        from app.services import tickets
+
+        data = json_body()
+        ticket, changes, created = tickets.start_conversation(me(), data.get("phone"), data.get("name"),
+                                                              data.get("queue"))
+        commit_and_publish(changes)
+        return jsonify({"ticket": ticket_row(ticket), "actions": self.allowed_actions(ticket),
+                        "created": created}), 201 if created else 200
+
     # ------------------------------------------------------------------ composer helpers
     @expose("/api/quick-replies")
     @has_access_api

@@ -107,6 +107,29 @@ class TicketApi(BaseApi):
                                   .offset(page * page_size).limit(page_size))
         return self.response(200, count=count, result=[presenters.ticket_json(t) for t in rows], **extra)
 
+    @expose("/", methods=["POST"])
+    @protect()
+    @permission_name("post")
+    def start(self):
+        """Nova conversa: start a conversation with a WhatsApp number, open with the caller, on the
+        caller's default connection (else the company's). The contact's conversation in progress
+        there is answered instead (200) when the caller may see it; 409 when it is another team's.
+        ---
+        post:
+          requestBody: {required: true, content: {application/json: {schema: {type: object, required: [phone], properties: {phone: {type: string, maxLength: 40, description: "with area code; Brazilian unless it starts with + and a country code"}, name: {type: string, maxLength: 200}, queue: {type: integer, description: "one of the caller's queues (required for a User of several queues)"}}}}}}
+          responses: {201: {description: ticket started}, 200: {description: the contact's conversation in progress}, 400: {description: not a JSON object}, 409: {description: in progress with another team}, 422: {description: bad number, queue or no connection}}
+        """
+        try:
+            data = _body()
+            ticket, changes, created = tickets.start_conversation(_me(), data.get("phone"), data.get("name"),
+                                                                  data.get("queue"))
+        except DomainError as exc:
+            db.session.rollback()
+            return self.response(exc.status, message=exc.message)
+        db.session.commit()
+        publish(changes)
+        return self.response(201 if created else 200, result=presenters.ticket_json(ticket))
+
     @expose("/<ticket_id>", methods=["GET"])
     @protect()
     @permission_name("get")

@@ -570,3 +570,39 @@ def test_staff_tabs_stay_on_one_line_with_counts(desk_live, agents):
     assert count[0] < word[1], (word, count)
     bar = page.eval_on_selector(".chat-tabs", "e => [e.scrollWidth, e.clientWidth]")
     assert bar[0] <= bar[1], bar  # nothing cut off at the side
+
+
+def test_an_agent_starts_a_conversation_and_writes_first(desk_live, agents, db):
+    """Nova conversa: a wrong number is refused in Portuguese with the dialog still open; a right one
+    opens the conversation in Atendendo with the agent, the composer ready; the supervisor sees it
+    among all tickets."""
+    from app.models import Message, Ticket
+
+    sara, ana = agents("sara@teste.com.br"), agents("ana@teste.com.br")
+    page = ana.page
+    ana.tab("pending")
+    page.click("#chat-new")
+    expect(page.locator("#chat-new-dialog")).to_be_visible()
+    expect(page.locator("#chat-new-queue")).to_have_count(0)  # one queue: nothing to choose
+    page.fill("#chat-new-phone", "123")
+    page.click("#chat-new-form [type=submit]")
+    expect(page.locator("#chat-new-error")).to_contain_text("Digite um número de WhatsApp válido, com DDD")
+    expect(page.locator("#chat-new-dialog")).to_be_visible()
+    page.fill("#chat-new-phone", "(11) 98765-4321")
+    page.fill("#chat-new-name", "Dona Rosa")
+    page.click("#chat-new-form [type=submit]")
+    expect(page.locator("#chat-new-dialog")).to_be_hidden()
+    expect(page.locator(".chat-tabs [data-tab=open]")).to_have_class(re.compile(r"\bactive\b"))
+    expect(page.locator("#chat-contact-name")).to_have_text("Dona Rosa")
+    expect(page.locator("#chat-contact-phone")).to_have_text("5511987654321")
+    expect(ana.row("Dona Rosa")).to_have_count(1)
+    expect(page.locator("#chat-input")).to_be_focused()
+    page.fill("#chat-input", "Olá, Dona Rosa! Aqui é a Ana.")
+    page.click("#chat-send")
+    expect(page.locator("#chat-message-list")).to_contain_text("Olá, Dona Rosa! Aqui é a Ana.")
+    sara.tab("all")
+    expect(sara.row("Dona Rosa")).to_have_count(1)
+    db.session.expire_all()
+    ticket = db.session.query(Ticket).one()
+    assert (ticket.status, ticket.user_id, ticket.queue_id) == ("open", desk_live.ids["ana"], desk_live.ids["vendas"])
+    assert [m.body for m in db.session.query(Message).filter_by(ticket_id=ticket.id)] == ["Olá, Dona Rosa! Aqui é a Ana."]

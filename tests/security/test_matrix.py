@@ -122,6 +122,12 @@ def _retry(other_ticket=False):
     return make
 
 
+def _start(world, queue=None, serving=None, url="/api/v1/ticket/"):
+    """Nova conversa with a new number, or with the number of a fresh ticket of queue `serving`."""
+    phone = world.ticket(queue=serving).contact.phone if serving else str(next(_phones))
+    return url, {"phone": phone, "queue": queue}
+
+
 T = "/api/v1/ticket"
 CASES = [
     Case("list: only visible tickets", "GET", f"{T}/", _list_setup, _expect(user_out=200), check=_list_check),
@@ -155,6 +161,10 @@ CASES = [
          _ticket_url("/return", status="open", agent="user_in"), _expect()),
     Case("return another agent's ticket", "POST", f"{T}/<ticket_id>/return",
          _ticket_url("/return", status="open", agent="colleague"), _expect(user_in=403)),
+    Case("start a conversation in the queue", "POST", f"{T}/", lambda w: _start(w, queue=w.queue.id),
+         _expect(user_in=201, user_out=422, supervisor=201, admin=201)),
+    Case("start a conversation another team has", "POST", f"{T}/", lambda w: _start(w, serving="other"),
+         _expect(user_in=409, user_out=200)),
 ]
 
 
@@ -247,6 +257,15 @@ CASES += [
          _expect(user_out=200), screen=True),
     Case("transfer targets", "GET", f"{C}/api/transfer-targets", lambda w: (f"{C}/api/transfer-targets", None),
          _expect(user_out=200), screen=True),
+    Case("chat new conversation", "POST", f"{C}/api/conversations",
+         lambda w: _start(w, queue=w.queue.id, url=f"{C}/api/conversations"),
+         _expect(user_in=201, user_out=422, supervisor=201, admin=201), screen=True),
+    Case("chat new conversation another team has", "POST", f"{C}/api/conversations",
+         lambda w: _start(w, serving="other", url=f"{C}/api/conversations"), _expect(user_in=409, user_out=200),
+         screen=True),
+    Case("chat new conversation without CSRF token", "POST", f"{C}/api/conversations",
+         lambda w: _start(w, url=f"{C}/api/conversations"),
+         _expect(user_in=400, user_out=400, supervisor=400, admin=400), screen=True, csrf=False),
 ]
 
 

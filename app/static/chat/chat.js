@@ -769,6 +769,36 @@
     if (tab) chooseFilter(".chat-tabs [data-tab]", tab, function () { state.tab = "open"; });
   }
 
+  // Nova conversa: the ticket opens (in Atendendo when it is the agent's), the composer ready.
+  function openNew() {
+    showError($("chat-new-error"), "");
+    $("chat-new-form").reset();
+    $("chat-new-dialog").showModal();
+    $("chat-new-phone").focus();
+  }
+
+  function submitNew(event) {
+    event.preventDefault();
+    var queue = $("chat-new-queue");
+    var payload = { phone: $("chat-new-phone").value, name: $("chat-new-name").value,
+                    queue: queue && queue.value ? Number(queue.value) : null };
+    var button = $("chat-new-form").querySelector('[type="submit"]');
+    button.disabled = true;
+    api("/chat/api/conversations", { method: "POST", json: payload }).then(function (data) {
+      $("chat-new-dialog").close();
+      refreshCounts();
+      var mine = data.ticket.status === "open" && data.ticket.user && data.ticket.user.id === me.id;
+      var tab = document.querySelector('.chat-tabs [data-tab="open"]');
+      if (mine && state.tab !== "open" && state.tab !== "all" && tab) {
+        chooseFilter(".chat-tabs [data-tab]", tab, function () { state.tab = "open"; });
+      } else {
+        placeRow(data.ticket);
+      }
+      return openTicket(data.ticket.id).then(function () { $("chat-input").focus(); });
+    }).catch(function (error) { showError($("chat-new-error"), error.message); })
+      .then(function () { button.disabled = false; });
+  }
+
   // ------------------------------------------------------------------ wiring
   // A tab or a queue chip: the clicked one alone is active, its filter applies, the list starts over.
   function chooseFilter(group, chosen, apply) {
@@ -830,6 +860,8 @@
   $("chat-transfer-queue").addEventListener("change", fillTransferUsers);
   $("chat-transfer-form").addEventListener("submit", submitTransfer);
   $("chat-close-form").addEventListener("submit", submitClose);
+  $("chat-new").addEventListener("click", openNew);
+  $("chat-new-form").addEventListener("submit", submitNew);
   document.querySelectorAll(".chat-dialog [data-dismiss]").forEach(function (button) {
     button.addEventListener("click", function () { button.closest("dialog").close(); });
   });
