@@ -119,3 +119,35 @@ def test_admin_starts_a_connection_and_scans_its_qr_through_the_api(app, db, fac
     wait_for(lambda: requests.get(f"{sim_stack.url}/api/v1/connection/{conn.id}/qr", headers=auth).json()
              == {"status": "CONNECTED", "qr": None}, message="CONNECTED through the API")
     assert wait_status(app, db, conn.id, "CONNECTED").phone == PHONE
+
+
+def test_an_agent_starts_a_conversation_the_customer_gets_it_and_answers_in_it(app, db, factory, sim_stack, sim):
+    """Nova conversa through the real bridge: the first message reaches a number that never wrote
+    (WhatsApp has no chat with it yet) and the customer's answer lands in the same conversation."""
+    from app.models import Member
+    from app.services import tickets as ticket_actions
+    from app.workers.publish import publish
+
+    vendas, suporte = factory.queue(name="Vendas"), factory.queue(name="Suporte")
+    conn = factory.connection(queues=[vendas, suporte], enabled=True)
+    ana = factory.member(queues=[vendas], name="Ana")
+    sim_stack.start_worker()
+    sim_stack.start_bridge(**FAST)
+    scan_connection(app, db, sim, conn.id, PHONE)
+
+    customer = "5521987650001"
+    ticket, changes, created = ticket_actions.start_conversation(ana, "(21) 98765-0001", "Seu Jorge")
+    db.session.commit()
+    publish(changes, app)
+    assert created
+    message, changes = ticket_actions.send_message(db.session.get(Member, ana.id), ticket.id, "Bom dia, Seu Jorge!")
+    db.session.commit()
+    publish(changes, app)
+    wait_for(lambda: [e for e in sim.log(customer) if e["body"] == "Bom dia, Seu Jorge!"], message="first message")
+    sim.message(PHONE, customer, "Bom dia! Pode falar.", name="Jorge")
+    wait_for(lambda: "Bom dia! Pode falar." in [m.body for m in messages(db, ticket_id=ticket.id, from_me=False)],
+             message="the answer in the same conversation")
+    assert [t.id for t in tickets(db)] == [ticket.id]
+    assert tickets(db)[0].user_id == ana.id and tickets(db)[0].status == "open"
+    # No chatbot menu went to a customer the agent is already talking to.
+    assert [e["body"] for e in sim.log(customer) if e["type"] in ("text", "list")] == ["Bom dia, Seu Jorge!"]
