@@ -590,6 +590,7 @@ def test_an_agent_starts_a_conversation_and_writes_first(desk_live, agents, db):
     expect(page.locator("#chat-new-dialog")).to_be_visible()
     page.fill("#chat-new-phone", "(11) 98765-4321")
     page.fill("#chat-new-name", "Dona Rosa")
+    ana.shot("nova-conversa")
     page.click("#chat-new-form [type=submit]")
     expect(page.locator("#chat-new-dialog")).to_be_hidden()
     expect(page.locator(".chat-tabs [data-tab=open]")).to_have_class(re.compile(r"\bactive\b"))

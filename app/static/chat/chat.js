@@ -784,6 +784,7 @@
                     queue: queue && queue.value ? Number(queue.value) : null };
     var button = $("chat-new-form").querySelector('[type="submit"]');
     button.disabled = true;
+    showError($("chat-new-error"), "");
     api("/chat/api/conversations", { method: "POST", json: payload }).then(function (data) {
       $("chat-new-dialog").close();
       refreshCounts();
