@@ -396,3 +396,23 @@ def start_conversation(user, phone, name=None, queue_id=None) -> tuple:
         changes.ticket(owing)
     changes.ticket(ticket)
     return ticket, changes, True
+
+
+def rename_contact(user, ticket_id, name) -> Changes:
+    """The contact's name as the team knows it ("Maria da padaria"), by a member who may see the
+    ticket; WhatsApp's own name no longer replaces it (routing only fills an empty name). A group's
+    name is WhatsApp's. Every conversation of the contact in progress shows it, live."""
+    from app.models import Ticket
+    from app.services import inputs
+
+    changes = Changes()
+    ticket = visibility.get_visible_ticket(user, ticket_id)
+    if ticket.is_group:
+        raise DomainError(_l("A group's name comes from WhatsApp."), status=422)
+    ticket.contact.name = inputs.text(name, _l("Name"), required=True, max_len=200, single_line=True)
+    changes.ticket(ticket)
+    for other in db.session.scalars(select(Ticket).where(Ticket.contact_id == ticket.contact_id,
+                                                         Ticket.status.in_(TicketStatus.ACTIVE),
+                                                         Ticket.id != ticket.id)):
+        changes.ticket(other)  # heard in its own rooms only: those who may see that conversation
+    return changes

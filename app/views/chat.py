@@ -441,6 +441,8 @@ class ChatView(BaseView):
             changes = tickets.reopen(user, ticket_id)
         elif action == "return":
             changes = tickets.return_to_pending(user, ticket_id)
+        elif action == "rename":
+            changes = tickets.rename_contact(user, ticket_id, data.get("name"))
         else:
             abort(404)
         commit_and_publish(changes)

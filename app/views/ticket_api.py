@@ -276,6 +276,19 @@ class TicketApi(BaseApi):
         """
         return self._action(ticket_id, lambda: tickets.reopen(_me(), ticket_id))
 
+    @expose("/<ticket_id>/contact", methods=["POST"])
+    @protect()
+    @permission_name("post")
+    def rename_contact(self, ticket_id):
+        """The contact's name as the team knows it: {"name": ...} (not for groups).
+        ---
+        post:
+          parameters: [{in: path, name: ticket_id, required: true, schema: {type: integer}}]
+          requestBody: {required: true, content: {application/json: {schema: {type: object, required: [name], properties: {name: {type: string, minLength: 1, maxLength: 200}}}}}}
+          responses: {200: {description: ticket}, 400: {description: not a JSON object}, 404: {description: not found}, 422: {description: bad name or a group}}
+        """
+        return self._action(ticket_id, lambda: tickets.rename_contact(_me(), ticket_id, _body().get("name")))
+
     @expose("/<ticket_id>/return", methods=["POST"])
     @protect()
     @permission_name("return")

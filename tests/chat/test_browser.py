@@ -575,7 +575,7 @@ def test_staff_tabs_stay_on_one_line_with_counts(desk_live, agents):
 def test_an_agent_starts_a_conversation_and_writes_first(desk_live, agents, db):
     """Nova conversa: a wrong number is refused in Portuguese with the dialog still open; a right one
     opens the conversation in Atendendo with the agent, the composer ready; the supervisor sees it
-    among all tickets."""
+    among all tickets; the agent corrects the contact's name and both lists show the new one."""
     from app.models import Message, Ticket
 
     sara, ana = agents("sara@teste.com.br"), agents("ana@teste.com.br")
@@ -603,6 +603,15 @@ def test_an_agent_starts_a_conversation_and_writes_first(desk_live, agents, db):
     expect(page.locator("#chat-message-list")).to_contain_text("Olá, Dona Rosa! Aqui é a Ana.")
     sara.tab("all")
     expect(sara.row("Dona Rosa")).to_have_count(1)
+    # The contact's name is corrected from the conversation's header, live for the supervisor too.
+    page.click("#chat-contact-edit")
+    expect(page.locator("#chat-rename-name")).to_have_value("Dona Rosa")
+    page.fill("#chat-rename-name", "Rosa da Floricultura")
+    page.click("#chat-rename-form [type=submit]")
+    expect(page.locator("#chat-rename-dialog")).to_be_hidden()
+    expect(page.locator("#chat-contact-name")).to_have_text("Rosa da Floricultura")
+    expect(ana.row("Rosa da Floricultura")).to_have_count(1)
+    expect(sara.row("Rosa da Floricultura")).to_have_count(1)
     db.session.expire_all()
     ticket = db.session.query(Ticket).one()
     assert (ticket.status, ticket.user_id, ticket.queue_id) == ("open", desk_live.ids["ana"], desk_live.ids["vendas"])

@@ -201,3 +201,34 @@ def test_two_agents_starting_the_same_number_at_once_share_one_conversation(app,
         assert results["ana"][0] == results["bia"][0], results
         assert sorted(r[1] for r in results.values()) == [False, True], results
     assert len(engine.tickets()) == 10
+
+
+def test_a_contact_is_renamed_by_who_sees_the_conversation_and_whatsapp_does_not_undo_it(engine, world):
+    from app.models import Contact
+    from app.services import NotFound
+
+    engine.deliver(engine.message(world.default, phone="5511988887777", body="Oi", name="mari ❤"))
+    ticket = engine.tickets()[0]
+    changes = tickets.rename_contact(world.ana, ticket.id, "  Maria da Padaria ")
+    commit(engine)
+    assert changes and engine.db.session.get(Contact, ticket.contact_id).name == "Maria da Padaria"
+    # Her next message carries WhatsApp's name again: the team's name stays.
+    engine.deliver(engine.message(world.default, phone="5511988887777", body="Oi de novo", name="mari ❤"))
+    assert engine.db.session.get(Contact, ticket.contact_id).name == "Maria da Padaria"
+    # Caio (Suporte) cannot see the ticket: not found, nothing changed; bad names are refused.
+    with pytest.raises(NotFound):
+        tickets.rename_contact(world.caio, ticket.id, "Outra")
+    for bad in ("", "   ", "a\nb", "x" * 201, None, 5):
+        with pytest.raises(DomainError):
+            tickets.rename_contact(world.ana, ticket.id, bad)
+        engine.db.session.rollback()
+    assert engine.db.session.get(Contact, ticket.contact_id).name == "Maria da Padaria"
+
+
+def test_a_groups_name_is_whatsapps(engine, world):
+    engine.settings(ignore_group_messages=False)
+    engine.deliver(engine.group_message(world.default))
+    group = engine.tickets(is_group=True)[0]
+    with pytest.raises(DomainError) as err:
+        tickets.rename_contact(world.sup, group.id, "Meu grupo")
+    assert err.value.status == 422 and err.value.message == "O nome de um grupo vem do WhatsApp."

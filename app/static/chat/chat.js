@@ -382,6 +382,7 @@
     $("chat-conversation").hidden = false;
     $("chat-contact-name").textContent = contactName(row) + (row.is_group ? " (" + T.group + ")" : "");
     $("chat-contact-phone").textContent = row.is_group ? "" : (row.contact.phone || "");
+    $("chat-contact-edit").hidden = row.is_group;
     queueTag($("chat-ticket-queue"), row.queue);
     var info = "#" + row.id + " · " + (row.status === "closed" && row.awaiting_rating ? T.awaiting_rating : T["status_" + row.status]);
     if (row.user) info += " · " + T.assigned_to + ": " + row.user.name;
@@ -800,6 +801,22 @@
       .then(function () { button.disabled = false; });
   }
 
+  // The contact's name as the team knows it (WhatsApp's name no longer replaces it).
+  function openRename() {
+    if (!state.current) return;
+    showError($("chat-rename-error"), "");
+    $("chat-rename-name").value = state.current.contact.name || "";
+    $("chat-rename-dialog").showModal();
+    $("chat-rename-name").select();
+  }
+
+  function submitRename(event) {
+    event.preventDefault();
+    act("rename", { name: $("chat-rename-name").value })
+      .then(function () { $("chat-rename-dialog").close(); })
+      .catch(function (error) { showError($("chat-rename-error"), error.message); });
+  }
+
   // ------------------------------------------------------------------ wiring
   // A tab or a queue chip: the clicked one alone is active, its filter applies, the list starts over.
   function chooseFilter(group, chosen, apply) {
@@ -862,6 +879,8 @@
   $("chat-transfer-form").addEventListener("submit", submitTransfer);
   $("chat-close-form").addEventListener("submit", submitClose);
   $("chat-new").addEventListener("click", openNew);
+  $("chat-contact-edit").addEventListener("click", openRename);
+  $("chat-rename-form").addEventListener("submit", submitRename);
   $("chat-new-form").addEventListener("submit", submitNew);
   document.querySelectorAll(".chat-dialog [data-dismiss]").forEach(function (button) {
     button.addEventListener("click", function () { button.closest("dialog").close(); });
