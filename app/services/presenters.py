@@ -2,7 +2,7 @@
 import json
 
 
-def _iso(value):
+def iso(value):
     return value.isoformat() + "Z" if value else None
 
 
@@ -21,10 +21,10 @@ def ticket_json(ticket) -> dict:
         "connection": {"id": ticket.connection.id, "name": ticket.connection.name},
         "unread_count": ticket.unread_count,
         "last_message": ticket.last_message,
-        "last_message_at": _iso(ticket.last_message_at),
-        "created_at": _iso(ticket.created_at),
-        "updated_at": _iso(ticket.updated_at),
-        "closed_at": _iso(ticket.closed_at),
+        "last_message_at": iso(ticket.last_message_at),
+        "created_at": iso(ticket.created_at),
+        "updated_at": iso(ticket.updated_at),
+        "closed_at": iso(ticket.closed_at),
     }
 
 
@@ -42,5 +42,5 @@ def message_json(message) -> dict:
         "user_id": message.user_id,
         # Never the server's file path: the file is fetched by message id, by those who may see it.
         "media": {"mime": message.media_mime, "name": message.media_name} if message.media_path else None,
-        "created_at": _iso(message.created_at),
+        "created_at": iso(message.created_at),
     }

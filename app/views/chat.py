@@ -20,8 +20,9 @@ from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.security import safe_join
 from wtforms.validators import ValidationError
 
-from app.models import Member, Message, Queue, RatingTemplate, Ticket, TicketStatus, db
+from app.models import Member, Message, Queue, RatingTemplate, Ticket, TicketStatus, db, utcnow
 from app.services import DomainError, search
+from app.services.presenters import iso
 
 PAGE_SIZE = 30
 MESSAGES_PAGE = 50
@@ -228,6 +229,7 @@ class ChatView(BaseView):
             "accept": ",".join(sorted(self.upload_extensions())),
             "inline": sorted(INLINE_MIME),
             "strings": chat_strings(),
+            "now": iso(utcnow()),
         }
         return self.render_template("chat/index.html", boot=boot, csrf=generate_csrf())
 

@@ -11,6 +11,7 @@
   var boot = JSON.parse(document.getElementById("chat-boot").textContent);
   var T = boot.strings;
   var me = boot.user;
+  var openedAt = Date.parse(boot.now);  // the server's clock: tickets created after it are new
   var csrf = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
   var EMOJI = ["😀", "😁", "😂", "🙂", "😉", "😊", "😍", "😘", "😎", "🤔", "😅", "😢", "😭", "😡", "😱", "🙏",
     "👍", "👎", "👏", "🙌", "👋", "🤝", "💪", "✌️", "❤️", "💙", "💚", "🎉", "✅", "❌", "⚠️", "⏰",
@@ -223,6 +224,7 @@
         if (state.rows.has(row.id)) return;
         state.rows.set(row.id, row);
         list.appendChild(renderRow(row));
+        announceIfNew(row);
       });
       $("chat-more").hidden = !data.cursor;
       countsSeq++;
@@ -730,10 +732,20 @@
     if (state.current && state.current.id === row.id) refreshTicket(row.id);
     refreshCounts();
     var wasPending = before && before.status === "pending" && (before.queue && row.queue ? before.queue.id === row.queue.id : true);
-    if (row.status === "pending" && !wasPending && row.queue && me.queue_ids.indexOf(row.queue.id) >= 0) {
-      notify(T.notify_pending, contactName(row), row.id);
-    }
+    if (row.status === "pending" && !wasPending && inMyQueues(row)) notify(T.notify_pending, contactName(row), row.id);
   });
+
+  // A list fetched between a new ticket's commit and its event shows it first: the event then finds
+  // it known and waiting, so the ring is given here for a ticket created since the page opened.
+  function announceIfNew(row) {
+    if (row.status !== "pending" || state.known.has(row.id)) return;
+    state.known.set(row.id, row);
+    if (inMyQueues(row) && Date.parse(row.created_at) >= openedAt) notify(T.notify_pending, contactName(row), row.id);
+  }
+
+  function inMyQueues(row) {
+    return !!row.queue && me.queue_ids.indexOf(row.queue.id) >= 0;
+  }
 
   socket.on("ticket:removed", function (payload) {
     if (!payload || typeof payload.id !== "number") return;
