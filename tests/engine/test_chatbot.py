@@ -129,3 +129,12 @@ def test_a_number_followed_by_a_dot_or_parenthesis_picks_the_queue(engine, facto
     engine.deliver(engine.message(c, phone="5511900002222"))
     engine.deliver(engine.message(c, phone="5511900002222", body="1)"))
     assert engine.tickets()[-1].queue_id == a.id
+
+
+def test_choosing_a_queue_without_greeting_sends_nothing_more(engine, factory):
+    a, b = factory.queue(name="Vendas", bot_order=1), factory.queue(name="Suporte", bot_order=2, greeting_message="")
+    c = factory.connection(queues=[a, b], greeting_message="Escolha")
+    engine.deliver(engine.message(c))
+    engine.deliver(engine.message(c, body="2"))
+    t = engine.tickets()[0]
+    assert t.queue_id == b.id and len(engine.sent(t)) == 1

@@ -70,6 +70,18 @@ def test_the_configured_time_zone_decides(factory, db):
     assert hours.is_open(q, dt.datetime(2026, 11, 23, 2, 0), "Asia/Tokyo")  # Monday 11:00 there
 
 
+def test_aware_moments_are_read_in_their_own_zone(factory, db):
+    """Naive means UTC; an aware moment keeps its zone (hours and the 30-minute rule alike)."""
+    from zoneinfo import ZoneInfo
+
+    q = _queue(factory, db, [(0, (8, 0), (18, 0))])
+    assert hours.is_open(q, dt.datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo(SP)), SP)  # Monday 09:00 there
+    assert not hours.is_open(q, dt.datetime(2026, 11, 23, 7, 0, tzinfo=ZoneInfo(SP)), SP)
+    contact = type("C", (), {"out_of_hours_sent_at": dt.datetime(2026, 11, 23, 12, 0)})()  # naive UTC, as stored
+    assert not hours.may_send_out_of_hours(contact, dt.datetime(2026, 11, 23, 9, 29, tzinfo=ZoneInfo(SP)))
+    assert hours.may_send_out_of_hours(contact, dt.datetime(2026, 11, 23, 9, 30, tzinfo=ZoneInfo(SP)))
+
+
 def test_a_queue_without_intervals_is_always_open(factory, db):
     assert hours.is_open(factory.queue(), sp(29, 3, 0), SP)
 

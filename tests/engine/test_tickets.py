@@ -233,3 +233,29 @@ def test_no_messages_on_a_closed_ticket(engine, world):
     with pytest.raises(DomainError, match="reabra"):
         tickets.send_message(world.ana, world.ticket.id, "oi")
 
+
+
+def test_a_ticket_taken_out_of_the_menu_no_longer_answers_to_the_menu(engine, factory):
+    """Accepting or transferring a ticket still waiting for the menu choice ends the menu: the
+    customer's next "1" is a message, not a queue choice that would move the ticket."""
+    a, b = factory.queue(name="Vendas", bot_order=1), factory.queue(name="Suporte", bot_order=2)
+    c = factory.connection(queues=[a, b], greeting_message="Escolha")
+    sup = factory.member(profile="supervisor", name="Sueli")
+    engine.deliver(engine.message(c))
+    t = engine.tickets()[0]
+    assert t.awaiting_menu and t.queue_id is None
+    tickets.transfer(sup, t.id, queue_id=b.id)
+    commit(engine)
+    n = len(engine.sent(t))
+    engine.deliver(engine.message(c, body="1"))
+    t = engine.tickets()[0]
+    assert (t.queue_id, t.status, t.awaiting_menu, len(engine.sent(t))) == (b.id, TicketStatus.PENDING, False, n)
+
+    engine.deliver(engine.message(c, phone="5511900003333"))
+    other = engine.tickets()[-1]
+    tickets.accept(sup, other.id)
+    tickets.return_to_pending(sup, other.id)
+    commit(engine)
+    engine.deliver(engine.message(c, phone="5511900003333", body="2"))
+    other = engine.tickets()[-1]
+    assert other.queue_id is None and not other.awaiting_menu
