@@ -169,3 +169,17 @@ def test_very_long_bodies_are_cut(engine, factory):
     c = factory.connection()
     engine.deliver(engine.message(c, body="a" * (MAX_INBOUND_BODY + 50)))
     assert len(engine.db.session.query(Message).one().body) == MAX_INBOUND_BODY
+
+
+def test_a_message_for_a_connection_deleted_meanwhile_is_ignored(engine, factory):
+    from app.models import Ticket
+    from app.services import inbox
+
+    c = factory.connection()
+    event_id = inbox.receive(engine.message(c))
+    engine.db.session.commit()
+    engine.db.session.delete(c)
+    engine.db.session.commit()
+    result, _changes = inbox.process(event_id)
+    assert result == "ignored"
+    assert engine.count(Ticket) == 0 and engine.count(Message) == 0
