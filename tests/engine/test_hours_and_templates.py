@@ -59,6 +59,15 @@ def test_sunday_night_runs_into_monday(factory, db):
     assert not hours.is_open(q, sp(30, 1, 0), SP)
 
 
+def test_midnight_to_midnight_is_the_whole_day(factory, db):
+    q = _queue(factory, db, [(0, (0, 0), (0, 0))])  # Monday 00:00–00:00 (what the queue screen offers)
+    assert hours.is_open(q, sp(23, 0, 0), SP)
+    assert hours.is_open(q, sp(23, 12, 0), SP)
+    assert hours.is_open(q, sp(23, 23, 59), SP)
+    assert not hours.is_open(q, sp(22, 23, 59), SP)  # Sunday
+    assert not hours.is_open(q, sp(24, 0, 0), SP)  # Tuesday
+
+
 def test_the_configured_time_zone_decides(factory, db):
     q = _queue(factory, db, [(0, (8, 0), (18, 0))])
     moment = dt.datetime(2026, 11, 23, 12, 0)  # Monday 12:00 UTC = 09:00 in São Paulo = 21:00 in Tokyo
