@@ -259,3 +259,22 @@ def test_a_ticket_taken_out_of_the_menu_no_longer_answers_to_the_menu(engine, fa
     engine.deliver(engine.message(c, phone="5511900003333", body="2"))
     other = engine.tickets()[-1]
     assert other.queue_id is None and not other.awaiting_menu
+
+
+def test_transfer_to_where_the_ticket_already_is_is_refused(engine, world):
+    engine.settings(transfer_message=True, transfer_message_text="Transferido")
+
+    def refused(**target):
+        with pytest.raises(DomainError) as err:
+            tickets.transfer(world.ana, world.ticket.id, **target)
+        assert err.value.status == 422 and err.value.message == "O ticket já está nesse destino."
+        engine.db.session.rollback()
+
+    refused(queue_id=world.q1.id)  # pending in Suporte already
+    tickets.accept(world.ana, world.ticket.id)
+    commit(engine)
+    n = len(engine.sent(world.ticket))
+    refused(user_id=world.ana.id)
+    refused(queue_id=world.q1.id, user_id=world.ana.id)
+    t = engine.tickets()[0]
+    assert (t.status, t.queue_id, t.user_id, len(engine.sent(t))) == (TicketStatus.OPEN, world.q1.id, world.ana.id, n)
