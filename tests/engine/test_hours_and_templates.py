@@ -45,6 +45,7 @@ def test_several_intervals_on_one_day(factory, db):
 def test_interval_across_midnight(factory, db):
     q = _queue(factory, db, [(4, (22, 0), (2, 0))])  # Friday 22:00 – Saturday 02:00
     assert not hours.is_open(q, sp(27, 21, 59), SP)
+    assert hours.is_open(q, sp(27, 22, 0), SP)  # the start is included
     assert hours.is_open(q, sp(27, 23, 30), SP)
     assert hours.is_open(q, sp(28, 1, 59), SP)  # Saturday early morning
     assert not hours.is_open(q, sp(28, 2, 0), SP)
@@ -148,6 +149,23 @@ def test_out_of_hours_with_open_tickets_off_closes_the_ticket(engine, factory, d
     engine.deliver(engine.message(c), now=sp(23, 20, 5))
     tickets = engine.tickets()
     assert len(tickets) == 2 and tickets[1].status == TicketStatus.CLOSED and engine.sent(tickets[1]) == []
+
+
+def test_a_ticket_being_handled_gets_no_out_of_hours_message(engine, factory, db):
+    """An agent still talking to the customer after hours: the customer's messages reach the agent,
+    nothing automatic is sent and the ticket is not closed."""
+    from app.services import tickets
+
+    q, c = _out_of_hours_setup(engine, factory, db, open_out_of_hours=False)
+    agent = factory.member(queues=[q], name="Ana")
+    engine.deliver(engine.message(c), now=sp(23, 17, 50))
+    t = engine.tickets()[0]
+    tickets.accept(agent, t.id)
+    db.session.commit()
+    n = len(engine.sent(t))
+    engine.deliver(engine.message(c, body="ainda está aí?"), now=sp(23, 18, 30))
+    t = engine.tickets()[0]
+    assert (t.status, t.user_id, len(engine.sent(t)), t.unread_count) == (TicketStatus.OPEN, agent.id, n, 1)
 
 
 def test_out_of_hours_after_the_menu_choice(engine, factory, db):
