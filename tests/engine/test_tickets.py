@@ -116,6 +116,17 @@ def test_transfer_to_nowhere_is_refused_and_changes_nothing(engine, world, targe
     assert engine.tickets()[0].queue_id == world.q1.id
 
 
+def test_transfer_to_a_deactivated_agent_is_refused(engine, world):
+    world.caio.active = False
+    commit(engine)
+    with pytest.raises(DomainError) as err:
+        tickets.transfer(world.ana, world.ticket.id, user_id=world.caio.id)
+    assert err.value.status == 422
+    engine.db.session.rollback()
+    t = engine.tickets()[0]
+    assert (t.status, t.user_id) == (TicketStatus.PENDING, None)
+
+
 def test_a_user_cannot_take_over_another_agents_open_ticket(engine, world):
     tickets.accept(world.ana, world.ticket.id)
     commit(engine)
