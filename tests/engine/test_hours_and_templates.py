@@ -168,6 +168,15 @@ def test_a_ticket_being_handled_gets_no_out_of_hours_message(engine, factory, db
     assert (t.status, t.user_id, len(engine.sent(t)), t.unread_count) == (TicketStatus.OPEN, agent.id, n, 1)
 
 
+def test_a_group_gets_no_automatic_message_out_of_hours(engine, factory, db):
+    q, c = _out_of_hours_setup(engine, factory, db, open_out_of_hours=False)
+    engine.settings(ignore_group_messages=False)
+    engine.deliver(engine.group_message(c), now=sp(23, 20, 0))
+    engine.deliver(engine.group_message(c, body="alguém?"), now=sp(23, 20, 1))
+    [t] = engine.tickets()
+    assert (t.is_group, t.queue_id, t.status, engine.sent(t)) == (True, q.id, TicketStatus.PENDING, [])
+
+
 def test_out_of_hours_after_the_menu_choice(engine, factory, db):
     engine.settings(business_hours=True, open_tickets_out_of_hours=True, timezone=SP)
     a = _queue(factory, db, [(0, (8, 0), (18, 0))], name="Vendas", bot_order=1, greeting_message="Vendas!")
