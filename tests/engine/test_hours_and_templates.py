@@ -177,6 +177,15 @@ def test_a_group_gets_no_automatic_message_out_of_hours(engine, factory, db):
     assert (t.is_group, t.queue_id, t.status, engine.sent(t)) == (True, q.id, TicketStatus.PENDING, [])
 
 
+def test_a_ticket_without_queue_has_no_hours(engine, factory, db):
+    engine.settings(business_hours=True, open_tickets_out_of_hours=False, timezone=SP)
+    c = factory.connection(queues=[], greeting_message="Olá", out_of_hours_message="Fechado")
+    engine.deliver(engine.message(c), now=sp(23, 20, 0))
+    assert engine.deliver(engine.message(c, body="oi de novo"), now=sp(23, 20, 1)) == "appended"
+    [t] = engine.tickets()
+    assert (t.queue_id, t.status, [m.body for m in engine.sent(t)]) == (None, TicketStatus.PENDING, ["Olá"])
+
+
 def test_out_of_hours_after_the_menu_choice(engine, factory, db):
     engine.settings(business_hours=True, open_tickets_out_of_hours=True, timezone=SP)
     a = _queue(factory, db, [(0, (8, 0), (18, 0))], name="Vendas", bot_order=1, greeting_message="Vendas!")
