@@ -289,3 +289,18 @@ def test_transfer_to_where_the_ticket_already_is_is_refused(engine, world):
     refused(queue_id=world.q1.id, user_id=world.ana.id)
     t = engine.tickets()[0]
     assert (t.status, t.queue_id, t.user_id, len(engine.sent(t))) == (TicketStatus.OPEN, world.q1.id, world.ana.id, n)
+
+
+def test_closing_keeps_the_agent_or_records_who_closed(engine, world):
+    """The agent a rating is stored against: the ticket's own agent even when a Supervisor closes
+    it; the closing member when nobody had accepted it."""
+    tickets.accept(world.ana, world.ticket.id)
+    tickets.close(world.sup, world.ticket.id)
+    commit(engine)
+    assert engine.tickets()[0].user_id == world.ana.id
+    engine.deliver(engine.message(world.c, phone="5511900004444"))
+    pending = engine.tickets()[-1]
+    tickets.close(world.bia, pending.id)
+    commit(engine)
+    t = engine.tickets(id=pending.id)[0]
+    assert (t.status, t.user_id) == (TicketStatus.CLOSED, world.bia.id)
