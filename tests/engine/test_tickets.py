@@ -304,3 +304,20 @@ def test_closing_keeps_the_agent_or_records_who_closed(engine, world):
     commit(engine)
     t = engine.tickets(id=pending.id)[0]
     assert (t.status, t.user_id) == (TicketStatus.CLOSED, world.bia.id)
+
+
+def test_the_buttons_each_member_gets(engine, world):
+    """allowed_actions: the chat screen's buttons follow the same rules as the actions."""
+    def actions(member):
+        engine.db.session.expire_all()
+        return tickets.allowed_actions(member, engine.tickets()[0])
+
+    assert actions(world.ana) == actions(world.sup) == {"accept", "transfer", "close"}
+    tickets.accept(world.ana, world.ticket.id)
+    commit(engine)
+    assert actions(world.ana) == actions(world.sup) == {"transfer", "close", "return", "send"}
+    assert actions(world.bia) == set()  # another agent's conversation
+    tickets.close(world.ana, world.ticket.id)
+    commit(engine)
+    assert actions(world.ana) == actions(world.sup) == {"reopen"}
+    assert actions(world.bia) == set()
