@@ -271,6 +271,16 @@ def test_a_ticket_taken_out_of_the_menu_no_longer_answers_to_the_menu(engine, fa
     other = engine.tickets()[-1]
     assert other.queue_id is None and not other.awaiting_menu
 
+    engine.deliver(engine.message(c, phone="5511900005555"))
+    third = engine.tickets()[-1]
+    tickets.close(sup, third.id)
+    tickets.reopen(sup, third.id)
+    tickets.return_to_pending(sup, third.id)
+    commit(engine)
+    engine.deliver(engine.message(c, phone="5511900005555", body="2"))
+    third = engine.tickets()[-1]
+    assert third.queue_id is None and not third.awaiting_menu
+
 
 def test_transfer_to_where_the_ticket_already_is_is_refused(engine, world):
     engine.settings(transfer_message=True, transfer_message_text="Transferido")
