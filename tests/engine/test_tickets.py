@@ -310,10 +310,11 @@ def test_closing_keeps_the_agent_or_records_who_closed(engine, world):
     assert engine.tickets()[0].user_id == world.ana.id
     engine.deliver(engine.message(world.c, phone="5511900004444"))
     pending = engine.tickets()[-1]
+    assert pending.unread_count == 1
     tickets.close(world.bia, pending.id)
     commit(engine)
     t = engine.tickets(id=pending.id)[0]
-    assert (t.status, t.user_id) == (TicketStatus.CLOSED, world.bia.id)
+    assert (t.status, t.user_id, t.unread_count) == (TicketStatus.CLOSED, world.bia.id, 0)  # nothing left unread
 
 
 def test_the_buttons_each_member_gets(engine, world):
