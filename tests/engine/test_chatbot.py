@@ -138,3 +138,11 @@ def test_choosing_a_queue_without_greeting_sends_nothing_more(engine, factory):
     engine.deliver(engine.message(c, body="2"))
     t = engine.tickets()[0]
     assert t.queue_id == b.id and len(engine.sent(t)) == 1
+
+
+def test_one_queue_without_greeting_sends_the_connection_greeting(engine, factory):
+    q = factory.queue(greeting_message="")
+    c = factory.connection(queues=[q], greeting_message="Olá {{nome}}")
+    engine.deliver(engine.message(c, name="Maria"))
+    t = engine.tickets()[0]
+    assert t.queue_id == q.id and [m.body for m in engine.sent(t)] == ["Olá Maria"]

@@ -332,3 +332,15 @@ def test_the_buttons_each_member_gets(engine, world):
     commit(engine)
     assert actions(world.ana) == actions(world.sup) == {"reopen"}
     assert actions(world.bia) == set()
+
+
+def test_reopening_a_ticket_closed_without_agent_gives_it_to_the_reopening_member(engine, world):
+    """Closed with nobody (e.g. by the out-of-hours rule): Atendendo always has an agent."""
+    from app.models import utcnow
+
+    world.ticket.status, world.ticket.closed_at = TicketStatus.CLOSED, utcnow()
+    commit(engine)
+    tickets.reopen(world.sup, world.ticket.id)
+    commit(engine)
+    t = engine.tickets()[0]
+    assert (t.status, t.user_id, t.closed_at) == (TicketStatus.OPEN, world.sup.id, None)
