@@ -148,3 +148,15 @@ def test_a_group_message_is_never_a_rating_answer(engine, rated):
     engine.db.session.commit()
     assert engine.deliver(engine.group_message(rated.c, body="2")) == "created"
     assert engine.db.session.query(Rating).count() == 0
+
+
+def test_reopening_ends_the_rating_wait(engine, rated):
+    tickets.close(rated.agent, rated.ticket.id, rating_template_id=rated.template.id)
+    tickets.reopen(rated.agent, rated.ticket.id)
+    engine.settings(send_ratings=False)
+    tickets.close(rated.agent, rated.ticket.id)  # closed again, this time without a rating
+    engine.db.session.commit()
+    t = engine.tickets()[0]
+    assert not t.awaiting_rating and t.rating_expires_at is None
+    assert engine.deliver(engine.message(rated.c, body="2")) == "created"
+    assert engine.db.session.query(Rating).count() == 0
