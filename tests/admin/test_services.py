@@ -261,6 +261,25 @@ def test_queue_rules(db):
     assert len(whole_day.hours) == 7
 
 
+def test_queue_hours_edges(db):
+    """Intervals that only touch do not overlap (also across midnight and from Sunday into Monday);
+    at most 6 intervals a day; a JSON true is no weekday."""
+    from app.services import queues
+
+    touching = [{"weekday": 0, "start": "08:00", "end": "12:00"}, {"weekday": 0, "start": "12:00", "end": "18:00"},
+                {"weekday": 0, "start": "18:00", "end": "02:00"}, {"weekday": 1, "start": "02:00", "end": "03:00"},
+                {"weekday": 6, "start": "20:00", "end": "08:00"}]
+    assert len(queues.create({"name": "Encostadas", "color": "#000010", "hours": touching}).hours) == 5
+    six = [{"weekday": 2, "start": f"{h:02d}:00", "end": f"{h:02d}:30"} for h in range(8, 14)]
+    assert len(queues.create({"name": "Seis", "color": "#000011", "hours": six}).hours) == 6
+    seven = six + [{"weekday": 2, "start": "15:00", "end": "16:00"}]
+    for hours in (seven, [{"weekday": True, "start": "08:00", "end": "09:00"}]):
+        with pytest.raises(DomainError):
+            queues.create({"name": "Demais", "color": "#000012", "hours": hours})
+        db.session.rollback()
+    assert queues.ordered().filter_by(name="Demais").count() == 0
+
+
 def test_queue_hours_from_the_form_texts(db):
     from app.services import queues
 

@@ -99,3 +99,50 @@ def test_no_queue_leaves_the_ticket_without_queue(engine, factory):
     assert [m.body for m in engine.sent(t)] == ["Olá Maria"]
     engine.deliver(engine.message(c, body="1"))
     assert engine.tickets()[0].queue_id is None and len(engine.sent(t)) == 1
+
+
+def test_a_connection_without_greeting_sends_the_menu_alone(engine, factory):
+    engine.settings(chatbot_type="text")
+    a, b = factory.queue(name="Vendas", bot_order=1), factory.queue(name="Suporte", bot_order=2)
+    c = factory.connection(queues=[a, b], greeting_message="")
+    engine.deliver(engine.message(c))
+    [menu] = engine.sent(engine.tickets()[0])
+    assert menu.type == "text" and menu.body == "1 - Vendas\n2 - Suporte"
+
+
+def test_a_list_menu_without_greeting_still_has_a_text(engine, factory):
+    engine.settings(chatbot_type="list")
+    a, b = factory.queue(name="Vendas", bot_order=1), factory.queue(name="Suporte", bot_order=2)
+    c = factory.connection(queues=[a, b], greeting_message="")
+    engine.deliver(engine.message(c))
+    [menu] = engine.sent(engine.tickets()[0])
+    assert menu.type == "list" and menu.body == "Escolha uma opção:"
+    assert json.loads(menu.extra)["fallback"] == "1 - Vendas\n2 - Suporte"
+
+
+def test_a_number_followed_by_a_dot_or_parenthesis_picks_the_queue(engine, factory):
+    a, b = factory.queue(name="Vendas", bot_order=1), factory.queue(name="Suporte", bot_order=2)
+    c = factory.connection(queues=[a, b])
+    engine.deliver(engine.message(c))
+    engine.deliver(engine.message(c, body="2."))
+    assert engine.tickets()[0].queue_id == b.id
+    engine.deliver(engine.message(c, phone="5511900002222"))
+    engine.deliver(engine.message(c, phone="5511900002222", body="1)"))
+    assert engine.tickets()[-1].queue_id == a.id
+
+
+def test_choosing_a_queue_without_greeting_sends_nothing_more(engine, factory):
+    a, b = factory.queue(name="Vendas", bot_order=1), factory.queue(name="Suporte", bot_order=2, greeting_message="")
+    c = factory.connection(queues=[a, b], greeting_message="Escolha")
+    engine.deliver(engine.message(c))
+    engine.deliver(engine.message(c, body="2"))
+    t = engine.tickets()[0]
+    assert t.queue_id == b.id and len(engine.sent(t)) == 1
+
+
+def test_one_queue_without_greeting_sends_the_connection_greeting(engine, factory):
+    q = factory.queue(greeting_message="")
+    c = factory.connection(queues=[q], greeting_message="Olá {{nome}}")
+    engine.deliver(engine.message(c, name="Maria"))
+    t = engine.tickets()[0]
+    assert t.queue_id == q.id and [m.body for m in engine.sent(t)] == ["Olá Maria"]

@@ -45,6 +45,7 @@ def test_several_intervals_on_one_day(factory, db):
 def test_interval_across_midnight(factory, db):
     q = _queue(factory, db, [(4, (22, 0), (2, 0))])  # Friday 22:00 – Saturday 02:00
     assert not hours.is_open(q, sp(27, 21, 59), SP)
+    assert hours.is_open(q, sp(27, 22, 0), SP)  # the start is included
     assert hours.is_open(q, sp(27, 23, 30), SP)
     assert hours.is_open(q, sp(28, 1, 59), SP)  # Saturday early morning
     assert not hours.is_open(q, sp(28, 2, 0), SP)
@@ -59,6 +60,15 @@ def test_sunday_night_runs_into_monday(factory, db):
     assert not hours.is_open(q, sp(30, 1, 0), SP)
 
 
+def test_midnight_to_midnight_is_the_whole_day(factory, db):
+    q = _queue(factory, db, [(0, (0, 0), (0, 0))])  # Monday 00:00–00:00 (what the queue screen offers)
+    assert hours.is_open(q, sp(23, 0, 0), SP)
+    assert hours.is_open(q, sp(23, 12, 0), SP)
+    assert hours.is_open(q, sp(23, 23, 59), SP)
+    assert not hours.is_open(q, sp(22, 23, 59), SP)  # Sunday
+    assert not hours.is_open(q, sp(24, 0, 0), SP)  # Tuesday
+
+
 def test_the_configured_time_zone_decides(factory, db):
     q = _queue(factory, db, [(0, (8, 0), (18, 0))])
     moment = dt.datetime(2026, 11, 23, 12, 0)  # Monday 12:00 UTC = 09:00 in São Paulo = 21:00 in Tokyo
@@ -68,6 +78,18 @@ def test_the_configured_time_zone_decides(factory, db):
     # Monday 02:00 UTC is still Sunday 23:00 in São Paulo
     assert not hours.is_open(q, dt.datetime(2026, 11, 23, 2, 0), SP)
     assert hours.is_open(q, dt.datetime(2026, 11, 23, 2, 0), "Asia/Tokyo")  # Monday 11:00 there
+
+
+def test_aware_moments_are_read_in_their_own_zone(factory, db):
+    """Naive means UTC; an aware moment keeps its zone (hours and the 30-minute rule alike)."""
+    from zoneinfo import ZoneInfo
+
+    q = _queue(factory, db, [(0, (8, 0), (18, 0))])
+    assert hours.is_open(q, dt.datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo(SP)), SP)  # Monday 09:00 there
+    assert not hours.is_open(q, dt.datetime(2026, 11, 23, 7, 0, tzinfo=ZoneInfo(SP)), SP)
+    contact = type("C", (), {"out_of_hours_sent_at": dt.datetime(2026, 11, 23, 12, 0)})()  # naive UTC, as stored
+    assert not hours.may_send_out_of_hours(contact, dt.datetime(2026, 11, 23, 9, 29, tzinfo=ZoneInfo(SP)))
+    assert hours.may_send_out_of_hours(contact, dt.datetime(2026, 11, 23, 9, 30, tzinfo=ZoneInfo(SP)))
 
 
 def test_a_queue_without_intervals_is_always_open(factory, db):
@@ -127,6 +149,41 @@ def test_out_of_hours_with_open_tickets_off_closes_the_ticket(engine, factory, d
     engine.deliver(engine.message(c), now=sp(23, 20, 5))
     tickets = engine.tickets()
     assert len(tickets) == 2 and tickets[1].status == TicketStatus.CLOSED and engine.sent(tickets[1]) == []
+
+
+def test_a_ticket_being_handled_gets_no_out_of_hours_message(engine, factory, db):
+    """An agent still talking to the customer after hours: the customer's messages reach the agent,
+    nothing automatic is sent and the ticket is not closed."""
+    from app.services import tickets
+
+    q, c = _out_of_hours_setup(engine, factory, db, open_out_of_hours=False)
+    agent = factory.member(queues=[q], name="Ana")
+    engine.deliver(engine.message(c), now=sp(23, 17, 50))
+    t = engine.tickets()[0]
+    tickets.accept(agent, t.id)
+    db.session.commit()
+    n = len(engine.sent(t))
+    engine.deliver(engine.message(c, body="ainda está aí?"), now=sp(23, 18, 30))
+    t = engine.tickets()[0]
+    assert (t.status, t.user_id, len(engine.sent(t)), t.unread_count) == (TicketStatus.OPEN, agent.id, n, 1)
+
+
+def test_a_group_gets_no_automatic_message_out_of_hours(engine, factory, db):
+    q, c = _out_of_hours_setup(engine, factory, db, open_out_of_hours=False)
+    engine.settings(ignore_group_messages=False)
+    engine.deliver(engine.group_message(c), now=sp(23, 20, 0))
+    engine.deliver(engine.group_message(c, body="alguém?"), now=sp(23, 20, 1))
+    [t] = engine.tickets()
+    assert (t.is_group, t.queue_id, t.status, engine.sent(t)) == (True, q.id, TicketStatus.PENDING, [])
+
+
+def test_a_ticket_without_queue_has_no_hours(engine, factory, db):
+    engine.settings(business_hours=True, open_tickets_out_of_hours=False, timezone=SP)
+    c = factory.connection(queues=[], greeting_message="Olá", out_of_hours_message="Fechado")
+    engine.deliver(engine.message(c), now=sp(23, 20, 0))
+    assert engine.deliver(engine.message(c, body="oi de novo"), now=sp(23, 20, 1)) == "appended"
+    [t] = engine.tickets()
+    assert (t.queue_id, t.status, [m.body for m in engine.sent(t)]) == (None, TicketStatus.PENDING, ["Olá"])
 
 
 def test_out_of_hours_after_the_menu_choice(engine, factory, db):

@@ -135,3 +135,28 @@ def test_external_mandatory_rating_closes_without_a_template(engine, rated):
     tickets.close(rated.agent, rated.ticket.id)
     engine.db.session.commit()
     assert engine.sent(engine.tickets()[0])[-1].body == "https://avalie.exemplo.com.br"
+
+
+def test_a_group_message_is_never_a_rating_answer(engine, rated):
+    """In a group anyone may type a number: a group ticket's rating wait never takes a message as
+    the answer; the message opens a new ticket as usual."""
+    engine.settings(ignore_group_messages=False, group_actions=True)
+    engine.deliver(engine.group_message(rated.c, body="Oi"))
+    group = [t for t in engine.tickets() if t.is_group][0]
+    tickets.accept(rated.agent, group.id)
+    tickets.close(rated.agent, group.id, rating_template_id=rated.template.id)
+    engine.db.session.commit()
+    assert engine.deliver(engine.group_message(rated.c, body="2")) == "created"
+    assert engine.db.session.query(Rating).count() == 0
+
+
+def test_reopening_ends_the_rating_wait(engine, rated):
+    tickets.close(rated.agent, rated.ticket.id, rating_template_id=rated.template.id)
+    tickets.reopen(rated.agent, rated.ticket.id)
+    engine.settings(send_ratings=False)
+    tickets.close(rated.agent, rated.ticket.id)  # closed again, this time without a rating
+    engine.db.session.commit()
+    t = engine.tickets()[0]
+    assert not t.awaiting_rating and t.rating_expires_at is None
+    assert engine.deliver(engine.message(rated.c, body="2")) == "created"
+    assert engine.db.session.query(Rating).count() == 0

@@ -169,3 +169,19 @@ def test_very_long_bodies_are_cut(engine, factory):
     c = factory.connection()
     engine.deliver(engine.message(c, body="a" * (MAX_INBOUND_BODY + 50)))
     assert len(engine.db.session.query(Message).one().body) == MAX_INBOUND_BODY
+
+
+def test_routing_ignores_a_message_for_a_connection_that_no_longer_exists(engine, factory):
+    """The inbox refuses unknown connections; a connection deleted before its event is routed
+    (SQLite keeps the event: no cascade there) is ignored by routing, nothing stored."""
+    from app.models import Ticket
+    from app.services import routing
+    from app.services.events import Changes
+
+    c = factory.connection()
+    payload = engine.message(c)
+    engine.db.session.delete(c)
+    engine.db.session.commit()
+    assert routing.route_inbound(payload, Changes()) == "ignored"
+    engine.db.session.commit()
+    assert engine.count(Ticket) == 0 and engine.count(Message) == 0

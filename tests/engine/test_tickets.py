@@ -116,6 +116,17 @@ def test_transfer_to_nowhere_is_refused_and_changes_nothing(engine, world, targe
     assert engine.tickets()[0].queue_id == world.q1.id
 
 
+def test_transfer_to_a_deactivated_agent_is_refused(engine, world):
+    world.caio.active = False
+    commit(engine)
+    with pytest.raises(DomainError) as err:
+        tickets.transfer(world.ana, world.ticket.id, user_id=world.caio.id)
+    assert err.value.status == 422
+    engine.db.session.rollback()
+    t = engine.tickets()[0]
+    assert (t.status, t.user_id) == (TicketStatus.PENDING, None)
+
+
 def test_a_user_cannot_take_over_another_agents_open_ticket(engine, world):
     tickets.accept(world.ana, world.ticket.id)
     commit(engine)
@@ -233,3 +244,103 @@ def test_no_messages_on_a_closed_ticket(engine, world):
     with pytest.raises(DomainError, match="reabra"):
         tickets.send_message(world.ana, world.ticket.id, "oi")
 
+
+
+def test_a_ticket_taken_out_of_the_menu_no_longer_answers_to_the_menu(engine, factory):
+    """Accepting or transferring a ticket still waiting for the menu choice ends the menu: the
+    customer's next "1" is a message, not a queue choice that would move the ticket."""
+    a, b = factory.queue(name="Vendas", bot_order=1), factory.queue(name="Suporte", bot_order=2)
+    c = factory.connection(queues=[a, b], greeting_message="Escolha")
+    sup = factory.member(profile="supervisor", name="Sueli")
+    engine.deliver(engine.message(c))
+    t = engine.tickets()[0]
+    assert t.awaiting_menu and t.queue_id is None
+    tickets.transfer(sup, t.id, queue_id=b.id)
+    commit(engine)
+    n = len(engine.sent(t))
+    engine.deliver(engine.message(c, body="1"))
+    t = engine.tickets()[0]
+    assert (t.queue_id, t.status, t.awaiting_menu, len(engine.sent(t))) == (b.id, TicketStatus.PENDING, False, n)
+
+    engine.deliver(engine.message(c, phone="5511900003333"))
+    other = engine.tickets()[-1]
+    tickets.accept(sup, other.id)
+    tickets.return_to_pending(sup, other.id)
+    commit(engine)
+    engine.deliver(engine.message(c, phone="5511900003333", body="2"))
+    other = engine.tickets()[-1]
+    assert other.queue_id is None and not other.awaiting_menu
+
+    engine.deliver(engine.message(c, phone="5511900005555"))
+    third = engine.tickets()[-1]
+    tickets.close(sup, third.id)
+    tickets.reopen(sup, third.id)
+    tickets.return_to_pending(sup, third.id)
+    commit(engine)
+    engine.deliver(engine.message(c, phone="5511900005555", body="2"))
+    third = engine.tickets()[-1]
+    assert third.queue_id is None and not third.awaiting_menu
+
+
+def test_transfer_to_where_the_ticket_already_is_is_refused(engine, world):
+    engine.settings(transfer_message=True, transfer_message_text="Transferido")
+
+    def refused(**target):
+        with pytest.raises(DomainError) as err:
+            tickets.transfer(world.ana, world.ticket.id, **target)
+        assert err.value.status == 422 and err.value.message == "O ticket já está nesse destino."
+        engine.db.session.rollback()
+
+    refused(queue_id=world.q1.id)  # pending in Suporte already
+    tickets.accept(world.ana, world.ticket.id)
+    commit(engine)
+    n = len(engine.sent(world.ticket))
+    refused(user_id=world.ana.id)
+    refused(queue_id=world.q1.id, user_id=world.ana.id)
+    t = engine.tickets()[0]
+    assert (t.status, t.queue_id, t.user_id, len(engine.sent(t))) == (TicketStatus.OPEN, world.q1.id, world.ana.id, n)
+
+
+def test_closing_keeps_the_agent_or_records_who_closed(engine, world):
+    """The agent a rating is stored against: the ticket's own agent even when a Supervisor closes
+    it; the closing member when nobody had accepted it."""
+    tickets.accept(world.ana, world.ticket.id)
+    tickets.close(world.sup, world.ticket.id)
+    commit(engine)
+    assert engine.tickets()[0].user_id == world.ana.id
+    engine.deliver(engine.message(world.c, phone="5511900004444"))
+    pending = engine.tickets()[-1]
+    assert pending.unread_count == 1
+    tickets.close(world.bia, pending.id)
+    commit(engine)
+    t = engine.tickets(id=pending.id)[0]
+    assert (t.status, t.user_id, t.unread_count) == (TicketStatus.CLOSED, world.bia.id, 0)  # nothing left unread
+
+
+def test_the_buttons_each_member_gets(engine, world):
+    """allowed_actions: the chat screen's buttons follow the same rules as the actions."""
+    def actions(member):
+        engine.db.session.expire_all()
+        return tickets.allowed_actions(member, engine.tickets()[0])
+
+    assert actions(world.ana) == actions(world.sup) == {"accept", "transfer", "close"}
+    tickets.accept(world.ana, world.ticket.id)
+    commit(engine)
+    assert actions(world.ana) == actions(world.sup) == {"transfer", "close", "return", "send"}
+    assert actions(world.bia) == set()  # another agent's conversation
+    tickets.close(world.ana, world.ticket.id)
+    commit(engine)
+    assert actions(world.ana) == actions(world.sup) == {"reopen"}
+    assert actions(world.bia) == set()
+
+
+def test_reopening_a_ticket_closed_without_agent_gives_it_to_the_reopening_member(engine, world):
+    """Closed with nobody (e.g. by the out-of-hours rule): Atendendo always has an agent."""
+    from app.models import utcnow
+
+    world.ticket.status, world.ticket.closed_at = TicketStatus.CLOSED, utcnow()
+    commit(engine)
+    tickets.reopen(world.sup, world.ticket.id)
+    commit(engine)
+    t = engine.tickets()[0]
+    assert (t.status, t.user_id, t.closed_at) == (TicketStatus.OPEN, world.sup.id, None)

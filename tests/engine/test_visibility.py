@@ -72,3 +72,12 @@ def test_rooms_match_visibility(seen, factory, db):
         for member in (u, sup):
             joined = set(visibility.rooms_for(member)) & set(visibility.ticket_rooms(ticket))
             assert bool(joined) == (ticket.id in ids(member))
+
+
+@pytest.mark.parametrize("value,expected", [
+    (12, 12), ("12", 12), (1, 1), (2**31 - 1, 2**31 - 1),
+    (True, None), (False, None), (0, None), (-3, None), ("0", None), (2**31, None), ("1.5", None), ([], None),
+])
+def test_ids_from_untrusted_input(value, expected):
+    """A JSON true is not ticket/queue 1; ids fit an INTEGER column and start at 1."""
+    assert visibility.parse_id(value) == expected
