@@ -52,6 +52,11 @@ def get_visible_ticket(user, ticket_id, *, for_update: bool = False) -> Ticket:
     return ticket
 
 
+def can_see(user, ticket) -> bool:
+    """Whether `user` may see `ticket` (Nova conversa asks it of a conversation found by number)."""
+    return db.session.scalar(visible_tickets(user).where(Ticket.id == ticket.id).with_only_columns(Ticket.id)) is not None
+
+
 def ticket_rooms(ticket) -> list[str]:
     """The Socket.IO rooms whose members may see `ticket` (the same rule as visible_tickets)."""
     rooms = ["staff"]
