@@ -208,3 +208,22 @@ def test_a_removed_member_is_disconnected(live, desk):
     r = requests.delete(f"{live.url}/api/v1/team/{desk.bruno.id}", headers=admin_token(live.url), timeout=10)
     assert r.status_code == 200, r.text
     assert wait_for(lambda: not bruno.sio.connected, timeout=5)
+
+
+def test_a_new_password_disconnects_the_member_and_her_old_session_cannot_connect(live, desk):
+    """A new password ends what the old one opened (app.security.login_stamp): her open socket is
+    disconnected at once, and the cookie of the old session is refused at connect."""
+    cookie = session_cookie(live.url, "bruno@teste.com.br")
+    bruno = Listener(live.url, cookie)
+    r = requests.put(f"{live.url}/api/v1/team/{desk.bruno.id}", json={"password": "outra-senha-nova"},
+                     headers=admin_token(live.url), timeout=10)
+    assert r.status_code == 200, r.text
+    assert wait_for(lambda: not bruno.sio.connected, timeout=5)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        Listener(live.url, cookie)
+    # The new password opens a new session that connects.
+    fresh = Listener(live.url, session_cookie(live.url, "bruno@teste.com.br", "outra-senha-nova"))
+    try:
+        assert fresh.sio.connected
+    finally:
+        fresh.close()

@@ -65,16 +65,24 @@ def test_a_short_secret_key_is_refused(monkeypatch):
     assert config.secret_key() == "x" * 32
 
 
-def _member(app, email, password=PASSWORD):
+def _member(app, email, password=PASSWORD, queue=None):
     """A User-profile member, made in an app context of its own: the test client's requests must
-    not run inside a context held open by the test (they would share flask_login's `g`)."""
-    from app.models import PROFILES
+    not run inside a context held open by the test (they would share flask_login's `g`). With
+    `queue` (a name), in a new queue of that name (Equipe refuses to change a User with none)."""
+    from app.models import PROFILES, Queue, db
 
     with app.app_context():
         sm = app.appbuilder.sm
         user = sm.add_user(username=email, first_name="Membro", last_name="", email=email,
                            role=sm.find_role(PROFILES["user"]), password=password)
-        return user.id, user.password
+        if queue:
+            user = db.session.get(type(user), user.id)
+            user.queues = [Queue(name=queue, color="#123456")]
+            db.session.commit()
+        try:
+            return user.id, user.password
+        finally:
+            db.session.remove()
 
 
 def _first_name(app, member_id):
@@ -242,3 +250,79 @@ def test_own_profile_form_asks_only_for_the_name(app):
         r = c.post("/userinfoeditview/form", data={"first_name": value, "csrf_token": token})
         assert r.status_code == 200 and message in html.unescape(r.get_data(as_text=True)), value
         assert _first_name(app, member_id) == "Bia Souza"
+
+
+def _logged_in(client) -> bool:
+    """Whether the client's session is a logged-in member's (the chat page, or the login)."""
+    return client.get("/chat/", follow_redirects=False).status_code == 200
+
+
+def _tokens(client, email, password=PASSWORD):
+    r = client.post("/api/v1/security/login", json={"username": email, "password": password, "refresh": True})
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    return {"Authorization": "Bearer " + body["access_token"]}, {"Authorization": "Bearer " + body["refresh_token"]}
+
+
+def test_a_new_password_ends_every_session_and_token_of_the_old_one(app, client):
+    """A password reset (by an Admin in Equipe, e.g. after a stolen laptop) ends the member's browser
+    sessions, API access tokens and refresh tokens (which lived 30 days); the new password works."""
+    from tests.conftest import api_login
+
+    member_id, _ = _member(app, "roubada@teste.com.br", queue="Fila da roubada")
+    browser, other_browser = app.test_client(), app.test_client()
+    for c in (browser, other_browser):
+        assert login(c, "roubada@teste.com.br").status_code == 302
+        assert _logged_in(c)
+    access, refresh = _tokens(client, "roubada@teste.com.br")
+    assert client.get("/api/v1/team/me", headers=access).status_code == 200
+    assert client.post("/api/v1/security/refresh", headers=refresh).status_code == 200
+
+    admin = api_login(app.test_client(), ADMIN_EMAIL)
+    assert admin.put(f"/api/v1/team/{member_id}", json={"password": "senha-nova-123"}).status_code == 200
+
+    assert not _logged_in(browser) and not _logged_in(other_browser)
+    assert client.get("/api/v1/team/me", headers=access).status_code == 401
+    assert client.post("/api/v1/security/refresh", headers=refresh).status_code == 401
+    # The new password: a session, and tokens whose refresh gives a working access token.
+    assert login(browser, "roubada@teste.com.br", "senha-nova-123").status_code == 302 and _logged_in(browser)
+    access, refresh = _tokens(client, "roubada@teste.com.br", "senha-nova-123")
+    refreshed = client.post("/api/v1/security/refresh", headers=refresh)
+    assert refreshed.status_code == 200
+    again = {"Authorization": "Bearer " + refreshed.get_json()["access_token"]}
+    assert client.get("/api/v1/team/me", headers=again).status_code == 200
+    # A change that is not the password ends nothing.
+    assert admin.put(f"/api/v1/team/{member_id}", json={"name": "Outro Nome"}).status_code == 200
+    assert _logged_in(browser) and client.get("/api/v1/team/me", headers=access).status_code == 200
+
+
+def test_changing_my_own_password_keeps_this_session_and_ends_the_others(app, client):
+    member_id, _ = _member(app, "propria@teste.com.br")
+    here, elsewhere = app.test_client(), app.test_client()
+    for c in (here, elsewhere):
+        assert login(c, "propria@teste.com.br").status_code == 302
+    access, _refresh = _tokens(client, "propria@teste.com.br")
+    token = csrf_token(here.get("/resetmypassword/form").get_data(as_text=True))
+    r = here.post("/resetmypassword/form", data={"password": "minha-senha-nova", "conf_password": "minha-senha-nova",
+                                                 "csrf_token": token})
+    assert r.status_code in (200, 302)
+    assert _logged_in(here)
+    assert not _logged_in(elsewhere)
+    assert client.get("/api/v1/team/me", headers=access).status_code == 401
+    assert login(elsewhere, "propria@teste.com.br", "minha-senha-nova").status_code == 302
+
+
+def test_a_forged_session_or_token_without_the_stamp_is_refused(app):
+    """The session's member id alone (what a session made before the stamp, or a forged one without
+    it, holds) does not log in; neither does a token without the stamp claim."""
+    from flask_jwt_extended import create_access_token
+
+    member_id, _ = _member(app, "sem-carimbo@teste.com.br")
+    c = app.test_client()
+    with c.session_transaction() as session:
+        session["_user_id"] = str(member_id)
+        session["_fresh"] = True
+    assert not _logged_in(c)
+    with app.app_context():
+        bare = create_access_token(identity=str(member_id), additional_claims={"stamp": "0" * 32})
+    assert c.get("/api/v1/team/me", headers={"Authorization": "Bearer " + bare}).status_code == 401
