@@ -37,6 +37,9 @@ def create_app(overrides: dict | None = None, *, async_mode: str | None = None):
 
         views.register(appbuilder)
     app.after_request(security_headers)
+    from app.security import session_api_csrf
+
+    app.before_request(session_api_csrf)
     if app.config.get("SIMULATOR"):
         from app.bridge import simulator
 

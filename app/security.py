@@ -42,6 +42,30 @@ def password_changed(member) -> None:
         login_user(member)
 
 
+def session_api_csrf():
+    """before_request: a write to the REST API made with the browser's session cookie (FAB's
+    allow_browser_login) carries the page's CSRF token in X-CSRFToken, as the chat screen's calls
+    do: the session cookie alone must never be enough to act (SameSite=Lax leaves a sibling
+    subdomain, or an old browser, free to post a plain form to /api/v1/connection/<id>/logout).
+    Calls with a token (Authorization header, which no form can send) and the login itself are
+    not concerned."""
+    from flask_login import current_user
+    from flask_wtf.csrf import CSRFError, validate_csrf
+    from wtforms import ValidationError as TokenError
+
+    if request.method in ("GET", "HEAD", "OPTIONS") or not request.path.startswith("/api/"):
+        return None
+    if request.path.startswith("/api/v1/security/") or request.headers.get("Authorization"):
+        return None
+    if not current_user.is_authenticated:
+        return None  # neither token nor session: the API answers 401 itself
+    try:
+        validate_csrf(request.headers.get("X-CSRFToken", ""))
+    except (TokenError, CSRFError):
+        return jsonify(message=str(_l("The page expired. Reload it and try again."))), 400
+    return None
+
+
 def password_policy(password: str) -> None:
     """FAB_PASSWORD_COMPLEXITY_VALIDATOR: FAB's own password forms ("Alterar minha senha") apply
     the same policy as Equipe."""

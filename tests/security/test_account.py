@@ -169,6 +169,59 @@ def test_every_form_refuses_a_post_without_csrf_token(app):
     assert "/login/" not in login(app.test_client(), email, new_password).headers.get("Location", "")
 
 
+def _api_writes(app, ids):
+    """Every write rule of the REST API (new ones included) but the login's, its path arguments
+    set to the id of an object of that resource (`ids`: resource name -> id)."""
+    import re
+
+    urls = set()
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/") or rule.rule.startswith("/api/v1/security/"):
+            continue
+        resource = rule.rule.split("/")[3]
+        for method in sorted(rule.methods - {"GET", "HEAD", "OPTIONS"}):
+            urls.add((method, re.sub(r"<(?:[^:>]+:)?[^>]+>", str(ids.get(resource, 1)), rule.rule)))
+    return sorted(urls)
+
+
+def test_every_api_write_with_the_session_cookie_needs_the_csrf_token(app, factory):
+    """The REST API takes the browser's session cookie (allow_browser_login) as well as tokens:
+    with the cookie, every write (POST, PUT, DELETE: e.g. logging a connection out, which a
+    plain cross-site form can post, no body needed) needs the page's X-CSRFToken, as the chat
+    screen's calls do. With it, the same calls work."""
+    queue = factory.queue()
+    ids = {"queue": queue.id, "connection": factory.connection(queues=[queue]).id,
+           "team": factory.member("user", queues=[queue], email="alvo@teste.com.br").id}
+    from app.services import quick_replies, rating_templates
+
+    ids["quick_reply"] = quick_replies.create({"shortcut": "oi", "message": "Olá"}).id
+    ids["rating"] = rating_templates.create({"name": "Nota", "message": "Dê uma nota", "options": [
+        {"value": 1, "label": "Ruim"}, {"value": 2, "label": "Bom"}]}).id
+    factory.db.session.commit()
+    admin = app.test_client()
+    assert login(admin, ADMIN_EMAIL).status_code == 302
+    writes = _api_writes(app, ids)
+    assert ("POST", f"/api/v1/connection/{ids['connection']}/logout") in writes, writes
+    assert ("PUT", "/api/v1/settings/") in writes and ("DELETE", f"/api/v1/team/{ids['team']}") in writes
+    body = {"name": "Invasor", "timezone": "America/Manaus", "body": "oi"}
+    for method, url in writes:
+        before = _database_contents(app)
+        r = admin.open(url, method=method, json=body)
+        assert r.status_code in (400, 401), (method, url, r.status_code, r.get_data(as_text=True)[:200])
+        assert _database_contents(app) == before, f"{method} {url} changed the database without a CSRF token"
+
+    # The page's token makes the same calls work: the refusals above were the token's doing.
+    import re
+
+    page = admin.get("/chat/").get_data(as_text=True)
+    token = {"X-CSRFToken": re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)}
+    r = admin.put("/api/v1/settings/", json={"timezone": "America/Manaus"}, headers=token)
+    assert r.status_code == 200, r.get_json()
+    r = admin.put(f"/api/v1/queue/{ids['queue']}", json={"name": "Renomeada"}, headers=token)
+    assert r.status_code == 200, r.get_json()
+    assert admin.delete(f"/api/v1/team/{ids['team']}", headers=token).status_code == 200
+
+
 def test_session_cookie_is_secure_when_served_over_https(app, monkeypatch):
     from app import create_app
 
