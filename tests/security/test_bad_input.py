@@ -116,6 +116,19 @@ def test_unreadable_rison_gets_400_not_500(app, client, ticket, path, q):
     assert r.get_json()["message"]
 
 
+@pytest.mark.parametrize("path", ["/api/v1/connection/", "/api/v1/queue/", "/api/v1/team/", "/api/v1/rating/",
+                                  "/api/v1/quick_reply/"])
+@pytest.mark.parametrize("page", ["-1", "-16365", "99999999999999999999999"])
+def test_a_page_out_of_range_of_a_model_list_gets_400_not_500(app, client, ticket, path, page):
+    """FAB caps the page size but took any page: a negative one was a negative OFFSET, which
+    PostgreSQL refuses (a 500; found by the schemathesis run). Page 0 is the first."""
+    api = api_login(client, "admin@teste.com.br")
+    r = api.get(f"{path}?q=(page:{page})")
+    assert r.status_code == 400, r.get_data(as_text=True)[:300]
+    assert r.get_json()["message"] == "Página inválida."
+    assert api.get(f"{path}?q=(page:0,page_size:5)").status_code == 200
+
+
 def test_ticket_search_text_is_not_read_as_rison(app, client, ticket):
     api = api_login(client, "admin@teste.com.br")
     r = api.get("/api/v1/ticket/?q=-2.55755531291838e%2B16")
