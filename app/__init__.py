@@ -57,7 +57,9 @@ def create_app(overrides: dict | None = None, *, async_mode: str | None = None):
         **message_queue,
         # Only the web entry point (app.web) is monkey-patched and asks for eventlet.
         async_mode=async_mode or "threading",
-        cors_allowed_origins=[],
+        # No cors_allowed_origins: python-engineio's default accepts only the page's own origin (the
+        # Host, or the proxy's X-Forwarded-Host). An empty list, as it was, turns the Origin check
+        # off: a page of any other site could open the member's socket with her cookie.
         manage_session=False,
     )
     return app

@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 import requests
+import engineio
 import socketio
 
 from tests.conftest import PASSWORD, SocketRecorder, session_cookie
@@ -227,3 +228,25 @@ def test_a_new_password_disconnects_the_member_and_her_old_session_cannot_connec
         assert fresh.sio.connected
     finally:
         fresh.close()
+
+
+def test_a_page_of_another_site_cannot_open_the_members_socket(live, desk):
+    """Cross-site WebSocket hijacking: a page elsewhere that opens a socket to Conecta gets the
+    member's cookie sent along where the browser allows it (SameSite=Lax leaves sibling subdomains
+    and old browsers): its Origin is refused, on both transports; the page's own origin connects."""
+    cookie = session_cookie(live.url, "ana@teste.com.br")
+    for origin in ("http://atacante.example", "null", live.url.replace("127.0.0.1", "localhost")):
+        for transports in (["websocket"], ["polling"]):
+            sio = socketio.Client(reconnection=False)
+            with pytest.raises((socketio.exceptions.ConnectionError, engineio.exceptions.ConnectionError)):
+                sio.connect(live.url, headers={"Cookie": cookie, "Origin": origin}, transports=transports,
+                            wait_timeout=5)
+            sio.disconnect()
+    # The page's own origin (the websocket client sends it by itself: one Origin header only).
+    for transports, headers in ((["polling"], {"Origin": live.url}), (["websocket"], {})):
+        own = socketio.Client(reconnection=False)
+        own.connect(live.url, headers={"Cookie": cookie, **headers}, transports=transports, wait_timeout=5)
+        try:
+            assert own.connected
+        finally:
+            own.disconnect()
