@@ -36,6 +36,10 @@ def create_app(overrides: dict | None = None, *, async_mode: str | None = None):
         from app import views
 
         views.register(appbuilder)
+    app.after_request(security_headers)
+    from app.security import session_api_csrf
+
+    app.before_request(session_api_csrf)
     if app.config.get("SIMULATOR"):
         from app.bridge import simulator
 
@@ -53,10 +57,26 @@ def create_app(overrides: dict | None = None, *, async_mode: str | None = None):
         **message_queue,
         # Only the web entry point (app.web) is monkey-patched and asks for eventlet.
         async_mode=async_mode or "threading",
-        cors_allowed_origins=[],
+        # No cors_allowed_origins: python-engineio's default accepts only the page's own origin (the
+        # Host, or the proxy's X-Forwarded-Host). An empty list, as it was, turns the Origin check
+        # off: a page of any other site could open the member's socket with her cookie.
         manage_session=False,
     )
     return app
+
+
+def security_headers(response):
+    """Every answer of the app: no other site may show its pages in a frame (a hidden chat screen
+    under a decoy page would take a member's clicks: accept, transfer, close, send), no browser may
+    guess a content type other than the one sent, and no other site learns our URLs (ticket ids)
+    through the Referer. A view that sets its own Content-Security-Policy (media, the simulator)
+    keeps it; it must then forbid framing itself."""
+    headers = response.headers
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    return response
 
 
 def settle_heap() -> None:

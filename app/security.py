@@ -1,4 +1,7 @@
-from flask import flash, g, jsonify, request
+import hashlib
+import hmac
+
+from flask import current_app, flash, g, jsonify, request
 from flask_appbuilder.api import safe
 from flask_appbuilder.exceptions import PasswordComplexityValidationError
 from flask_appbuilder.security.api import SecurityApi
@@ -15,6 +18,53 @@ from wtforms.validators import ValidationError as FormValidationError
 
 from app.models.base import utcnow
 from app.models.team import Member
+
+
+def login_stamp(member) -> str:
+    """What every login session (Member.get_id) and API token (the `stamp` claim) carries besides
+    the member's id, checked on every request (ConectaSecurityManager.load_user / load_user_jwt):
+    derived from the password hash, so a new password ends every session and token made with the
+    old one (a stolen session or refresh token included). Keyed with SECRET_KEY: the hash itself
+    never leaves the server."""
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, (member.password or "").encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def password_changed(member) -> None:
+    """After `member`'s new password is committed: the member's open sockets (authenticated by the
+    old session) are disconnected, and when it is the caller's own browser session, it is renewed
+    with the new stamp (the member stays logged in where the change was made, and only there)."""
+    from flask_login import current_user, login_user
+
+    from app.realtime import revoke_member_sockets
+
+    revoke_member_sockets(member.id)
+    if current_user.is_authenticated and current_user.id == member.id:
+        login_user(member)
+
+
+def session_api_csrf():
+    """before_request: a write to the REST API made with the browser's session cookie (FAB's
+    allow_browser_login) carries the page's CSRF token in X-CSRFToken, as the chat screen's calls
+    do: the session cookie alone must never be enough to act (SameSite=Lax leaves a sibling
+    subdomain, or an old browser, free to post a plain form to /api/v1/connection/<id>/logout).
+    Calls with a token (Authorization header, which no form can send) and the login itself are
+    not concerned."""
+    from flask_login import current_user
+    from flask_wtf.csrf import CSRFError, validate_csrf
+    from wtforms import ValidationError as TokenError
+
+    if request.method in ("GET", "HEAD", "OPTIONS") or not request.path.startswith("/api/"):
+        return None
+    if request.path.startswith("/api/v1/security/") or request.headers.get("Authorization"):
+        return None
+    if not current_user.is_authenticated:
+        return None  # neither token nor session: the API answers 401 itself
+    try:
+        validate_csrf(request.headers.get("X-CSRFToken", ""))
+    except (TokenError, CSRFError):
+        return jsonify(message=str(_l("The page expired. Reload it and try again."))), 400
+    return None
 
 
 def password_policy(password: str) -> None:
@@ -55,6 +105,14 @@ class UserInfoEditView(fab_views.UserInfoEditView):
         member.first_name, member.last_name = form.first_name.data, ""
         self.appbuilder.sm.update_user(member)
         flash(str(self.message), "info")
+
+
+class ResetMyPasswordView(fab_views.ResetMyPasswordView):
+    """FAB's "Alterar minha senha": the other sessions and tokens of the member end (login_stamp)."""
+
+    def form_post(self, form):
+        super().form_post(form)
+        password_changed(self.appbuilder.sm.get_user_by_id(g.user.id))
 
 
 class ConectaSecurityApi(SecurityApi):
@@ -120,6 +178,7 @@ class ConectaSecurityManager(SecurityManager):
     user_model = Member
     security_api = ConectaSecurityApi
     userinfoeditview = UserInfoEditView
+    resetmypasswordview = ResetMyPasswordView
 
     def register_views(self):
         security_api = self.appbuilder.add_api(self.security_api)
@@ -154,8 +213,36 @@ class ConectaSecurityManager(SecurityManager):
             return None
         return super().auth_user_db(username, password)
 
+    def load_user(self, pk):
+        """The member of a session (Member.get_id: "id:stamp"), only while the stamp is current."""
+        member_id, _, stamp = str(pk).partition(":")
+        if not member_id.isdigit():
+            return None
+        member = super().load_user(member_id)
+        if member is None or not hmac.compare_digest(stamp, login_stamp(member)):
+            return None
+        return member
+
+    def load_user_jwt(self, _jwt_header, jwt_data):
+        """The member of an API token (access or refresh), only while its stamp is current."""
+        identity = str(jwt_data.get("sub", ""))
+        if not identity.isdigit():
+            return None
+        member = super().load_user(identity)
+        stamp = jwt_data.get("stamp")
+        if member is None or not isinstance(stamp, str) or not hmac.compare_digest(stamp, login_stamp(member)):
+            return None
+        g.user = member
+        return member
+
     def create_jwt_manager(self, app):
         jwt_manager = super().create_jwt_manager(app)
+
+        # Every token (the login's and the refresh's new access token) carries the member's stamp.
+        @jwt_manager.additional_claims_loader
+        def stamp_claim(identity):
+            member = self.get_user_by_id(int(identity)) if str(identity).isdigit() else None
+            return {"stamp": login_stamp(member)} if member is not None else {}
 
         # A malformed or forged token means "not authenticated" (401), not a bad request (flask-jwt-
         # extended answers 422 by default).

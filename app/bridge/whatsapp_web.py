@@ -374,9 +374,12 @@ class BridgeSession:
         if raw.get("is_group") and raw.get("sender"):
             serialized += f"_{raw['sender']}"
         try:
-            found = self.call("download", serialized)
+            found = self.call("download", serialized, MAX_MEDIA_BYTES)
         except Exception as exc:  # noqa: BLE001 - the message still becomes a ticket line
             log.warning("media of %s not downloaded: %s", raw["id"], exc)
+            return None
+        if found.get("too_big"):  # refused in the page, before any of it crossed to Python
+            log.warning("media of %s not downloaded: %s bytes, over the limit", raw["id"], found.get("size"))
             return None
         data = base64.b64decode(found.get("data") or "")
         if len(data) > MAX_MEDIA_BYTES:

@@ -47,5 +47,12 @@ class Member(User):
     def sees_all_tickets(self) -> bool:
         return self.profile in ("admin", "supervisor")
 
+    def get_id(self) -> str:
+        """What flask-login keeps in the session cookie: the id and the member's login stamp
+        (app.security.login_stamp), so that a change of password ends every other session."""
+        from app.security import login_stamp
+
+        return f"{self.id}:{login_stamp(self)}"
+
     def __repr__(self):
         return self.name or self.email

@@ -4,12 +4,16 @@ in English: "Forbidden", "Not Found").
 - a body over MAX_CONTENT_LENGTH: 413;
 - the database unreachable for a moment (restart, failover): 503, so that clients retry, instead of
   a 500 that reads as a bug. Nothing was stored: the transaction is rolled back;
+- a JSON body nested too deeply for Python's parser (RecursionError, which is no ValueError: Flask
+  and Werkzeug let it through as a 500, even on the anonymous login): read as malformed JSON, so
+  every endpoint answers it as it answers any unreadable body (400);
 - a model API's `q` (Rison, or JSON) that prison cannot read and fails on with a bare ValueError
   (some malformed numbers, e.g. `-2.5e+16` read as `-2.5e`): FAB answers 400 only for prison's
   own ParserException and would answer this one with a 500. Found by tests/security/test_fuzz_api.py.
 """
 import prison
 from flask import current_app, jsonify, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from flask_appbuilder.api import ModelRestApi
 from flask_babel import gettext as _
 from sqlalchemy.exc import OperationalError
@@ -37,6 +41,16 @@ def database_unavailable(error):
     if not _is_api():
         return _("Service temporarily unavailable. Please try again in a moment."), 503
     return jsonify(message=_("Service temporarily unavailable. Please try again in a moment.")), 503
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Flask's JSON, with a body nested past the parser's recursion limit read as malformed."""
+
+    def loads(self, s, **kwargs):
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
 
 
 def _model_api_of_request():
@@ -77,6 +91,8 @@ def screen_error(error):
 
 
 def register(appbuilder) -> None:
+    app = current_app._get_current_object()
+    app.json = JSONProvider(app)
     current_app.before_request(unreadable_rison)
     current_app.register_error_handler(413, too_large)
     current_app.register_error_handler(403, screen_error)

@@ -27,13 +27,19 @@ class MemberWrites:
 
     @staticmethod
     def update(pk, data):
-        """Rooms are computed at connect (app.realtime): a change of profile or queues disconnects."""
+        """Rooms are computed at connect (app.realtime): a change of profile or queues disconnects;
+        a new password ends the member's sessions and tokens (app.security.login_stamp)."""
         from app.realtime import revoke_member_sockets
         from app.services.visibility import rooms_for
 
-        before = set(rooms_for(team.get(pk)))
+        from app.security import login_stamp, password_changed
+
+        member = team.get(pk)
+        before, stamp = set(rooms_for(member)), login_stamp(member)
         member = team.update(pk, data, require_actor())
-        if set(rooms_for(member)) != before:
+        if login_stamp(member) != stamp:
+            password_changed(member)  # its sessions and tokens end, its sockets too
+        elif set(rooms_for(member)) != before:
             revoke_member_sockets(member.id)
         return member
 

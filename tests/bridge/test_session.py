@@ -116,6 +116,37 @@ def test_inbound_media_is_stored_under_media_dir(open_session, sim, tmp_path):
     assert not payload["media"]["path"].startswith("/")
 
 
+def test_inbound_media_over_the_limit_never_leaves_the_page(open_session, sim, tmp_path, monkeypatch):
+    """A customer's file over MAX_MEDIA_BYTES is refused in the page: none of it crosses to Python
+    (a 2 GB video would be 2.7 GB of base64 in the bridge); the message still arrives, without it."""
+    from app.bridge import whatsapp_web
+
+    monkeypatch.setattr(whatsapp_web, "MAX_MEDIA_BYTES", 32)
+    d = open_session()
+    connect(d, sim)
+    answers = []
+    real_call = d.session.call
+
+    def recording_call(op, *args, **kwargs):
+        answer = real_call(op, *args, **kwargs)
+        if op == "download":
+            answers.append(answer)
+        return answer
+
+    monkeypatch.setattr(d.session, "call", recording_call)
+    big = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"0" * 64).decode()
+    sim.message(PHONE, MARIA, "grande", media={"type": "image", "name": "grande.png", "mime": "image/png", "data": big})
+    payload = d.until(lambda d: d.payloads and d.payloads[-1], message="payload of the big file")
+    assert (payload["type"], payload["body"], payload["media"]) == ("image", "grande", None)
+    assert answers and not any("data" in a for a in answers), answers
+    assert not list((tmp_path / "media").rglob("*grande*"))
+    small = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"0" * 8).decode()
+    sim.message(PHONE, MARIA, "pequena", media={"type": "image", "name": "p.png", "mime": "image/png", "data": small})
+    payload = d.until(lambda d: d.payloads and d.payloads[-1]["body"] == "pequena" and d.payloads[-1],
+                      message="payload of the small file")
+    assert payload["media"] and (tmp_path / "media" / payload["media"]["path"]).stat().st_size == 16
+
+
 def test_outbound_text_list_and_file_with_acks(open_session, sim, tmp_path):
     d = open_session()
     connect(d, sim)

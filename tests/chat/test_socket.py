@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 import requests
+import engineio
 import socketio
 
 from tests.conftest import PASSWORD, SocketRecorder, session_cookie
@@ -208,3 +209,44 @@ def test_a_removed_member_is_disconnected(live, desk):
     r = requests.delete(f"{live.url}/api/v1/team/{desk.bruno.id}", headers=admin_token(live.url), timeout=10)
     assert r.status_code == 200, r.text
     assert wait_for(lambda: not bruno.sio.connected, timeout=5)
+
+
+def test_a_new_password_disconnects_the_member_and_her_old_session_cannot_connect(live, desk):
+    """A new password ends what the old one opened (app.security.login_stamp): her open socket is
+    disconnected at once, and the cookie of the old session is refused at connect."""
+    cookie = session_cookie(live.url, "bruno@teste.com.br")
+    bruno = Listener(live.url, cookie)
+    r = requests.put(f"{live.url}/api/v1/team/{desk.bruno.id}", json={"password": "outra-senha-nova"},
+                     headers=admin_token(live.url), timeout=10)
+    assert r.status_code == 200, r.text
+    assert wait_for(lambda: not bruno.sio.connected, timeout=5)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        Listener(live.url, cookie)
+    # The new password opens a new session that connects.
+    fresh = Listener(live.url, session_cookie(live.url, "bruno@teste.com.br", "outra-senha-nova"))
+    try:
+        assert fresh.sio.connected
+    finally:
+        fresh.close()
+
+
+def test_a_page_of_another_site_cannot_open_the_members_socket(live, desk):
+    """Cross-site WebSocket hijacking: a page elsewhere that opens a socket to Conecta gets the
+    member's cookie sent along where the browser allows it (SameSite=Lax leaves sibling subdomains
+    and old browsers): its Origin is refused, on both transports; the page's own origin connects."""
+    cookie = session_cookie(live.url, "ana@teste.com.br")
+    for origin in ("http://atacante.example", "null", live.url.replace("127.0.0.1", "localhost")):
+        for transports in (["websocket"], ["polling"]):
+            sio = socketio.Client(reconnection=False)
+            with pytest.raises((socketio.exceptions.ConnectionError, engineio.exceptions.ConnectionError)):
+                sio.connect(live.url, headers={"Cookie": cookie, "Origin": origin}, transports=transports,
+                            wait_timeout=5)
+            sio.disconnect()
+    # The page's own origin (the websocket client sends it by itself: one Origin header only).
+    for transports, headers in ((["polling"], {"Origin": live.url}), (["websocket"], {})):
+        own = socketio.Client(reconnection=False)
+        own.connect(live.url, headers={"Cookie": cookie, **headers}, transports=transports, wait_timeout=5)
+        try:
+            assert own.connected
+        finally:
+            own.disconnect()

@@ -65,16 +65,24 @@ def test_a_short_secret_key_is_refused(monkeypatch):
     assert config.secret_key() == "x" * 32
 
 
-def _member(app, email, password=PASSWORD):
+def _member(app, email, password=PASSWORD, queue=None):
     """A User-profile member, made in an app context of its own: the test client's requests must
-    not run inside a context held open by the test (they would share flask_login's `g`)."""
-    from app.models import PROFILES
+    not run inside a context held open by the test (they would share flask_login's `g`). With
+    `queue` (a name), in a new queue of that name (Equipe refuses to change a User with none)."""
+    from app.models import PROFILES, Queue, db
 
     with app.app_context():
         sm = app.appbuilder.sm
         user = sm.add_user(username=email, first_name="Membro", last_name="", email=email,
                            role=sm.find_role(PROFILES["user"]), password=password)
-        return user.id, user.password
+        if queue:
+            user = db.session.get(type(user), user.id)
+            user.queues = [Queue(name=queue, color="#123456")]
+            db.session.commit()
+        try:
+            return user.id, user.password
+        finally:
+            db.session.remove()
 
 
 def _first_name(app, member_id):
@@ -161,6 +169,59 @@ def test_every_form_refuses_a_post_without_csrf_token(app):
     assert "/login/" not in login(app.test_client(), email, new_password).headers.get("Location", "")
 
 
+def _api_writes(app, ids):
+    """Every write rule of the REST API (new ones included) but the login's, its path arguments
+    set to the id of an object of that resource (`ids`: resource name -> id)."""
+    import re
+
+    urls = set()
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/") or rule.rule.startswith("/api/v1/security/"):
+            continue
+        resource = rule.rule.split("/")[3]
+        for method in sorted(rule.methods - {"GET", "HEAD", "OPTIONS"}):
+            urls.add((method, re.sub(r"<(?:[^:>]+:)?[^>]+>", str(ids.get(resource, 1)), rule.rule)))
+    return sorted(urls)
+
+
+def test_every_api_write_with_the_session_cookie_needs_the_csrf_token(app, factory):
+    """The REST API takes the browser's session cookie (allow_browser_login) as well as tokens:
+    with the cookie, every write (POST, PUT, DELETE: e.g. logging a connection out, which a
+    plain cross-site form can post, no body needed) needs the page's X-CSRFToken, as the chat
+    screen's calls do. With it, the same calls work."""
+    queue = factory.queue()
+    ids = {"queue": queue.id, "connection": factory.connection(queues=[queue]).id,
+           "team": factory.member("user", queues=[queue], email="alvo@teste.com.br").id}
+    from app.services import quick_replies, rating_templates
+
+    ids["quick_reply"] = quick_replies.create({"shortcut": "oi", "message": "Olá"}).id
+    ids["rating"] = rating_templates.create({"name": "Nota", "message": "Dê uma nota", "options": [
+        {"value": 1, "label": "Ruim"}, {"value": 2, "label": "Bom"}]}).id
+    factory.db.session.commit()
+    admin = app.test_client()
+    assert login(admin, ADMIN_EMAIL).status_code == 302
+    writes = _api_writes(app, ids)
+    assert ("POST", f"/api/v1/connection/{ids['connection']}/logout") in writes, writes
+    assert ("PUT", "/api/v1/settings/") in writes and ("DELETE", f"/api/v1/team/{ids['team']}") in writes
+    body = {"name": "Invasor", "timezone": "America/Manaus", "body": "oi"}
+    for method, url in writes:
+        before = _database_contents(app)
+        r = admin.open(url, method=method, json=body)
+        assert r.status_code in (400, 401), (method, url, r.status_code, r.get_data(as_text=True)[:200])
+        assert _database_contents(app) == before, f"{method} {url} changed the database without a CSRF token"
+
+    # The page's token makes the same calls work: the refusals above were the token's doing.
+    import re
+
+    page = admin.get("/chat/").get_data(as_text=True)
+    token = {"X-CSRFToken": re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)}
+    r = admin.put("/api/v1/settings/", json={"timezone": "America/Manaus"}, headers=token)
+    assert r.status_code == 200, r.get_json()
+    r = admin.put(f"/api/v1/queue/{ids['queue']}", json={"name": "Renomeada"}, headers=token)
+    assert r.status_code == 200, r.get_json()
+    assert admin.delete(f"/api/v1/team/{ids['team']}", headers=token).status_code == 200
+
+
 def test_session_cookie_is_secure_when_served_over_https(app, monkeypatch):
     from app import create_app
 
@@ -242,3 +303,79 @@ def test_own_profile_form_asks_only_for_the_name(app):
         r = c.post("/userinfoeditview/form", data={"first_name": value, "csrf_token": token})
         assert r.status_code == 200 and message in html.unescape(r.get_data(as_text=True)), value
         assert _first_name(app, member_id) == "Bia Souza"
+
+
+def _logged_in(client) -> bool:
+    """Whether the client's session is a logged-in member's (the chat page, or the login)."""
+    return client.get("/chat/", follow_redirects=False).status_code == 200
+
+
+def _tokens(client, email, password=PASSWORD):
+    r = client.post("/api/v1/security/login", json={"username": email, "password": password, "refresh": True})
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    return {"Authorization": "Bearer " + body["access_token"]}, {"Authorization": "Bearer " + body["refresh_token"]}
+
+
+def test_a_new_password_ends_every_session_and_token_of_the_old_one(app, client):
+    """A password reset (by an Admin in Equipe, e.g. after a stolen laptop) ends the member's browser
+    sessions, API access tokens and refresh tokens (which lived 30 days); the new password works."""
+    from tests.conftest import api_login
+
+    member_id, _ = _member(app, "roubada@teste.com.br", queue="Fila da roubada")
+    browser, other_browser = app.test_client(), app.test_client()
+    for c in (browser, other_browser):
+        assert login(c, "roubada@teste.com.br").status_code == 302
+        assert _logged_in(c)
+    access, refresh = _tokens(client, "roubada@teste.com.br")
+    assert client.get("/api/v1/team/me", headers=access).status_code == 200
+    assert client.post("/api/v1/security/refresh", headers=refresh).status_code == 200
+
+    admin = api_login(app.test_client(), ADMIN_EMAIL)
+    assert admin.put(f"/api/v1/team/{member_id}", json={"password": "senha-nova-123"}).status_code == 200
+
+    assert not _logged_in(browser) and not _logged_in(other_browser)
+    assert client.get("/api/v1/team/me", headers=access).status_code == 401
+    assert client.post("/api/v1/security/refresh", headers=refresh).status_code == 401
+    # The new password: a session, and tokens whose refresh gives a working access token.
+    assert login(browser, "roubada@teste.com.br", "senha-nova-123").status_code == 302 and _logged_in(browser)
+    access, refresh = _tokens(client, "roubada@teste.com.br", "senha-nova-123")
+    refreshed = client.post("/api/v1/security/refresh", headers=refresh)
+    assert refreshed.status_code == 200
+    again = {"Authorization": "Bearer " + refreshed.get_json()["access_token"]}
+    assert client.get("/api/v1/team/me", headers=again).status_code == 200
+    # A change that is not the password ends nothing.
+    assert admin.put(f"/api/v1/team/{member_id}", json={"name": "Outro Nome"}).status_code == 200
+    assert _logged_in(browser) and client.get("/api/v1/team/me", headers=access).status_code == 200
+
+
+def test_changing_my_own_password_keeps_this_session_and_ends_the_others(app, client):
+    member_id, _ = _member(app, "propria@teste.com.br")
+    here, elsewhere = app.test_client(), app.test_client()
+    for c in (here, elsewhere):
+        assert login(c, "propria@teste.com.br").status_code == 302
+    access, _refresh = _tokens(client, "propria@teste.com.br")
+    token = csrf_token(here.get("/resetmypassword/form").get_data(as_text=True))
+    r = here.post("/resetmypassword/form", data={"password": "minha-senha-nova", "conf_password": "minha-senha-nova",
+                                                 "csrf_token": token})
+    assert r.status_code in (200, 302)
+    assert _logged_in(here)
+    assert not _logged_in(elsewhere)
+    assert client.get("/api/v1/team/me", headers=access).status_code == 401
+    assert login(elsewhere, "propria@teste.com.br", "minha-senha-nova").status_code == 302
+
+
+def test_a_forged_session_or_token_without_the_stamp_is_refused(app):
+    """The session's member id alone (what a session made before the stamp, or a forged one without
+    it, holds) does not log in; neither does a token without the stamp claim."""
+    from flask_jwt_extended import create_access_token
+
+    member_id, _ = _member(app, "sem-carimbo@teste.com.br")
+    c = app.test_client()
+    with c.session_transaction() as session:
+        session["_user_id"] = str(member_id)
+        session["_fresh"] = True
+    assert not _logged_in(c)
+    with app.app_context():
+        bare = create_access_token(identity=str(member_id), additional_claims={"stamp": "0" * 32})
+    assert c.get("/api/v1/team/me", headers={"Authorization": "Bearer " + bare}).status_code == 401

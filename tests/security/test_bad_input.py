@@ -66,7 +66,11 @@ MALFORMED = [
     ("invalid UTF-8", b'{"body": "\xff\xfe"}', "application/json"),
     ("form data", b"body=oi", "application/x-www-form-urlencoded"),
     ("one megabyte of garbage", b"\x00\x01" * (512 * 1024), "application/json"),
+    # Past Python's recursion limit: RecursionError, no ValueError (a 500 everywhere, login included)
+    ("arrays nested 50 000 deep", b"[" * 50000 + b"]" * 50000, "application/json"),
+    ("objects nested 30 000 deep", b'{"a":' * 30000 + b"1" + b"}" * 30000, "application/json"),
 ]
+DEEP = [c for c in MALFORMED if "nested" in c[0]]
 
 
 @pytest.mark.parametrize("path", ["messages", "transfer", "close", "accept"])
@@ -81,6 +85,19 @@ def test_malformed_request_bodies_get_a_clear_error(app, client, db, ticket, nam
     assert r.status_code in (400, 422), r.get_data(as_text=True)[:300]
     assert r.get_json()["message"]
     assert _state(db, ticket.id) == before
+
+
+@pytest.mark.parametrize("method,path", [("POST", "/api/v1/security/login"), ("PUT", "/api/v1/settings/"),
+                                         ("POST", "/api/v1/queue/"), ("PUT", "/api/v1/team/1")])
+@pytest.mark.parametrize("name,raw,content_type", DEEP, ids=[c[0] for c in DEEP])
+def test_json_nested_too_deeply_is_malformed_everywhere(app, client, ticket, method, path, name, raw, content_type):
+    """The anonymous login and the model and settings APIs too: 400 with a message, not a 500."""
+    headers = {"Content-Type": content_type}
+    if "/security/" not in path:
+        headers.update(api_login(client, "admin@teste.com.br")._h())
+    r = client.open(path, method=method, data=raw, headers=headers)
+    assert r.status_code == 400, r.get_data(as_text=True)[:300]
+    assert r.get_json()["message"]
 
 
 @pytest.mark.parametrize("payload", [{"queue": "1; DROP TABLE ticket"}, {"queue": -1}, {"queue": 2**63},
@@ -114,6 +131,19 @@ def test_unreadable_rison_gets_400_not_500(app, client, ticket, path, q):
     r = api.get(f"{path}?q={q}")
     assert r.status_code == 400, r.get_data(as_text=True)[:300]
     assert r.get_json()["message"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/connection/", "/api/v1/queue/", "/api/v1/team/", "/api/v1/rating/",
+                                  "/api/v1/quick_reply/"])
+@pytest.mark.parametrize("page", ["-1", "-16365", "99999999999999999999999"])
+def test_a_page_out_of_range_of_a_model_list_gets_400_not_500(app, client, ticket, path, page):
+    """FAB caps the page size but took any page: a negative one was a negative OFFSET, which
+    PostgreSQL refuses (a 500; found by the schemathesis run). Page 0 is the first."""
+    api = api_login(client, "admin@teste.com.br")
+    r = api.get(f"{path}?q=(page:{page})")
+    assert r.status_code == 400, r.get_data(as_text=True)[:300]
+    assert r.get_json()["message"] == "Página inválida."
+    assert api.get(f"{path}?q=(page:0,page_size:5)").status_code == 200
 
 
 def test_ticket_search_text_is_not_read_as_rison(app, client, ticket):
