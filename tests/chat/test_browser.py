@@ -28,9 +28,9 @@ def desk_live(stack, desk):
 class Agent:
     """One member's browser context on the chat screen; fails the test on any JS dialog or error."""
 
-    def __init__(self, browser, url, email, init_script=None):
+    def __init__(self, browser, url, email, init_script=None, viewport=None):
         self.context = browser.new_context(locale="pt-BR", timezone_id="America/Sao_Paulo",
-                                           viewport={"width": 1366, "height": 800})
+                                           viewport=viewport or {"width": 1366, "height": 800})
         if init_script:
             self.context.add_init_script(init_script)
         self.page = self.context.new_page()
@@ -63,8 +63,8 @@ class Agent:
 def agents(browser, desk_live):
     opened = []
 
-    def open_as(email, init_script=None, url=None):
-        agent = Agent(browser, url or desk_live.url, email, init_script)
+    def open_as(email, init_script=None, url=None, viewport=None):
+        agent = Agent(browser, url or desk_live.url, email, init_script, viewport)
         opened.append(agent)
         return agent
 
@@ -570,3 +570,36 @@ def test_staff_tabs_stay_on_one_line_with_counts(desk_live, agents):
     assert count[0] < word[1], (word, count)
     bar = page.eval_on_selector(".chat-tabs", "e => [e.scrollWidth, e.clientWidth]")
     assert bar[0] <= bar[1], bar  # nothing cut off at the side
+
+
+def test_an_agent_works_on_a_phone_sized_screen(desk_live, agents):
+    """390×844: the list takes the whole width; opening a ticket shows the conversation in its
+    place (before, the list kept its 380 px and the conversation was squeezed to a few pixels),
+    with the actions and the composer on screen; the back button brings the list again."""
+    ana = agents("ana@teste.com.br", viewport={"width": 390, "height": 844})
+    ana.tab("pending")
+    customer_writes(desk_live, desk_live.vendas, "Estou no celular", name="Paula Celular")
+    ana.row("Paula Celular").wait_for()
+    assert ana.page.locator("#chat-tickets").bounding_box()["width"] >= 380
+    ana.row("Paula Celular").click()
+    ana.page.locator(".chat-msg.in", has_text="Estou no celular").wait_for()
+    expect(ana.page.locator(".chat-side")).to_be_hidden()
+    assert ana.page.locator(".chat-messages").bounding_box()["width"] >= 380
+    ana.page.click("[data-action=accept]")
+    composer = ana.page.locator("#chat-composer:not([hidden])")
+    composer.wait_for()
+    box = composer.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390 and box["y"] + box["height"] <= 844
+    for action in ("transfer", "close"):
+        button = ana.page.locator(f"[data-action={action}]").bounding_box()
+        assert button["x"] + button["width"] <= 390, action
+    assert ana.page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing sideways
+    ana.page.fill("#chat-input", "Respondendo pelo celular")
+    ana.page.press("#chat-input", "Enter")
+    ana.page.locator(".chat-msg.out", has_text="Respondendo pelo celular").wait_for()
+    ana.shot("phone-conversation")
+    ana.page.click("#chat-back")
+    expect(ana.page.locator(".chat-side")).to_be_visible()
+    expect(ana.page.locator(".chat-main")).to_be_hidden()
+    ana.row("Paula Celular").wait_for()
+    ana.shot("phone-list")

@@ -380,6 +380,7 @@
     state.actions = actions;
     $("chat-empty").hidden = true;
     $("chat-conversation").hidden = false;
+    $("chat").classList.add("viewing"); // on a phone-sized screen the conversation takes the place of the list
     $("chat-contact-name").textContent = contactName(row) + (row.is_group ? " (" + T.group + ")" : "");
     $("chat-contact-phone").textContent = row.is_group ? "" : (row.contact.phone || "");
     queueTag($("chat-ticket-queue"), row.queue);
@@ -404,6 +405,7 @@
     state.current = null;
     state.messages.clear();
     $("chat-conversation").hidden = true;
+    $("chat").classList.remove("viewing");
     $("chat-empty").hidden = false;
     $("chat-empty").textContent = message || T.select_ticket;
     history.replaceState(null, "", location.pathname);
@@ -808,6 +810,7 @@
     loadList(true).then(function () { loadingMore = false; });
   });
   $("chat-older").addEventListener("click", loadOlder);
+  $("chat-back").addEventListener("click", function () { closeConversation(); });
   $("chat-composer").addEventListener("submit", sendText);
   $("chat-input").addEventListener("keydown", onComposerKey);
   $("chat-input").addEventListener("input", function () { autoGrow(); renderQuick(); });
