@@ -453,9 +453,14 @@ class ChatView(BaseView):
     # ------------------------------------------------------------------ composer helpers
     @expose("/api/quick-replies")
     @has_access_api
+    @domain_errors
     def quick_replies(self):
+        """With ?ticket=<id>: the messages as they would be sent on that ticket (variables filled)."""
         from app.services import quick_replies
 
+        ticket_id = request.args.get("ticket")
+        if ticket_id is not None:
+            return jsonify({"quick_replies": quick_replies.for_ticket(me(), ticket_id)})
         rows = quick_replies.visible_to(me()).all()
         return jsonify({"quick_replies": [{"shortcut": r.shortcut, "message": r.message} for r in rows]})
 

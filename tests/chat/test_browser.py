@@ -603,3 +603,24 @@ def test_an_agent_works_on_a_phone_sized_screen(desk_live, agents):
     expect(ana.page.locator(".chat-main")).to_be_hidden()
     ana.row("Paula Celular").wait_for()
     ana.shot("phone-list")
+
+
+def test_a_quick_reply_is_expanded_with_the_tickets_variables(desk_live, agents, db):
+    """/ola expands in the composer to the text the customer will get: {{nome}} and {{atendente}}
+    filled in (before, the customer received the braces)."""
+    from app.models import QuickReply
+
+    db.session.add(QuickReply(shortcut="ola", message="Olá, {{nome}}! Aqui é {{atendente}}, da {{fila}}."))
+    db.session.commit()
+    ana = agents("ana@teste.com.br")
+    ana.tab("pending")
+    customer_writes(desk_live, desk_live.vendas, "Oi", name="Rita Lemos")
+    ana.row("Rita Lemos").click()
+    ana.page.click("[data-action=accept]")
+    ana.page.locator("#chat-composer:not([hidden])").wait_for()
+    ana.page.type("#chat-input", "/ola")
+    ana.page.locator("#chat-quick li", has_text="Rita Lemos").wait_for()
+    ana.page.keyboard.press("Enter")
+    expect(ana.page.locator("#chat-input")).to_have_value("Olá, Rita Lemos! Aqui é Ana, da Vendas.")
+    ana.page.keyboard.press("Enter")
+    ana.page.locator(".chat-msg.out", has_text="Olá, Rita Lemos! Aqui é Ana, da Vendas.").wait_for()

@@ -419,6 +419,7 @@
       showTicket(data.ticket, data.actions);
       history.replaceState(null, "", location.pathname + "?ticket=" + id);
       socket.emit("open_ticket", { id: id });
+      loadQuickReplies(id);
       return loadMessages();
     }).catch(function (error) {
       if (error.status === 404) closeConversation(error.message);
@@ -528,6 +529,14 @@
       item.addEventListener("mousedown", function (event) { event.preventDefault(); expandQuick(q); });
       box.appendChild(item);
     });
+  }
+
+  // The quick replies of the open ticket, their {{nome}}, {{atendente}}... filled in by the server.
+  function loadQuickReplies(ticketId) {
+    state.quickReplies = [];
+    api("/chat/api/quick-replies?ticket=" + ticketId).then(function (data) {
+      if (state.current && state.current.id === ticketId) state.quickReplies = data.quick_replies;
+    }).catch(function () {});
   }
 
   function expandQuick(quick) {
@@ -838,7 +847,6 @@
   });
 
   setupNotifyButton();
-  api("/chat/api/quick-replies").then(function (data) { state.quickReplies = data.quick_replies; }).catch(function () {});
   loadList(false);
   var wanted = new URLSearchParams(location.search).get("ticket");
   if (wanted && /^\d+$/.test(wanted)) openTicket(Number(wanted));
