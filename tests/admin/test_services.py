@@ -396,3 +396,35 @@ def test_rating_required_needs_a_rating_to_send(db):
     rt.delete(only.id)  # another one is left
     update_settings({"rating_required": False})
     rt.delete(other.id)  # not required: the last one may go
+
+
+def test_a_queue_in_use_is_not_deleted(app, db, factory):
+    """Tickets in progress (their customers would drop out of every User's list) or a User whose
+    only queue it is (who would see nothing) keep a queue; resolved history does not."""
+    from app.models import Contact, Queue, Ticket
+    from app.services import queues, team
+
+    vendas, suporte = factory.queue(name="Vendas"), factory.queue(name="Suporte")
+    conn = factory.connection(name="Principal")
+    contact = Contact(jid="5511988887777@c.us", phone="5511988887777", name="Maria")
+    db.session.add(contact)
+    db.session.flush()
+    ticket = Ticket(contact_id=contact.id, connection_id=conn.id, queue_id=vendas.id, status="pending")
+    db.session.add(ticket)
+    db.session.commit()
+    with pytest.raises(DomainError) as e:
+        queues.delete(vendas.id)
+    assert "1 atendimento(s) em andamento" in e.value.message
+    ticket.status = "closed"
+    bruno = factory.member("user", queues=[vendas], name="Bruno")
+    factory.member("user", queues=[vendas, suporte], name="Carla")  # she keeps Suporte
+    db.session.commit()
+    with pytest.raises(DomainError) as e:
+        queues.delete(vendas.id)
+    assert "única fila de Bruno" in e.value.message and "Carla" not in e.value.message
+    db.session.expire_all()
+    assert db.session.get(Queue, vendas.id) is not None
+    team.update(bruno.id, {"queues": [suporte.id]})
+    queues.delete(vendas.id)
+    db.session.expire_all()
+    assert db.session.get(Queue, vendas.id) is None and db.session.get(Ticket, ticket.id) is not None
