@@ -428,3 +428,34 @@ def test_a_queue_in_use_is_not_deleted(app, db, factory):
     queues.delete(vendas.id)
     db.session.expire_all()
     assert db.session.get(Queue, vendas.id) is None and db.session.get(Ticket, ticket.id) is not None
+
+
+def test_removed_queues_and_members_leave_no_dangling_ids_on_either_engine(app, db, factory):
+    """The schema's ON DELETE holds on SQLite too (foreign keys are off there unless each
+    connection turns them on): a resolved ticket of a removed queue and agent has no queue and no
+    agent, and a new queue that takes the old id does not inherit its tickets or members."""
+    from app.models import Contact, Ticket
+    from app.services import queues, team
+
+    factory.admin()
+    old = factory.queue(name="Antiga")
+    keep = factory.queue(name="Fica")
+    conn = factory.connection(name="Principal", queues=[old])
+    agent = factory.member("user", queues=[old, keep], name="Rui")
+    contact = Contact(jid="5511988887777@c.us", phone="5511988887777", name="Maria")
+    db.session.add(contact)
+    db.session.flush()
+    ticket = Ticket(contact_id=contact.id, connection_id=conn.id, queue_id=old.id, user_id=agent.id, status="closed")
+    db.session.add(ticket)
+    db.session.commit()
+    old_id = old.id
+    queues.delete(old_id)
+    team.delete(agent.id)
+    db.session.expire_all()
+    ticket = db.session.get(Ticket, ticket.id)
+    assert (ticket.queue_id, ticket.user_id) == (None, None)
+    assert conn.queues == []
+    again = factory.queue(name="Nova")
+    db.session.expire_all()
+    assert db.session.query(Ticket).filter(Ticket.queue_id == again.id).count() == 0
+    assert db.session.execute(db.text("SELECT count(*) FROM member_queue")).scalar() == 0
