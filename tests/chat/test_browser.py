@@ -624,3 +624,32 @@ def test_a_quick_reply_is_expanded_with_the_tickets_variables(desk_live, agents,
     expect(ana.page.locator("#chat-input")).to_have_value("Olá, Rita Lemos! Aqui é Ana, da Vendas.")
     ana.page.keyboard.press("Enter")
     ana.page.locator(".chat-msg.out", has_text="Olá, Rita Lemos! Aqui é Ana, da Vendas.").wait_for()
+
+
+def test_a_ticket_heard_while_the_list_loads_is_not_lost(desk_live, agents):
+    """The list's answer was read before a customer wrote and arrives after the live event: the
+    new ticket stays in the list (before, the late answer wiped it until the next reload)."""
+    import time
+
+    from app.workers.ingest import submit
+
+    bruno = agents("bruno@teste.com.br")
+    desk_live.connection.queues = [desk_live.suporte]
+    desk_live.db.session.commit()
+    payload = desk_live.engine.message(desk_live.connection, phone="5511966660021", name="Cliente do Meio",
+                                       body="Cheguei no meio")
+
+    def late_answer(route):
+        answer = route.fetch()  # read now, before the ticket exists
+        with desk_live.app.app_context():  # Playwright calls back in a greenlet of its own
+            submit(payload)
+        time.sleep(3)  # the worker stores it and the page hears the event
+        route.fulfill(response=answer)
+
+    bruno.page.route(re.compile(r".*/chat/api/tickets\?tab=pending.*"), late_answer)
+    bruno.tab("pending")
+    bruno.row("Cliente do Meio").wait_for(timeout=10000)
+    bruno.page.unroute(re.compile(r".*/chat/api/tickets\?tab=pending.*"))
+    bruno.page.wait_for_timeout(500)
+    expect(bruno.row("Cliente do Meio")).to_have_count(1)
+    expect(bruno.page.locator('[data-count="pending"]')).to_have_text("1")

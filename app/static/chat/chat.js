@@ -32,6 +32,7 @@
     quickIndex: 0,
     targets: null,
     listSeq: 0,
+    heardDuringLoad: null, // id -> ticket row heard while the latest list page was loading
     everConnected: false
   };
 
@@ -207,6 +208,8 @@
 
   function loadList(more) {
     var seq = ++state.listSeq;
+    // Tickets heard of while the page is on its way: the answer may have been read before them.
+    var heard = state.heardDuringLoad = new Map();
     var params = new URLSearchParams({ tab: state.tab });
     if (state.queue) params.set("queue", state.queue);
     if (state.search) params.set("q", state.search);
@@ -225,8 +228,10 @@
         list.appendChild(renderRow(row));
       });
       $("chat-more").hidden = !data.cursor;
+      heard.forEach(function (row) { placeRow(row); });
       countsSeq++;
       setCounts(data.counts);
+      if (heard.size) refreshCounts(); // the page's counts may be older than what was heard meanwhile
       emptyListNote();
       return true;
     }).catch(function (error) { banner(error.message); return false; });
@@ -736,6 +741,7 @@
     if (!row || typeof row.id !== "number") return;
     var before = state.known.get(row.id) || state.rows.get(row.id);
     state.known.set(row.id, row);
+    if (state.heardDuringLoad) state.heardDuringLoad.set(row.id, row);
     placeRow(row);
     if (state.current && state.current.id === row.id) refreshTicket(row.id);
     refreshCounts();
