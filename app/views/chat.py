@@ -184,6 +184,7 @@ def chat_strings() -> dict:
         "message_too_long": _("The message is too long."),
         "notify_pending": _("New ticket waiting"),
         "notify_message": _("New message"),
+        "notify_transferred": _("Ticket transferred to you"),
         "choose_queue_or_user": _("Choose a queue or an agent."),
         "choose_rating": _("Choose a rating."),
         "attachment": _("Attachment"),

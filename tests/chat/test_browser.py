@@ -626,6 +626,34 @@ def test_a_quick_reply_is_expanded_with_the_tickets_variables(desk_live, agents,
     ana.page.locator(".chat-msg.out", has_text="Olá, Rita Lemos! Aqui é Ana, da Vendas.").wait_for()
 
 
+def test_a_ticket_transferred_to_me_rings_and_one_i_accept_does_not(desk_live, agents):
+    """Bruno hands his Suporte ticket to Ana: her screen rings and notifies (before, it only
+    appeared in her Atendendo, silently); the ticket she accepts herself does not ring again."""
+    ana = agents("ana@teste.com.br", NOTIFICATION_RECORDER)
+    bruno = agents("bruno@teste.com.br")
+    notes = lambda: ana.page.evaluate("window.__notes")  # noqa: E731
+    customer_writes(desk_live, desk_live.vendas, "Oi", name="Cliente da Ana", phone="5511966660011")
+    ana.page.wait_for_function("window.__notes.length === 1")  # a new waiting ticket in Vendas
+    ana.tab("pending")
+    ana.row("Cliente da Ana").click()
+    ana.page.click("[data-action=accept]")
+    expect(ana.page.locator('[data-count="open"]')).to_have_text("1")
+    ana.page.wait_for_timeout(1000)
+    assert len(notes()) == 1
+    customer_writes(desk_live, desk_live.suporte, "Preciso de ajuda", name="Cliente do Bruno", phone="5511966660012")
+    bruno.tab("pending")
+    bruno.row("Cliente do Bruno").click()
+    bruno.page.click("[data-action=accept]")
+    bruno.page.locator("#chat-composer:not([hidden])").wait_for()
+    bruno.page.click("[data-action=transfer]")
+    bruno.page.select_option("#chat-transfer-user", label="Ana")
+    bruno.page.click("#chat-transfer-form button[type=submit]")
+    ana.page.wait_for_function("window.__notes.length === 2")
+    assert notes()[1] == {"title": "Atendimento transferido para você", "body": "Cliente do Bruno"}
+    ana.row("Cliente do Bruno").wait_for()
+    expect(ana.page.locator('[data-count="open"]')).to_have_text("2")
+
+
 def test_a_ticket_heard_while_the_list_loads_is_not_lost(desk_live, agents):
     """The list's answer was read before a customer wrote and arrives after the live event: the
     new ticket stays in the list (before, the late answer wiped it until the next reload)."""

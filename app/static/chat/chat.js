@@ -749,6 +749,13 @@
     if (row.status === "pending" && !wasPending && row.queue && me.queue_ids.indexOf(row.queue.id) >= 0) {
       notify(T.notify_pending, contactName(row), row.id);
     }
+    // Handed to me by someone else (a transfer to me): the ticket I accepted or reopened myself is
+    // the one open on my screen.
+    var mineBefore = before && before.status === "open" && before.user && before.user.id === me.id;
+    var viewingIt = state.current && state.current.id === row.id && !document.hidden;
+    if (row.status === "open" && row.user && row.user.id === me.id && !mineBefore && !viewingIt) {
+      notify(T.notify_transferred, contactName(row), row.id);
+    }
   });
 
   socket.on("ticket:removed", function (payload) {
