@@ -681,3 +681,25 @@ def test_a_ticket_heard_while_the_list_loads_is_not_lost(desk_live, agents):
     bruno.page.wait_for_timeout(500)
     expect(bruno.row("Cliente do Meio")).to_have_count(1)
     expect(bruno.page.locator('[data-count="pending"]')).to_have_text("1")
+
+
+def test_web_addresses_in_messages_are_links(desk_live, agents):
+    """A customer's link opens in a new tab, as on WhatsApp (before, plain text to copy); only
+    http(s) and www addresses, the sentence's punctuation left out, the text unchanged."""
+    ana = agents("ana@teste.com.br")
+    ana.tab("pending")
+    body = "Veja https://exemplo.com.br/pedido?id=1&x=2. Ou www.loja.com.br! Não: javascript:alert(1) <b>oi</b>"
+    customer_writes(desk_live, desk_live.vendas, body, name="Cliente do Link")
+    ana.row("Cliente do Link").click()
+    message = ana.page.locator(".chat-msg.in .chat-msg-body")
+    message.wait_for()
+    assert message.inner_text() == body
+    links = message.locator("a")
+    expect(links).to_have_count(2)
+    assert links.nth(0).get_attribute("href") == "https://exemplo.com.br/pedido?id=1&x=2"
+    assert links.nth(0).inner_text() == "https://exemplo.com.br/pedido?id=1&x=2"
+    assert links.nth(1).get_attribute("href") == "http://www.loja.com.br"
+    for i in range(2):
+        assert links.nth(i).get_attribute("target") == "_blank"
+        assert "noopener" in links.nth(i).get_attribute("rel")
+    assert message.locator("b").count() == 0

@@ -276,6 +276,23 @@
       el("i", { "class": "fa fa-file" }), " ", media.name || T.download);
   }
 
+  // Web addresses in a message open in a new tab, as on WhatsApp; only http(s) ones, and the
+  // text stays text (text nodes, an anchor's href set from the matched address).
+  var URL_RE = /\b(?:https?:\/\/|www\.)[^\s<>"']+/gi;
+  function linkified(node, text) {
+    var last = 0;
+    text.replace(URL_RE, function (match, offset) {
+      var url = match.replace(/[.,;:!?)\]}]+$/, ""); // the sentence's punctuation is not the address's
+      if (offset > last) node.appendChild(document.createTextNode(text.slice(last, offset)));
+      var href = /^www\./i.test(url) ? "http://" + url : url;
+      node.appendChild(el("a", { href: href, target: "_blank", rel: "noopener noreferrer", text: url }));
+      last = offset + url.length;
+      return match;
+    });
+    if (last < text.length) node.appendChild(document.createTextNode(text.slice(last)));
+    return node;
+  }
+
   function renderMessage(message) {
     if (message.type === "system" || message.type === "call") {
       var text = message.type === "call" && !message.body ? T.missed_call : message.body;
@@ -287,7 +304,7 @@
       message.sender_name && (message.from_me || state.current && state.current.is_group)
         ? el("div", { "class": "chat-msg-sender", text: message.sender_name }) : null,
       mediaNode(message),
-      message.body ? el("div", { "class": "chat-msg-body", text: message.body }) : null,
+      message.body ? linkified(el("div", { "class": "chat-msg-body" }), message.body) : null,
       meta);
     if (message.status === "failed") {
       if (message.error) node.appendChild(el("div", { "class": "chat-msg-error", text: message.error }));
