@@ -703,3 +703,16 @@ def test_web_addresses_in_messages_are_links(desk_live, agents):
         assert links.nth(i).get_attribute("target") == "_blank"
         assert "noopener" in links.nth(i).get_attribute("rel")
     assert message.locator("b").count() == 0
+
+
+def test_the_contacts_number_is_shown_as_people_write_it(desk_live, agents):
+    """+55 (11) 98765-0002, not 5511987650002; a contact without a name (named by the number) is
+    listed by it."""
+    ana = agents("ana@teste.com.br")
+    ana.tab("pending")
+    customer_writes(desk_live, desk_live.vendas, "Oi", name="Cliente Número", phone="5511987650002")
+    customer_writes(desk_live, desk_live.vendas, "Oi", name="", phone="551133334444")
+    ana.row("Cliente Número").click()
+    expect(ana.page.locator("#chat-contact-phone")).to_have_text("+55 (11) 98765-0002")
+    ana.row("+55 (11) 3333-4444").click()
+    expect(ana.page.locator("#chat-contact-name")).to_have_text("+55 (11) 3333-4444")

@@ -107,8 +107,18 @@
     return fmtDay.format(date);
   }
 
+  // A Brazilian number as people write it: 5511987650002 -> +55 (11) 98765-0002; others as +digits.
+  function phoneText(phone) {
+    var digits = String(phone || "").replace(/\D/g, "");
+    var br = /^55(\d\d)(\d{4,5})(\d{4})$/.exec(digits);
+    if (br) return "+55 (" + br[1] + ") " + br[2] + "-" + br[3];
+    return digits ? "+" + digits : "";
+  }
+
   function contactName(row) {
-    return row.contact.name || row.contact.phone || "—";
+    var name = row.contact.name, phone = row.contact.phone;
+    if (!name || (phone && name === phone)) return phoneText(phone) || name || "—"; // named by the number
+    return name;
   }
 
   function showError(node, message) {
@@ -404,7 +414,7 @@
     $("chat-conversation").hidden = false;
     $("chat").classList.add("viewing"); // on a phone-sized screen the conversation takes the place of the list
     $("chat-contact-name").textContent = contactName(row) + (row.is_group ? " (" + T.group + ")" : "");
-    $("chat-contact-phone").textContent = row.is_group ? "" : (row.contact.phone || "");
+    $("chat-contact-phone").textContent = row.is_group ? "" : phoneText(row.contact.phone);
     queueTag($("chat-ticket-queue"), row.queue);
     var info = "#" + row.id + " · " + (row.status === "closed" && row.awaiting_rating ? T.awaiting_rating : T["status_" + row.status]);
     if (row.user) info += " · " + T.assigned_to + ": " + row.user.name;
