@@ -625,6 +625,7 @@
         closeConversation(T.select_ticket);
         return data;
       }
+      state.known.set(data.ticket.id, data.ticket); // my own action: its late event is no news to me
       placeRow(data.ticket);
       showTicket(data.ticket, data.actions);
       loadNewer().catch(function () {}); // the events bring them too
@@ -766,13 +767,17 @@
   socket.on("ticket", function (payload) {
     var row = payload && payload.ticket;
     if (!row || typeof row.id !== "number") return;
-    var before = state.known.get(row.id) || state.rows.get(row.id);
+    var heardEarlier = state.known.get(row.id);
+    var before = heardEarlier || state.rows.get(row.id);
     state.known.set(row.id, row);
     if (state.heardDuringLoad) state.heardDuringLoad.set(row.id, row);
     placeRow(row);
     if (state.current && state.current.id === row.id) refreshTicket(row.id);
     refreshCounts();
-    var wasPending = before && before.status === "pending" && (before.queue && row.queue ? before.queue.id === row.queue.id : true);
+    // Heard of before, not merely listed: a list read just after the ticket arrived has it already,
+    // and its first event must still ring.
+    var wasPending = heardEarlier && heardEarlier.status === "pending" &&
+      (heardEarlier.queue && row.queue ? heardEarlier.queue.id === row.queue.id : true);
     if (row.status === "pending" && !wasPending && row.queue && me.queue_ids.indexOf(row.queue.id) >= 0) {
       notify(T.notify_pending, contactName(row), row.id);
     }
