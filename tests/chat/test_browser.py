@@ -716,3 +716,23 @@ def test_the_contacts_number_is_shown_as_people_write_it(desk_live, agents):
     expect(ana.page.locator("#chat-contact-phone")).to_have_text("+55 (11) 98765-0002")
     ana.row("+55 (11) 3333-4444").click()
     expect(ana.page.locator("#chat-contact-name")).to_have_text("+55 (11) 3333-4444")
+
+
+def test_the_transfer_dialog_lists_queues_and_agents_added_since_the_page_opened(desk_live, agents, factory):
+    """An Admin adds a queue and a member while Ana works: her next transfer offers them (before,
+    the first answer was kept until the page was reloaded)."""
+    ana = agents("ana@teste.com.br")
+    ana.tab("pending")
+    customer_writes(desk_live, desk_live.vendas, "Oi", name="Cliente Transferível")
+    ana.row("Cliente Transferível").click()
+    ana.page.click("[data-action=accept]")
+    ana.page.locator("#chat-composer:not([hidden])").wait_for()
+    ana.page.click("[data-action=transfer]")
+    expect(ana.page.locator("#chat-transfer-queue option")).to_have_count(3)
+    ana.page.click("#chat-transfer [data-dismiss]")
+    financeiro = factory.queue(name="Financeiro")
+    factory.member("user", queues=[financeiro], email="fabio@teste.com.br", name="Fábio")
+    ana.page.click("[data-action=transfer]")
+    expect(ana.page.locator("#chat-transfer-queue option", has_text="Financeiro")).to_have_count(1)
+    ana.page.select_option("#chat-transfer-queue", label="Financeiro")
+    expect(ana.page.locator("#chat-transfer-user option")).to_have_text(["—", "Fábio"])

@@ -636,8 +636,8 @@
   function openTransfer() {
     var dialog = $("chat-transfer");
     showError($("chat-transfer-error"), "");
-    var load = state.targets ? Promise.resolve(state.targets) : api("/chat/api/transfer-targets");
-    load.then(function (targets) {
+    // Asked each time: queues and members may have been added, renamed or removed since.
+    api("/chat/api/transfer-targets").then(function (targets) {
       state.targets = targets;
       var queueSelect = $("chat-transfer-queue");
       queueSelect.length = 1;
