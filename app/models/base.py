@@ -59,6 +59,9 @@ def _compile_folded(element, compiler, **kw):
 def _sqlite_functions(dbapi_connection, _record):
     if isinstance(dbapi_connection, sqlite3.Connection):
         dbapi_connection.create_function(FOLD_FUNCTION, 1, fold_text, deterministic=True)
+        # SQLite ignores the schema's ON DELETE (CASCADE, SET NULL) unless asked on each connection:
+        # without it a removed queue or member left tickets pointing at an id a new one could take.
+        dbapi_connection.execute("PRAGMA foreign_keys = ON")
 
 
 def unique_folded(column, name: str) -> Index:

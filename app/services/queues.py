@@ -154,7 +154,22 @@ def update(queue_id, data: dict) -> Queue:
 
 
 def delete(queue_id) -> None:
+    """A queue with tickets in progress, or the only queue of a User, is not deleted: its waiting
+    customers would drop out of every User's sight, and the User would see nothing (a User needs
+    a queue). Resolved tickets keep their history, with no queue."""
+    from app.models import Member, Ticket, TicketStatus
+
     queue = get(queue_id)
+    active = db.session.query(func.count(Ticket.id)).filter(
+        Ticket.queue_id == queue.id, Ticket.status.in_(TicketStatus.ACTIVE)).scalar()
+    if active:
+        raise inputs.invalid(_("This queue has %(n)s ticket(s) in progress (waiting or in service): transfer "
+                               "or resolve them before deleting it.", n=active))
+    alone = sorted(m.name or m.email for m in db.session.query(Member).filter(Member.queues.any(Queue.id == queue.id))
+                   if m.profile == "user" and len(m.queues) == 1)
+    if alone:
+        raise inputs.invalid(_("This is the only queue of %(names)s: give them another queue before deleting it.",
+                               names=", ".join(alone)))
     db.session.delete(queue)
     _commit()
 

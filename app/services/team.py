@@ -208,7 +208,12 @@ def update(member_id, data: dict, actor: Member | None = None) -> Member:
     return member
 
 
-def delete(member_id, actor: Member | None = None) -> None:
+def delete(member_id, actor: Member | None = None):
+    """Removes the member; the tickets they were handling go back to Aguardando. Returns the
+    Changes for the shell to publish."""
+    from app.services import tickets
+    from app.services.events import Changes
+
     member = get(member_id)
     if actor is not None and actor.profile != "admin":
         raise Forbidden(_("Only Admins may remove team members."))
@@ -219,8 +224,11 @@ def delete(member_id, actor: Member | None = None) -> None:
     # FAB's audit columns point at the member who created/changed other members.
     for column in ("created_by_fk", "changed_by_fk"):
         db.session.execute(sql_update(Member).where(getattr(Member, column) == member.id).values({column: None}))
+    changes = Changes()
+    tickets.release_agent_tickets(member, changes)
     db.session.delete(member)
     _commit()
+    return changes
 
 
 def as_dict(member: Member) -> dict:

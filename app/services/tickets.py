@@ -197,6 +197,20 @@ def return_to_pending(user, ticket_id) -> Changes:
     return changes
 
 
+def release_agent_tickets(member, changes: Changes) -> None:
+    """A member leaves the team: the tickets they were handling go back to Aguardando in their
+    queues (open with no agent, they would be in nobody's Atendendo and in no User's list)."""
+    from app.models import Ticket
+
+    query = select(Ticket).where(Ticket.user_id == member.id, Ticket.status == TicketStatus.OPEN)
+    for ticket in db.session.scalars(query.order_by(Ticket.id).with_for_update()):
+        before = visibility.ticket_rooms(ticket)
+        ticket.status = TicketStatus.PENDING
+        ticket.user = None
+        ticket.user_id = None
+        changes.ticket(ticket, before)
+
+
 def _ready_to_send(user, ticket, text: str) -> None:
     """What an agent's message and file share: a text (body or caption) within outbound.MAX_BODY,
     a ticket not closed and not handled by another agent. Sending reads the chat: unread to 0."""

@@ -185,6 +185,7 @@ def chat_strings() -> dict:
         "message_too_long": _("The message is too long."),
         "notify_pending": _("New ticket waiting"),
         "notify_message": _("New message"),
+        "notify_transferred": _("Ticket transferred to you"),
         "choose_queue_or_user": _("Choose a queue or an agent."),
         "choose_rating": _("Choose a rating."),
         "attachment": _("Attachment"),
@@ -472,9 +473,14 @@ class ChatView(BaseView):
     # ------------------------------------------------------------------ composer helpers
     @expose("/api/quick-replies")
     @has_access_api
+    @domain_errors
     def quick_replies(self):
+        """With ?ticket=<id>: the messages as they would be sent on that ticket (variables filled)."""
         from app.services import quick_replies
 
+        ticket_id = request.args.get("ticket")
+        if ticket_id is not None:
+            return jsonify({"quick_replies": quick_replies.for_ticket(me(), ticket_id)})
         rows = quick_replies.visible_to(me()).all()
         return jsonify({"quick_replies": [{"shortcut": r.shortcut, "message": r.message} for r in rows]})
 

@@ -16,7 +16,8 @@ from app.views.admin_base import ServiceModelApi, ServiceModelView, install_csrf
 class QuickReplyForm(DynamicForm):
     shortcut = StringField(_l("Shortcut"), widget=BS3TextFieldWidget(), description=_l(
         "One word without spaces: typing /shortcut in the chat inserts the message."))
-    message = TextAreaField(_l("Message"), widget=BS3TextAreaFieldWidget())
+    message = TextAreaField(_l("Message"), widget=BS3TextAreaFieldWidget(), description=_l(
+        "You may use {{nome}}, {{atendente}}, {{fila}}, {{protocolo}} and {{saudacao}}."))
 
 
 class QuickReplyView(ServiceModelView):

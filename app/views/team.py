@@ -45,11 +45,14 @@ class MemberWrites:
 
     @staticmethod
     def delete(pk):
-        """A removed member's sockets are disconnected."""
+        """A removed member's sockets are disconnected; the tickets they handled, back in
+        Aguardando, are announced."""
         from app.realtime import revoke_member_sockets
+        from app.workers.publish import publish
 
-        team.delete(pk, require_actor())
+        changes = team.delete(pk, require_actor())
         revoke_member_sockets(int(pk))
+        publish(changes)
 
 
 PROFILE_CHOICES = [("user", _l("User")), ("supervisor", _l("Supervisor")), ("admin", _l("Admin"))]

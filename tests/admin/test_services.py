@@ -484,3 +484,66 @@ def test_rating_required_needs_a_rating_to_send(db):
     rt.delete(only.id)  # another one is left
     update_settings({"rating_required": False})
     rt.delete(other.id)  # not required: the last one may go
+
+
+def test_a_queue_in_use_is_not_deleted(app, db, factory):
+    """Tickets in progress (their customers would drop out of every User's list) or a User whose
+    only queue it is (who would see nothing) keep a queue; resolved history does not."""
+    from app.models import Contact, Queue, Ticket
+    from app.services import queues, team
+
+    vendas, suporte = factory.queue(name="Vendas"), factory.queue(name="Suporte")
+    conn = factory.connection(name="Principal")
+    contact = Contact(jid="5511988887777@c.us", phone="5511988887777", name="Maria")
+    db.session.add(contact)
+    db.session.flush()
+    ticket = Ticket(contact_id=contact.id, connection_id=conn.id, queue_id=vendas.id, status="pending")
+    db.session.add(ticket)
+    db.session.commit()
+    with pytest.raises(DomainError) as e:
+        queues.delete(vendas.id)
+    assert "1 atendimento(s) em andamento" in e.value.message
+    ticket.status = "closed"
+    bruno = factory.member("user", queues=[vendas], name="Bruno")
+    factory.member("user", queues=[vendas, suporte], name="Carla")  # she keeps Suporte
+    db.session.commit()
+    with pytest.raises(DomainError) as e:
+        queues.delete(vendas.id)
+    assert "única fila de Bruno" in e.value.message and "Carla" not in e.value.message
+    db.session.expire_all()
+    assert db.session.get(Queue, vendas.id) is not None
+    team.update(bruno.id, {"queues": [suporte.id]})
+    queues.delete(vendas.id)
+    db.session.expire_all()
+    assert db.session.get(Queue, vendas.id) is None and db.session.get(Ticket, ticket.id) is not None
+
+
+def test_removed_queues_and_members_leave_no_dangling_ids_on_either_engine(app, db, factory):
+    """The schema's ON DELETE holds on SQLite too (foreign keys are off there unless each
+    connection turns them on): a resolved ticket of a removed queue and agent has no queue and no
+    agent, and a new queue that takes the old id does not inherit its tickets or members."""
+    from app.models import Contact, Ticket
+    from app.services import queues, team
+
+    factory.admin()
+    old = factory.queue(name="Antiga")
+    keep = factory.queue(name="Fica")
+    conn = factory.connection(name="Principal", queues=[old])
+    agent = factory.member("user", queues=[old, keep], name="Rui")
+    contact = Contact(jid="5511988887777@c.us", phone="5511988887777", name="Maria")
+    db.session.add(contact)
+    db.session.flush()
+    ticket = Ticket(contact_id=contact.id, connection_id=conn.id, queue_id=old.id, user_id=agent.id, status="closed")
+    db.session.add(ticket)
+    db.session.commit()
+    old_id = old.id
+    queues.delete(old_id)
+    team.delete(agent.id)
+    db.session.expire_all()
+    ticket = db.session.get(Ticket, ticket.id)
+    assert (ticket.queue_id, ticket.user_id) == (None, None)
+    assert conn.queues == []
+    again = factory.queue(name="Nova")
+    db.session.expire_all()
+    assert db.session.query(Ticket).filter(Ticket.queue_id == again.id).count() == 0
+    assert db.session.execute(db.text("SELECT count(*) FROM member_queue")).scalar() == 0

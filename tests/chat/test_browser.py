@@ -28,9 +28,9 @@ def desk_live(stack, desk):
 class Agent:
     """One member's browser context on the chat screen; fails the test on any JS dialog or error."""
 
-    def __init__(self, browser, url, email, init_script=None):
+    def __init__(self, browser, url, email, init_script=None, viewport=None):
         self.context = browser.new_context(locale="pt-BR", timezone_id="America/Sao_Paulo",
-                                           viewport={"width": 1366, "height": 800})
+                                           viewport=viewport or {"width": 1366, "height": 800})
         if init_script:
             self.context.add_init_script(init_script)
         self.page = self.context.new_page()
@@ -63,8 +63,8 @@ class Agent:
 def agents(browser, desk_live):
     opened = []
 
-    def open_as(email, init_script=None, url=None):
-        agent = Agent(browser, url or desk_live.url, email, init_script)
+    def open_as(email, init_script=None, url=None, viewport=None):
+        agent = Agent(browser, url or desk_live.url, email, init_script, viewport)
         opened.append(agent)
         return agent
 
@@ -595,7 +595,7 @@ def test_an_agent_starts_a_conversation_and_writes_first(desk_live, agents, db):
     expect(page.locator("#chat-new-dialog")).to_be_hidden()
     expect(page.locator(".chat-tabs [data-tab=open]")).to_have_class(re.compile(r"\bactive\b"))
     expect(page.locator("#chat-contact-name")).to_have_text("Dona Rosa")
-    expect(page.locator("#chat-contact-phone")).to_have_text("5511987654321")
+    expect(page.locator("#chat-contact-phone")).to_have_text("+55 (11) 98765-4321")
     expect(ana.row("Dona Rosa")).to_have_count(1)
     expect(page.locator("#chat-input")).to_be_focused()
     page.fill("#chat-input", "Olá, Dona Rosa! Aqui é a Ana.")
@@ -616,3 +616,169 @@ def test_an_agent_starts_a_conversation_and_writes_first(desk_live, agents, db):
     ticket = db.session.query(Ticket).one()
     assert (ticket.status, ticket.user_id, ticket.queue_id) == ("open", desk_live.ids["ana"], desk_live.ids["vendas"])
     assert [m.body for m in db.session.query(Message).filter_by(ticket_id=ticket.id)] == ["Olá, Dona Rosa! Aqui é a Ana."]
+
+
+def test_an_agent_works_on_a_phone_sized_screen(desk_live, agents):
+    """390×844: the list takes the whole width; opening a ticket shows the conversation in its
+    place (before, the list kept its 380 px and the conversation was squeezed to a few pixels),
+    with the actions and the composer on screen; the back button brings the list again."""
+    ana = agents("ana@teste.com.br", viewport={"width": 390, "height": 844})
+    ana.tab("pending")
+    customer_writes(desk_live, desk_live.vendas, "Estou no celular", name="Paula Celular")
+    ana.row("Paula Celular").wait_for()
+    assert ana.page.locator("#chat-tickets").bounding_box()["width"] >= 380
+    ana.row("Paula Celular").click()
+    ana.page.locator(".chat-msg.in", has_text="Estou no celular").wait_for()
+    expect(ana.page.locator(".chat-side")).to_be_hidden()
+    assert ana.page.locator(".chat-messages").bounding_box()["width"] >= 380
+    ana.page.click("[data-action=accept]")
+    composer = ana.page.locator("#chat-composer:not([hidden])")
+    composer.wait_for()
+    box = composer.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390 and box["y"] + box["height"] <= 844
+    for action in ("transfer", "close"):
+        button = ana.page.locator(f"[data-action={action}]").bounding_box()
+        assert button["x"] + button["width"] <= 390, action
+    assert ana.page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing sideways
+    ana.page.fill("#chat-input", "Respondendo pelo celular")
+    ana.page.press("#chat-input", "Enter")
+    ana.page.locator(".chat-msg.out", has_text="Respondendo pelo celular").wait_for()
+    ana.shot("phone-conversation")
+    ana.page.click("#chat-back")
+    expect(ana.page.locator(".chat-side")).to_be_visible()
+    expect(ana.page.locator(".chat-main")).to_be_hidden()
+    ana.row("Paula Celular").wait_for()
+    ana.shot("phone-list")
+
+
+def test_a_quick_reply_is_expanded_with_the_tickets_variables(desk_live, agents, db):
+    """/ola expands in the composer to the text the customer will get: {{nome}} and {{atendente}}
+    filled in (before, the customer received the braces)."""
+    from app.models import QuickReply
+
+    db.session.add(QuickReply(shortcut="ola", message="Olá, {{nome}}! Aqui é {{atendente}}, da {{fila}}."))
+    db.session.commit()
+    ana = agents("ana@teste.com.br")
+    ana.tab("pending")
+    customer_writes(desk_live, desk_live.vendas, "Oi", name="Rita Lemos")
+    ana.row("Rita Lemos").click()
+    ana.page.click("[data-action=accept]")
+    ana.page.locator("#chat-composer:not([hidden])").wait_for()
+    ana.page.type("#chat-input", "/ola")
+    ana.page.locator("#chat-quick li", has_text="Rita Lemos").wait_for()
+    ana.page.keyboard.press("Enter")
+    expect(ana.page.locator("#chat-input")).to_have_value("Olá, Rita Lemos! Aqui é Ana, da Vendas.")
+    ana.page.keyboard.press("Enter")
+    ana.page.locator(".chat-msg.out", has_text="Olá, Rita Lemos! Aqui é Ana, da Vendas.").wait_for()
+
+
+def test_a_ticket_transferred_to_me_rings_and_one_i_accept_does_not(desk_live, agents):
+    """Bruno hands his Suporte ticket to Ana: her screen rings and notifies (before, it only
+    appeared in her Atendendo, silently); the ticket she accepts herself does not ring again."""
+    ana = agents("ana@teste.com.br", NOTIFICATION_RECORDER)
+    bruno = agents("bruno@teste.com.br")
+    notes = lambda: ana.page.evaluate("window.__notes")  # noqa: E731
+    customer_writes(desk_live, desk_live.vendas, "Oi", name="Cliente da Ana", phone="5511966660011")
+    ana.page.wait_for_function("window.__notes.length === 1")  # a new waiting ticket in Vendas
+    ana.tab("pending")
+    ana.row("Cliente da Ana").click()
+    ana.page.click("[data-action=accept]")
+    expect(ana.page.locator('[data-count="open"]')).to_have_text("1")
+    ana.page.wait_for_timeout(1000)
+    assert len(notes()) == 1
+    customer_writes(desk_live, desk_live.suporte, "Preciso de ajuda", name="Cliente do Bruno", phone="5511966660012")
+    bruno.tab("pending")
+    bruno.row("Cliente do Bruno").click()
+    bruno.page.click("[data-action=accept]")
+    bruno.page.locator("#chat-composer:not([hidden])").wait_for()
+    bruno.page.click("[data-action=transfer]")
+    bruno.page.select_option("#chat-transfer-user", label="Ana")
+    bruno.page.click("#chat-transfer-form button[type=submit]")
+    ana.page.wait_for_function("window.__notes.length === 2")
+    assert notes()[1] == {"title": "Atendimento transferido para você", "body": "Cliente do Bruno"}
+    ana.row("Cliente do Bruno").wait_for()
+    expect(ana.page.locator('[data-count="open"]')).to_have_text("2")
+
+
+def test_a_ticket_heard_while_the_list_loads_is_not_lost(desk_live, agents):
+    """The list's answer was read before a customer wrote and arrives after the live event: the
+    new ticket stays in the list (before, the late answer wiped it until the next reload)."""
+    import time
+
+    from app.workers.ingest import submit
+
+    bruno = agents("bruno@teste.com.br")
+    desk_live.connection.queues = [desk_live.suporte]
+    desk_live.db.session.commit()
+    payload = desk_live.engine.message(desk_live.connection, phone="5511966660021", name="Cliente do Meio",
+                                       body="Cheguei no meio")
+
+    def late_answer(route):
+        answer = route.fetch()  # read now, before the ticket exists
+        with desk_live.app.app_context():  # Playwright calls back in a greenlet of its own
+            submit(payload)
+        time.sleep(3)  # the worker stores it and the page hears the event
+        route.fulfill(response=answer)
+
+    bruno.page.route(re.compile(r".*/chat/api/tickets\?tab=pending.*"), late_answer)
+    bruno.tab("pending")
+    bruno.row("Cliente do Meio").wait_for(timeout=10000)
+    bruno.page.unroute(re.compile(r".*/chat/api/tickets\?tab=pending.*"))
+    bruno.page.wait_for_timeout(500)
+    expect(bruno.row("Cliente do Meio")).to_have_count(1)
+    expect(bruno.page.locator('[data-count="pending"]')).to_have_text("1")
+
+
+def test_web_addresses_in_messages_are_links(desk_live, agents):
+    """A customer's link opens in a new tab, as on WhatsApp (before, plain text to copy); only
+    http(s) and www addresses, the sentence's punctuation left out, the text unchanged."""
+    ana = agents("ana@teste.com.br")
+    ana.tab("pending")
+    body = "Veja https://exemplo.com.br/pedido?id=1&x=2. Ou www.loja.com.br! Não: javascript:alert(1) <b>oi</b>"
+    customer_writes(desk_live, desk_live.vendas, body, name="Cliente do Link")
+    ana.row("Cliente do Link").click()
+    message = ana.page.locator(".chat-msg.in .chat-msg-body")
+    message.wait_for()
+    assert message.inner_text() == body
+    links = message.locator("a")
+    expect(links).to_have_count(2)
+    assert links.nth(0).get_attribute("href") == "https://exemplo.com.br/pedido?id=1&x=2"
+    assert links.nth(0).inner_text() == "https://exemplo.com.br/pedido?id=1&x=2"
+    assert links.nth(1).get_attribute("href") == "http://www.loja.com.br"
+    for i in range(2):
+        assert links.nth(i).get_attribute("target") == "_blank"
+        assert "noopener" in links.nth(i).get_attribute("rel")
+    assert message.locator("b").count() == 0
+
+
+def test_the_contacts_number_is_shown_as_people_write_it(desk_live, agents):
+    """+55 (11) 98765-0002, not 5511987650002; a contact without a name (named by the number) is
+    listed by it."""
+    ana = agents("ana@teste.com.br")
+    ana.tab("pending")
+    customer_writes(desk_live, desk_live.vendas, "Oi", name="Cliente Número", phone="5511987650002")
+    customer_writes(desk_live, desk_live.vendas, "Oi", name="", phone="551133334444")
+    ana.row("Cliente Número").click()
+    expect(ana.page.locator("#chat-contact-phone")).to_have_text("+55 (11) 98765-0002")
+    ana.row("+55 (11) 3333-4444").click()
+    expect(ana.page.locator("#chat-contact-name")).to_have_text("+55 (11) 3333-4444")
+
+
+def test_the_transfer_dialog_lists_queues_and_agents_added_since_the_page_opened(desk_live, agents, factory):
+    """An Admin adds a queue and a member while Ana works: her next transfer offers them (before,
+    the first answer was kept until the page was reloaded)."""
+    ana = agents("ana@teste.com.br")
+    ana.tab("pending")
+    customer_writes(desk_live, desk_live.vendas, "Oi", name="Cliente Transferível")
+    ana.row("Cliente Transferível").click()
+    ana.page.click("[data-action=accept]")
+    ana.page.locator("#chat-composer:not([hidden])").wait_for()
+    ana.page.click("[data-action=transfer]")
+    expect(ana.page.locator("#chat-transfer-queue option")).to_have_count(3)
+    ana.page.click("#chat-transfer [data-dismiss]")
+    financeiro = factory.queue(name="Financeiro")
+    factory.member("user", queues=[financeiro], email="fabio@teste.com.br", name="Fábio")
+    ana.page.click("[data-action=transfer]")
+    expect(ana.page.locator("#chat-transfer-queue option", has_text="Financeiro")).to_have_count(1)
+    ana.page.select_option("#chat-transfer-queue", label="Financeiro")
+    expect(ana.page.locator("#chat-transfer-user option")).to_have_text(["—", "Fábio"])

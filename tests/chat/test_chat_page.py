@@ -233,6 +233,28 @@ def test_quick_replies_shared_and_own_only(desk, chat_client, db):
     assert [q["shortcut"] for q in got] == ["boasvindas", "pix"]
 
 
+def test_quick_replies_for_a_ticket_have_their_variables_filled(desk, chat_client, db):
+    """A quick reply takes the variables of every other template; for the open ticket they are
+    filled in (the agent typing is {{atendente}}), never sent to the customer as "{{nome}}"."""
+    from app.models import QuickReply
+
+    db.session.add(QuickReply(shortcut="ola", message="{{ nome }}, aqui é {{atendente}} ({{fila}}), protocolo "
+                                                      "{{protocolo}}. {{saudacao}}! {{outro}}"))
+    db.session.commit()
+    ticket = desk.ticket(desk.vendas, name="Joana Prado")
+    ana = chat_client("ana@teste.com.br")
+    got = ana.get(f"/chat/api/quick-replies?ticket={ticket.id}").get_json()["quick_replies"]
+    assert [q["shortcut"] for q in got] == ["ola"]
+    text = got[0]["message"]
+    assert text.startswith(f"Joana Prado, aqui é Ana (Vendas), protocolo {ticket.protocol}. Bo"), text
+    assert text.endswith("! {{outro}}") and "{{" not in text.replace("{{outro}}", "")
+    # A ticket the member may not see: 404, as anywhere else.
+    other = desk.ticket(desk.suporte)
+    r = ana.get(f"/chat/api/quick-replies?ticket={other.id}")
+    assert r.status_code == 404 and r.get_json()["message"]
+    assert ana.get("/chat/api/quick-replies?ticket=abc").status_code == 404
+
+
 def test_out_of_range_and_malformed_ids_are_clean_errors(desk, chat_client):
     t = desk.ticket(desk.vendas)
     ana = chat_client("ana@teste.com.br")

@@ -250,3 +250,27 @@ def test_a_page_of_another_site_cannot_open_the_members_socket(live, desk):
             assert own.connected
         finally:
             own.disconnect()
+
+
+def test_a_removed_members_open_tickets_go_back_to_waiting_for_the_queue(live, desk, chat_client, factory, db):
+    """Ana handles a Vendas ticket and is removed: the ticket goes back to Aguardando in Vendas
+    (open with no agent it was in nobody's Atendendo nor any User's list), and her Vendas
+    colleague hears it there at once."""
+    from app.models import Ticket
+
+    factory.member("user", queues=[desk.vendas], email="carla@teste.com.br", name="Carla")
+    carla = live("carla@teste.com.br")
+    submit(desk, desk.vendas, "estava sendo atendida pela Ana")
+    assert wait_for(lambda: carla.ticket_ids())
+    ticket_id = carla.ticket_ids()[0]
+    assert chat_client("ana@teste.com.br").post(f"/chat/api/tickets/{ticket_id}/accept").status_code == 200
+    assert wait_for(lambda: any(e == "ticket" and d["ticket"]["status"] == "open" for e, d in list(carla.events)))
+    heard = len(carla.events)
+    r = requests.delete(f"{live.url}/api/v1/team/{desk.ana.id}", headers=admin_token(live.url), timeout=10)
+    assert r.status_code == 200, r.text
+    db.session.expire_all()
+    ticket = db.session.get(Ticket, ticket_id)
+    assert (ticket.status, ticket.user_id, ticket.queue_id) == ("pending", None, desk.vendas.id)
+    assert wait_for(lambda: any(e == "ticket" and d["ticket"]["id"] == ticket_id and d["ticket"]["status"] == "pending"
+                                for e, d in list(carla.events)[heard:]))
+    assert ticket_id in chat_client("carla@teste.com.br").ids(tab="pending")

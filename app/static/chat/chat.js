@@ -33,6 +33,7 @@
     quickIndex: 0,
     targets: null,
     listSeq: 0,
+    heardDuringLoad: null, // id -> ticket row heard while the latest list page was loading
     everConnected: false
   };
 
@@ -107,8 +108,18 @@
     return fmtDay.format(date);
   }
 
+  // A Brazilian number as people write it: 5511987650002 -> +55 (11) 98765-0002; others as +digits.
+  function phoneText(phone) {
+    var digits = String(phone || "").replace(/\D/g, "");
+    var br = /^55(\d\d)(\d{4,5})(\d{4})$/.exec(digits);
+    if (br) return "+55 (" + br[1] + ") " + br[2] + "-" + br[3];
+    return digits ? "+" + digits : "";
+  }
+
   function contactName(row) {
-    return row.contact.name || row.contact.phone || "—";
+    var name = row.contact.name, phone = row.contact.phone;
+    if (!name || (phone && name === phone)) return phoneText(phone) || name || "—"; // named by the number
+    return name;
   }
 
   function showError(node, message) {
@@ -208,6 +219,8 @@
 
   function loadList(more) {
     var seq = ++state.listSeq;
+    // Tickets heard of while the page is on its way: the answer may have been read before them.
+    var heard = state.heardDuringLoad = new Map();
     var params = new URLSearchParams({ tab: state.tab });
     if (state.queue) params.set("queue", state.queue);
     if (state.search) params.set("q", state.search);
@@ -227,8 +240,10 @@
         announceIfNew(row);
       });
       $("chat-more").hidden = !data.cursor;
+      heard.forEach(function (row) { placeRow(row); });
       countsSeq++;
       setCounts(data.counts);
+      if (heard.size) refreshCounts(); // the page's counts may be older than what was heard meanwhile
       emptyListNote();
       return true;
     }).catch(function (error) { banner(error.message); return false; });
@@ -273,6 +288,23 @@
       el("i", { "class": "fa fa-file" }), " ", media.name || T.download);
   }
 
+  // Web addresses in a message open in a new tab, as on WhatsApp; only http(s) ones, and the
+  // text stays text (text nodes, an anchor's href set from the matched address).
+  var URL_RE = /\b(?:https?:\/\/|www\.)[^\s<>"']+/gi;
+  function linkified(node, text) {
+    var last = 0;
+    text.replace(URL_RE, function (match, offset) {
+      var url = match.replace(/[.,;:!?)\]}]+$/, ""); // the sentence's punctuation is not the address's
+      if (offset > last) node.appendChild(document.createTextNode(text.slice(last, offset)));
+      var href = /^www\./i.test(url) ? "http://" + url : url;
+      node.appendChild(el("a", { href: href, target: "_blank", rel: "noopener noreferrer", text: url }));
+      last = offset + url.length;
+      return match;
+    });
+    if (last < text.length) node.appendChild(document.createTextNode(text.slice(last)));
+    return node;
+  }
+
   function renderMessage(message) {
     if (message.type === "system" || message.type === "call") {
       var text = message.type === "call" && !message.body ? T.missed_call : message.body;
@@ -284,7 +316,7 @@
       message.sender_name && (message.from_me || state.current && state.current.is_group)
         ? el("div", { "class": "chat-msg-sender", text: message.sender_name }) : null,
       mediaNode(message),
-      message.body ? el("div", { "class": "chat-msg-body", text: message.body }) : null,
+      message.body ? linkified(el("div", { "class": "chat-msg-body" }), message.body) : null,
       meta);
     if (message.status === "failed") {
       if (message.error) node.appendChild(el("div", { "class": "chat-msg-error", text: message.error }));
@@ -382,8 +414,9 @@
     state.actions = actions;
     $("chat-empty").hidden = true;
     $("chat-conversation").hidden = false;
+    $("chat").classList.add("viewing"); // on a phone-sized screen the conversation takes the place of the list
     $("chat-contact-name").textContent = contactName(row) + (row.is_group ? " (" + T.group + ")" : "");
-    $("chat-contact-phone").textContent = row.is_group ? "" : (row.contact.phone || "");
+    $("chat-contact-phone").textContent = row.is_group ? "" : phoneText(row.contact.phone);
     $("chat-contact-edit").hidden = row.is_group;
     queueTag($("chat-ticket-queue"), row.queue);
     var info = "#" + row.id + " · " + (row.status === "closed" && row.awaiting_rating ? T.awaiting_rating : T["status_" + row.status]);
@@ -407,6 +440,7 @@
     state.current = null;
     state.messages.clear();
     $("chat-conversation").hidden = true;
+    $("chat").classList.remove("viewing");
     $("chat-empty").hidden = false;
     $("chat-empty").textContent = message || T.select_ticket;
     history.replaceState(null, "", location.pathname);
@@ -420,6 +454,7 @@
       showTicket(data.ticket, data.actions);
       history.replaceState(null, "", location.pathname + "?ticket=" + id);
       socket.emit("open_ticket", { id: id });
+      loadQuickReplies(id);
       return loadMessages();
     }).catch(function (error) {
       if (error.status === 404) closeConversation(error.message);
@@ -531,6 +566,14 @@
     });
   }
 
+  // The quick replies of the open ticket, their {{nome}}, {{atendente}}... filled in by the server.
+  function loadQuickReplies(ticketId) {
+    state.quickReplies = [];
+    api("/chat/api/quick-replies?ticket=" + ticketId).then(function (data) {
+      if (state.current && state.current.id === ticketId) state.quickReplies = data.quick_replies;
+    }).catch(function () {});
+  }
+
   function expandQuick(quick) {
     var input = $("chat-input");
     input.value = quick.message;
@@ -585,6 +628,7 @@
         closeConversation(T.select_ticket);
         return data;
       }
+      state.known.set(data.ticket.id, data.ticket); // my own action: its late event is no news to me
       placeRow(data.ticket);
       showTicket(data.ticket, data.actions);
       loadNewer().catch(function () {}); // the events bring them too
@@ -595,8 +639,8 @@
   function openTransfer() {
     var dialog = $("chat-transfer");
     showError($("chat-transfer-error"), "");
-    var load = state.targets ? Promise.resolve(state.targets) : api("/chat/api/transfer-targets");
-    load.then(function (targets) {
+    // Asked each time: queues and members may have been added, renamed or removed since.
+    api("/chat/api/transfer-targets").then(function (targets) {
       state.targets = targets;
       var queueSelect = $("chat-transfer-queue");
       queueSelect.length = 1;
@@ -726,17 +770,30 @@
   socket.on("ticket", function (payload) {
     var row = payload && payload.ticket;
     if (!row || typeof row.id !== "number") return;
-    var before = state.known.get(row.id) || state.rows.get(row.id);
+    var heardEarlier = state.known.get(row.id);
+    var before = heardEarlier || state.rows.get(row.id);
     state.known.set(row.id, row);
+    if (state.heardDuringLoad) state.heardDuringLoad.set(row.id, row);
     placeRow(row);
     if (state.current && state.current.id === row.id) refreshTicket(row.id);
     refreshCounts();
-    var wasPending = before && before.status === "pending" && (before.queue && row.queue ? before.queue.id === row.queue.id : true);
+    // Known waiting before (heard, or listed by announceIfNew): not a new arrival; merely being in
+    // state.rows is not enough, a list is read and redrawn at any time.
+    var wasPending = heardEarlier && heardEarlier.status === "pending" &&
+      (heardEarlier.queue && row.queue ? heardEarlier.queue.id === row.queue.id : true);
     if (row.status === "pending" && !wasPending && inMyQueues(row)) notify(T.notify_pending, contactName(row), row.id);
+    // Handed to me by someone else (a transfer to me): the ticket I accepted or reopened myself is
+    // the one open on my screen.
+    var mineBefore = before && before.status === "open" && before.user && before.user.id === me.id;
+    var viewingIt = state.current && state.current.id === row.id && !document.hidden;
+    if (row.status === "open" && row.user && row.user.id === me.id && !mineBefore && !viewingIt) {
+      notify(T.notify_transferred, contactName(row), row.id);
+    }
   });
 
-  // A list fetched between a new ticket's commit and its event shows it first: the event then finds
-  // it known and waiting, so the ring is given here for a ticket created since the page opened.
+  // A waiting ticket listed before any event of it was heard: known from now on (its later events
+  // are no new arrival), and announced when it was created since the page opened (the list was read
+  // between its commit and its event).
   function announceIfNew(row) {
     if (row.status !== "pending" || state.known.has(row.id)) return;
     state.known.set(row.id, row);
@@ -868,6 +925,7 @@
     loadList(true).then(function () { loadingMore = false; });
   });
   $("chat-older").addEventListener("click", loadOlder);
+  $("chat-back").addEventListener("click", function () { closeConversation(); });
   $("chat-composer").addEventListener("submit", sendText);
   $("chat-input").addEventListener("keydown", onComposerKey);
   $("chat-input").addEventListener("input", function () { autoGrow(); renderQuick(); });
@@ -899,7 +957,6 @@
   });
 
   setupNotifyButton();
-  api("/chat/api/quick-replies").then(function (data) { state.quickReplies = data.quick_replies; }).catch(function () {});
   loadList(false);
   var wanted = new URLSearchParams(location.search).get("ticket");
   if (wanted && /^\d+$/.test(wanted)) openTicket(Number(wanted));
