@@ -257,6 +257,7 @@ def test_typed_text_is_inert_and_literal_on_every_screen(live, browser, app, db)
 
     # ---- What customers type: the ingest job (inbox + RQ job), as the bridge submits it ---------
     d.connection = db.session.get(Connection, d.conn["id"])
+    # The chat shows the number as +55 (11) 90000-0001 (the_chat below).
     d.customer = {"phone": "5511900000001", "name": P.tag("contact.name (WhatsApp push name)")}
     d.say = lambda body, **kw: d.engine.submit_and_drain(d.engine.message(  # noqa: E731
         d.connection, phone=d.customer["phone"], name=d.customer["name"], body=body, **kw))
@@ -412,7 +413,7 @@ def chat_screen(screen, d):
     page.locator(f'.chat-ticket[data-id="{d.group_ticket.id}"]').wait_for()
     screen.wait_text(d.caption, CONVERSATION)
     screen.check("the chat: list, queue filter, conversation, contact panel",
-                 [d.admin_name, customer["name"], customer["phone"], group["name"], d.q1["name"], d.q2["name"],
+                 [d.admin_name, customer["name"], "+55 (11) 90000-0001", group["name"], d.q1["name"], d.q2["name"],
                   d.conn["greeting_message"], d.body_in, d.body_url, d.doc_name, d.caption,
                   d.settings["call_rejection_message"]])
     hrefs = page.eval_on_selector_all("#chat a", "links => links.map(a => a.getAttribute('href'))")
