@@ -29,14 +29,12 @@ def for_ticket(member, ticket_id) -> list[dict]:
     """The member's quick replies as they would be sent on that ticket: {{nome}}, {{atendente}}
     (the member), {{fila}}, {{protocolo}} and {{saudacao}} filled in, as in every other message
     template. NotFound for a ticket the member may not see."""
-    from app.services import templates, visibility
+    from app.services import tickets, visibility
     from app.services.settings import get_settings
 
     ticket = visibility.get_visible_ticket(member, ticket_id)
-    tz_name = get_settings().timezone
-    return [{"shortcut": r.shortcut,
-             "message": templates.render(r.message, contact=ticket.contact, agent=member, queue=ticket.queue,
-                                         ticket=ticket, tz_name=tz_name)}
+    settings = get_settings()
+    return [{"shortcut": r.shortcut, "message": tickets.render_for_ticket(r.message, ticket, settings, agent=member)}
             for r in visible_to(member)]
 
 

@@ -3,6 +3,8 @@ permission checks. Every action first finds the ticket through visibility (NotFo
 the member may not see), then checks the action, then changes it. None commits: the shell commits
 and publishes the returned Changes.
 """
+import re
+
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
@@ -24,7 +26,8 @@ def _check_handler(user, ticket):
         raise Forbidden(_l("This ticket is being handled by another agent."))
 
 
-def _render(text, ticket, settings, agent=None, queue=None):
+def render_for_ticket(text, ticket, settings, agent=None, queue=None):
+    """A message template filled in for `ticket` (its agent and queue unless others are given)."""
     return templates.render(text, contact=ticket.contact, agent=agent if agent is not None else ticket.user,
                             queue=queue if queue is not None else ticket.queue, ticket=ticket,
                             tz_name=settings.timezone)
@@ -48,7 +51,7 @@ def accept(user, ticket_id) -> Changes:
     ticket.unread_count = 0
     changes.ticket(ticket, before)
     if settings.operator_greeting:
-        text = _render(settings.operator_greeting_text, ticket, settings, agent=user)
+        text = render_for_ticket(settings.operator_greeting_text, ticket, settings, agent=user)
         if text:
             outbound.queue_message(ticket, text, changes=changes, user=user)
     return changes
@@ -93,7 +96,7 @@ def transfer(user, ticket_id, queue_id=None, user_id=None) -> Changes:
     changes.ticket(ticket, before)
     outbound.system_line(ticket, _transfer_line(user, queue, agent), changes=changes)
     if settings.transfer_message:
-        text = _render(settings.transfer_message_text, ticket, settings, agent=agent, queue=queue)
+        text = render_for_ticket(settings.transfer_message_text, ticket, settings, agent=agent, queue=queue)
         if text:
             outbound.queue_message(ticket, text, changes=changes, user=user)
     return changes
@@ -143,7 +146,7 @@ def close(user, ticket_id, rating_template_id=None, now=None) -> Changes:
         ticket.user = user
         ticket.user_id = user.id
     farewell = settings.operator_farewell_text if settings.operator_farewell else ticket.connection.completion_message
-    text = _render(farewell, ticket, settings)
+    text = render_for_ticket(farewell, ticket, settings)
     if text:
         outbound.queue_message(ticket, text, changes=changes, user=user)
     if wants_rating:
@@ -324,7 +327,7 @@ def whatsapp_number(value) -> str:
     text = value.strip()
     if text.startswith("00"):
         text = "+" + text[2:]
-    elif not text.startswith("+") and len(routing.digits(text)) in (12, 13) and routing.digits(text).startswith("55"):
+    elif not text.startswith("+") and re.fullmatch(r"55\d{10,11}", routing.digits(text)):
         text = "+" + text  # 55 + DDD + number, as the team's numbers are written
     try:
         number = phonenumbers.parse(text, "BR")
