@@ -137,7 +137,7 @@ class SessionRunner:
         if self._outbox is None:
             import importlib
 
-            # The engine's outbox; BRIDGE_OUTBOX names another module with the same four
+            # The engine's outbox; BRIDGE_OUTBOX names another module with the same five
             # functions for the bridge's own boundary tests.
             self._outbox = importlib.import_module(os.environ.get("BRIDGE_OUTBOX") or "app.services.outbound")
         return self._outbox
@@ -415,6 +415,15 @@ class SessionRunner:
         if command is None:
             return
         try:
+            # The chat as WhatsApp knows the number (a Brazilian mobile may be registered without
+            # its ninth digit); None: the number has no WhatsApp, nothing to try again.
+            chat = self.session.resolve_chat(command.chat_id)
+            if chat is None:
+                self.published(self.outbox.mark_failed(message_id, _("This number is not on WhatsApp.")))
+                return
+            if chat != command.chat_id:
+                self.published(self.outbox.chat_moved(message_id, chat))
+                command.chat_id = chat
             if self.session.already_sent(command.chat_id, getattr(command, "channel_id", None)):
                 channel_id = command.channel_id  # sent before a crash: never twice
             else:

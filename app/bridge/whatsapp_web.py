@@ -265,6 +265,7 @@ class BridgeSession:
         self.headless = headless
         self.events: collections.deque = collections.deque()
         self._seen: collections.OrderedDict = collections.OrderedDict()
+        self._chats: dict[str, str] = {}  # typed chat id -> the one WhatsApp knows (resolve_chat)
         self._pw = None
         self.context = None
         self.page = None
@@ -403,6 +404,22 @@ class BridgeSession:
     # --- outbound ---
     def already_sent(self, chat_id: str, channel_id: str) -> bool:
         return bool(channel_id) and bool(self.call("exists", f"true_{chat_id}_{channel_id}"))
+
+    def resolve_chat(self, chat_id: str) -> str | None:
+        """The id WhatsApp knows a person's chat by (contact.queryExists): a Brazilian mobile typed
+        with its ninth digit may be registered without it, and a send to the typed id would reach
+        no one. None: the number has no WhatsApp. Groups and @lid chats are WhatsApp's ids already.
+        Found ids are remembered for the session (a number with no WhatsApp is asked again)."""
+        if not chat_id.endswith("@c.us"):
+            return chat_id
+        if chat_id not in self._chats:
+            found = self.call("resolve", chat_id)
+            if not found:
+                return None
+            if len(self._chats) >= SEEN_IDS:
+                self._chats.clear()
+            self._chats[chat_id] = str(found)
+        return self._chats[chat_id]
 
     def send(self, command) -> str:
         """Send an outbound command (app.services.outbound.SendCommand); returns the channel id."""

@@ -136,6 +136,29 @@ def mark_sent(message_id: int, channel_id: str | None = None) -> Changes:
     return _changed(message)
 
 
+def chat_moved(message_id: int, chat_id: str) -> Changes:
+    """WhatsApp knows the message's contact by another id, the ninth-digit twin of the number typed
+    (contacts.ninth_digit_twin): the contact takes WhatsApp's id, so its replies come to it and the
+    screens show the number WhatsApp has. Left as it is when another contact holds that id already.
+    Commits; the caller publishes the returned changes."""
+    from app.models import Contact
+    from app.services import contacts
+
+    changes = Changes()
+    message = db.session.get(Message, message_id)
+    contact = message.ticket.contact if message is not None else None
+    if contact is None or contact.jid == chat_id or contacts.ninth_digit_twin(contact.jid) != chat_id:
+        db.session.rollback()
+        return changes
+    taken = db.session.scalar(select(Contact.id).where(Contact.channel == contact.channel, Contact.jid == chat_id))
+    if taken is None:
+        contacts.adopt_jid(contact, chat_id, chat_id.partition("@")[0])
+        for ticket in contacts.in_progress(contact.id):
+            changes.ticket(ticket)
+    db.session.commit()
+    return changes
+
+
 def mark_failed(message_id: int, error: str | None) -> Changes:
     """The channel refused the message: it stays visible as failed, with the error, for a retry."""
     message = db.session.get(Message, message_id)

@@ -17,7 +17,7 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.orm import joinedload
 
 from app.models import Connection, Contact, Message, MessageStatus, Ticket, TicketStatus, db, utcnow
-from app.services import chatbot, hours, outbound, ratings, templates
+from app.services import chatbot, contacts, hours, outbound, ratings, templates
 from app.services.settings import get_settings
 
 MAX_INBOUND_BODY = 20000
@@ -75,11 +75,13 @@ def prefetch(payloads: list[dict]) -> BatchLookups:
         lookups.stored.update((connection_id, c) for c in db.session.scalars(select(Message.channel_id).where(
             Message.connection_id == connection_id, Message.channel_id.in_(channel_ids))))
     jids = {contact_identity(p if p["kind"] == "message" else dict(p, is_group=False))[0] for p in wanted}
-    contacts = db.session.scalars(select(Contact).where(Contact.channel == "whatsapp", Contact.jid.in_(jids))).all()
-    lookups.contacts = {c.jid: c for c in contacts}
-    pairs = {(lookups.contacts[j].id, p["connection_id"]) for p in wanted
-             for j in [contact_identity(p if p["kind"] == "message" else dict(p, is_group=False))[0]]
-             if j in lookups.contacts}
+    known = db.session.scalars(select(Contact).where(Contact.channel == "whatsapp",
+                                                     Contact.jid.in_(contacts.with_twins(jids)))).all()
+    lookups.contacts = {c.jid: c for c in known}
+    pairs = {(contact.id, p["connection_id"]) for p in wanted
+             for contact in [_known_contact(contact_identity(p if p["kind"] == "message" else dict(p, is_group=False))[0],
+                                            lookups)]
+             if contact is not None}
     if pairs:
         # Locked in id order: two drains locking overlapping tickets cannot deadlock. Their queue
         # and agent come in the same query (the event presenting each ticket needs them, and a
@@ -97,12 +99,26 @@ def prefetch(payloads: list[dict]) -> BatchLookups:
     return lookups
 
 
-def find_or_create_contact(payload: dict, lookups: BatchLookups | None = None) -> Contact:
-    jid, phone, name, is_group = contact_identity(payload)
+def _known_contact(jid: str, lookups: BatchLookups | None = None) -> Contact | None:
+    """The contact of a jid, else of its ninth-digit twin."""
+    twin = contacts.ninth_digit_twin(jid)
     if lookups is not None:
-        contact = lookups.contacts.get(jid)
-    else:
-        contact = db.session.scalars(select(Contact).where(Contact.channel == "whatsapp", Contact.jid == jid)).first()
+        return lookups.contacts.get(jid) or (lookups.contacts.get(twin) if twin else None)
+    found = db.session.scalars(select(Contact).where(Contact.channel == "whatsapp",
+                                                     Contact.jid.in_([jid, twin] if twin else [jid]))).all()
+    return next((c for c in found if c.jid == jid), found[0] if found else None)
+
+
+def find_or_create_contact(payload: dict, lookups: BatchLookups | None = None, *, from_channel: bool = True) -> Contact:
+    """The contact a message comes from (or a member starts a conversation with), created when
+    new. Found by its jid or by the ninth-digit twin of it; a jid that came from the channel
+    (`from_channel`) is the one WhatsApp uses, and replaces the twin the team had typed."""
+    jid, phone, name, is_group = contact_identity(payload)
+    contact = _known_contact(jid, lookups)
+    if contact is not None and contact.jid != jid and from_channel:
+        contacts.adopt_jid(contact, jid, phone)
+        if lookups is not None:
+            lookups.contacts[jid] = contact
     if contact is None:
         contact = Contact(channel="whatsapp", jid=jid, phone=phone, name=name or (phone or ""), is_group=is_group)
         db.session.add(contact)

@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.models import Member, Queue, RatingTemplate, TicketStatus, db, utcnow
-from app.services import DomainError, Forbidden, outbound, ratings, routing, templates, visibility
+from app.services import DomainError, Forbidden, contacts, outbound, ratings, routing, templates, visibility
 from app.services.events import Changes
 from app.services.settings import get_settings
 
@@ -385,9 +385,9 @@ def start_conversation(user, phone, name=None, queue_id=None) -> tuple:
     identity = {"chat_id": f"{number}@c.us", "sender_phone": number, "sender_name": name}
     try:
         with db.session.begin_nested():  # the same number started (or writing in) at the same moment
-            contact = routing.find_or_create_contact(identity)
+            contact = routing.find_or_create_contact(identity, from_channel=False)
     except IntegrityError:
-        contact = routing.find_or_create_contact(identity)  # committed by the other meanwhile: found now
+        contact = routing.find_or_create_contact(identity, from_channel=False)  # committed by the other meanwhile: found now
     for attempt in range(2):
         ticket = routing.active_ticket(contact, connection, for_update=True)
         if ticket is not None:
@@ -419,7 +419,6 @@ def rename_contact(user, ticket_id, name) -> Changes:
     """The contact's name as the team knows it ("Maria da padaria"), by a member who may see the
     ticket; WhatsApp's own name no longer replaces it (routing only fills an empty name). A group's
     name is WhatsApp's. Every conversation of the contact in progress shows it, live."""
-    from app.models import Ticket
     from app.services import inputs
 
     changes = Changes()
@@ -428,8 +427,6 @@ def rename_contact(user, ticket_id, name) -> Changes:
         raise DomainError(_l("A group's name comes from WhatsApp."), status=422)
     ticket.contact.name = inputs.text(name, _l("Name"), required=True, max_len=200, single_line=True)
     changes.ticket(ticket)
-    for other in db.session.scalars(select(Ticket).where(Ticket.contact_id == ticket.contact_id,
-                                                         Ticket.status.in_(TicketStatus.ACTIVE),
-                                                         Ticket.id != ticket.id)):
+    for other in contacts.in_progress(ticket.contact_id, but=ticket):
         changes.ticket(other)  # heard in its own rooms only: those who may see that conversation
     return changes

@@ -2,8 +2,12 @@
 with a message. Screens answer 403 and 404 with a page of the app, in Portuguese (Flask's own pages are
 in English: "Forbidden", "Not Found").
 - a body over MAX_CONTENT_LENGTH: 413;
-- the database unreachable for a moment (restart, failover): 503, so that clients retry, instead of
-  a 500 that reads as a bug. Nothing was stored: the transaction is rolled back;
+- the database unreachable for a moment (restart, failover, a full connection pool): 503, so that
+  clients retry, instead of a 500 that reads as a bug. Nothing was stored: the transaction is rolled
+  back. Also when the connection died under code that swallowed the error (FAB's security manager
+  logs and goes on in places): the next query then raises SQLAlchemy's "can't reconnect until
+  invalid transaction is rolled back" (PendingRollbackError, code 8s2b), which is the same outage;
+  the other PendingRollbackError (a failed flush ignored) is a bug and stays a 500;
 - a JSON body nested too deeply for Python's parser (RecursionError, which is no ValueError: Flask
   and Werkzeug let it through as a 500, even on the anonymous login): read as malformed JSON, so
   every endpoint answers it as it answers any unreadable body (400);
@@ -16,7 +20,11 @@ from flask import current_app, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
 from flask_appbuilder.api import ModelRestApi
 from flask_babel import gettext as _
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, PendingRollbackError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+# SQLAlchemy's code for "Can't reconnect until invalid transaction is rolled back".
+CONNECTION_LOST_IN_TRANSACTION = "8s2b"
 
 
 def _is_api() -> bool:
@@ -32,6 +40,9 @@ def too_large(error):
 
 def database_unavailable(error):
     from app.models import db
+
+    if isinstance(error, PendingRollbackError) and error.code != CONNECTION_LOST_IN_TRANSACTION:
+        raise error  # not an outage: Flask's 500, logged
 
     try:
         db.session.rollback()
@@ -97,4 +108,5 @@ def register(appbuilder) -> None:
     current_app.register_error_handler(413, too_large)
     current_app.register_error_handler(403, screen_error)
     current_app.register_error_handler(404, screen_error)
-    current_app.register_error_handler(OperationalError, database_unavailable)
+    for outage in (OperationalError, PendingRollbackError, PoolTimeout):
+        current_app.register_error_handler(outage, database_unavailable)

@@ -42,6 +42,12 @@ class Sim:
         assert r.status_code == 200, r.text
         return r.json()["id"]
 
+    def number(self, number, whatsapp):
+        """How WhatsApp knows a number: under another id, or not at all (whatsapp=None)."""
+        r = requests.post(self.base + "/api/numbers", json={"number": number, "whatsapp": whatsapp}, timeout=10)
+        assert r.status_code == 200, r.text
+        return r.json()
+
     def log(self, phone=None):
         r = requests.get(self.base + "/api/log", params={"phone": phone} if phone else None, timeout=10)
         assert r.status_code == 200, r.text

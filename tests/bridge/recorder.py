@@ -24,7 +24,7 @@ def record_failing_once(payload: dict) -> None:
     record(payload)
 
 
-# BRIDGE_OUTBOX for the same tests: the four functions of app.services.outbound's contract over
+# BRIDGE_OUTBOX for the same tests: the five functions of app.services.outbound's contract over
 # Redis (the engine keeps its outbox in the database).
 
 def _r():
@@ -70,3 +70,7 @@ def mark_sent(message_id, channel_id):
 
 def mark_failed(message_id, error):
     _done(message_id, "failed", error=error)
+
+
+def chat_moved(message_id, chat_id):
+    _r().rpush(_k("moved"), json.dumps({"message_id": message_id, "chat_id": chat_id}))

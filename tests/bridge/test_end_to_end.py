@@ -151,3 +151,52 @@ def test_an_agent_starts_a_conversation_the_customer_gets_it_and_answers_in_it(a
     assert tickets(db)[0].user_id == ana.id and tickets(db)[0].status == "open"
     # No chatbot menu went to a customer the agent is already talking to.
     assert [e["body"] for e in sim.log(customer) if e["type"] in ("text", "list")] == ["Bom dia, Seu Jorge!"]
+
+
+def test_a_mobile_registered_before_its_ninth_digit_gets_the_message_and_answers_in_the_same_conversation(
+        app, db, factory, sim_stack, sim):
+    """WhatsApp knows some Brazilian mobiles by their id from before the ninth digit: the agent types
+    "(11) 98765-4321", WhatsApp has 551187654321. The bridge asks WhatsApp (contact.queryExists)
+    and sends there (a send to the typed id reaches no one), the contact takes WhatsApp's id, and
+    the customer's answer, from that id, lands in the same conversation. A number with no WhatsApp
+    fails with a reason the agent can read, and nothing is sent."""
+    from app.models import Contact, Member, MessageStatus
+    from app.services import tickets as ticket_actions
+    from app.workers.publish import publish
+
+    vendas = factory.queue(name="Vendas")
+    conn = factory.connection(queues=[vendas], enabled=True)
+    ana = factory.member(queues=[vendas], name="Ana")
+    sim.number("5511987654321", "551187654321")
+    sim.number("5511976543210", None)
+    sim_stack.start_worker()
+    sim_stack.start_bridge(**FAST)
+    scan_connection(app, db, sim, conn.id, PHONE)
+
+    def start_and_write(typed, body):
+        ticket, changes, _ = ticket_actions.start_conversation(ana, typed)
+        db.session.commit()
+        publish(changes, app)
+        message, changes = ticket_actions.send_message(db.session.get(Member, ana.id), ticket.id, body)
+        db.session.commit()
+        publish(changes, app)
+        return ticket.id, message.id
+
+    ticket_id, message_id = start_and_write("(11) 98765-4321", "Olá, aqui é a Ana.")
+    wait_for(lambda: [e for e in sim.log("551187654321") if e["body"] == "Olá, aqui é a Ana."],
+             message="the message at the id WhatsApp has")
+    wait_for(lambda: messages(db, id=message_id)[0].status in (MessageStatus.SENT, MessageStatus.DELIVERED),
+             message="the message sent")
+    assert not sim.log("5511987654321"), "nothing went to the typed id"
+    contact = db.session.get(Contact, tickets(db)[0].contact_id)
+    assert (contact.jid, contact.phone) == ("551187654321@c.us", "551187654321")
+
+    sim.message(PHONE, "551187654321", "Oi Ana!", name="Carla")
+    wait_for(lambda: "Oi Ana!" in [m.body for m in messages(db, ticket_id=ticket_id, from_me=False)],
+             message="the answer in the same conversation")
+    assert [t.id for t in tickets(db)] == [ticket_id]
+
+    _, failed_id = start_and_write("(11) 97654-3210", "Alguém aí?")
+    wait_for(lambda: messages(db, id=failed_id)[0].status == MessageStatus.FAILED, message="the send failed")
+    assert messages(db, id=failed_id)[0].error == "Este número não tem WhatsApp."
+    assert not sim.log("5511976543210") and not sim.log("551176543210")

@@ -121,3 +121,36 @@ def test_calls_are_rejected_once(sc):
     assert page(sc, "reject_call", id=call_id, **auth).get_json() == {"ok": True}
     assert page(sc, "reject_call", id=call_id, **auth).get_json() == {"ok": False}
     assert [e["type"] for e in sc.get("/simulator/api/log?phone=5511988887777").get_json()] == ["call_rejected"]
+
+
+def test_whatsapp_knows_numbers_as_registered(sc):
+    """/simulator/api/numbers: a mobile registered before its ninth digit is found (queryExists)
+    and reached only under its old id; a number with no WhatsApp is neither; any other number is on
+    WhatsApp under its own id."""
+    token = pair(sc)
+    auth = {"phone": "5511999990000", "token": token}
+    assert sc.post("/simulator/api/numbers", json={"number": "+55 (11) 98765-4321", "whatsapp": "551187654321"}
+                   ).get_json() == {"number": "5511987654321", "whatsapp": "551187654321"}
+    assert sc.post("/simulator/api/numbers", json={"number": "5511976543210", "whatsapp": None}
+                   ).get_json() == {"number": "5511976543210", "whatsapp": None}
+
+    def exists(chat):
+        return page(sc, "exists", chat=chat, **auth).get_json()["wid"]
+    assert exists("5511987654321@c.us") == "551187654321@c.us"
+    assert exists("551187654321@c.us") == "551187654321@c.us"
+    assert exists("5511976543210@c.us") is None
+    assert exists("5511955554444@c.us") == "5511955554444@c.us"
+    assert page(sc, "exists", chat="x@g.us", **auth).status_code == 400
+    assert page(sc, "exists", chat="5511955554444@c.us", phone="5511999990000", token="wrong").status_code != 200
+
+    for chat in ("5511987654321@c.us", "5511976543210@c.us"):
+        r = page(sc, "send", chat=chat, kind="text", body="oi", **auth)
+        assert r.status_code == 404 and r.get_json()["message"] == "conversa não encontrada"
+    assert page(sc, "send", chat="551187654321@c.us", kind="text", body="oi", **auth).status_code == 200
+    assert [e["to"] for e in sc.get("/simulator/api/log").get_json()] == ["551187654321"]
+
+    for body in ({"number": "12", "whatsapp": None}, {"number": "5511987654321", "whatsapp": 5},
+                 {"number": "5511987654321", "whatsapp": "1"}, {"number": "5511987654321"}, {"whatsapp": None}):
+        r = sc.post("/simulator/api/numbers", json=body)
+        assert r.status_code == 400 and r.get_json()["message"], body
+    assert exists("5511987654321@c.us") == "551187654321@c.us"  # unchanged by the refusals

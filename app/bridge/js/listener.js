@@ -147,6 +147,11 @@
       const r = await fn('send_file')(chat, dataUrl, opts);
       return {id: bareId(r.id), ack: r.ack};
     },
+    resolve: async (id) => {
+      // The chat id WhatsApp has for a number (null: no WhatsApp); see BridgeSession.resolve_chat.
+      const found = await fn('query_exists')(id);
+      return found && found.wid ? ser(found.wid) : null;
+    },
     exists: async (id) => {
       try {
         const m = await fn('get_message')(id);

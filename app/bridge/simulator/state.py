@@ -14,6 +14,8 @@ Keys (under the installation's namespace):
   sim:msg:<phone>             hash: message id → message (inbound and sent)
   sim:unread:<phone>          set of unread inbound message ids
   sim:log                     list: what accounts did towards customers (the §7 log)
+  sim:numbers                 hash: number typed → WhatsApp's id for it ("" = no WhatsApp); a
+                              number not in it is on WhatsApp under its own id
 On the Redis of SIMULATOR_REDIS_URL when set (the network outlives a restart of ours).
 """
 import json
@@ -174,12 +176,33 @@ def get_message(phone: str, token: str, message_id: str) -> dict | None:
     return json.loads(raw) if raw else None
 
 
+def _whatsapp_id(number: str) -> str | None:
+    """WhatsApp's id for a number: itself unless set otherwise (set_number); None: no WhatsApp."""
+    found = _r().hget(key("sim:numbers"), number)
+    if found is None:
+        return number
+    return found.decode() or None
+
+
+def query_exists(phone: str, token: str, chat: str) -> str | None:
+    """contact.queryExists: the chat id WhatsApp has for a number's chat, or None."""
+    _check_token(phone, token)
+    if not isinstance(chat, str) or not chat.endswith("@c.us") or not digits(chat.split("@")[0]):
+        raise SimulatorError(_("bad chat id"))
+    found = _whatsapp_id(digits(chat.split("@")[0]))
+    return f"{found}@c.us" if found else None
+
+
 def send(phone: str, token: str, chat: str, kind: str, body: str, message_id: str | None,
          mark_read_too: bool, extra: dict | None = None) -> dict:
-    """The account sends something to a chat (text, list or media)."""
+    """The account sends something to a chat (text, list or media). A number's chat under an id
+    WhatsApp does not know it by (no WhatsApp, or the ninth-digit twin of its id) cannot be made:
+    WhatsApp Web fails the send."""
     phone = _check_token(phone, token)
     if not isinstance(chat, str) or not chat.endswith(("@c.us", "@g.us", "@lid")):
         raise SimulatorError(_("bad chat id"))
+    if chat.endswith("@c.us") and _whatsapp_id(chat.split("@")[0]) != chat.split("@")[0]:
+        raise SimulatorError(_("chat not found"), 404)
     message_id = message_id or ("3EB0" + secrets.token_hex(8).upper())
     r = _r()
     if r.hexists(key(f"sim:msg:{phone}"), message_id):
@@ -244,6 +267,19 @@ def _log(kind: str, account: str, customer: str, body: str, **extra) -> None:
 # ------------------------------------------------------------------------------------------
 # The control API's side (the phone and the customers)
 # ------------------------------------------------------------------------------------------
+
+def set_number(number: str, whatsapp: str | None) -> dict:
+    """How WhatsApp knows a number: under another id (`whatsapp`: a Brazilian mobile registered
+    before its ninth digit, "551187654321" for "5511987654321"), or not at all (None)."""
+    number, target = digits(number), digits(whatsapp) if whatsapp else ""
+    if not 8 <= len(number) <= 20 or (whatsapp is not None and not 8 <= len(target) <= 20):
+        raise SimulatorError(_("bad number"))
+    r = _r()
+    r.hset(key("sim:numbers"), number, target)
+    if target and target != number:
+        r.hset(key("sim:numbers"), target, target)  # the account itself is on WhatsApp under its id
+    return {"number": number, "whatsapp": target or None}
+
 
 def sessions() -> list[dict]:
     r = _r()

@@ -86,6 +86,8 @@ def page_api(op):
         if not found:
             raise state.SimulatorError(_("no media"), 404)
         return jsonify(found)
+    if op == "exists":
+        return jsonify(wid=state.query_exists(phone, token, data.get("chat")))
     if op == "reject_call":
         return jsonify(ok=state.reject_call(phone, token, _text(data, "id")))
     if op == "send":
@@ -125,6 +127,17 @@ def api_messages():
         raise state.SimulatorError(_("media must be an object"))
     return jsonify(state.message(_text(data, "to"), _text(data, "from"), data.get("name"), data.get("body"),
                                  group=group, lid=bool(data.get("lid")), media_file=media_file))
+
+
+@blueprint.post("/api/numbers")
+def api_numbers():
+    """Beyond §7: how WhatsApp knows a number. {"number": "5511987654321", "whatsapp":
+    "551187654321"} registers a mobile under its id from before the ninth digit; "whatsapp": null
+    makes the number one with no WhatsApp. Numbers never set are on WhatsApp under their own id."""
+    data = _json()
+    if "whatsapp" in data and data["whatsapp"] is not None and not isinstance(data["whatsapp"], str):
+        raise state.SimulatorError(_("bad number"))
+    return jsonify(state.set_number(_text(data, "number"), data.get("whatsapp", "")))
 
 
 @blueprint.post("/api/calls")

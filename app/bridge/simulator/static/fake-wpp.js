@@ -268,7 +268,11 @@
         const r = await api('lid', Object.assign({lid: String(id)}, auth()));
         return {lid: wid(String(id)), phoneNumber: r.phone ? wid(r.phone) : undefined};
       },
-      queryExists: async (id) => ({wid: wid(String(id))}),
+      queryExists: async (id) => {
+        requireReady();
+        const r = await api('exists', Object.assign({chat: String(id)}, auth()));
+        return r.wid ? {wid: wid(r.wid), biz: false} : null;
+      },
     },
   };
   document.addEventListener('DOMContentLoaded', show);
