@@ -19,11 +19,14 @@ from rq import SimpleWorker
 from rq.worker import WorkerStatus
 
 from app.bridge import lock as session_lock
+from app.workers import REDIS_RETRY_SECONDS
 
 log = logging.getLogger(__name__)
 
 
 class BridgeWorker(SimpleWorker):
+    max_connection_wait_time = REDIS_RETRY_SECONDS  # app.workers: back within 2 s of Redis
+
     def __init__(self, *args, app=None, **kwargs):
         super().__init__(*args, **kwargs)
         if app is None:

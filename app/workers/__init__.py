@@ -10,6 +10,12 @@ JOB_QUEUES = ("ingest", "outbound", "default")
 BRIDGE_QUEUE = "bridge"
 
 
+# How long a worker (RQ's loop) waits before trying Redis again after losing it. RQ doubles the
+# wait up to 60 s, and after a Redis restart each stale pooled connection fails once more: a restart
+# of a second kept the workers asleep for half a minute while inbound messages waited.
+REDIS_RETRY_SECONDS = 2.0
+
+
 @lru_cache(maxsize=8)
 def _redis(url: str) -> Redis:
     return Redis.from_url(url)

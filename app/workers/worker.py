@@ -4,10 +4,14 @@ import logging
 
 from rq import SimpleWorker
 
+from app.workers import REDIS_RETRY_SECONDS
+
 log = logging.getLogger(__name__)
 
 
 class AppWorker(SimpleWorker):
+    max_connection_wait_time = REDIS_RETRY_SECONDS
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         from app import create_app, settle_heap
