@@ -4,6 +4,7 @@ Workers are not monkey-patched and run no Socket.IO server; they emit through th
 queue with `publisher()`. Services never import this module: they return domain events and
 their callers (views, jobs) publish them.
 """
+import time
 from contextlib import contextmanager
 
 import socketio as python_socketio
@@ -59,9 +60,40 @@ def _disconnect_room(manager, room: str, namespace: str = "/") -> None:
         manager.server.disconnect(sid, namespace=namespace, ignore_queue=True)
 
 
+# Told to every socket of a web process whose Redis listener was cut and is back: what was
+# published meanwhile never reached it (Redis pub/sub keeps nothing), so the page fetches its
+# list and open conversation again, as after a reconnection of its own.
+RESYNC = {"method": "emit", "event": "resync", "data": None, "namespace": "/", "room": None,
+          "skip_sid": None, "callback": None, "host_id": None}
+
+
 class WebManager(python_socketio.RedisManager):
     """The web process's client manager: python-socketio's Redis manager, which also obeys a
-    member's socket revocation sent by another process (REVOKE_PREFIX)."""
+    member's socket revocation sent by another process (REVOKE_PREFIX), and tells its sockets to
+    fetch again what they may have missed while it could not hear Redis (RESYNC)."""
+
+    def _redis_listen_with_retries(self):
+        """python-socketio's listening loop (RedisManager's, which doubles its wait up to 60 s
+        between attempts) with the wait kept at REDIS_RETRY_SECONDS, and RESYNC handed to this
+        process's sockets once listening again after a loss."""
+        from app.workers import REDIS_RETRY_SECONDS
+
+        lost = False
+        while True:
+            try:
+                self._redis_connect()
+                self.pubsub.subscribe(self.channel)
+                if lost:
+                    lost = False
+                    self._get_logger().warning("listening to Redis again: the pages fetch what they missed")
+                    yield {"channel": self.channel.encode("utf-8"), "type": "message", "data": RESYNC}
+                yield from self.pubsub.listen()
+            except Exception as exc:  # noqa: BLE001 - any loss of Redis: try again shortly
+                if not lost:
+                    self._get_logger().error("cannot receive from Redis (%s); trying again every %s s",
+                                             exc.__class__.__name__, REDIS_RETRY_SECONDS)
+                lost = True
+                time.sleep(REDIS_RETRY_SECONDS)
 
     def _handle_close_room(self, message):
         room = message.get("room") or ""

@@ -327,6 +327,28 @@ def test_reconnection_fetches_what_was_missed(desk_live, agents, stack, db):
         ana.shot("07-reconexao")
 
 
+def test_the_page_fetches_again_when_its_web_process_heard_redis_again(desk_live, agents, stack):
+    """A web process that lost Redis sends `resync` once it hears it again (app.realtime.RESYNC;
+    tests/faults/test_socket_resync.py cuts Redis for real): what was published meanwhile never
+    came, and the page fetches its list again."""
+    from app.realtime import publisher
+    from app.services import inbox
+
+    ana = agents("ana@teste.com.br")
+    ana.tab("pending")
+    desk_live.connection.queues = [desk_live.vendas]
+    desk_live.db.session.commit()
+    # Stored and routed, but its events lost (never published), as while the web process was deaf.
+    event_id = inbox.receive(desk_live.engine.message(desk_live.connection, phone="5511955550002",
+                                                      name="Cliente Perdido", body="Escrevi durante a queda"))
+    inbox.process(event_id)
+    ana.page.wait_for_timeout(1500)
+    assert ana.row("Cliente Perdido").count() == 0
+    publisher(stack.env["REDIS_URL"], stack.env["REDIS_NAMESPACE"]).emit(
+        "resync", None, namespace="/", room=f"queue:{desk_live.vendas.id}")
+    ana.row("Cliente Perdido").wait_for(timeout=15000)
+
+
 NOTIFICATION_RECORDER = """
     window.__notes = [];
     window.__beeps = 0;

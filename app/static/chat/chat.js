@@ -764,6 +764,8 @@
     banner(T.network_error);
   });
   socket.on("connect_error", function () { banner(T.network_error); });
+  // The server lost Redis for a while and is back: events published meanwhile never came.
+  socket.on("resync", function () { refetchMissed(0); });
 
   // `ticket` and `message` events reach only the rooms allowed to see them, with the same JSON
   // as the endpoints; the open ticket is fetched again for its allowed actions.
