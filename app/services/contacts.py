@@ -21,6 +21,16 @@ def ninth_digit_twin(jid: str) -> str | None:
     return None
 
 
+def typed_without_ninth_digit(digits: str) -> str | None:
+    """Digits typed to find a number ("11 98765-4321" → "11987654321") as they read without the
+    ninth digit ("1187654321"), when they end with a mobile's nine digits (9 then 6–9): the
+    contact may be known by WhatsApp's old id. The other way needs nothing: "87654321" is part
+    of "5511987654321" already."""
+    if len(digits) >= 9 and digits[-9] == "9" and digits[-8] in "6789":
+        return digits[:-9] + digits[-8:]
+    return None
+
+
 def with_twins(jids) -> set:
     """The jids and their ninth-digit twins: what to look contacts up by."""
     found = set(jids)

@@ -6,7 +6,8 @@ What matches (the same on PostgreSQL and SQLite):
   "acucar" finds "açúcar"; app.models.base.folded: the same for accented letters and ç on
   PostgreSQL and SQLite). `%`, `_` and `\\` are literal characters, never wildcards.
 - The number is compared by its digits, when the text has at least 3 of them: "(11) 98765-0002"
-  finds 5511987650002.
+  finds 5511987650002. A mobile typed with its ninth digit also finds the contact WhatsApp knows by
+  the id from before it ("(11) 98765-4321" finds 551187654321; app.services.contacts).
 - Message text is searched when the text has a word of at least 3 letters or digits (what a
   trigram index can narrow down). Shorter text ("jo", "5", "%", "a b") finds the contacts one of
   whose name's words starts with it: what an agent typing a name sees first, as fast on 1 000 000
@@ -31,6 +32,7 @@ from sqlalchemy import Text, exists, false, func, literal, or_, select, union, u
 
 from app.models import Contact, Message, Ticket
 from app.models.base import folded
+from app.services import contacts
 
 MAX_LENGTH = 100  # characters of a search that are used; the rest is ignored
 MIN_WORD = 3  # a word this long (letters or digits) searches message text
@@ -70,6 +72,9 @@ def _contacts(text: str):
     digits = "".join(c for c in text if c in "0123456789")
     if len(digits) >= MIN_DIGITS:
         by.append(Contact.phone.like(f"%{digits}%"))
+        old_form = contacts.typed_without_ninth_digit(digits)
+        if old_form:
+            by.append(Contact.phone.like(f"%{old_form}%"))
     return select(Contact.id).where(or_(*by))
 
 

@@ -70,6 +70,23 @@ def test_name_number_and_text_ignoring_case(people, search):
     assert search("ana", "desconto") == [p["promo0"].id, p["promo"].id]
 
 
+@pytest.mark.parametrize("typed", ["(11) 98765-4321", "98765-4321", "+55 11 98765-4321", "87654321", "551187654321"])
+def test_a_mobile_typed_with_its_ninth_digit_finds_whatsapps_old_id(desk, people, search, typed):
+    """WhatsApp knows some mobiles by their id from before the ninth digit (app.services.contacts):
+    the number as the agent knows it finds that contact."""
+    old_id = desk.ticket(desk.vendas, name="Dona Carla", phone="551187654321", body="oi")
+    assert search("ana", typed) == [old_id.id]
+
+
+def test_the_ninth_digit_is_dropped_only_from_a_mobile(desk, people, search):
+    landline = desk.ticket(desk.vendas, name="Loja", phone="551134567890", body="oi")
+    old_id = desk.ticket(desk.vendas, name="Dona Carla", phone="551187654321", body="oi")
+    assert search("ana", "(11) 93456-7890") == []  # 9 + a landline's digits: no mobile
+    assert search("ana", "(11) 3456-7890") == [landline.id]
+    assert search("ana", "(11) 98765-4321") == [old_id.id]
+    assert search("ana", "(11) 8765-4321") == [old_id.id]
+
+
 def test_like_wildcards_and_backslash_are_literal(people, search):
     p = people
     assert search("ana", "100%") == [p["promo"].id]  # not "100" followed by anything
