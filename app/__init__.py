@@ -37,6 +37,7 @@ def create_app(overrides: dict | None = None, *, async_mode: str | None = None):
 
         views.register(appbuilder)
     app.after_request(security_headers)
+    app.add_template_global(csp_nonce)
     from app.security import session_api_csrf
 
     app.before_request(session_api_csrf)
@@ -65,15 +66,42 @@ def create_app(overrides: dict | None = None, *, async_mode: str | None = None):
     return app
 
 
+NONCE_KEY = "conecta.csp_nonce"
+
+
+def csp_nonce() -> str:
+    """This request's script nonce (the template global Flask-AppBuilder's templates put on each
+    of their <script> tags through baselib.get_nonce(); ours do the same). Kept in the request's
+    environ, not in `g`: an app context (and its `g`) may outlive one request."""
+    import secrets
+
+    from flask import request
+
+    return request.environ.setdefault(NONCE_KEY, secrets.token_urlsafe(18))
+
+
+def content_security_policy() -> str:
+    """Scripts run only from our own files and from the <script> tags our templates wrote with
+    this request's nonce: a script that customer or agent text managed to put in a page (an XSS
+    the escaping missed) does not run, nor does an inline event handler, a javascript: link, a
+    plugin or a <base> pointing elsewhere. No other site may frame the pages."""
+    from flask import request
+
+    nonce = request.environ.get(NONCE_KEY)
+    scripts = f"script-src 'self' 'nonce-{nonce}'" if nonce else "script-src 'self'"
+    return f"{scripts}; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
+
+
 def security_headers(response):
     """Every answer of the app: no other site may show its pages in a frame (a hidden chat screen
-    under a decoy page would take a member's clicks: accept, transfer, close, send), no browser may
-    guess a content type other than the one sent, and no other site learns our URLs (ticket ids)
-    through the Referer. A view that sets its own Content-Security-Policy (media, the simulator)
-    keeps it; it must then forbid framing itself."""
+    under a decoy page would take a member's clicks: accept, transfer, close, send), scripts only
+    from our files and our templates (content_security_policy), no browser may guess a content type
+    other than the one sent, and no other site learns our URLs (ticket ids) through the Referer. A
+    view that sets its own Content-Security-Policy (media, the simulator) keeps it; it must then
+    forbid framing itself."""
     headers = response.headers
     headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+    headers.setdefault("Content-Security-Policy", content_security_policy())
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")
     return response

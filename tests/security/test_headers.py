@@ -57,3 +57,40 @@ def test_a_view_with_its_own_policy_keeps_it(app):
         security_headers(response)
         assert response.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
         assert response.headers["X-Frame-Options"] == "DENY"
+
+
+SCRIPT_TAG = re.compile(r"<script\b([^>]*)>", re.I)
+
+
+def test_scripts_run_only_from_our_files_and_our_templates_tags(app, db):
+    """A strict script policy on every page (app.content_security_policy): no 'unsafe-inline',
+    and each inline <script> our templates and Flask-AppBuilder's write carries this answer's nonce
+    (a script that text slipped into a page would not)."""
+    anonymous, admin = app.test_client(), app.test_client()
+    assert login(admin, ADMIN_EMAIL).status_code == 302
+    failures, pages, nonces = [], 0, set()
+    for client, who in ((anonymous, "anonymous"), (admin, "admin")):
+        for url in _get_urls(app):
+            response = client.get(url)
+            csp = response.headers.get("Content-Security-Policy", "")
+            if "sandbox" in csp or url.startswith("/simulator/"):
+                continue  # the received media (sandboxed) and the simulator's pages have their own
+            directives = dict((d.strip().split(" ", 1) + [""])[:2] for d in csp.split(";") if d.strip())
+            script_src = directives.get("script-src", "")
+            if "unsafe-inline" in script_src or "unsafe-eval" in script_src or not script_src.startswith("'self'"):
+                failures.append(f"{who} GET {url}: script-src {script_src!r}")
+            if directives.get("object-src") != "'none'" or directives.get("base-uri") != "'self'":
+                failures.append(f"{who} GET {url}: object-src/base-uri in {csp!r}")
+            if response.mimetype != "text/html":
+                continue
+            nonce = re.search(r"'nonce-([^']+)'", script_src)
+            for attrs in SCRIPT_TAG.findall(response.get_data(as_text=True)):
+                if "application/json" in attrs:
+                    continue  # data, never run
+                pages += 1
+                if not nonce or f'nonce="{nonce.group(1)}"' not in attrs:
+                    failures.append(f"{who} GET {url}: <script{attrs}> without this answer's nonce")
+            if nonce:
+                nonces.add(nonce.group(1))
+    assert not failures, "\n".join(failures)
+    assert pages > 50 and len(nonces) > 20, "pages with scripts were checked, each with a nonce of its own"
