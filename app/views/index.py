@@ -15,6 +15,12 @@ class HomeView(IndexView):
             return redirect(url_for("ChatView.index"))
         return self.render_template("appbuilder/index.html")
 
+    @expose("/favicon.ico")
+    def favicon(self):
+        """Browsers ask every site for /favicon.ico (a 404 in every log otherwise): the icon the
+        pages name (static/favicon.svg)."""
+        return redirect(url_for("static", filename="favicon.svg"), code=301)
+
 
 def register(appbuilder) -> None:  # the index view is registered by AppBuilder itself
     pass

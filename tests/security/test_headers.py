@@ -94,3 +94,18 @@ def test_scripts_run_only_from_our_files_and_our_templates_tags(app, db):
                 nonces.add(nonce.group(1))
     assert not failures, "\n".join(failures)
     assert pages > 50 and len(nonces) > 20, "pages with scripts were checked, each with a nonce of its own"
+
+
+def test_the_icon_browsers_ask_for_is_there(app, db):
+    """Every page names the icon, and /favicon.ico (asked by browsers anyway) leads to it: no 404."""
+    client = app.test_client()
+    r = client.get("/favicon.ico")
+    assert r.status_code == 301 and r.headers["Location"].endswith("/static/favicon.svg")
+    icon = client.get("/static/favicon.svg")
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml" and b"<svg" in icon.data
+    icon.close()
+    assert '<link rel="icon" href="/static/favicon.svg"' in client.get("/login/").get_data(as_text=True)
+    admin = app.test_client()
+    assert login(admin, ADMIN_EMAIL).status_code == 302
+    for url in ("/chat/", "/queues/list/"):
+        assert '<link rel="icon" href="/static/favicon.svg"' in admin.get(url).get_data(as_text=True), url
