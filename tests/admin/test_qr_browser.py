@@ -29,7 +29,7 @@ def test_qr_code_is_shown_live(app, stack):
                 connections.set_status(cid, ConnectionStatus.QRCODE, qr="2@primeiro-codigo")
                 db.session.remove()
             page.wait_for_selector("#qr-image svg", timeout=10_000)
-            page.wait_for_function("document.getElementById('qr-status').textContent.includes('QR Code')")
+            page.wait_for_function("() => document.getElementById('qr-status').textContent.includes('QR Code')")
             first = page.inner_html("#qr-image")
             with app.app_context():
                 connections.set_status(cid, ConnectionStatus.QRCODE, qr="2@segundo-codigo-rotacionado")
@@ -39,7 +39,7 @@ def test_qr_code_is_shown_live(app, stack):
             with app.app_context():
                 connections.set_status(cid, ConnectionStatus.CONNECTED, phone="5511999990000")
                 db.session.remove()
-            page.wait_for_function("document.getElementById('qr-phone').textContent === '5511999990000'",
+            page.wait_for_function("() => document.getElementById('qr-phone').textContent === '5511999990000'",
                                    timeout=10_000)
             assert page.locator("#qr-image svg").count() == 0
             assert "Conectado" in page.inner_text("#qr-status")

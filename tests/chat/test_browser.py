@@ -373,7 +373,7 @@ def test_sound_and_notification_for_new_waiting_tickets_and_messages_on_my_ticke
     bruno = agents("bruno@teste.com.br", NOTIFICATION_RECORDER)
     notes = lambda agent: agent.page.evaluate("window.__notes")  # noqa: E731
     customer_writes(desk_live, desk_live.vendas, "Oi", name="Primeira Cliente", phone="5511966660001")
-    ana.page.wait_for_function("window.__notes.length === 1")
+    ana.page.wait_for_function("() => window.__notes.length === 1")
     assert notes(ana) == [{"title": "Novo atendimento aguardando", "body": "Primeira Cliente"}]
     assert ana.page.evaluate("window.__beeps") == 1
     ana.tab("pending")
@@ -386,7 +386,7 @@ def test_sound_and_notification_for_new_waiting_tickets_and_messages_on_my_ticke
     ana.row("Segunda Cliente").click()  # now she looks at another ticket
     ana.page.locator(".chat-msg.in", has_text="Olá").wait_for()
     customer_writes(desk_live, desk_live.vendas, "Alguém aí?", name="Primeira Cliente", phone="5511966660001")
-    ana.page.wait_for_function("window.__notes.length === 3")
+    ana.page.wait_for_function("() => window.__notes.length === 3")
     assert notes(ana)[2] == {"title": "Nova mensagem · Primeira Cliente", "body": "Alguém aí?"}
     # Bruno is in Suporte: nothing of Vendas rang for him.
     assert notes(bruno) == [] and bruno.page.evaluate("window.__beeps") == 0
@@ -701,7 +701,7 @@ def test_a_ticket_transferred_to_me_rings_and_one_i_accept_does_not(desk_live, a
     bruno = agents("bruno@teste.com.br")
     notes = lambda: ana.page.evaluate("window.__notes")  # noqa: E731
     customer_writes(desk_live, desk_live.vendas, "Oi", name="Cliente da Ana", phone="5511966660011")
-    ana.page.wait_for_function("window.__notes.length === 1")  # a new waiting ticket in Vendas
+    ana.page.wait_for_function("() => window.__notes.length === 1")  # a new waiting ticket in Vendas
     ana.tab("pending")
     ana.row("Cliente da Ana").click()
     ana.page.click("[data-action=accept]")
@@ -716,7 +716,7 @@ def test_a_ticket_transferred_to_me_rings_and_one_i_accept_does_not(desk_live, a
     bruno.page.click("[data-action=transfer]")
     bruno.page.select_option("#chat-transfer-user", label="Ana")
     bruno.page.click("#chat-transfer-form button[type=submit]")
-    ana.page.wait_for_function("window.__notes.length === 2")
+    ana.page.wait_for_function("() => window.__notes.length === 2")
     assert notes()[1] == {"title": "Atendimento transferido para você", "body": "Cliente do Bruno"}
     ana.row("Cliente do Bruno").wait_for()
     expect(ana.page.locator('[data-count="open"]')).to_have_text("2")
