@@ -63,6 +63,9 @@ def create_app(overrides: dict | None = None, *, async_mode: str | None = None):
         # off: a page of any other site could open the member's socket with her cookie.
         manage_session=False,
     )
+    from app.realtime import refuse_malformed_packets
+
+    refuse_malformed_packets(socketio.server)
     return app
 
 

@@ -103,6 +103,25 @@ class WebManager(python_socketio.RedisManager):
         return super()._handle_close_room(message)
 
 
+def refuse_malformed_packets(server) -> None:
+    """A packet no Socket.IO client writes (not JSON, JSON nested past Python's recursion limit, an
+    unknown packet type) makes python-socketio raise inside Engine.IO's message handler, which logs
+    a traceback per packet: anyone, logged in or not, could fill the log with them. Such a packet
+    now ends the connection that sent it, with one line in the log. (Engine.IO's own `message`
+    handler is python-socketio's dispatcher; it is wrapped, not replaced.)"""
+    dispatch = server.eio.handlers["message"]
+
+    def guarded(eio_sid, data):
+        try:
+            return dispatch(eio_sid, data)
+        except (ValueError, RecursionError) as exc:  # json.JSONDecodeError is a ValueError
+            server.logger.warning("malformed Socket.IO packet (%s): connection closed", exc.__class__.__name__)
+            server.eio.disconnect(eio_sid)
+            return None
+
+    server.eio.on("message", guarded)
+
+
 def revoke_member_sockets(member_id: int) -> None:
     """Disconnect every socket of this member in every web process (see REVOKE_PREFIX). Called
     by the web process after a change of the member's access has been committed."""

@@ -102,6 +102,19 @@ def test_socket_handlers_survive_malformed_input(app, db, factory, web):
     finally:
         if ana.sio.connected:
             ana.sio.disconnect()
+    # Packets no client library writes, on the Engine.IO socket: JSON nested past Python's
+    # recursion limit, packets that are no JSON, an unknown packet type. Each ends the connection
+    # that sent it (one line in the log, not a traceback per packet).
+    deep = 50000
+    for raw in ('2["open_ticket",' + "[" * deep + "]" * deep + "]",
+                '2["open_ticket",{"id":' + '{"a":' * deep + "1" + "}" * deep + "}]",
+                '2["open_ticket",{"id":', "2{", '2["open_ticket"', "9xyz"):
+        hostile = SocketRecorder(web.url, session_cookie(web.url, "ana@teste.com.br"))
+        try:
+            hostile.sio.eio.send(raw)
+            assert wait_for(lambda: not hostile.sio.connected), raw[:40]
+        finally:
+            hostile.close()
     again = SocketRecorder(web.url, session_cookie(web.url, "ana@teste.com.br"))
     try:
         assert again.sio.call("open_ticket", {"id": ids["hidden"]}, timeout=10)["ok"] is False
