@@ -60,6 +60,10 @@ class Message(Model):
 # case on PostgreSQL; none on SQLite, where search reads the table.
 Index("ix_message_body_folded_trgm", folded(Message.body).label("body_folded"), postgresql_using="gin",
       postgresql_ops={"body_folded": "gin_trgm_ops"}).ddl_if(dialect="postgresql")
+# And by the name of a file received or sent ("boleto_marco.pdf"): only messages with a file.
+Index("ix_message_media_name_folded_trgm", folded(Message.media_name).label("media_name_folded"),
+      postgresql_using="gin", postgresql_ops={"media_name_folded": "gin_trgm_ops"},
+      postgresql_where=Message.media_name.isnot(None)).ddl_if(dialect="postgresql")
 
 
 class InboundEvent(Model):

@@ -87,6 +87,21 @@ def test_the_ninth_digit_is_dropped_only_from_a_mobile(desk, people, search):
     assert search("ana", "(11) 8765-4321") == [old_id.id]
 
 
+def test_the_name_of_a_file_finds_its_conversation(desk, people, search):
+    """A customer who sent "Comprovante_Março.pdf" with no caption is found by the file's name,
+    accents and case ignored; a text found in no file and no message finds nothing."""
+    desk.connection.queues = [desk.vendas]
+    desk.db.session.commit()
+    desk.engine.deliver(desk.engine.message(desk.connection, phone="5511955550003", name="Rita", body="",
+                                            type="document", media={"path": "inbound/x.pdf", "mime": "application/pdf",
+                                                                    "name": "Comprovante_Março.pdf"}))
+    rita = desk.engine.tickets()[-1]
+    assert search("ana", "comprovante") == [rita.id]
+    assert search("ana", "MARCO.PDF") == [rita.id]
+    assert search("ana", "pdf") == [rita.id]
+    assert search("ana", "comprovantes") == []
+
+
 def test_like_wildcards_and_backslash_are_literal(people, search):
     p = people
     assert search("ana", "100%") == [p["promo"].id]  # not "100" followed by anything
@@ -246,12 +261,14 @@ def test_odd_search_text_is_answered_never_an_error(desk, people, chat_client, q
 @pytest.mark.postgresql_only  # SQLite has no trigram index: search reads its tables
 @pytest.mark.parametrize("q, index", [("joao", "ix_contact_name_folded_trgm"),
                                       ("jo", "ix_contact_name_folded_trgm"),
-                                      ("açúcar", "ix_message_body_folded_trgm")])
+                                      ("açúcar", "ix_message_body_folded_trgm"),
+                                      ("comprovante", "ix_message_media_name_folded_trgm")])
 def test_postgresql_search_can_read_its_trigram_indexes(app, db, q, index):
     """Each source's statement can be answered from its index: the expression search compares is
     the one the migration indexed (were they to differ by a character, 1 000 000 messages would be
-    read for every search). Sequential scans are priced out so that the plan shows whether the
-    index is usable at all, on a table this small."""
+    read for every search). Sequential and plain index scans are priced out so that the plan
+    shows whether the trigram index is usable at all, on a table this small (a message's text and
+    file name are one source, an OR that both their indexes answer together)."""
     from sqlalchemy import select, text
 
     from app.models import Ticket
@@ -263,5 +280,6 @@ def test_postgresql_search_can_read_its_trigram_indexes(app, db, q, index):
         sql = str(stmt.compile(db.engine, compile_kwargs={"literal_binds": True}))
         with db.engine.connect() as conn:
             conn.execute(text("SET enable_seqscan = off"))
+            conn.execute(text("SET enable_indexscan = off"))
             plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + sql))
     assert index in plan, plan
