@@ -51,6 +51,14 @@ def matching_option(template, payload: dict):
     return None
 
 
+def awaited(contact_id: int, connection_id: int):
+    """The contact's closed tickets on the connection whose rating is still awaited, newest first
+    (a statement)."""
+    return select(Ticket).where(
+        Ticket.contact_id == contact_id, Ticket.connection_id == connection_id,
+        Ticket.status == TicketStatus.CLOSED, Ticket.awaiting_rating.is_(True)).order_by(Ticket.id.desc())
+
+
 def handle_reply(contact, connection, payload: dict, changes, now, lookups=None) -> bool:
     """When `contact` owes a rating on `connection`: store a matching answer (True), or end the
     wait (False: the caller routes the message as a new inbound one). `lookups`
@@ -60,9 +68,7 @@ def handle_reply(contact, connection, payload: dict, changes, now, lookups=None)
     if lookups is not None and (contact.id, connection.id) not in lookups.owing_rating:
         return False
 
-    ticket = db.session.scalars(select(Ticket).where(
-        Ticket.contact_id == contact.id, Ticket.connection_id == connection.id,
-        Ticket.status == TicketStatus.CLOSED, Ticket.awaiting_rating.is_(True)).order_by(Ticket.id.desc())).first()
+    ticket = db.session.scalars(awaited(contact.id, connection.id)).first()
     if ticket is None:
         return False
     ticket.awaiting_rating = False

@@ -406,9 +406,7 @@ def start_conversation(user, phone, name=None, queue_id=None) -> tuple:
         except IntegrityError:
             if attempt:
                 raise
-    for owing in db.session.scalars(select(Ticket).where(
-            Ticket.contact_id == contact.id, Ticket.connection_id == connection.id,
-            Ticket.status == TicketStatus.CLOSED, Ticket.awaiting_rating.is_(True))):
+    for owing in db.session.scalars(ratings.awaited(contact.id, connection.id)):
         owing.awaiting_rating = False
         changes.ticket(owing)
     changes.ticket(ticket)
