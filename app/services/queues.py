@@ -10,6 +10,7 @@ import re
 
 from flask_babel import gettext as _, lazy_gettext
 from sqlalchemy import func
+from sqlalchemy.orm import selectinload
 
 from app.models import BusinessHours, Queue, db
 from app.services import inputs
@@ -165,8 +166,9 @@ def delete(queue_id) -> None:
     if active:
         raise inputs.invalid(_("This queue has %(n)s ticket(s) in progress (waiting or in service): transfer "
                                "or resolve them before deleting it.", n=active))
-    alone = sorted(m.name or m.email for m in db.session.query(Member).filter(Member.queues.any(Queue.id == queue.id))
-                   if m.profile == "user" and len(m.queues) == 1)
+    members = db.session.query(Member).filter(Member.queues.any(Queue.id == queue.id)).options(
+        selectinload(Member.queues), selectinload(Member.roles))  # not a query per member
+    alone = sorted(m.name or m.email for m in members if m.profile == "user" and len(m.queues) == 1)
     if alone:
         raise inputs.invalid(_("This is the only queue of %(names)s: give them another queue before deleting it.",
                                names=", ".join(alone)))
