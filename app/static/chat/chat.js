@@ -764,8 +764,9 @@
     banner(T.network_error);
   });
   socket.on("connect_error", function () { banner(T.network_error); });
-  // The server lost Redis for a while and is back: events published meanwhile never came.
-  socket.on("resync", function () { refetchMissed(0); });
+  // The server lost Redis for a while and is back: events published meanwhile never came. Every
+  // page of that web process hears it at once: each fetches within 3 s, not all in the same one.
+  socket.on("resync", function () { setTimeout(function () { refetchMissed(0); }, Math.random() * 3000); });
 
   // `ticket` and `message` events reach only the rooms allowed to see them, with the same JSON
   // as the endpoints; the open ticket is fetched again for its allowed actions.
