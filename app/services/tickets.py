@@ -192,12 +192,18 @@ def return_to_pending(user, ticket_id) -> Changes:
     if ticket.status != TicketStatus.OPEN:
         raise DomainError(_l("Only a ticket being handled can go back to pending."))
     _check_handler(user, ticket)
+    _back_to_pending(ticket, changes)
+    return changes
+
+
+def _back_to_pending(ticket, changes: Changes) -> None:
+    """An open ticket waits again in its queue, with no agent (those who saw it through the agent
+    hear it leave)."""
     before = visibility.ticket_rooms(ticket)
     ticket.status = TicketStatus.PENDING
     ticket.user = None
     ticket.user_id = None
     changes.ticket(ticket, before)
-    return changes
 
 
 def release_agent_tickets(member, changes: Changes) -> None:
@@ -207,11 +213,7 @@ def release_agent_tickets(member, changes: Changes) -> None:
 
     query = select(Ticket).where(Ticket.user_id == member.id, Ticket.status == TicketStatus.OPEN)
     for ticket in db.session.scalars(query.order_by(Ticket.id).with_for_update()):
-        before = visibility.ticket_rooms(ticket)
-        ticket.status = TicketStatus.PENDING
-        ticket.user = None
-        ticket.user_id = None
-        changes.ticket(ticket, before)
+        _back_to_pending(ticket, changes)
 
 
 def _ready_to_send(user, ticket, text: str) -> None:

@@ -48,6 +48,12 @@ class Agent:
     def tab(self, name):
         self.page.click(f".chat-tabs [data-tab={name}]")
 
+    def accept(self, text):
+        """Open the waiting ticket whose row shows `text`, accept it, and wait for the composer."""
+        self.row(text).click()
+        self.page.click("[data-action=accept]")
+        self.page.locator("#chat-composer:not([hidden])").wait_for()
+
     def row(self, text):
         return self.page.locator(".chat-ticket", has_text=text)
 
@@ -302,9 +308,7 @@ def test_reconnection_fetches_what_was_missed(desk_live, agents, stack, db):
     ana = agents("ana@teste.com.br")
     ana.tab("pending")
     customer_writes(desk_live, desk_live.vendas, "Primeira mensagem", name="Cliente Fiel", phone="5511955550001")
-    ana.row("Cliente Fiel").click()
-    ana.page.click("[data-action=accept]")
-    ana.page.locator("#chat-composer:not([hidden])").wait_for()
+    ana.accept("Cliente Fiel")
     ana.page.fill("#chat-input", "Já verifico")
     ana.page.press("#chat-input", "Enter")
     ana.page.locator(".chat-msg.out .chat-tick.queued").wait_for()
@@ -377,9 +381,7 @@ def test_sound_and_notification_for_new_waiting_tickets_and_messages_on_my_ticke
     assert notes(ana) == [{"title": "Novo atendimento aguardando", "body": "Primeira Cliente"}]
     assert ana.page.evaluate("window.__beeps") == 1
     ana.tab("pending")
-    ana.row("Primeira Cliente").click()
-    ana.page.click("[data-action=accept]")
-    ana.page.locator("#chat-composer:not([hidden])").wait_for()
+    ana.accept("Primeira Cliente")
     expect(ana.page.locator('.chat-tabs [data-tab="open"]')).to_have_class(re.compile(r"\bactive\b"))
     customer_writes(desk_live, desk_live.vendas, "Olá", name="Segunda Cliente", phone="5511966660002")
     ana.tab("pending")
@@ -683,9 +685,7 @@ def test_a_quick_reply_is_expanded_with_the_tickets_variables(desk_live, agents,
     ana = agents("ana@teste.com.br")
     ana.tab("pending")
     customer_writes(desk_live, desk_live.vendas, "Oi", name="Rita Lemos")
-    ana.row("Rita Lemos").click()
-    ana.page.click("[data-action=accept]")
-    ana.page.locator("#chat-composer:not([hidden])").wait_for()
+    ana.accept("Rita Lemos")
     ana.page.type("#chat-input", "/ola")
     ana.page.locator("#chat-quick li", has_text="Rita Lemos").wait_for()
     ana.page.keyboard.press("Enter")
@@ -710,9 +710,7 @@ def test_a_ticket_transferred_to_me_rings_and_one_i_accept_does_not(desk_live, a
     assert len(notes()) == 1
     customer_writes(desk_live, desk_live.suporte, "Preciso de ajuda", name="Cliente do Bruno", phone="5511966660012")
     bruno.tab("pending")
-    bruno.row("Cliente do Bruno").click()
-    bruno.page.click("[data-action=accept]")
-    bruno.page.locator("#chat-composer:not([hidden])").wait_for()
+    bruno.accept("Cliente do Bruno")
     bruno.page.click("[data-action=transfer]")
     bruno.page.select_option("#chat-transfer-user", label="Ana")
     bruno.page.click("#chat-transfer-form button[type=submit]")
@@ -792,9 +790,7 @@ def test_the_transfer_dialog_lists_queues_and_agents_added_since_the_page_opened
     ana = agents("ana@teste.com.br")
     ana.tab("pending")
     customer_writes(desk_live, desk_live.vendas, "Oi", name="Cliente Transferível")
-    ana.row("Cliente Transferível").click()
-    ana.page.click("[data-action=accept]")
-    ana.page.locator("#chat-composer:not([hidden])").wait_for()
+    ana.accept("Cliente Transferível")
     ana.page.click("[data-action=transfer]")
     expect(ana.page.locator("#chat-transfer-queue option")).to_have_count(3)
     ana.page.click("#chat-transfer [data-dismiss]")
