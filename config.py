@@ -60,6 +60,10 @@ def simulator_url() -> str:
     return f"http://{host}:{os.environ.get('PORT', '5000')}/simulator/web/"
 
 
+# Session settings of every PostgreSQL connection the application opens (see Config).
+PG_CONNECT_OPTIONS = "-c max_parallel_workers_per_gather=0"
+
+
 class Config:
     BASE_DIR = BASE_DIR
 
@@ -69,6 +73,12 @@ class Config:
         self.SQLALCHEMY_DATABASE_URI = database_url()
         self.SQLALCHEMY_TRACK_MODIFICATIONS = False
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+        if self.SQLALCHEMY_DATABASE_URI.startswith("postgresql") and "options=" not in self.SQLALCHEMY_DATABASE_URI:
+            # No parallel plans: every query here is a short one among many at once (a web process,
+            # workers, Chromium on 2 cores), and starting workers cost more than it gave: a search
+            # counting a common word was planned parallel and took 78 ms against 9–15 ms serial
+            # (bench/RESULTS.md, 2026-11-25).
+            self.SQLALCHEMY_ENGINE_OPTIONS["connect_args"] = {"options": PG_CONNECT_OPTIONS}
         # REDIS_URL may be empty here: run.py resolves it (local server or embedded) before
         # starting any process and passes it down through the environment.
         self.REDIS_URL = os.environ.get("REDIS_URL", "")

@@ -31,6 +31,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from app.services.search import COUNT_CAP  # noqa: E402  (after the path is set)
+from config import PG_CONNECT_OPTIONS  # noqa: E402
 
 PG_ADMIN_DSN = os.environ.get("BENCH_PG_ADMIN_DSN", "host=127.0.0.1 user=postgres dbname=postgres")
 PASSWORD = "Bench-senha-123"
@@ -189,8 +190,8 @@ def search_cases(dsn: str, mine: list, user_id: int) -> list:
     def like(column, pattern):  # the product's comparison, written out: both sides folded
         return f"conecta_fold({column}) LIKE conecta_fold('{pattern}')"
 
-    def anywhere(text):
-        return like("name", f"%{text}%"), like("m.body", f"%{text}%")
+    def anywhere(text):  # message text: the folded copy the database stores (message.body_folded)
+        return like("name", f"%{text}%"), f"m.body_folded LIKE conecta_fold('%{text}%')"
 
     return [
         ("name", name, f"{anywhere(name)[0]} OR phone LIKE '%{some}%'", anywhere(name)[1]),
@@ -239,8 +240,9 @@ def raw_count(where: str, contact: str = None, message=None) -> str:
 
 
 def raw_ceiling(dsn: str, runs: int, page_sql: str, *count_sqls: str):
-    """Times of the raw page query plus the raw counts, and the page's ids."""
-    with psycopg.connect(dsn) as conn:
+    """Times of the raw page query plus the raw counts, and the page's ids (on a connection with
+    the application's own session settings, config.PG_CONNECT_OPTIONS)."""
+    with psycopg.connect(dsn, options=PG_CONNECT_OPTIONS) as conn:
         def run():
             rows = conn.execute(page_sql).fetchall()
             for sql in count_sqls:

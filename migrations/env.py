@@ -97,6 +97,10 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        # Autogenerate compares this engine with what the models declare for it (app.models.base).
+        from app.models.base import include_for_dialect
+
+        conf_args.setdefault("include_object", include_for_dialect(connection.dialect.name))
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

@@ -8,7 +8,7 @@ from sqlalchemy import inspect
 from tests.conftest import ADMIN_EMAIL, PASSWORD, login
 
 
-# SQLite cannot reflect expression indexes: the search indexes on folded text are PostgreSQL's
+# SQLite cannot reflect expression indexes, and the search indexes on folded text are PostgreSQL's
 # only (ddl_if) and are compared there; the folded unique names (both engines) are compared there
 # and proven on SQLite by tests/admin/test_services.py (test_folded_names_are_unique_in_the_database).
 @pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index")
@@ -18,8 +18,11 @@ def test_migrations_match_models(app, db):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
+    from app.models.base import include_for_dialect
+
     with db.engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
+        context = MigrationContext.configure(conn, opts={"include_object": include_for_dialect(conn.dialect.name)})
+        diff = compare_metadata(context, db.metadata)
     assert diff == []
 
 

@@ -69,3 +69,14 @@ def unique_folded(column, name: str) -> Index:
     the database too, so two admins saving them at the same moment cannot both succeed (the
     services' own check, app.services.inputs, gives the Portuguese refusal first). Migration 0003."""
     return Index(name, folded(column), unique=True)
+
+
+def include_for_dialect(dialect_name: str):
+    """Alembic's include_object for `dialect_name`: leaves out what the models declare for another
+    database only (`ddl_if`, such as the trigram indexes of PostgreSQL), so that comparing the
+    models with a database (autogenerate, tests/test_foundation.py) sees what that engine has."""
+    def include(obj, _name, _type, _reflected, _compare_to):
+        ddl_if = getattr(obj, "_ddl_if", None)
+        return not (ddl_if is not None and ddl_if.dialect and ddl_if.dialect != dialect_name)
+    return include
+

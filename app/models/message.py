@@ -2,7 +2,7 @@ import datetime as dt
 from typing import Optional
 
 from flask_appbuilder import Model
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import Boolean, Computed, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import folded, utcnow
@@ -38,6 +38,12 @@ class Message(Model):
     # text, list, image, audio, video, document, sticker, call, system
     type: Mapped[str] = mapped_column(String(20), nullable=False, default="text")
     body: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    # The text as search compares it (conecta_fold(body): no accents, lowercase), kept by the
+    # database: stored on PostgreSQL, where searching a common word probes thousands of messages
+    # and unaccent on each was half the time (bench/RESULTS.md); virtual on SQLite. Never loaded
+    # with a message (deferred); search compares it in SQL (app.services.search). Migration 0005.
+    body_folded: Mapped[Optional[str]] = mapped_column(Text, Computed(folded(text("body")), persisted=True),
+                                                       deferred=True)
     # list messages: the options as JSON; rating/menu bookkeeping may use it too
     extra: Mapped[Optional[str]] = mapped_column(Text)
     media_path: Mapped[Optional[str]] = mapped_column(String(500))
@@ -55,10 +61,13 @@ class Message(Model):
     ticket = relationship("Ticket")
     user = relationship("Member", foreign_keys=[user_id])
 
+    # Inserting a message does not read body_folded back (RETURNING would carry the text twice).
+    __mapper_args__ = {"eager_defaults": False}
+
 
 # Search by message text (app.services.search): a trigram index of the text without accents or
 # case on PostgreSQL; none on SQLite, where search reads the table.
-Index("ix_message_body_folded_trgm", folded(Message.body).label("body_folded"), postgresql_using="gin",
+Index("ix_message_body_folded_trgm", Message.body_folded, postgresql_using="gin",
       postgresql_ops={"body_folded": "gin_trgm_ops"}).ddl_if(dialect="postgresql")
 # And by the name of a file received or sent ("boleto_marco.pdf"): only messages with a file.
 Index("ix_message_media_name_folded_trgm", folded(Message.media_name).label("media_name_folded"),

@@ -155,6 +155,34 @@ def test_both_databases_fold_letters_alike(app, db):
     assert fold_text("São João D'Ávila") == "sao joao d'avila" and fold_text("AÇÚCAR") == "acucar"
 
 
+def test_each_message_keeps_its_text_folded_as_search_compares_it(desk, db):
+    """message.body_folded is the database's conecta_fold(body), kept when the text changes (what
+    search compares and PostgreSQL indexes; migration 0005)."""
+    from sqlalchemy import select
+
+    from app.models import Message
+    from app.models.base import fold_text
+
+    t = desk.ticket(desk.vendas, name="Folded", phone="5511987650010", body="Ação RÁPIDA, lingüiça")
+    with desk.app.app_context():
+        message = db.session.scalars(select(Message).where(Message.ticket_id == t.id)).one()
+        assert message.body_folded == fold_text(message.body) == "acao rapida, linguica"
+        message.body = "Pão de AÇÚCAR"
+        db.session.commit()
+        assert db.session.scalar(select(Message.body_folded).where(Message.id == message.id)) == "pao de acucar"
+
+
+@pytest.mark.postgresql_only
+def test_postgresql_sessions_plan_no_parallel_workers(app, db):
+    """A search probing messages ticket by ticket was planned parallel once the folded text was
+    stored (cheaper to the planner) and took 5x longer on 2 cores (bench/RESULTS.md): every
+    connection of the application runs with max_parallel_workers_per_gather = 0 (config.py)."""
+    from sqlalchemy import text
+
+    with app.app_context():
+        assert db.session.scalar(text("SHOW max_parallel_workers_per_gather")) == "0"
+
+
 def test_short_text_finds_the_start_of_a_name_word_only(people, search, desk):
     p = people
     assert search("ana", "jo") == [p["joao"].id, p["joana"].id]  # "João", "Joana"
