@@ -1,5 +1,6 @@
 import hashlib
 import hmac
+from types import SimpleNamespace
 
 from flask import current_app, flash, g, jsonify, request
 from flask_appbuilder.api import safe
@@ -13,6 +14,7 @@ from flask_appbuilder.security import views as fab_views
 from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
+from sqlalchemy.orm import joinedload
 from wtforms import StringField
 from wtforms.validators import ValidationError as FormValidationError
 
@@ -212,6 +214,19 @@ class ConectaSecurityManager(SecurityManager):
         if username is not None and "\x00" in str(username):
             return None
         return super().auth_user_db(username, password)
+
+    def get_user_by_id(self, pk):
+        """The member with their roles and groups in one query: every request reads all three
+        (FAB's permission check asks for both lists), which lazily was three queries."""
+        return self.session.get(self.user_model, pk, options=[joinedload(Member.roles), joinedload(Member.groups)])
+
+    def is_item_public(self, permission_name, view_name):
+        """Whether an anonymous visitor may use a protected view: what FAB_ROLES (app.roles) gives
+        the Public role, like every role's permissions here (none today). FAB looked the Public
+        role and its permission rows up in the database on every request, two queries to find
+        none: this installation keeps no permission rows (FAB_UPDATE_PERMS off)."""
+        public = SimpleNamespace(name=self.auth_role_public)
+        return self._has_access_builtin_roles(public, permission_name, view_name)
 
     def load_user(self, pk):
         """The member of a session (Member.get_id: "id:stamp"), only while the stamp is current."""

@@ -379,3 +379,47 @@ def test_a_forged_session_or_token_without_the_stamp_is_refused(app):
     with app.app_context():
         bare = create_access_token(identity=str(member_id), additional_claims={"stamp": "0" * 32})
     assert c.get("/api/v1/team/me", headers={"Authorization": "Bearer " + bare}).status_code == 401
+
+
+@pytest.mark.parametrize("how", ["token", "session"])
+def test_who_is_asking_is_one_query_per_request(app, client, how):
+    """A request reads its member with their roles and groups in one query, and no Public role:
+    FAB's permission check read the member, then the roles, then the groups, and before that the
+    Public role and its permission rows (none here: roles are code, FAB_ROLES), on every API call
+    and every chat screen request."""
+    from sqlalchemy import event
+
+    from app.models import db
+    from tests.conftest import api_login
+
+    if how == "token":
+        get = api_login(client, ADMIN_EMAIL).get
+    else:
+        login(client, ADMIN_EMAIL)
+        get = client.get
+    statements = []
+
+    def record(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    with app.app_context():
+        db.session.remove()  # the member is read again, as by a request of its own
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            assert get("/api/v1/queue/").status_code == 200
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+    asking = [s for s in statements if "ab_" in s]
+    assert len(asking) == 1, asking
+    assert "ab_user_role" in asking[0] and "ab_user_group" in asking[0]
+
+
+def test_what_anonymous_visitors_may_use_is_code_like_every_role(app, client, monkeypatch):
+    """The Public role's permissions are what FAB_ROLES gives it (none): protected views answer
+    401 to a visitor, and would open only if the code granted them."""
+    sm = app.appbuilder.sm
+    assert client.get("/api/v1/queue/").status_code == 401
+    with app.app_context():
+        assert not sm.is_item_public("can_get", "QueueApi")
+        monkeypatch.setitem(sm.builtin_roles, sm.auth_role_public, [["QueueApi", "can_get"]])
+        assert sm.is_item_public("can_get", "QueueApi") and not sm.is_item_public("can_post", "QueueApi")
