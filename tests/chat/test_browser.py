@@ -397,6 +397,7 @@ def test_sound_and_notification_for_new_waiting_tickets_and_messages_on_my_ticke
 
 def test_history_has_day_separators_and_loads_older_messages(desk_live, agents, db):
     import datetime as dt
+    from zoneinfo import ZoneInfo
 
     from app.models import Message, Ticket
 
@@ -405,15 +406,22 @@ def test_history_has_day_separators_and_loads_older_messages(desk_live, agents, 
     customer_writes(desk_live, desk_live.vendas, "primeira mensagem", name="Cliente Antigo")
     ana.row("Cliente Antigo").wait_for()
     ticket = db.session.query(Ticket).one()
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    # Days are São Paulo's (the screen's time zone): the moments are placed around its noon, so
+    # that no message crosses a midnight whatever the hour of the run (from UTC "now", the 60
+    # landed on the first message's day between 00:00 and 01:40 there).
+    noon = dt.datetime.now(ZoneInfo("America/Sao_Paulo")).replace(hour=12, minute=0, second=0, microsecond=0)
+
+    def stored(moment):  # naive UTC, as the database keeps moments
+        return moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
     # The conversation is in arrival (id) order: the first message is dated 11 days back, then
     # 60 from 10 days back, one from yesterday, one from now.
-    db.session.query(Message).update({"created_at": now - dt.timedelta(days=11)})
+    db.session.query(Message).update({"created_at": stored(noon - dt.timedelta(days=11))})
     line = dict(ticket_id=ticket.id, connection_id=ticket.connection_id)
-    db.session.add_all([Message(body=f"antiga {i}", created_at=now - dt.timedelta(days=10, minutes=100 - i), **line)
-                        for i in range(60)])
-    db.session.add(Message(body="mensagem de ontem", created_at=now - dt.timedelta(days=1), **line))
-    db.session.add(Message(body="mensagem de hoje", created_at=now, **line))
+    db.session.add_all([Message(body=f"antiga {i}", created_at=stored(noon - dt.timedelta(days=10, minutes=100 - i)),
+                                **line) for i in range(60)])
+    db.session.add(Message(body="mensagem de ontem", created_at=stored(noon - dt.timedelta(days=1)), **line))
+    db.session.add(Message(body="mensagem de hoje", created_at=stored(dt.datetime.now(dt.timezone.utc)), **line))
     db.session.commit()
     ana.row("Cliente Antigo").click()
     ana.page.locator(".chat-msg", has_text="mensagem de hoje").wait_for()
