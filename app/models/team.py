@@ -2,7 +2,7 @@ from typing import List, Optional
 
 from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import User
-from sqlalchemy import Column, ForeignKey, String, Table
+from sqlalchemy import Boolean, Column, ForeignKey, String, Table, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 member_queue = Table(
@@ -30,6 +30,9 @@ class Member(User):
     queues: Mapped[List["Queue"]] = relationship(  # noqa: F821
         secondary=member_queue, order_by="(Queue.bot_order, Queue.name)"
     )
+    # The chat composer's "Assinar" switch: the member's messages to customers go out signed with
+    # their name (app.services.outbound). On unless the member turns it off.
+    sign_messages: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default=true())
 
     @property
     def name(self) -> str:
