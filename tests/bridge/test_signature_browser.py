@@ -55,6 +55,7 @@ def test_the_agent_turns_the_signature_off_and_on_and_the_customer_reads_it(app,
         toggle()
         expect(switch).not_to_be_checked()
         send("Chega amanhã.")
+        ana.shot("assinar-desligado")
         wait_for(lambda: "Chega amanhã." in received_texts(sim), message="the unsigned message")
 
         # Remembered on her profile: the page opened again (another device alike) keeps it off.
