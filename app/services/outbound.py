@@ -11,6 +11,7 @@ marked `signed` when the member's "Assinar" switch is on at that moment; `claim`
 (`sender_name`, the name shown above it in the chat screen). Decided once, at queueing: a retry or
 a restart sends the very same text, even if the member renamed themselves or turned the switch off
 meanwhile. Automatic messages (menus, greetings, templates, ratings, call rejection) are never signed.
+MAX_BODY limits what the member types; the signature comes on top (WhatsApp takes far longer texts).
 """
 import json
 import uuid
