@@ -1,7 +1,7 @@
 """message signatures: the member's "Assinar" switch and whether a message went out signed
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-25 03:00:00
 
 ab_user.sign_messages: on for every member, those already there included (the guide's "quando
@@ -11,8 +11,8 @@ stored (none of them was sent signed).
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0005'
-down_revision = '0004'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
