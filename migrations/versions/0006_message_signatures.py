@@ -4,8 +4,8 @@ Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-25 03:00:00
 
-ab_user.sign_messages: on for every member, those already there included (the guide's "quando
-habilitado": each member may turn it off). message.signed: false for every message already
+ab_user.sign_messages: off for every member, those already there included (the guide's "quando
+habilitado": each member turns it on; what integrations send through the API does not change). message.signed: false for every message already
 stored (none of them was sent signed).
 """
 import sqlalchemy as sa
@@ -18,7 +18,7 @@ depends_on = None
 
 
 def upgrade():
-    op.add_column('ab_user', sa.Column('sign_messages', sa.Boolean(), nullable=False, server_default=sa.true()))
+    op.add_column('ab_user', sa.Column('sign_messages', sa.Boolean(), nullable=False, server_default=sa.false()))
     op.add_column('message', sa.Column('signed', sa.Boolean(), nullable=False, server_default=sa.false()))
 
 

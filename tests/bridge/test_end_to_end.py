@@ -143,16 +143,14 @@ def test_an_agent_starts_a_conversation_the_customer_gets_it_and_answers_in_it(a
     message, changes = ticket_actions.send_message(db.session.get(Member, ana.id), ticket.id, "Bom dia, Seu Jorge!")
     db.session.commit()
     publish(changes, app)
-    # Ana signs her messages (her Assinar switch is on, as every member's is at first)
-    wait_for(lambda: [e for e in sim.log(customer) if e["body"] == "*Ana:*\nBom dia, Seu Jorge!"],
-             message="first message")
+    wait_for(lambda: [e for e in sim.log(customer) if e["body"] == "Bom dia, Seu Jorge!"], message="first message")
     sim.message(PHONE, customer, "Bom dia! Pode falar.", name="Jorge")
     wait_for(lambda: "Bom dia! Pode falar." in [m.body for m in messages(db, ticket_id=ticket.id, from_me=False)],
              message="the answer in the same conversation")
     assert [t.id for t in tickets(db)] == [ticket.id]
     assert tickets(db)[0].user_id == ana.id and tickets(db)[0].status == "open"
     # No chatbot menu went to a customer the agent is already talking to.
-    assert [e["body"] for e in sim.log(customer) if e["type"] in ("text", "list")] == ["*Ana:*\nBom dia, Seu Jorge!"]
+    assert [e["body"] for e in sim.log(customer) if e["type"] in ("text", "list")] == ["Bom dia, Seu Jorge!"]
 
 
 def test_a_mobile_registered_before_its_ninth_digit_gets_the_message_and_answers_in_the_same_conversation(
@@ -185,7 +183,7 @@ def test_a_mobile_registered_before_its_ninth_digit_gets_the_message_and_answers
         return ticket.id, message.id
 
     ticket_id, message_id = start_and_write("(11) 98765-4321", "Olá, aqui é a Ana.")
-    wait_for(lambda: [e for e in sim.log("551187654321") if e["body"] == "*Ana:*\nOlá, aqui é a Ana."],
+    wait_for(lambda: [e for e in sim.log("551187654321") if e["body"] == "Olá, aqui é a Ana."],
              message="the message at the id WhatsApp has")
     wait_for(lambda: messages(db, id=message_id)[0].status in (MessageStatus.SENT, MessageStatus.DELIVERED),
              message="the message sent")

@@ -37,7 +37,7 @@ def test_the_agent_turns_the_signature_off_and_on_and_the_customer_reads_it(app,
         ana.tab("pending")
         ana.accept("Maria Cliente")
         switch = page.locator("#chat-sign")
-        expect(switch).to_be_checked()  # on for every member at first
+        expect(switch).not_to_be_checked()  # off until the member turns it on
 
         def send(text):
             page.fill("#chat-input", text)
@@ -49,6 +49,8 @@ def test_the_agent_turns_the_signature_off_and_on_and_the_customer_reads_it(app,
             # The box is disabled while the server keeps the choice, and shows the server's answer.
             page.wait_for_function("() => !document.getElementById('chat-sign').disabled")
 
+        toggle()
+        expect(switch).to_be_checked()
         send("Seu pedido saiu hoje.")
         wait_for(lambda: "*Ana:*\nSeu pedido saiu hoje." in received_texts(sim), message="the signed message")
 

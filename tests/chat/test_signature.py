@@ -18,34 +18,35 @@ def signs(db, member) -> bool:
     return db.session.get(Member, member.id).sign_messages
 
 
-def test_the_switch_is_on_at_first_and_the_member_turns_it_off_and_on(desk, chat_client, db):
+def test_the_switch_is_off_at_first_and_the_member_turns_it_on_and_off(desk, chat_client, db):
     ana = chat_client("ana@teste.com.br")
-    assert boot(ana)["user"]["sign"] is True
-    assert 'id="chat-sign" role="switch" checked' in ana.page and "Assinar" in ana.page
-    r = ana.post("/chat/api/signature", json={"on": False})
-    assert (r.status_code, r.get_json()) == (200, {"on": False})
-    assert signs(db, desk.ana) is False
-    again = chat_client("ana@teste.com.br")  # another device: the profile remembers
-    assert boot(again)["user"]["sign"] is False and 'id="chat-sign" role="switch">' in again.page
-    assert again.post("/chat/api/signature", json={"on": True}).get_json() == {"on": True}
+    assert boot(ana)["user"]["sign"] is False
+    assert 'id="chat-sign" role="switch">' in ana.page and "Assinar" in ana.page
+    r = ana.post("/chat/api/signature", json={"on": True})
+    assert (r.status_code, r.get_json()) == (200, {"on": True})
     assert signs(db, desk.ana) is True
+    again = chat_client("ana@teste.com.br")  # another device: the profile remembers
+    assert boot(again)["user"]["sign"] is True and 'id="chat-sign" role="switch" checked' in again.page
+    assert again.post("/chat/api/signature", json={"on": False}).get_json() == {"on": False}
+    assert signs(db, desk.ana) is False
 
 
 def test_a_member_turns_only_their_own_switch(desk, chat_client, db):
     """The request names no member: whatever another member sends, it is their own switch."""
     bruno = chat_client("bruno@teste.com.br")
-    for payload in ({"on": False, "member": desk.ana.id}, {"on": False, "user_id": desk.ana.id, "id": desk.ana.id}):
-        assert bruno.post("/chat/api/signature", json=payload).get_json() == {"on": False}
-    assert signs(db, desk.bruno) is False
-    assert signs(db, desk.ana) is True
-    assert bruno.post(f"/chat/api/signature?member={desk.ana.id}", json={"on": True}).status_code == 200
-    assert signs(db, desk.ana) is True and signs(db, desk.bruno) is True
+    for payload in ({"on": True, "member": desk.ana.id}, {"on": True, "user_id": desk.ana.id, "id": desk.ana.id}):
+        assert bruno.post("/chat/api/signature", json=payload).get_json() == {"on": True}
+    assert signs(db, desk.bruno) is True
+    assert signs(db, desk.ana) is False
+    assert bruno.post(f"/chat/api/signature?member={desk.ana.id}", json={"on": False}).status_code == 200
+    assert signs(db, desk.ana) is False and signs(db, desk.bruno) is False
 
 
 @pytest.mark.parametrize("payload", [{}, {"on": None}, {"on": "false"}, {"on": 0}, {"on": 1}, {"on": "sim"},
                                      {"on": [False]}, ["on"], "off"])
 def test_bad_input_gets_a_clear_error_and_changes_nothing(desk, chat_client, db, payload):
     ana = chat_client("ana@teste.com.br")
+    ana.post("/chat/api/signature", json={"on": True})  # on: a bad value read as false would show
     r = ana.post("/chat/api/signature", json=payload)
     assert r.status_code == 422
     assert r.get_json() == {"message": "A assinatura deve ser ligada (true) ou desligada (false)."}
@@ -55,17 +56,18 @@ def test_bad_input_gets_a_clear_error_and_changes_nothing(desk, chat_client, db,
 def test_no_csrf_token_or_no_login_changes_nothing(desk, chat_client, app, db):
     ana = chat_client("ana@teste.com.br")
     for headers in ({}, {"X-CSRFToken": "forjado"}):
-        r = ana.post("/chat/api/signature", json={"on": False}, headers=headers)
+        r = ana.post("/chat/api/signature", json={"on": True}, headers=headers)
         assert r.status_code == 400 and "expirou" in r.get_json()["message"]
-    anonymous = app.test_client().post("/chat/api/signature", json={"on": False})
+    anonymous = app.test_client().post("/chat/api/signature", json={"on": True})
     assert anonymous.status_code == 401
-    assert signs(db, desk.ana) is True
+    assert signs(db, desk.ana) is False
 
 
 def test_messages_sent_from_the_screen_follow_the_switch_and_search_finds_what_was_typed(desk, chat_client, db):
     t = desk.ticket(desk.vendas, name="Maria")
     ana = chat_client("ana@teste.com.br")
     ana.post(f"/chat/api/tickets/{t.id}/accept")
+    ana.post("/chat/api/signature", json={"on": True})
     signed = ana.post(f"/chat/api/tickets/{t.id}/messages", json={"body": "Pedido confirmado"}).get_json()["message"]
     ana.post("/chat/api/signature", json={"on": False})
     plain = ana.post(f"/chat/api/tickets/{t.id}/messages", json={"body": "Mais alguma coisa?"}).get_json()["message"]
@@ -90,12 +92,12 @@ def test_the_members_other_screens_hear_the_switch_and_no_one_else(stack, desk):
         http = requests.Session()
         http.headers["Cookie"] = session_cookie(stack.url, "ana@teste.com.br")
         csrf = CSRF_META.search(http.get(stack.url + "/chat/", timeout=10).text).group(1)
-        r = http.post(stack.url + "/chat/api/signature", json={"on": False}, headers={"X-CSRFToken": csrf}, timeout=10)
-        assert r.json() == {"on": False}
+        r = http.post(stack.url + "/chat/api/signature", json={"on": True}, headers={"X-CSRFToken": csrf}, timeout=10)
+        assert r.json() == {"on": True}
         deadline = time.monotonic() + 15
-        while ("signature", {"on": False}) not in ana_phone.events and time.monotonic() < deadline:
+        while ("signature", {"on": True}) not in ana_phone.events and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert ("signature", {"on": False}) in ana_phone.events
+        assert ("signature", {"on": True}) in ana_phone.events
         time.sleep(1.0)  # anything else in flight has arrived by now
         assert [e for e, _ in bruno.events if e == "signature"] == []
     finally:

@@ -39,9 +39,7 @@ def test_a_queued_message_wakes_the_bridge_after_commit(engine, chat):
 def test_claim_mark_sent_and_acks_only_move_forward(engine, chat):
     m = _send(engine, chat)
     cmd = outbound.claim(m.id)
-    # signed: Ana's "Assinar" switch is on, as every member's is at first (tests/engine/test_signatures.py)
-    assert (cmd.chat_id, cmd.body, cmd.type, cmd.channel_id) == ("5511988887777@c.us", "*Ana:*\nOlá!", "text",
-                                                                 m.channel_id)
+    assert (cmd.chat_id, cmd.body, cmd.type, cmd.channel_id) == ("5511988887777@c.us", "Olá!", "text", m.channel_id)
     outbound.mark_sent(m.id, "true_5511988887777@c.us_3EB0AAA")
     assert outbound.claim(m.id) is None  # no longer queued: never sent twice
     assert outbound.pending_for(chat.c.id) == []

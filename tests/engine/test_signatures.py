@@ -13,7 +13,7 @@ from app.services.events import Changes
 @pytest.fixture
 def desk(engine, factory):
     """A connection with two queues (chatbot menu), greetings and farewell on, Ana Souza in both
-    queues, a rating template, and Maria's ticket accepted by Ana."""
+    queues with her signature on, a rating template, and Maria's ticket accepted by Ana."""
     engine.settings(chatbot_type="text", operator_greeting=True, operator_greeting_text="Olá, sou {{atendente}}",
                     transfer_message=True, transfer_message_text="Transferido para {{fila}}",
                     operator_farewell=True, operator_farewell_text="Até logo, {{nome}}", send_ratings=True)
@@ -21,6 +21,7 @@ def desk(engine, factory):
     suporte = factory.queue(name="Suporte", bot_order=2, greeting_message="Suporte aqui")
     c = factory.connection(queues=[vendas, suporte], greeting_message="Bem-vindo! Escolha:")
     ana = factory.member(queues=[vendas, suporte], name="Ana Souza")
+    ana.sign_messages = True  # Ana turned her "Assinar" switch on
     template = RatingTemplate(name="Padrão", message="Avalie {{atendente}}:",
                               options=[RatingOption(value=1, label="Ruim"), RatingOption(value=2, label="Bom")])
     engine.db.session.add(template)
@@ -73,8 +74,8 @@ def test_the_switch_off_sends_unsigned_and_on_again_signs(engine, desk):
     assert engine.db.session.get(Message, unsigned).signed is False
 
 
-def test_members_are_signing_by_default(factory, db):
-    assert factory.member(name="Nova").sign_messages is True
+def test_members_sign_only_once_they_turn_the_switch_on(factory, db):
+    assert factory.member(name="Nova").sign_messages is False
 
 
 def test_the_switch_takes_only_true_or_false_and_tells_the_members_other_screens(engine, desk):
