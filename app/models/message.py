@@ -2,7 +2,8 @@ import datetime as dt
 from typing import Optional
 
 from flask_appbuilder import Model
-from sqlalchemy import Boolean, Computed, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (Boolean, Computed, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+                        false, text)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import folded, utcnow
@@ -52,6 +53,9 @@ class Message(Model):
     sender_name: Mapped[Optional[str]] = mapped_column(String(200))  # group member or agent shown
     sender_jid: Mapped[Optional[str]] = mapped_column(String(128))
     user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
+    # Decided when the message is queued (the member's "Assinar" switch then): the channel gets
+    # "*<sender_name>:*\n" + body (app.services.outbound.wire_body); `body` stays as typed.
+    signed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
     status: Mapped[str] = mapped_column(String(12), nullable=False, default=MessageStatus.RECEIVED)
     error: Mapped[Optional[str]] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

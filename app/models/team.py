@@ -2,7 +2,7 @@ from typing import List, Optional
 
 from flask_appbuilder import Model
 from flask_appbuilder.security.sqla.models import User
-from sqlalchemy import Column, ForeignKey, String, Table
+from sqlalchemy import Boolean, Column, ForeignKey, String, Table, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 member_queue = Table(
@@ -30,6 +30,10 @@ class Member(User):
     queues: Mapped[List["Queue"]] = relationship(  # noqa: F821
         secondary=member_queue, order_by="(Queue.bot_order, Queue.name)"
     )
+    # The chat composer's "Assinar" switch: the member's messages to customers go out signed with
+    # their name (app.services.outbound). Off until the member turns it on (the guide: "quando
+    # habilitado"; messages sent through the API by existing integrations do not change).
+    sign_messages: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
 
     @property
     def name(self) -> str:

@@ -39,6 +39,8 @@ class Changes:
     # and their send commands wait in `unsent` until freeze() knows their ids.
     flush_late: bool = False
     unsent: list = field(default_factory=list)
+    # Events about no ticket nor message (a member's own preference), already with their rooms.
+    notices: list = field(default_factory=list)
 
     def ticket(self, ticket, rooms_before=None):
         """Record that `ticket` changed. `rooms_before` are the rooms it was visible in before a
@@ -53,6 +55,9 @@ class Changes:
 
     def command(self, connection_id: int, command: dict):
         self.commands.append((connection_id, command))
+
+    def notice(self, name: str, data: dict, rooms: list):
+        self.notices.append(Event(name, data, rooms))
 
     def send(self, message):
         """The bridge's command to send `message` (stored as queued)."""
@@ -72,6 +77,7 @@ class Changes:
         self.messages.extend(other.messages)
         self.commands.extend(other.commands)
         self.unsent.extend(other.unsent)
+        self.notices.extend(other.notices)
         return self
 
     def freeze(self):
@@ -83,7 +89,7 @@ class Changes:
         return self
 
     def __bool__(self):
-        return bool(self.tickets or self.messages or self.commands or self.unsent)
+        return bool(self.tickets or self.messages or self.commands or self.unsent or self.notices)
 
     def events(self) -> list[Event]:
         """The Socket.IO events, built from the committed state."""
@@ -100,4 +106,4 @@ class Changes:
             out.append(Event("message", {"message": presenters.message_json(message),
                                          "ticket_id": message.ticket_id},
                              visibility.ticket_rooms(message.ticket)))
-        return out
+        return out + list(self.notices)

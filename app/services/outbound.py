@@ -4,6 +4,14 @@ Every message to a customer is a `Message` with from_me=True, status "queued" an
 channel_id; after the transaction commits, the shell pushes {"op": "send", "message_id": id} on the
 connection's command list (collected in `Changes.commands`). The bridge claims, sends, and marks
 the result; acks come back through the inbox and only move a status forward.
+
+Signatures: a member's own message (typed, a quick reply, a file's caption) is stored as typed and
+marked `signed` when the member's "Assinar" switch is on at that moment; `claim` puts
+"*<name>:*\n" before it on the wire (`wire_body`), with the name the message keeps
+(`sender_name`, the name shown above it in the chat screen). Decided once, at queueing: a retry or
+a restart sends the very same text, even if the member renamed themselves or turned the switch off
+meanwhile. Automatic messages (menus, greetings, templates, ratings, call rejection) are never signed.
+MAX_BODY limits what the member types; the signature comes on top (WhatsApp takes far longer texts).
 """
 import json
 import uuid
@@ -39,14 +47,33 @@ def touch_ticket(ticket, message):
     ticket.updated_at = utcnow()
 
 
+def signature(name: str | None) -> str:
+    """How a member signs a message: their name in bold (WhatsApp's *…*) on a line of its own.
+    Asterisks in the name are left out (they would end the bold early); "" for no name."""
+    clean = " ".join((name or "").replace("*", "").split())
+    return f"*{clean}:*\n" if clean else ""
+
+
+def wire_body(message) -> str:
+    """The text the channel gets for `message`: its body, after the signature when it was queued
+    signed."""
+    if message.signed:
+        return signature(message.sender_name) + message.body
+    return message.body
+
+
 def queue_message(ticket, body: str, *, changes: Changes, user=None, type: str = "text",
-                  extra: dict | None = None) -> Message:
-    """Store an outbound message as queued and schedule its send command (after commit)."""
+                  extra: dict | None = None, signed: bool = False) -> Message:
+    """Store an outbound message as queued and schedule its send command (after commit).
+    `signed`: the member `user` wrote it and signs their messages; a message with no text (a file
+    without caption) has nothing to sign and goes out as it is."""
+    body = (body or "").replace("\x00", "")  # NUL cannot be stored in PostgreSQL text nor sent: dropped
+    sender_name = user.name if user is not None else None
     message = Message(
         ticket=ticket, ticket_id=ticket.id, connection_id=ticket.connection_id, channel_id=new_channel_id(),
-        # NUL cannot be stored in PostgreSQL text nor sent: dropped
-        from_me=True, type=type, body=(body or "").replace("\x00", ""), extra=json.dumps(extra, ensure_ascii=False) if extra else None,
-        user_id=user.id if user is not None else None, sender_name=user.name if user is not None else None,
+        from_me=True, type=type, body=body, extra=json.dumps(extra, ensure_ascii=False) if extra else None,
+        user_id=user.id if user is not None else None, sender_name=sender_name,
+        signed=bool(signed and body.strip() and signature(sender_name)),
         status=MessageStatus.QUEUED,
     )
     db.session.add(message)
@@ -105,7 +132,7 @@ def claim(message_id: int) -> SendCommand | None:
     extra = json.loads(message.extra) if message.extra else {}
     command = SendCommand(
         message_id=message.id, connection_id=message.connection_id, channel_id=message.channel_id,
-        chat_id=message.ticket.contact.jid, type=message.type, body=message.body,
+        chat_id=message.ticket.contact.jid, type=message.type, body=wire_body(message),
         button_text=extra.get("button_text"), sections=extra.get("sections"), text_fallback=extra.get("fallback"),
         media={"path": message.media_path, "mime": message.media_mime, "name": message.media_name}
         if message.media_path else None,

@@ -231,6 +231,22 @@ def delete(member_id, actor: Member | None = None):
     return changes
 
 
+def set_signature(member: Member, on):
+    """The member's own "Assinar" switch (the chat composer): their messages to customers from now
+    on go out signed with their name (True) or not (False); messages already queued keep what was
+    decided for them (app.services.outbound). Only ever the caller's own: the shell passes the
+    logged-in member, there is no other member to name. Returns the Changes that tell the member's
+    other open screens (room user:<id>); does not commit."""
+    from app.services.events import Changes
+
+    if not isinstance(on, bool):
+        raise inputs.invalid(lazy_gettext("The signature switch must be on (true) or off (false)."))
+    member.sign_messages = on
+    changes = Changes()
+    changes.notice("signature", {"on": on}, [f"user:{member.id}"])
+    return changes
+
+
 def as_dict(member: Member) -> dict:
     return {
         "id": member.id, "name": member.name, "email": member.email, "phone": member.phone,

@@ -229,13 +229,14 @@ def _ready_to_send(user, ticket, text: str) -> None:
 
 
 def send_message(user, ticket_id, body) -> tuple:
-    """An agent's message, queued for the connection. Returns (message, changes)."""
+    """An agent's message (typed, or a quick reply the composer expanded), queued for the
+    connection, signed when the agent's "Assinar" switch is on. Returns (message, changes)."""
     changes = Changes()
     ticket = visibility.get_visible_ticket(user, ticket_id, for_update=True)
     if not isinstance(body, str) or not body.strip():
         raise DomainError(_l("The message is empty."), status=422)
     _ready_to_send(user, ticket, body)
-    message = outbound.queue_message(ticket, body, changes=changes, user=user)
+    message = outbound.queue_message(ticket, body, changes=changes, user=user, signed=user.sign_messages)
     return message, changes
 
 
@@ -304,12 +305,14 @@ def mark_read(user, ticket_id) -> Changes:
 
 def send_media(user, ticket_id, stored, caption: str = "") -> tuple:
     """An agent's file (already checked and stored by app.services.attachments), queued for the
-    connection with an optional caption. Returns (message, changes)."""
+    connection with an optional caption (signed like a typed message; a file without caption goes
+    without signature: WhatsApp shows no text with it). Returns (message, changes)."""
     changes = Changes()
     ticket = visibility.get_visible_ticket(user, ticket_id, for_update=True)
     caption = caption if isinstance(caption, str) else ""
     _ready_to_send(user, ticket, caption)
-    message = outbound.queue_message(ticket, caption, changes=changes, user=user, type=stored.kind)
+    message = outbound.queue_message(ticket, caption, changes=changes, user=user, type=stored.kind,
+                                     signed=user.sign_messages)
     message.media_path, message.media_mime, message.media_name = stored.path, stored.mime, stored.name
     outbound.touch_ticket(ticket, message)
     return message, changes

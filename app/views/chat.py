@@ -215,7 +215,7 @@ class ChatView(BaseView):
         filter_queues = queues if staff else list(user.queues)
         boot = {
             "user": {"id": user.id, "name": user.name, "staff": staff,
-                     "queue_ids": [q.id for q in user.queues]},
+                     "queue_ids": [q.id for q in user.queues], "sign": user.sign_messages},
             "queues": [{"id": q.id, "name": q.name, "color": q.color} for q in filter_queues],
             "settings": {
                 "send_ratings": settings.send_ratings,
@@ -483,6 +483,19 @@ class ChatView(BaseView):
             return jsonify({"quick_replies": quick_replies.for_ticket(me(), ticket_id)})
         rows = quick_replies.visible_to(me()).all()
         return jsonify({"quick_replies": [{"shortcut": r.shortcut, "message": r.message} for r in rows]})
+
+    @expose("/api/signature", methods=["POST"])
+    @has_access_api
+    @csrf_protected
+    @domain_errors
+    def signature(self):
+        """The composer's "Assinar" switch, {"on": true|false}: the logged-in member's own
+        preference (app.services.team.set_signature), kept on their profile."""
+        from app.services import team
+
+        changes = team.set_signature(me(), json_body().get("on"))
+        commit_and_publish(changes)
+        return jsonify({"on": me().sign_messages})
 
     @expose("/api/transfer-targets")
     @has_access_api

@@ -527,6 +527,18 @@
       });
   }
 
+  // "Assinar": the member's own preference, kept on their profile by the server, which signs
+  // their messages when it is on (the switch only shows and changes it).
+  function setSignature() {
+    var box = $("chat-sign");
+    var wanted = box.checked;
+    box.disabled = true;
+    api("/chat/api/signature", { method: "POST", json: { on: wanted } })
+      .then(function (data) { box.checked = data.on; showError($("chat-error"), ""); })
+      .catch(function (error) { box.checked = !wanted; showError($("chat-error"), error.message); })
+      .then(function () { box.disabled = false; });
+  }
+
   function retryMessage(id, button) {
     button.disabled = true;
     api("/chat/api/messages/" + id + "/retry", { method: "POST" })
@@ -832,6 +844,11 @@
     }
   });
 
+  // The member turned "Assinar" on or off on another screen of theirs (room user:<id> only).
+  socket.on("signature", function (payload) {
+    if (payload && typeof payload.on === "boolean") $("chat-sign").checked = payload.on;
+  });
+
   // Accepted or reopened from Aguardando or Resolvidos: the ticket is now in Atendendo, and the list
   // goes there with it (the conversation stays open), as the agent goes on working on it.
   function followToAtendendo(data) {
@@ -934,6 +951,7 @@
   $("chat-input").addEventListener("input", function () { autoGrow(); renderQuick(); });
   $("chat-input").addEventListener("blur", function () { $("chat-quick").hidden = true; });
   $("chat-file").addEventListener("change", sendFile);
+  $("chat-sign").addEventListener("change", setSignature);
   $("chat-emoji").addEventListener("click", function () { $("chat-emoji-panel").hidden = !$("chat-emoji-panel").hidden; });
   buildEmojiPanel();
 
