@@ -34,6 +34,7 @@
     targets: null,
     listSeq: 0,
     heardDuringLoad: null, // id -> ticket row heard while the latest list page was loading
+    drafts: new Map(),     // ticket id -> what the agent typed there and has not sent (one per conversation)
     everConnected: false
   };
 
@@ -409,7 +410,27 @@
     });
   }
 
+  // The composer belongs to one conversation: what was typed for one customer is kept for that
+  // conversation (as WhatsApp keeps drafts per chat) and never shown in another one's composer.
+  function keepDraft() {
+    if (!state.current) return;
+    var text = $("chat-input").value;
+    if (text) state.drafts.set(state.current.id, text);
+    else state.drafts.delete(state.current.id);
+  }
+
+  function restoreDraft(ticketId) {
+    $("chat-input").value = state.drafts.get(ticketId) || "";
+    $("chat-quick").hidden = true;
+    $("chat-emoji-panel").hidden = true;
+    autoGrow();
+  }
+
   function showTicket(row, actions) {
+    if (!state.current || state.current.id !== row.id) {
+      keepDraft();
+      restoreDraft(row.id);
+    }
     state.current = row;
     state.actions = actions;
     $("chat-empty").hidden = true;
@@ -437,6 +458,8 @@
   }
 
   function closeConversation(message) {
+    keepDraft();
+    restoreDraft(null);
     state.current = null;
     state.messages.clear();
     $("chat-conversation").hidden = true;
@@ -483,20 +506,19 @@
     var body = input.value;
     if (!state.current || !body.trim()) return;
     if (body.length > boot.max_body) { showError($("chat-error"), T.message_too_long); return; }
+    var ticketId = state.current.id;
     $("chat-send").disabled = true;
     // Cleared now, not when the server answers: the agent may already be typing the next message.
     input.value = "";
+    state.drafts.delete(ticketId);
     autoGrow();
-    api("/chat/api/tickets/" + state.current.id + "/messages", { method: "POST", json: { body: body } })
+    api("/chat/api/tickets/" + ticketId + "/messages", { method: "POST", json: { body: body } })
       .then(function (data) {
         $("chat-emoji-panel").hidden = true;
         showError($("chat-error"), "");
         appendMessages([data.message]);
       })
-      .catch(function (error) {
-        if (!input.value) { input.value = body; autoGrow(); }  // nothing typed since: give it back
-        showError($("chat-error"), error.message);
-      })
+      .catch(function (error) { giveBack(ticketId, body, error); })
       .then(function () { $("chat-send").disabled = false; input.focus(); });
   }
 
@@ -514,17 +536,29 @@
     var form = new FormData();
     form.append("file", file);
     var caption = $("chat-input").value;
+    var ticketId = state.current.id;
     form.append("body", caption);
     $("chat-input").value = "";
-    api("/chat/api/tickets/" + state.current.id + "/messages", { method: "POST", form: form })
+    state.drafts.delete(ticketId);
+    api("/chat/api/tickets/" + ticketId + "/messages", { method: "POST", form: form })
       .then(function (data) {
         showError($("chat-error"), "");
         appendMessages([data.message]);
       })
-      .catch(function (error) {
-        if (!$("chat-input").value) $("chat-input").value = caption;
-        showError($("chat-error"), error.message);
-      });
+      .catch(function (error) { giveBack(ticketId, caption, error); });
+  }
+
+  // A message the server refused goes back to its own conversation's composer (nothing typed
+  // there since), even when the agent has moved to another conversation meanwhile.
+  function giveBack(ticketId, text, error) {
+    if (state.current && state.current.id === ticketId) {
+      var input = $("chat-input");
+      if (!input.value) { input.value = text; autoGrow(); }
+      showError($("chat-error"), error.message);
+      return;
+    }
+    if (text && !state.drafts.get(ticketId)) state.drafts.set(ticketId, text);
+    banner(error.message, true);
   }
 
   function retryMessage(id, button) {
