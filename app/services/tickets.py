@@ -113,9 +113,11 @@ def _transfer_line(user, queue, agent) -> str:
     return _("Transferred to %(agent)s by %(user)s", agent=agent.name, user=user.name)
 
 
-def close(user, ticket_id, rating_template_id=None, now=None) -> Changes:
+def close(user, ticket_id, rating_template_id=None, now=None, with_rating=False) -> Changes:
     """Close, with the farewell (operator farewell when on, else the connection's completion
-    message) and, when asked or required, the rating message or the external rating URL."""
+    message) and, when asked or required, the rating message or the external rating URL.
+    `with_rating` asks for the rating without naming a template: the external rating URL when
+    it is on (it needs no template), else the default rating."""
     changes = Changes()
     settings = get_settings()
     now = now or utcnow()
@@ -126,14 +128,14 @@ def close(user, ticket_id, rating_template_id=None, now=None) -> Changes:
     _check_handler(user, ticket)
     ratings_on = settings.send_ratings or settings.rating_required
     template = None
-    wants_rating = rating_template_id not in (None, "") or settings.rating_required
+    wants_rating = bool(with_rating) or rating_template_id not in (None, "") or settings.rating_required
+    if wants_rating and not ratings_on:
+        raise DomainError(_l("Ratings are turned off in the settings."), status=422)
     if rating_template_id not in (None, ""):
-        if not ratings_on:
-            raise DomainError(_l("Ratings are turned off in the settings."), status=422)
         template = db.session.get(RatingTemplate, _as_id(rating_template_id))
         if template is None:
             raise DomainError(_l("Rating template not found."), status=422)
-    elif settings.rating_required and not settings.external_rating:
+    elif wants_rating and not settings.external_rating:
         template = db.session.get(RatingTemplate, settings.default_rating_template_id) \
             if settings.default_rating_template_id else None
         if template is None:

@@ -220,6 +220,7 @@ class ChatView(BaseView):
             "settings": {
                 "send_ratings": settings.send_ratings,
                 "rating_required": settings.rating_required,
+                "external_rating": settings.external_rating,
                 "timezone": settings.timezone,
             },
             "ratings": [{"id": r.id, "name": r.name} for r in
@@ -439,7 +440,8 @@ class ChatView(BaseView):
             changes = tickets.transfer(user, ticket_id, queue_id=optional_id(data.get("queue")),
                                        user_id=optional_id(data.get("user")))
         elif action == "close":
-            changes = tickets.close(user, ticket_id, rating_template_id=optional_id(data.get("rating")))
+            changes = tickets.close(user, ticket_id, rating_template_id=optional_id(data.get("rating")),
+                                    with_rating=data.get("with_rating") is True)
         elif action == "reopen":
             changes = tickets.reopen(user, ticket_id)
         elif action == "return":

@@ -48,3 +48,36 @@ def test_a_draft_stays_with_its_conversation_and_never_reaches_another_customer(
     db.session.expire_all()
     sent = [m.body for m in db.session.query(Message).filter_by(from_me=True, type="text") if m.user_id]
     assert sent == ["Maria, seu boleto de R$ 350,00 vence amanhã"]
+
+
+def test_resolving_with_the_required_external_rating_and_no_rating_registered(desk_live, agents, db):
+    """Obrigatório Avaliar + Avaliação Externa, no rating in Avaliações (the settings allow it: the
+    link needs none): the dialog offers the link, and Resolver closes the ticket with it. Before,
+    nothing could be chosen and every close answered "Escolha uma avaliação."."""
+    from app.models import Message, Ticket, TicketStatus
+    from app.services.settings import get_settings
+
+    desk = desk_live
+    s = get_settings()
+    s.send_ratings = s.rating_required = s.external_rating = True
+    s.external_rating_url = "https://avalie.exemplo.com.br/?p={{protocolo}}"
+    db.session.commit()
+    customer_writes(desk, desk.vendas, "Quero avaliar", name="Rita Avalia")
+    ana = agents("ana@teste.com.br")
+    ana.tab("pending")
+    ana.accept("Rita Avalia")
+    ana.page.click("[data-action=close]")
+    dialog = ana.page.locator("#chat-close")
+    expect(dialog.locator("#chat-close-external")).to_be_visible()
+    expect(dialog.locator("#chat-close-external input")).to_be_checked()
+    expect(dialog.locator("#chat-close-no-rating-label")).to_be_hidden()
+    dialog.locator("button[type=submit]").click()
+    expect(dialog).to_be_hidden()
+    expect(ana.page.locator("#chat-error")).to_be_hidden()
+    ana.page.wait_for_function("() => document.querySelector('[data-action=reopen]') && "
+                               "!document.querySelector('[data-action=reopen]').hidden")
+    db.session.expire_all()
+    ticket = db.session.query(Ticket).one()
+    assert ticket.status == TicketStatus.CLOSED
+    last = db.session.query(Message).filter_by(ticket_id=ticket.id, from_me=True).order_by(Message.id.desc()).first()
+    assert last.body == f"https://avalie.exemplo.com.br/?p={ticket.id}"

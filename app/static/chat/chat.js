@@ -712,11 +712,17 @@
     showError($("chat-close-error"), "");
     var noRating = $("chat-close-no-rating-label");
     noRating.hidden = !!boot.settings.rating_required;
+    // Avaliação Externa: the link replaces every rating message, so it is the one choice (and
+    // needs no rating registered in Avaliações).
+    var external = !!boot.settings.external_rating;
+    $("chat-close-external").hidden = !external;
+    $("chat-close-templates").hidden = external;
     var radios = dialog.querySelectorAll('input[name="rating"]');
     radios.forEach(function (r) { r.checked = false; });
-    var preferred = boot.settings.rating_required
-      ? dialog.querySelector('input[name="rating"][value="' + (boot.default_rating || "") + '"]') || radios[1]
-      : radios[0];
+    var preferred = !boot.settings.rating_required ? radios[0]
+      : external ? dialog.querySelector('#chat-close-external input[name="rating"]')
+      : dialog.querySelector('#chat-close-templates input[value="' + (boot.default_rating || "") + '"]') ||
+        dialog.querySelector('#chat-close-templates input[name="rating"]');
     if (preferred) preferred.checked = true;
     dialog.showModal();
   }
@@ -724,9 +730,13 @@
   function submitClose(event) {
     event.preventDefault();
     var chosen = $("chat-close").querySelector('input[name="rating"]:checked');
-    var rating = chosen && chosen.value ? Number(chosen.value) : null;
-    if (boot.settings.rating_required && !rating) { showError($("chat-close-error"), T.choose_rating); return; }
-    act("close", { rating: rating })
+    var external = !!chosen && chosen.value === "external";
+    var rating = chosen && chosen.value && !external ? Number(chosen.value) : null;
+    if (boot.settings.rating_required && !rating && !external) {
+      showError($("chat-close-error"), T.choose_rating);
+      return;
+    }
+    act("close", external ? { with_rating: true } : { rating: rating })
       .then(function () { $("chat-close").close(); })
       .catch(function (error) { showError($("chat-close-error"), error.message); });
   }
