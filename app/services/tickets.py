@@ -81,10 +81,12 @@ def transfer(user, ticket_id, queue_id=None, user_id=None) -> Changes:
     if (queue is None or queue.id == ticket.queue_id) and (agent is None or agent.id == ticket.user_id):
         raise DomainError(_l("The ticket is already there."), status=422)
     before = visibility.ticket_rooms(ticket)
+    # Handed to a queue or to a person, the ticket no longer waits for the customer's menu choice:
+    # the customer's next message is a message, also once the ticket waits again.
+    ticket.awaiting_menu = False
     if queue is not None:
         ticket.queue = queue
         ticket.queue_id = queue.id
-        ticket.awaiting_menu = False
     if agent is not None:
         ticket.user = agent
         ticket.user_id = agent.id

@@ -282,6 +282,30 @@ def test_a_ticket_taken_out_of_the_menu_no_longer_answers_to_the_menu(engine, fa
     assert third.queue_id is None and not third.awaiting_menu
 
 
+def test_a_ticket_handed_to_an_agent_out_of_the_menu_no_longer_answers_to_it(engine, factory):
+    """A Supervisor hands a ticket still waiting for the menu choice straight to an agent; the agent
+    later sends it back to Aguardando: the customer's next message is a message, not a menu reply
+    (before, "obrigado" got "Opção inválida" and the menu again, and a "2" moved the ticket)."""
+    a, b = factory.queue(name="Vendas", bot_order=1), factory.queue(name="Suporte", bot_order=2)
+    c = factory.connection(queues=[a, b], greeting_message="Escolha")
+    sup = factory.member(profile="supervisor", name="Sueli")
+    ana = factory.member(queues=[a], name="Ana")
+    engine.deliver(engine.message(c))
+    t = engine.tickets()[0]
+    assert t.awaiting_menu and t.queue_id is None
+    tickets.transfer(sup, t.id, user_id=ana.id)
+    commit(engine)
+    t = engine.tickets()[0]
+    assert (t.status, t.user_id, t.awaiting_menu) == (TicketStatus.OPEN, ana.id, False)
+    tickets.return_to_pending(ana, t.id)
+    commit(engine)
+    n = len(engine.sent(t))
+    engine.deliver(engine.message(c, body="obrigado"))
+    engine.deliver(engine.message(c, body="2"))
+    t = engine.tickets()[0]
+    assert (t.queue_id, t.status, t.awaiting_menu, len(engine.sent(t))) == (None, TicketStatus.PENDING, False, n)
+
+
 def test_transfer_to_where_the_ticket_already_is_is_refused(engine, world):
     engine.settings(transfer_message=True, transfer_message_text="Transferido")
 
