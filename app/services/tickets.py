@@ -174,6 +174,9 @@ def reopen(user, ticket_id) -> Changes:
         raise Forbidden(_l("Only Admins, Supervisors or the ticket's agent may reopen it."))
     other = routing.active_ticket(ticket.contact, ticket.connection)
     if other is not None:
+        if not visibility.can_see(user, other):  # named to those who see it only (as Nova conversa)
+            raise DomainError(_l("This number is already in a conversation with another team. Ask a "
+                                 "Supervisor to transfer it to you."), status=409)
         raise DomainError(_l("This contact already has an active ticket (#%(id)s).", id=other.id))
     before = visibility.ticket_rooms(ticket)
     ticket.status = TicketStatus.OPEN

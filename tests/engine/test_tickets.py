@@ -195,6 +195,28 @@ def test_reopen_is_refused_when_the_contact_has_another_active_ticket(engine, wo
         tickets.reopen(world.sup, world.ticket.id)
 
 
+def test_a_refused_reopen_names_no_ticket_the_member_may_not_see(engine, world):
+    """Ana reopens her resolved ticket while the customer is in a conversation in Financeiro,
+    which she does not see: she is refused without its number (nor that it exists beyond what a
+    Nova conversa tells: the number is with another team); a Supervisor is told which ticket."""
+    tickets.accept(world.ana, world.ticket.id)
+    tickets.close(world.ana, world.ticket.id)
+    commit(engine)
+    engine.deliver(engine.message(world.c, body="outro assunto"))
+    other = engine.tickets()[-1]
+    tickets.transfer(world.sup, other.id, queue_id=world.q2.id)
+    commit(engine)
+    with pytest.raises(DomainError) as err:
+        tickets.reopen(world.ana, world.ticket.id)
+    engine.db.session.rollback()
+    assert str(other.id) not in err.value.message and "Financeiro" not in err.value.message
+    assert err.value.message == ("Este número já está em uma conversa com outra equipe. Peça a um supervisor "
+                                 "que a transfira para você.")
+    with pytest.raises(DomainError, match=f"#{other.id}"):
+        tickets.reopen(world.sup, world.ticket.id)
+    engine.db.session.rollback()
+
+
 def test_group_actions_off_reserves_group_tickets_to_admins_and_supervisors(engine, factory, world):
     engine.settings(ignore_group_messages=False, group_actions=False)
     engine.deliver(engine.group_message(world.c))
