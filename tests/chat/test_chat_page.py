@@ -91,8 +91,22 @@ def test_another_queues_ticket_is_not_found_anywhere(desk, chat_client, db):
         assert ana.post(f"/chat/api/tickets/{other.id}/{action}").status_code == 404
     assert ana.post(f"/chat/api/tickets/{other.id}/messages", json={"body": "oi"}).status_code == 404
     assert ana.post(f"/chat/api/tickets/{other.id}/transfer", json={"queue": desk.vendas.id}).status_code == 404
+    # Retrying another team's message answers as for a message that does not exist (the same text:
+    # "Ticket não encontrado" would tell that the message id exists).
+    from app.models import MessageStatus
+
+    failed = Message(ticket_id=other.id, connection_id=other.connection_id, channel_id="3EB0FALHOU", from_me=True,
+                     type="text", body="não foi", status=MessageStatus.FAILED, error="offline")
+    db.session.add(failed)
+    db.session.commit()
+    hidden, missing = ana.post(f"/chat/api/messages/{failed.id}/retry"), ana.post("/chat/api/messages/999999/retry")
+    assert (hidden.status_code, hidden.get_json()) == (missing.status_code, missing.get_json()) == (
+        404, {"message": "Mensagem não encontrada."})
     db.session.expire_all()
     assert db.session.get(Ticket, other.id).status == "pending"
+    assert db.session.get(Message, failed.id).status == MessageStatus.FAILED
+    db.session.delete(db.session.get(Message, failed.id))
+    db.session.commit()
     assert db.session.query(Message).filter_by(ticket_id=other.id, from_me=True).count() == 0
 
 
