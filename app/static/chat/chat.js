@@ -306,13 +306,19 @@
     return node;
   }
 
+  // When its author sent it: a customer's message that reached us late (the system was down, a
+  // worker was restarting) shows the time the customer wrote it, as on the phone.
+  function sentAt(message) {
+    return new Date(message.sent_at || message.created_at);
+  }
+
   function renderMessage(message) {
     if (message.type === "system" || message.type === "call") {
       var text = message.type === "call" && !message.body ? T.missed_call : message.body;
       return el("div", { "class": "chat-system", dataset: { id: String(message.id) } },
         el("span", { text: (message.type === "call" ? "📞 " : "") + text }));
     }
-    var meta = el("div", { "class": "chat-msg-meta" }, fmtTime.format(new Date(message.created_at)), tick(message));
+    var meta = el("div", { "class": "chat-msg-meta" }, fmtTime.format(sentAt(message)), tick(message));
     var node = el("div", { "class": "chat-msg " + (message.from_me ? "out" : "in"), dataset: { id: String(message.id) } },
       message.sender_name && (message.from_me || state.current && state.current.is_group)
         ? el("div", { "class": "chat-msg-sender", text: message.sender_name }) : null,
@@ -334,7 +340,7 @@
     var sorted = Array.from(state.messages.values()).sort(function (a, b) { return a.id - b.id; });
     var lastDay = null;
     sorted.forEach(function (message) {
-      var date = new Date(message.created_at);
+      var date = sentAt(message);
       if (dayKey(date) !== lastDay) {
         lastDay = dayKey(date);
         box.appendChild(el("div", { "class": "chat-day", dataset: { day: lastDay } }, el("span", { text: dayLabel(date) })));
@@ -356,7 +362,7 @@
         existing.replaceWith(renderMessage(message));
         return;
       }
-      var date = new Date(message.created_at);
+      var date = sentAt(message);
       var days = box.querySelectorAll(".chat-day");
       var lastDay = days.length ? days[days.length - 1].dataset.day : null;
       if (dayKey(date) !== lastDay) {
