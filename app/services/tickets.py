@@ -187,6 +187,11 @@ def reopen(user, ticket_id) -> Changes:
     ticket.awaiting_rating = False
     ticket.rating_expires_at = None
     changes.ticket(ticket, before)
+    # A later conversation of the contact still waiting for its rating waits no more: what the
+    # customer writes now belongs to the reopened one (as after a Nova conversa).
+    for owing in db.session.scalars(ratings.awaited(ticket.contact_id, ticket.connection_id)):
+        owing.awaiting_rating = False
+        changes.ticket(owing)
     return changes
 
 

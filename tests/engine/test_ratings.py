@@ -186,3 +186,27 @@ def test_reopening_ends_the_rating_wait(engine, rated):
     assert not t.awaiting_rating and t.rating_expires_at is None
     assert engine.deliver(engine.message(rated.c, body="2")) == "created"
     assert engine.db.session.query(Rating).count() == 0
+
+
+def test_reopening_an_earlier_conversation_ends_the_wait_of_a_later_one(engine, rated):
+    """The customer's latest conversation waits for its rating when an agent reopens an earlier
+    one with them: what the customer writes now belongs to the reopened conversation (as after a
+    Nova conversa), not taken as the other's rating ("2 unidades" is no "Satisfeito")."""
+    from app.models import Message
+
+    first = rated.ticket
+    tickets.close(rated.agent, first.id)
+    engine.db.session.commit()
+    engine.deliver(engine.message(rated.c, name="Maria", body="outro assunto"))
+    later = engine.tickets()[-1]
+    tickets.accept(rated.agent, later.id)
+    tickets.close(rated.agent, later.id, rating_template_id=rated.template.id)
+    engine.db.session.commit()
+    assert engine.tickets()[-1].awaiting_rating
+    tickets.reopen(rated.agent, first.id)
+    engine.db.session.commit()
+    assert engine.deliver(engine.message(rated.c, name="Maria", body="2")) == "appended"
+    engine.db.session.expire_all()
+    assert engine.count(Rating) == 0
+    assert not engine.tickets()[-1].awaiting_rating
+    assert engine.db.session.query(Message).filter_by(ticket_id=first.id, body="2").count() == 1
