@@ -81,3 +81,46 @@ def test_resolving_with_the_required_external_rating_and_no_rating_registered(de
     assert ticket.status == TicketStatus.CLOSED
     last = db.session.query(Message).filter_by(ticket_id=ticket.id, from_me=True).order_by(Message.id.desc()).first()
     assert last.body == f"https://avalie.exemplo.com.br/?p={ticket.id}"
+
+
+NOTIFICATION_CLICKER = """
+    window.__notes = [];
+    class RecordedNotification {
+        constructor(title, options) { this.title = title; window.__notes.push(this); }
+        close() {}
+    }
+    RecordedNotification.permission = "granted";
+    RecordedNotification.requestPermission = () => Promise.resolve("granted");
+    window.Notification = RecordedNotification;
+"""
+
+
+def test_a_dialog_never_acts_on_a_conversation_it_was_not_opened_for(desk_live, agents, db):
+    """Ana opens Resolver on Maria's conversation; a message from João rings and she clicks the
+    notification, which puts João's conversation on screen: the dialog goes with Maria's (before,
+    it stayed open over João's, and its Resolver button closed João's ticket, sending him the
+    farewell and the rating)."""
+    from app.models import Ticket, TicketStatus
+    from app.services.settings import get_settings
+
+    desk = desk_live
+    get_settings().send_ratings = True  # Resolver asks in a dialog
+    db.session.commit()
+    customer_writes(desk, desk.vendas, "Oi, sou a Maria", name="Maria Dialogo", phone="5511966661001")
+    customer_writes(desk, desk.vendas, "Oi, sou o João", name="João Dialogo", phone="5511966661002")
+    ana = agents("ana@teste.com.br", NOTIFICATION_CLICKER)
+    ana.tab("pending")
+    ana.accept("João Dialogo")
+    ana.tab("pending")
+    ana.accept("Maria Dialogo")
+    ana.page.click("[data-action=close]")
+    expect(ana.page.locator("#chat-close")).to_be_visible()
+    before = ana.page.evaluate("window.__notes.length")
+    customer_writes(desk, desk.vendas, "Ainda está aí?", name="João Dialogo", phone="5511966661002")
+    ana.page.wait_for_function("(n) => window.__notes.length > n", arg=before)
+    ana.page.evaluate("window.__notes[window.__notes.length - 1].onclick()")
+    expect(ana.page.locator("#chat-contact-name")).to_have_text("João Dialogo")
+    expect(ana.page.locator("#chat-close")).to_be_hidden()
+    db.session.expire_all()
+    assert {t.contact.name: t.status for t in db.session.query(Ticket)} == {
+        "Maria Dialogo": TicketStatus.OPEN, "João Dialogo": TicketStatus.OPEN}

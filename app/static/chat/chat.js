@@ -35,6 +35,7 @@
     listSeq: 0,
     heardDuringLoad: null, // id -> ticket row heard while the latest list page was loading
     drafts: new Map(),     // ticket id -> what the agent typed there and has not sent (one per conversation)
+    dialogTicket: null,    // the ticket the open dialog (transfer, resolve, contact name) acts on
     everConnected: false
   };
 
@@ -436,6 +437,7 @@
     if (!state.current || state.current.id !== row.id) {
       keepDraft();
       restoreDraft(row.id);
+      closeDialogs();
     }
     state.current = row;
     state.actions = actions;
@@ -466,6 +468,7 @@
   function closeConversation(message) {
     keepDraft();
     restoreDraft(null);
+    closeDialogs();
     state.current = null;
     state.messages.clear();
     $("chat-conversation").hidden = true;
@@ -658,35 +661,55 @@
   }
 
   // ------------------------------------------------------------------ actions
-  function act(action, payload) {
-    if (!state.current) return Promise.resolve();
-    var id = state.current.id;
+  // `ticketId`: the conversation a dialog was opened for (the one on screen otherwise).
+  function act(action, payload, ticketId) {
+    var id = ticketId || (state.current && state.current.id);
+    if (!id) return Promise.resolve();
     return api("/chat/api/tickets/" + id + "/" + action, { method: "POST", json: payload || {} }).then(function (data) {
       refreshCounts();
+      var onScreen = state.current && state.current.id === id;
       if (!data.ticket) { // transferred out of this member's sight
         removeRow(id);
-        closeConversation(T.select_ticket);
+        if (onScreen) closeConversation(T.select_ticket);
         return data;
       }
       state.known.set(data.ticket.id, data.ticket); // my own action: its late event is no news to me
       placeRow(data.ticket);
-      showTicket(data.ticket, data.actions);
-      loadNewer().catch(function () {}); // the events bring them too
+      if (onScreen) {
+        showTicket(data.ticket, data.actions);
+        loadNewer().catch(function () {}); // the events bring them too
+      }
       return data;
+    });
+  }
+
+  // A dialog (transfer, resolve, contact name) acts on the conversation it was opened for, and
+  // closes when another conversation takes the screen (a notification clicked, the ticket gone
+  // from sight): its button never acts on a conversation the agent did not open it for.
+  function openDialog(dialog) {
+    state.dialogTicket = state.current && state.current.id;
+    dialog.showModal();
+  }
+
+  function closeDialogs() {
+    document.querySelectorAll("dialog.chat-dialog[open]").forEach(function (dialog) {
+      if (dialog.id !== "chat-new-dialog") dialog.close();
     });
   }
 
   function openTransfer() {
     var dialog = $("chat-transfer");
+    var ticketId = state.current && state.current.id;
     showError($("chat-transfer-error"), "");
     // Asked each time: queues and members may have been added, renamed or removed since.
     api("/chat/api/transfer-targets").then(function (targets) {
+      if (!state.current || state.current.id !== ticketId) return; // another conversation meanwhile
       state.targets = targets;
       var queueSelect = $("chat-transfer-queue");
       queueSelect.length = 1;
       targets.queues.forEach(function (q) { queueSelect.appendChild(el("option", { value: String(q.id), text: q.name })); });
       fillTransferUsers();
-      dialog.showModal();
+      openDialog(dialog);
     }).catch(function (error) { banner(error.message, true); });
   }
 
@@ -704,7 +727,7 @@
     event.preventDefault();
     var queue = $("chat-transfer-queue").value, user = $("chat-transfer-user").value;
     if (!queue && !user) { showError($("chat-transfer-error"), T.choose_queue_or_user); return; }
-    act("transfer", { queue: queue ? Number(queue) : null, user: user ? Number(user) : null })
+    act("transfer", { queue: queue ? Number(queue) : null, user: user ? Number(user) : null }, state.dialogTicket)
       .then(function () { $("chat-transfer").close(); })
       .catch(function (error) { showError($("chat-transfer-error"), error.message); });
   }
@@ -730,7 +753,7 @@
       : dialog.querySelector('#chat-close-templates input[value="' + (boot.default_rating || "") + '"]') ||
         dialog.querySelector('#chat-close-templates input[name="rating"]');
     if (preferred) preferred.checked = true;
-    dialog.showModal();
+    openDialog(dialog);
   }
 
   function submitClose(event) {
@@ -742,7 +765,7 @@
       showError($("chat-close-error"), T.choose_rating);
       return;
     }
-    act("close", external ? { with_rating: true } : { rating: rating })
+    act("close", external ? { with_rating: true } : { rating: rating }, state.dialogTicket)
       .then(function () { $("chat-close").close(); })
       .catch(function (error) { showError($("chat-close-error"), error.message); });
   }
@@ -928,13 +951,13 @@
     if (!state.current) return;
     showError($("chat-rename-error"), "");
     $("chat-rename-name").value = state.current.contact.name || "";
-    $("chat-rename-dialog").showModal();
+    openDialog($("chat-rename-dialog"));
     $("chat-rename-name").select();
   }
 
   function submitRename(event) {
     event.preventDefault();
-    act("rename", { name: $("chat-rename-name").value })
+    act("rename", { name: $("chat-rename-name").value }, state.dialogTicket)
       .then(function () { $("chat-rename-dialog").close(); })
       .catch(function (error) { showError($("chat-rename-error"), error.message); });
   }
