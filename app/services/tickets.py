@@ -168,6 +168,9 @@ def reopen(user, ticket_id) -> Changes:
     Supervisors and the ticket's own agent may reopen."""
     changes = Changes()
     ticket = visibility.get_visible_ticket(user, ticket_id, for_update=True)
+    # Reopening takes the ticket again (as accepting does): Ações em Grupo applies, or a User
+    # would hold a group conversation she may not resolve, transfer nor return.
+    _check_group_action(user, ticket, get_settings())
     if ticket.status != TicketStatus.CLOSED:
         raise DomainError(_l("Only a closed ticket can be reopened."))
     if not user.sees_all_tickets and ticket.user_id not in (None, user.id):
@@ -293,7 +296,7 @@ def allowed_actions(user, ticket) -> set[str]:
         actions.update(("transfer", "close"))
     if ticket.status == TicketStatus.OPEN and group_ok and handler_ok:
         actions.add("return")
-    if ticket.status == TicketStatus.CLOSED and (user.sees_all_tickets or ticket.user_id in (None, user.id)):
+    if ticket.status == TicketStatus.CLOSED and group_ok and (user.sees_all_tickets or ticket.user_id in (None, user.id)):
         actions.add("reopen")
     # The screen lets an agent write once the ticket is theirs (accepted), as agents expect.
     if ticket.status == TicketStatus.OPEN and handler_ok:

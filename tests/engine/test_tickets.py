@@ -233,6 +233,29 @@ def test_group_actions_off_reserves_group_tickets_to_admins_and_supervisors(engi
     assert engine.tickets(id=group.id)[0].user_id == world.sup.id
 
 
+def test_with_group_actions_off_a_user_does_not_reopen_a_group_ticket_she_could_not_close(engine, world):
+    """Ana resolved a group conversation while Ações em Grupo was on; it is now off. Reopening it
+    is taking it again: refused to her as accepting is, and no Reabrir button (before, she reopened
+    it and was left with a group conversation she could neither resolve, transfer nor return)."""
+    engine.settings(ignore_group_messages=False, group_actions=True)
+    engine.deliver(engine.group_message(world.c))
+    group = [t for t in engine.tickets() if t.is_group][0]
+    tickets.accept(world.ana, group.id)
+    tickets.close(world.ana, group.id)
+    commit(engine)
+    engine.settings(group_actions=False)
+    group = engine.tickets(id=group.id)[0]
+    assert "reopen" not in tickets.allowed_actions(world.ana, group)
+    with pytest.raises(Forbidden, match="Admins e Supervisores"):
+        tickets.reopen(world.ana, group.id)
+    engine.db.session.rollback()
+    assert engine.tickets(id=group.id)[0].status == TicketStatus.CLOSED
+    assert "reopen" in tickets.allowed_actions(world.sup, engine.tickets(id=group.id)[0])
+    tickets.reopen(world.sup, group.id)
+    commit(engine)
+    assert engine.tickets(id=group.id)[0].status == TicketStatus.OPEN
+
+
 def test_group_actions_on_lets_every_profile_act(engine, world):
     engine.settings(ignore_group_messages=False, group_actions=True)
     engine.deliver(engine.group_message(world.c))
