@@ -243,9 +243,15 @@ class ChatView(BaseView):
 
     @staticmethod
     def max_upload() -> int:
+        """The largest file the page lets an agent send: the chat's limit, and the server's
+        request limit (MAX_CONTENT_LENGTH, a separate setting) less room for the form's fields."""
         from app.services import attachments
 
-        return attachments.max_bytes()
+        limit = attachments.max_bytes()
+        request_limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        if request_limit:
+            limit = min(limit, request_limit - 16 * 1024)
+        return max(limit, 0)
 
     @staticmethod
     def upload_extensions() -> set[str]:
