@@ -20,7 +20,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.security import safe_join
 from wtforms.validators import ValidationError
 
-from app.models import Member, Message, Queue, RatingTemplate, Ticket, TicketStatus, db, utcnow
+from app.models import Connection, Member, Message, Queue, RatingTemplate, Ticket, TicketStatus, db, utcnow
 from app.services import DomainError, search
 from app.services.presenters import iso
 
@@ -190,6 +190,7 @@ def chat_strings() -> dict:
         "choose_rating": _("Choose a rating."),
         "attachment": _("Attachment"),
         "assigned_to": _("Agent"),
+        "connection": _("Connection"),
         "accept_to_reply": _("Accept the ticket to reply."),
         "cannot_reply": _("You cannot reply to this ticket."),
         "closed_reply": _("This ticket is resolved. Reopen it to reply."),
@@ -217,6 +218,8 @@ class ChatView(BaseView):
             "user": {"id": user.id, "name": user.name, "staff": staff,
                      "queue_ids": [q.id for q in user.queues]},
             "queues": [{"id": q.id, "name": q.name, "color": q.color} for q in filter_queues],
+            # With several WhatsApp numbers, the list names each ticket's (the header always does).
+            "several_connections": db.session.scalar(select(func.count(Connection.id))) > 1,
             "settings": {
                 "send_ratings": settings.send_ratings,
                 "rating_required": settings.rating_required,

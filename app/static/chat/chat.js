@@ -155,13 +155,16 @@
     var tag = el("span", { "class": "chat-queue-tag" });
     queueTag(tag, row.queue);
     var unread = row.unread_count > 0 ? el("span", { "class": "chat-unread", text: String(row.unread_count) }) : null;
+    // The number the customer wrote to (Conexão), when the company has several.
+    var connection = boot.several_connections && row.connection
+      ? el("span", { "class": "chat-connection-tag", title: T.connection, text: row.connection.name }) : null;
     var name = contactName(row);
     var li = el("li", { "class": "chat-ticket", dataset: { id: String(row.id), updated: row.updated_at || "" } },
       el("div", { "class": "chat-avatar", text: name.charAt(0).toUpperCase() }),
       el("div", { "class": "chat-ticket-body" },
         el("div", { "class": "chat-ticket-line" }, el("span", { "class": "chat-ticket-name", text: name }), time),
         el("div", { "class": "chat-ticket-line" },
-          el("span", { "class": "chat-ticket-preview", text: row.last_message || "" }), tag, unread)));
+          el("span", { "class": "chat-ticket-preview", text: row.last_message || "" }), connection, tag, unread)));
     li.style.borderLeftColor = row.queue ? row.queue.color : "transparent";
     if (state.current && state.current.id === row.id) li.classList.add("current");
     li.addEventListener("click", function () { openTicket(row.id); });
@@ -450,6 +453,10 @@
     queueTag($("chat-ticket-queue"), row.queue);
     var info = "#" + row.id + " · " + (row.status === "closed" && row.awaiting_rating ? T.awaiting_rating : T["status_" + row.status]);
     if (row.user) info += " · " + T.assigned_to + ": " + row.user.name;
+    // The number the customer wrote to (its Conexão's name), as the guide has it on every ticket.
+    var connectionTag = $("chat-ticket-connection");
+    connectionTag.textContent = row.connection ? row.connection.name : "";
+    connectionTag.title = T.connection;
     $("chat-ticket-info").textContent = info;
     document.querySelectorAll("#chat-actions [data-action]").forEach(function (button) {
       button.hidden = actions.indexOf(button.dataset.action) < 0;
