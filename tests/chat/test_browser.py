@@ -405,12 +405,19 @@ def test_history_has_day_separators_and_loads_older_messages(desk_live, agents, 
     customer_writes(desk_live, desk_live.vendas, "primeira mensagem", name="Cliente Antigo")
     ana.row("Cliente Antigo").wait_for()
     ticket = db.session.query(Ticket).one()
+    from zoneinfo import ZoneInfo
+
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    # Noon in São Paulo, 10 days back: the 60 old messages fall on one day whatever the hour the
+    # test runs (counted back from now, they crossed midnight when it ran between 00:41 and 02:20).
+    sp = ZoneInfo("America/Sao_Paulo")
+    noon = dt.datetime.combine(dt.datetime.now(sp).date() - dt.timedelta(days=10), dt.time(12), sp)
+    noon = noon.astimezone(dt.timezone.utc).replace(tzinfo=None)
     # The conversation is in arrival (id) order: the first message is dated 11 days back, then
     # 60 from 10 days back, one from yesterday, one from now.
-    db.session.query(Message).update({"created_at": now - dt.timedelta(days=11)})
+    db.session.query(Message).update({"created_at": noon - dt.timedelta(days=1)})
     line = dict(ticket_id=ticket.id, connection_id=ticket.connection_id)
-    db.session.add_all([Message(body=f"antiga {i}", created_at=now - dt.timedelta(days=10, minutes=100 - i), **line)
+    db.session.add_all([Message(body=f"antiga {i}", created_at=noon - dt.timedelta(minutes=100 - i), **line)
                         for i in range(60)])
     db.session.add(Message(body="mensagem de ontem", created_at=now - dt.timedelta(days=1), **line))
     db.session.add(Message(body="mensagem de hoje", created_at=now, **line))
