@@ -18,8 +18,13 @@ def test_a_draft_stays_with_its_conversation_and_never_reaches_another_customer(
     ana.accept("Maria Boleto")
     ana.tab("pending")
     ana.accept("João Prazo")  # the list follows to Atendendo, with both
+    ana.page.goto(desk.url + "/chat/")  # the first conversation opened on the page: no composer shown till now
+    ana.connected()
     ana.row("Maria Boleto").click()
     expect(ana.page.locator("#chat-contact-name")).to_have_text("Maria Boleto")
+    ana.page.locator("#chat-composer:not([hidden])").wait_for()
+    # A line of text fits: sized while the composer was hidden, the box measured 0 (16 px tall).
+    assert ana.page.locator("#chat-input").bounding_box()["height"] >= 30
     ana.page.fill("#chat-input", "Maria, seu boleto de R$ 350,00 vence amanhã")
 
     ana.row("João Prazo").click()

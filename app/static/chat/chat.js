@@ -431,9 +431,9 @@
 
   function restoreDraft(ticketId) {
     $("chat-input").value = state.drafts.get(ticketId) || "";
+    $("chat-input").style.height = ""; // sized again once the composer shows (hidden, it measures 0)
     $("chat-quick").hidden = true;
     $("chat-emoji-panel").hidden = true;
-    autoGrow();
   }
 
   function showTicket(row, actions) {
@@ -463,6 +463,7 @@
     });
     var canSend = actions.indexOf("send") >= 0;
     $("chat-composer").hidden = !canSend;
+    if (canSend) autoGrow();
     var closedNote = $("chat-composer-closed");
     closedNote.hidden = canSend;
     closedNote.textContent = canSend ? "" : row.status === "pending" ? T.accept_to_reply
