@@ -30,12 +30,19 @@ def test_flask_appbuilder_screens_speak_portuguese(app):
     import html
     import re
 
-    from tests.conftest import ADMIN_EMAIL, login
+    from tests.conftest import ADMIN_EMAIL, csrf_token, login
 
     client = app.test_client()
     page = html.unescape(client.get("/login/").get_data(as_text=True))
     assert re.search(r'value="Entrar"', page) and "Registrar" not in page
     assert "Digite seu e-mail e sua senha:" in page
+    # Its pt_BR catalogue also says "Conectar" for the top bar's Login and "Conexão inválida" for a
+    # wrong password: in this product a Conexão is a WhatsApp number.
+    assert "Conectar" not in page and ">Entrar</a>" in page.replace("</i>", "")
+    r = client.post("/login/", data={"username": ADMIN_EMAIL, "password": "senha-errada-123",
+                                     "csrf_token": csrf_token(page)}, follow_redirects=True)
+    page = html.unescape(r.get_data(as_text=True))
+    assert "E-mail ou senha incorretos. Tente novamente." in page and "Conexão inválida" not in page
     assert login(client, ADMIN_EMAIL).status_code == 302
     page = client.get("/connections/list/").get_data(as_text=True)
     assert 'id="modal-confirm"' in page

@@ -431,8 +431,11 @@ class SessionRunner:
         except SessionClosed:
             raise
         except Exception as exc:  # noqa: BLE001 - the message shows its error and can be retried
+            # The agent reads a sentence in their language; the exception (English, and it may name
+            # the server's paths) is for the log only.
             log.warning("connection %s: message %s failed: %s", self.connection_id, message_id, exc)
-            self.published(self.outbox.mark_failed(message_id, str(exc)[:500]))
+            self.published(self.outbox.mark_failed(message_id, _("WhatsApp did not accept the message. "
+                                                                 "Try sending it again.")))
             return
         self.published(self.outbox.mark_sent(message_id, channel_id))
 

@@ -233,7 +233,10 @@ def retry(message_id: int, user, changes: Changes | None = None) -> Message:
     message = db.session.get(Message, message_id)
     if message is None or not message.from_me:
         raise NotFound(_l("Message not found."))
-    visibility.get_visible_ticket(user, message.ticket_id)
+    try:
+        visibility.get_visible_ticket(user, message.ticket_id)
+    except NotFound:  # the same answer as a message that does not exist
+        raise NotFound(_l("Message not found.")) from None
     if message.status != MessageStatus.FAILED:
         raise DomainError(_l("Only a failed message can be sent again."))
     message.status = MessageStatus.QUEUED

@@ -43,4 +43,8 @@ def message_json(message) -> dict:
         # Never the server's file path: the file is fetched by message id, by those who may see it.
         "media": {"mime": message.media_mime, "name": message.media_name} if message.media_path else None,
         "created_at": iso(message.created_at),
+        # When its author sent it: WhatsApp's time for a customer's message that reached us late
+        # (stored later than written after an outage), never later than it was stored.
+        "sent_at": iso(min(message.channel_timestamp, message.created_at)
+                       if message.channel_timestamp and message.created_at else message.created_at),
     }

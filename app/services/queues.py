@@ -2,7 +2,8 @@
 
 Business hours are given as a list of intervals `{"weekday": 0..6 (0 = Monday), "start": "HH:MM",
 "end": "HH:MM"}`; a weekday may have several; an interval whose end is not after its start runs
-past midnight (22:00–02:00), and 00:00–00:00 is the whole day. Intervals may not overlap, across
+past midnight (22:00–02:00), and 00:00–00:00 is the whole day; an end of 24:00 is midnight
+(18:00–24:00 = 18:00–00:00). Intervals may not overlap, across
 midnight included. A weekday without intervals is closed.
 """
 import datetime as dt
@@ -43,7 +44,10 @@ def get(queue_id) -> Queue:
     return inputs.fetch_one(Queue, queue_id, lazy_gettext("Queue not found."))
 
 
-def parse_time(value, weekday) -> dt.time:
+def parse_time(value, weekday, *, end: bool = False) -> dt.time:
+    """HH:MM; an interval's `end` may also be 24:00, as people write "until midnight" (00:00)."""
+    if end and isinstance(value, str) and value.strip() == "24:00":
+        return dt.time(0, 0)
     if not isinstance(value, str) or not _TIME.fullmatch(value.strip()):
         raise inputs.invalid(_("%(day)s: \"%(value)s\" is not a time; use HH:MM, e.g. 08:30.",
                                day=WEEKDAYS[weekday], value=str(value)[:20]))
@@ -66,7 +70,7 @@ def clean_hours(value) -> list[tuple[int, dt.time, dt.time]]:
         weekday = item["weekday"]
         if isinstance(weekday, bool) or not isinstance(weekday, int) or not 0 <= weekday <= 6:
             raise inputs.invalid(_("The weekday must be a number from 0 (Monday) to 6 (Sunday)."))
-        start, end = parse_time(item["start"], weekday), parse_time(item["end"], weekday)
+        start, end = parse_time(item["start"], weekday), parse_time(item["end"], weekday, end=True)
         if start == end and start != dt.time(0, 0):
             raise inputs.invalid(_("%(day)s: an interval cannot start and end at the same time "
                                    "(use 00:00-00:00 for the whole day).", day=WEEKDAYS[weekday]))

@@ -81,10 +81,12 @@ def transfer(user, ticket_id, queue_id=None, user_id=None) -> Changes:
     if (queue is None or queue.id == ticket.queue_id) and (agent is None or agent.id == ticket.user_id):
         raise DomainError(_l("The ticket is already there."), status=422)
     before = visibility.ticket_rooms(ticket)
+    # Handed to a queue or to a person, the ticket no longer waits for the customer's menu choice:
+    # the customer's next message is a message, also once the ticket waits again.
+    ticket.awaiting_menu = False
     if queue is not None:
         ticket.queue = queue
         ticket.queue_id = queue.id
-        ticket.awaiting_menu = False
     if agent is not None:
         ticket.user = agent
         ticket.user_id = agent.id
@@ -113,9 +115,11 @@ def _transfer_line(user, queue, agent) -> str:
     return _("Transferred to %(agent)s by %(user)s", agent=agent.name, user=user.name)
 
 
-def close(user, ticket_id, rating_template_id=None, now=None) -> Changes:
+def close(user, ticket_id, rating_template_id=None, now=None, with_rating=False) -> Changes:
     """Close, with the farewell (operator farewell when on, else the connection's completion
-    message) and, when asked or required, the rating message or the external rating URL."""
+    message) and, when asked or required, the rating message or the external rating URL.
+    `with_rating` asks for the rating without naming a template: the external rating URL when
+    it is on (it needs no template), else the default rating."""
     changes = Changes()
     settings = get_settings()
     now = now or utcnow()
@@ -126,14 +130,14 @@ def close(user, ticket_id, rating_template_id=None, now=None) -> Changes:
     _check_handler(user, ticket)
     ratings_on = settings.send_ratings or settings.rating_required
     template = None
-    wants_rating = rating_template_id not in (None, "") or settings.rating_required
+    wants_rating = bool(with_rating) or rating_template_id not in (None, "") or settings.rating_required
+    if wants_rating and not ratings_on:
+        raise DomainError(_l("Ratings are turned off in the settings."), status=422)
     if rating_template_id not in (None, ""):
-        if not ratings_on:
-            raise DomainError(_l("Ratings are turned off in the settings."), status=422)
         template = db.session.get(RatingTemplate, _as_id(rating_template_id))
         if template is None:
             raise DomainError(_l("Rating template not found."), status=422)
-    elif settings.rating_required and not settings.external_rating:
+    elif wants_rating and not settings.external_rating:
         template = db.session.get(RatingTemplate, settings.default_rating_template_id) \
             if settings.default_rating_template_id else None
         if template is None:
@@ -164,12 +168,18 @@ def reopen(user, ticket_id) -> Changes:
     Supervisors and the ticket's own agent may reopen."""
     changes = Changes()
     ticket = visibility.get_visible_ticket(user, ticket_id, for_update=True)
+    # Reopening takes the ticket again (as accepting does): Ações em Grupo applies, or a User
+    # would hold a group conversation she may not resolve, transfer nor return.
+    _check_group_action(user, ticket, get_settings())
     if ticket.status != TicketStatus.CLOSED:
         raise DomainError(_l("Only a closed ticket can be reopened."))
     if not user.sees_all_tickets and ticket.user_id not in (None, user.id):
         raise Forbidden(_l("Only Admins, Supervisors or the ticket's agent may reopen it."))
     other = routing.active_ticket(ticket.contact, ticket.connection)
     if other is not None:
+        if not visibility.can_see(user, other):  # named to those who see it only (as Nova conversa)
+            raise DomainError(_l("This number is already in a conversation with another team. Ask a "
+                                 "Supervisor to transfer it to you."), status=409)
         raise DomainError(_l("This contact already has an active ticket (#%(id)s).", id=other.id))
     before = visibility.ticket_rooms(ticket)
     ticket.status = TicketStatus.OPEN
@@ -180,6 +190,11 @@ def reopen(user, ticket_id) -> Changes:
     ticket.awaiting_rating = False
     ticket.rating_expires_at = None
     changes.ticket(ticket, before)
+    # A later conversation of the contact still waiting for its rating waits no more: what the
+    # customer writes now belongs to the reopened one (as after a Nova conversa).
+    for owing in db.session.scalars(ratings.awaited(ticket.contact_id, ticket.connection_id)):
+        owing.awaiting_rating = False
+        changes.ticket(owing)
     return changes
 
 
@@ -282,7 +297,7 @@ def allowed_actions(user, ticket) -> set[str]:
         actions.update(("transfer", "close"))
     if ticket.status == TicketStatus.OPEN and group_ok and handler_ok:
         actions.add("return")
-    if ticket.status == TicketStatus.CLOSED and (user.sees_all_tickets or ticket.user_id in (None, user.id)):
+    if ticket.status == TicketStatus.CLOSED and group_ok and (user.sees_all_tickets or ticket.user_id in (None, user.id)):
         actions.add("reopen")
     # The screen lets an agent write once the ticket is theirs (accepted), as agents expect.
     if ticket.status == TicketStatus.OPEN and handler_ok:

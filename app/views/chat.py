@@ -20,7 +20,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from werkzeug.security import safe_join
 from wtforms.validators import ValidationError
 
-from app.models import Member, Message, Queue, RatingTemplate, Ticket, TicketStatus, db, utcnow
+from app.models import Connection, Member, Message, Queue, RatingTemplate, Ticket, TicketStatus, db, utcnow
 from app.services import DomainError, search
 from app.services.presenters import iso
 
@@ -190,6 +190,7 @@ def chat_strings() -> dict:
         "choose_rating": _("Choose a rating."),
         "attachment": _("Attachment"),
         "assigned_to": _("Agent"),
+        "connection": _("Connection"),
         "accept_to_reply": _("Accept the ticket to reply."),
         "cannot_reply": _("You cannot reply to this ticket."),
         "closed_reply": _("This ticket is resolved. Reopen it to reply."),
@@ -217,9 +218,12 @@ class ChatView(BaseView):
             "user": {"id": user.id, "name": user.name, "staff": staff,
                      "queue_ids": [q.id for q in user.queues], "sign": user.sign_messages},
             "queues": [{"id": q.id, "name": q.name, "color": q.color} for q in filter_queues],
+            # With several WhatsApp numbers, the list names each ticket's (the header always does).
+            "several_connections": db.session.scalar(select(func.count(Connection.id))) > 1,
             "settings": {
                 "send_ratings": settings.send_ratings,
                 "rating_required": settings.rating_required,
+                "external_rating": settings.external_rating,
                 "timezone": settings.timezone,
             },
             "ratings": [{"id": r.id, "name": r.name} for r in
@@ -242,9 +246,15 @@ class ChatView(BaseView):
 
     @staticmethod
     def max_upload() -> int:
+        """The largest file the page lets an agent send: the chat's limit, and the server's
+        request limit (MAX_CONTENT_LENGTH, a separate setting) less room for the form's fields."""
         from app.services import attachments
 
-        return attachments.max_bytes()
+        limit = attachments.max_bytes()
+        request_limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        if request_limit:
+            limit = min(limit, request_limit - 16 * 1024)
+        return max(limit, 0)
 
     @staticmethod
     def upload_extensions() -> set[str]:
@@ -439,7 +449,8 @@ class ChatView(BaseView):
             changes = tickets.transfer(user, ticket_id, queue_id=optional_id(data.get("queue")),
                                        user_id=optional_id(data.get("user")))
         elif action == "close":
-            changes = tickets.close(user, ticket_id, rating_template_id=optional_id(data.get("rating")))
+            changes = tickets.close(user, ticket_id, rating_template_id=optional_id(data.get("rating")),
+                                    with_rating=data.get("with_rating") is True)
         elif action == "reopen":
             changes = tickets.reopen(user, ticket_id)
         elif action == "return":

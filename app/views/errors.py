@@ -1,7 +1,7 @@
 """API errors raised outside a view's own handling, answered as the API answers every error: JSON
 with a message. Screens answer 403 and 404 with a page of the app, in Portuguese (Flask's own pages are
 in English: "Forbidden", "Not Found").
-- a body over MAX_CONTENT_LENGTH: 413;
+- a body over MAX_CONTENT_LENGTH: 413 (the chat's JSON endpoints too: a file too big);
 - the database unreachable for a moment (restart, failover, a full connection pool): 503, so that
   clients retry, instead of a 500 that reads as a bug. Nothing was stored: the transaction is rolled
   back. Also when the connection died under code that swallowed the error (FAB's security manager
@@ -32,10 +32,12 @@ def _is_api() -> bool:
 
 
 def too_large(error):
+    limit = max(1, (request.max_content_length or 0) // (1024 * 1024))
+    if request.path.startswith("/chat/api/"):  # the chat's script reads JSON: a file it sent
+        return jsonify(message=_("The file is too big (at most %(mb)s MB).", mb=limit)), 413
     if not _is_api():
         return error
-    limit = request.max_content_length or 0
-    return jsonify(message=_("The request is too large (at most %(mb)s MB).", mb=max(1, limit // (1024 * 1024)))), 413
+    return jsonify(message=_("The request is too large (at most %(mb)s MB).", mb=limit)), 413
 
 
 def database_unavailable(error):

@@ -272,7 +272,7 @@ class TicketApi(BaseApi):
         ---
         post:
           parameters: [{in: path, name: ticket_id, required: true, schema: {type: integer}}]
-          responses: {200: {description: ticket}, 400: {description: invalid transition}, 403: {description: not allowed on this ticket}, 404: {description: not found}}
+          responses: {200: {description: ticket}, 400: {description: invalid transition}, 403: {description: not allowed on this ticket}, 404: {description: not found}, 409: {description: "the contact is in a conversation the caller may not see"}}
         """
         return self._action(ticket_id, lambda: tickets.reopen(_me(), ticket_id))
 

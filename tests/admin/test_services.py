@@ -293,6 +293,28 @@ def test_queue_hours_from_the_form_texts(db):
         assert "Segunda-feira" in e.value.message
 
 
+def test_an_interval_may_end_at_24_00_as_people_write_the_end_of_the_day(db):
+    """"18:00-24:00" (and "00:00-24:00") is how a Brazilian admin writes "until midnight": it is
+    18:00 to midnight (before, refused: '"24:00" não é um horário'); 24:00 is no start."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from app.services import hours, queues
+
+    q = queues.create({"name": "Noite", "color": "#ABCDE1", "hours": queues.hours_from_day_texts(
+        ["18:00-24:00", "00:00 às 24:00", "", "", "", "", ""])})
+    assert queues.day_texts(q)[:2] == ["18:00-00:00", "00:00-00:00"]
+    sp = "America/Sao_Paulo"
+    at = lambda day, h, m: dt.datetime(2026, 11, day, h, m, tzinfo=ZoneInfo(sp))  # noqa: E731 - 23/11/2026: Monday
+    assert hours.is_open(q, at(23, 23, 59), sp) and not hours.is_open(q, at(23, 17, 59), sp)
+    assert hours.is_open(q, at(24, 0, 30), sp) and hours.is_open(q, at(24, 23, 59), sp)
+    assert not hours.is_open(q, at(25, 0, 30), sp)
+    with pytest.raises(DomainError) as e:
+        queues.create({"name": "Outra", "color": "#ABCDE2",
+                       "hours": queues.hours_from_day_texts(["24:00-08:00", "", "", "", "", "", ""])})
+    assert "Segunda-feira" in e.value.message
+
+
 # --- Team ------------------------------------------------------------------------------------
 
 def test_member_create_and_login_fields(app, db, factory):

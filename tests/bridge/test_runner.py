@@ -62,3 +62,47 @@ def test_session_lock_is_exclusive_renewable_and_released_only_by_its_holder(tes
         first.renew()
     assert session_lock.release_if_held_by(redis, name, os.getpid())  # the dead horse's lock, freed
     assert session_lock.holder(redis, name) is None
+
+
+def test_a_send_the_channel_refuses_shows_the_agent_a_portuguese_error_not_the_exception(app, db, factory):
+    """What the agent reads under a failed message (and every member who sees the ticket gets in
+    its event): a sentence in Portuguese, never the exception's text, which is English and may
+    hold the server's paths; the detail goes to the log."""
+    from app.bridge.runner import SessionRunner
+    from app.models import Contact, Message, MessageStatus, Ticket
+
+    conn = factory.connection()
+    contact = Contact(channel="whatsapp", jid="5511988887777@c.us", phone="5511988887777", name="Maria")
+    db.session.add(contact)
+    db.session.flush()
+    ticket = Ticket(contact_id=contact.id, connection_id=conn.id, status="open")
+    db.session.add(ticket)
+    db.session.flush()
+    message = Message(ticket_id=ticket.id, connection_id=conn.id, channel_id="3EB0FALHA", from_me=True, type="document",
+                      body="", media_path="outbound/sumiu.pdf", media_mime="application/pdf", media_name="boleto.pdf",
+                      status=MessageStatus.QUEUED)
+    db.session.add(message)
+    db.session.commit()
+    secret = "/srv/conecta/instance/media/outbound/sumiu.pdf"
+
+    class Session:
+        def resolve_chat(self, chat_id):
+            return chat_id
+
+        def already_sent(self, chat_id, channel_id):
+            return False
+
+        def send(self, command):
+            raise FileNotFoundError(f"[Errno 2] No such file or directory: '{secret}'")
+
+    runner = SessionRunner(conn.id, sink=lambda p: None)
+    runner.session = Session()
+    assert runner.lock.acquire()
+    try:
+        runner.send(message.id)
+    finally:
+        runner.lock.release()
+    db.session.expire_all()
+    failed = db.session.get(Message, message.id)
+    assert failed.status == MessageStatus.FAILED
+    assert failed.error == "O WhatsApp não aceitou a mensagem. Tente enviar de novo."

@@ -91,8 +91,22 @@ def test_another_queues_ticket_is_not_found_anywhere(desk, chat_client, db):
         assert ana.post(f"/chat/api/tickets/{other.id}/{action}").status_code == 404
     assert ana.post(f"/chat/api/tickets/{other.id}/messages", json={"body": "oi"}).status_code == 404
     assert ana.post(f"/chat/api/tickets/{other.id}/transfer", json={"queue": desk.vendas.id}).status_code == 404
+    # Retrying another team's message answers as for a message that does not exist (the same text:
+    # "Ticket não encontrado" would tell that the message id exists).
+    from app.models import MessageStatus
+
+    failed = Message(ticket_id=other.id, connection_id=other.connection_id, channel_id="3EB0FALHOU", from_me=True,
+                     type="text", body="não foi", status=MessageStatus.FAILED, error="offline")
+    db.session.add(failed)
+    db.session.commit()
+    hidden, missing = ana.post(f"/chat/api/messages/{failed.id}/retry"), ana.post("/chat/api/messages/999999/retry")
+    assert (hidden.status_code, hidden.get_json()) == (missing.status_code, missing.get_json()) == (
+        404, {"message": "Mensagem não encontrada."})
     db.session.expire_all()
     assert db.session.get(Ticket, other.id).status == "pending"
+    assert db.session.get(Message, failed.id).status == MessageStatus.FAILED
+    db.session.delete(db.session.get(Message, failed.id))
+    db.session.commit()
     assert db.session.query(Message).filter_by(ticket_id=other.id, from_me=True).count() == 0
 
 
@@ -313,3 +327,22 @@ def test_an_attachment_over_the_limit_is_refused_and_not_kept(desk, chat_client,
     r = ana.post(f"/chat/api/tickets/{bruno_ticket.id}/messages", data={"file": (io.BytesIO(b"%PDF-1"), "a.pdf")})
     assert r.status_code == 404
     assert kept() == before
+
+
+def test_a_request_over_the_servers_limit_is_refused_in_portuguese_json(desk, chat_client, db, app, monkeypatch):
+    """A file the screen lets through (its size under the chat's limit) in a request over the
+    server's MAX_CONTENT_LENGTH (the form's own bytes count too, and the two limits are separate
+    settings): the chat's script reads the JSON message, not Flask's English HTML page (it showed
+    'Algo deu errado. Tente novamente.', and trying again never helps)."""
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 64 * 1024)
+    t = desk.ticket(desk.vendas)
+    ana = chat_client("ana@teste.com.br")
+    ana.post(f"/chat/api/tickets/{t.id}/accept")
+    big = io.BytesIO(b"%PDF" + b"0" * (100 * 1024))
+    r = ana.post(f"/chat/api/tickets/{t.id}/messages", data={"file": (big, "contrato.pdf")})
+    assert r.status_code == 413 and r.is_json
+    assert r.get_json()["message"] == "O arquivo é grande demais (máximo de 1 MB)."
+    assert db.session.query(Message).filter_by(ticket_id=t.id, from_me=True).count() == 0
+    # The page is told the smaller of the two limits, so it refuses such a file before sending it.
+    page = ana.get("/chat/").get_data(as_text=True)
+    assert '"max_upload": 49152' in page.replace('"max_upload":49152', '"max_upload": 49152')

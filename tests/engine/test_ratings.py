@@ -137,6 +137,32 @@ def test_external_mandatory_rating_closes_without_a_template(engine, rated):
     assert engine.sent(engine.tickets()[0])[-1].body == "https://avalie.exemplo.com.br"
 
 
+def test_with_rating_asks_for_the_rating_without_naming_a_template(engine, rated):
+    """The chat's "send the external rating link" (with_rating): the link needs no rating template,
+    so it is sent even when Avaliações has none; without the external rating, the default rating."""
+    engine.settings(external_rating=True, external_rating_url="https://avalie.exemplo.com.br/?p={{protocolo}}",
+                    default_rating_template_id=None)
+    tickets.close(rated.agent, rated.ticket.id, with_rating=True)
+    engine.db.session.commit()
+    t = engine.tickets()[0]
+    assert t.status == TicketStatus.CLOSED and engine.sent(t)[-1].body == f"https://avalie.exemplo.com.br/?p={t.id}"
+
+    tickets.reopen(rated.agent, t.id)
+    engine.settings(external_rating=False, default_rating_template_id=rated.template.id)
+    tickets.close(rated.agent, t.id, with_rating=True)
+    engine.db.session.commit()
+    t = engine.tickets()[0]
+    assert t.awaiting_rating and "1 - Insatisfeito" in engine.sent(t)[-1].body
+
+    tickets.reopen(rated.agent, t.id)
+    engine.settings(send_ratings=False)
+    n = len(engine.sent(t))
+    with pytest.raises(DomainError, match="desativadas"):
+        tickets.close(rated.agent, t.id, with_rating=True)
+    engine.db.session.rollback()
+    assert engine.tickets()[0].status == TicketStatus.OPEN and len(engine.sent(t)) == n
+
+
 def test_a_group_message_is_never_a_rating_answer(engine, rated):
     """In a group anyone may type a number: a group ticket's rating wait never takes a message as
     the answer; the message opens a new ticket as usual."""
@@ -160,3 +186,27 @@ def test_reopening_ends_the_rating_wait(engine, rated):
     assert not t.awaiting_rating and t.rating_expires_at is None
     assert engine.deliver(engine.message(rated.c, body="2")) == "created"
     assert engine.db.session.query(Rating).count() == 0
+
+
+def test_reopening_an_earlier_conversation_ends_the_wait_of_a_later_one(engine, rated):
+    """The customer's latest conversation waits for its rating when an agent reopens an earlier
+    one with them: what the customer writes now belongs to the reopened conversation (as after a
+    Nova conversa), not taken as the other's rating ("2 unidades" is no "Satisfeito")."""
+    from app.models import Message
+
+    first = rated.ticket
+    tickets.close(rated.agent, first.id)
+    engine.db.session.commit()
+    engine.deliver(engine.message(rated.c, name="Maria", body="outro assunto"))
+    later = engine.tickets()[-1]
+    tickets.accept(rated.agent, later.id)
+    tickets.close(rated.agent, later.id, rating_template_id=rated.template.id)
+    engine.db.session.commit()
+    assert engine.tickets()[-1].awaiting_rating
+    tickets.reopen(rated.agent, first.id)
+    engine.db.session.commit()
+    assert engine.deliver(engine.message(rated.c, name="Maria", body="2")) == "appended"
+    engine.db.session.expire_all()
+    assert engine.count(Rating) == 0
+    assert not engine.tickets()[-1].awaiting_rating
+    assert engine.db.session.query(Message).filter_by(ticket_id=first.id, body="2").count() == 1

@@ -195,6 +195,28 @@ def test_reopen_is_refused_when_the_contact_has_another_active_ticket(engine, wo
         tickets.reopen(world.sup, world.ticket.id)
 
 
+def test_a_refused_reopen_names_no_ticket_the_member_may_not_see(engine, world):
+    """Ana reopens her resolved ticket while the customer is in a conversation in Financeiro,
+    which she does not see: she is refused without its number (nor that it exists beyond what a
+    Nova conversa tells: the number is with another team); a Supervisor is told which ticket."""
+    tickets.accept(world.ana, world.ticket.id)
+    tickets.close(world.ana, world.ticket.id)
+    commit(engine)
+    engine.deliver(engine.message(world.c, body="outro assunto"))
+    other = engine.tickets()[-1]
+    tickets.transfer(world.sup, other.id, queue_id=world.q2.id)
+    commit(engine)
+    with pytest.raises(DomainError) as err:
+        tickets.reopen(world.ana, world.ticket.id)
+    engine.db.session.rollback()
+    assert str(other.id) not in err.value.message and "Financeiro" not in err.value.message
+    assert err.value.message == ("Este número já está em uma conversa com outra equipe. Peça a um supervisor "
+                                 "que a transfira para você.")
+    with pytest.raises(DomainError, match=f"#{other.id}"):
+        tickets.reopen(world.sup, world.ticket.id)
+    engine.db.session.rollback()
+
+
 def test_group_actions_off_reserves_group_tickets_to_admins_and_supervisors(engine, factory, world):
     engine.settings(ignore_group_messages=False, group_actions=False)
     engine.deliver(engine.group_message(world.c))
@@ -209,6 +231,29 @@ def test_group_actions_off_reserves_group_tickets_to_admins_and_supervisors(engi
     tickets.accept(world.sup, group.id)
     commit(engine)
     assert engine.tickets(id=group.id)[0].user_id == world.sup.id
+
+
+def test_with_group_actions_off_a_user_does_not_reopen_a_group_ticket_she_could_not_close(engine, world):
+    """Ana resolved a group conversation while Ações em Grupo was on; it is now off. Reopening it
+    is taking it again: refused to her as accepting is, and no Reabrir button (before, she reopened
+    it and was left with a group conversation she could neither resolve, transfer nor return)."""
+    engine.settings(ignore_group_messages=False, group_actions=True)
+    engine.deliver(engine.group_message(world.c))
+    group = [t for t in engine.tickets() if t.is_group][0]
+    tickets.accept(world.ana, group.id)
+    tickets.close(world.ana, group.id)
+    commit(engine)
+    engine.settings(group_actions=False)
+    group = engine.tickets(id=group.id)[0]
+    assert "reopen" not in tickets.allowed_actions(world.ana, group)
+    with pytest.raises(Forbidden, match="Admins e Supervisores"):
+        tickets.reopen(world.ana, group.id)
+    engine.db.session.rollback()
+    assert engine.tickets(id=group.id)[0].status == TicketStatus.CLOSED
+    assert "reopen" in tickets.allowed_actions(world.sup, engine.tickets(id=group.id)[0])
+    tickets.reopen(world.sup, group.id)
+    commit(engine)
+    assert engine.tickets(id=group.id)[0].status == TicketStatus.OPEN
 
 
 def test_group_actions_on_lets_every_profile_act(engine, world):
@@ -280,6 +325,30 @@ def test_a_ticket_taken_out_of_the_menu_no_longer_answers_to_the_menu(engine, fa
     engine.deliver(engine.message(c, phone="5511900005555", body="2"))
     third = engine.tickets()[-1]
     assert third.queue_id is None and not third.awaiting_menu
+
+
+def test_a_ticket_handed_to_an_agent_out_of_the_menu_no_longer_answers_to_it(engine, factory):
+    """A Supervisor hands a ticket still waiting for the menu choice straight to an agent; the agent
+    later sends it back to Aguardando: the customer's next message is a message, not a menu reply
+    (before, "obrigado" got "Opção inválida" and the menu again, and a "2" moved the ticket)."""
+    a, b = factory.queue(name="Vendas", bot_order=1), factory.queue(name="Suporte", bot_order=2)
+    c = factory.connection(queues=[a, b], greeting_message="Escolha")
+    sup = factory.member(profile="supervisor", name="Sueli")
+    ana = factory.member(queues=[a], name="Ana")
+    engine.deliver(engine.message(c))
+    t = engine.tickets()[0]
+    assert t.awaiting_menu and t.queue_id is None
+    tickets.transfer(sup, t.id, user_id=ana.id)
+    commit(engine)
+    t = engine.tickets()[0]
+    assert (t.status, t.user_id, t.awaiting_menu) == (TicketStatus.OPEN, ana.id, False)
+    tickets.return_to_pending(ana, t.id)
+    commit(engine)
+    n = len(engine.sent(t))
+    engine.deliver(engine.message(c, body="obrigado"))
+    engine.deliver(engine.message(c, body="2"))
+    t = engine.tickets()[0]
+    assert (t.queue_id, t.status, t.awaiting_menu, len(engine.sent(t))) == (None, TicketStatus.PENDING, False, n)
 
 
 def test_transfer_to_where_the_ticket_already_is_is_refused(engine, world):

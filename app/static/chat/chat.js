@@ -34,6 +34,8 @@
     targets: null,
     listSeq: 0,
     heardDuringLoad: null, // id -> ticket row heard while the latest list page was loading
+    drafts: new Map(),     // ticket id -> what the agent typed there and has not sent (one per conversation)
+    dialogTicket: null,    // the ticket the open dialog (transfer, resolve, contact name) acts on
     everConnected: false
   };
 
@@ -153,13 +155,16 @@
     var tag = el("span", { "class": "chat-queue-tag" });
     queueTag(tag, row.queue);
     var unread = row.unread_count > 0 ? el("span", { "class": "chat-unread", text: String(row.unread_count) }) : null;
+    // The number the customer wrote to (Conexão), when the company has several.
+    var connection = boot.several_connections && row.connection
+      ? el("span", { "class": "chat-connection-tag", title: T.connection, text: row.connection.name }) : null;
     var name = contactName(row);
     var li = el("li", { "class": "chat-ticket", dataset: { id: String(row.id), updated: row.updated_at || "" } },
       el("div", { "class": "chat-avatar", text: name.charAt(0).toUpperCase() }),
       el("div", { "class": "chat-ticket-body" },
         el("div", { "class": "chat-ticket-line" }, el("span", { "class": "chat-ticket-name", text: name }), time),
         el("div", { "class": "chat-ticket-line" },
-          el("span", { "class": "chat-ticket-preview", text: row.last_message || "" }), tag, unread)));
+          el("span", { "class": "chat-ticket-preview", text: row.last_message || "" }), connection, tag, unread)));
     li.style.borderLeftColor = row.queue ? row.queue.color : "transparent";
     if (state.current && state.current.id === row.id) li.classList.add("current");
     li.addEventListener("click", function () { openTicket(row.id); });
@@ -305,13 +310,19 @@
     return node;
   }
 
+  // When its author sent it: a customer's message that reached us late (the system was down, a
+  // worker was restarting) shows the time the customer wrote it, as on the phone.
+  function sentAt(message) {
+    return new Date(message.sent_at || message.created_at);
+  }
+
   function renderMessage(message) {
     if (message.type === "system" || message.type === "call") {
       var text = message.type === "call" && !message.body ? T.missed_call : message.body;
       return el("div", { "class": "chat-system", dataset: { id: String(message.id) } },
         el("span", { text: (message.type === "call" ? "📞 " : "") + text }));
     }
-    var meta = el("div", { "class": "chat-msg-meta" }, fmtTime.format(new Date(message.created_at)), tick(message));
+    var meta = el("div", { "class": "chat-msg-meta" }, fmtTime.format(sentAt(message)), tick(message));
     var node = el("div", { "class": "chat-msg " + (message.from_me ? "out" : "in"), dataset: { id: String(message.id) } },
       message.sender_name && (message.from_me || state.current && state.current.is_group)
         ? el("div", { "class": "chat-msg-sender", text: message.sender_name }) : null,
@@ -333,7 +344,7 @@
     var sorted = Array.from(state.messages.values()).sort(function (a, b) { return a.id - b.id; });
     var lastDay = null;
     sorted.forEach(function (message) {
-      var date = new Date(message.created_at);
+      var date = sentAt(message);
       if (dayKey(date) !== lastDay) {
         lastDay = dayKey(date);
         box.appendChild(el("div", { "class": "chat-day", dataset: { day: lastDay } }, el("span", { text: dayLabel(date) })));
@@ -355,7 +366,7 @@
         existing.replaceWith(renderMessage(message));
         return;
       }
-      var date = new Date(message.created_at);
+      var date = sentAt(message);
       var days = box.querySelectorAll(".chat-day");
       var lastDay = days.length ? days[days.length - 1].dataset.day : null;
       if (dayKey(date) !== lastDay) {
@@ -409,7 +420,28 @@
     });
   }
 
+  // The composer belongs to one conversation: what was typed for one customer is kept for that
+  // conversation (as WhatsApp keeps drafts per chat) and never shown in another one's composer.
+  function keepDraft() {
+    if (!state.current) return;
+    var text = $("chat-input").value;
+    if (text) state.drafts.set(state.current.id, text);
+    else state.drafts.delete(state.current.id);
+  }
+
+  function restoreDraft(ticketId) {
+    $("chat-input").value = state.drafts.get(ticketId) || "";
+    $("chat-input").style.height = ""; // sized again once the composer shows (hidden, it measures 0)
+    $("chat-quick").hidden = true;
+    $("chat-emoji-panel").hidden = true;
+  }
+
   function showTicket(row, actions) {
+    if (!state.current || state.current.id !== row.id) {
+      keepDraft();
+      restoreDraft(row.id);
+      closeDialogs();
+    }
     state.current = row;
     state.actions = actions;
     $("chat-empty").hidden = true;
@@ -421,12 +453,17 @@
     queueTag($("chat-ticket-queue"), row.queue);
     var info = "#" + row.id + " · " + (row.status === "closed" && row.awaiting_rating ? T.awaiting_rating : T["status_" + row.status]);
     if (row.user) info += " · " + T.assigned_to + ": " + row.user.name;
+    // The number the customer wrote to (its Conexão's name), as the guide has it on every ticket.
+    var connectionTag = $("chat-ticket-connection");
+    connectionTag.textContent = row.connection ? row.connection.name : "";
+    connectionTag.title = T.connection;
     $("chat-ticket-info").textContent = info;
     document.querySelectorAll("#chat-actions [data-action]").forEach(function (button) {
       button.hidden = actions.indexOf(button.dataset.action) < 0;
     });
     var canSend = actions.indexOf("send") >= 0;
     $("chat-composer").hidden = !canSend;
+    if (canSend) autoGrow();
     var closedNote = $("chat-composer-closed");
     closedNote.hidden = canSend;
     closedNote.textContent = canSend ? "" : row.status === "pending" ? T.accept_to_reply
@@ -437,6 +474,9 @@
   }
 
   function closeConversation(message) {
+    keepDraft();
+    restoreDraft(null);
+    closeDialogs();
     state.current = null;
     state.messages.clear();
     $("chat-conversation").hidden = true;
@@ -483,20 +523,19 @@
     var body = input.value;
     if (!state.current || !body.trim()) return;
     if (body.length > boot.max_body) { showError($("chat-error"), T.message_too_long); return; }
+    var ticketId = state.current.id;
     $("chat-send").disabled = true;
     // Cleared now, not when the server answers: the agent may already be typing the next message.
     input.value = "";
+    state.drafts.delete(ticketId);
     autoGrow();
-    api("/chat/api/tickets/" + state.current.id + "/messages", { method: "POST", json: { body: body } })
+    api("/chat/api/tickets/" + ticketId + "/messages", { method: "POST", json: { body: body } })
       .then(function (data) {
         $("chat-emoji-panel").hidden = true;
         showError($("chat-error"), "");
         appendMessages([data.message]);
       })
-      .catch(function (error) {
-        if (!input.value) { input.value = body; autoGrow(); }  // nothing typed since: give it back
-        showError($("chat-error"), error.message);
-      })
+      .catch(function (error) { giveBack(ticketId, body, error); })
       .then(function () { $("chat-send").disabled = false; input.focus(); });
   }
 
@@ -514,17 +553,29 @@
     var form = new FormData();
     form.append("file", file);
     var caption = $("chat-input").value;
+    var ticketId = state.current.id;
     form.append("body", caption);
     $("chat-input").value = "";
-    api("/chat/api/tickets/" + state.current.id + "/messages", { method: "POST", form: form })
+    state.drafts.delete(ticketId);
+    api("/chat/api/tickets/" + ticketId + "/messages", { method: "POST", form: form })
       .then(function (data) {
         showError($("chat-error"), "");
         appendMessages([data.message]);
       })
-      .catch(function (error) {
-        if (!$("chat-input").value) $("chat-input").value = caption;
-        showError($("chat-error"), error.message);
-      });
+      .catch(function (error) { giveBack(ticketId, caption, error); });
+  }
+
+  // A message the server refused goes back to its own conversation's composer (nothing typed
+  // there since), even when the agent has moved to another conversation meanwhile.
+  function giveBack(ticketId, text, error) {
+    if (state.current && state.current.id === ticketId) {
+      var input = $("chat-input");
+      if (!input.value) { input.value = text; autoGrow(); }
+      showError($("chat-error"), error.message);
+      return;
+    }
+    if (text && !state.drafts.get(ticketId)) state.drafts.set(ticketId, text);
+    banner(error.message, true);
   }
 
   // "Assinar": the member's own preference, kept on their profile by the server, which signs
@@ -630,35 +681,55 @@
   }
 
   // ------------------------------------------------------------------ actions
-  function act(action, payload) {
-    if (!state.current) return Promise.resolve();
-    var id = state.current.id;
+  // `ticketId`: the conversation a dialog was opened for (the one on screen otherwise).
+  function act(action, payload, ticketId) {
+    var id = ticketId || (state.current && state.current.id);
+    if (!id) return Promise.resolve();
     return api("/chat/api/tickets/" + id + "/" + action, { method: "POST", json: payload || {} }).then(function (data) {
       refreshCounts();
+      var onScreen = state.current && state.current.id === id;
       if (!data.ticket) { // transferred out of this member's sight
         removeRow(id);
-        closeConversation(T.select_ticket);
+        if (onScreen) closeConversation(T.select_ticket);
         return data;
       }
       state.known.set(data.ticket.id, data.ticket); // my own action: its late event is no news to me
       placeRow(data.ticket);
-      showTicket(data.ticket, data.actions);
-      loadNewer().catch(function () {}); // the events bring them too
+      if (onScreen) {
+        showTicket(data.ticket, data.actions);
+        loadNewer().catch(function () {}); // the events bring them too
+      }
       return data;
+    });
+  }
+
+  // A dialog (transfer, resolve, contact name) acts on the conversation it was opened for, and
+  // closes when another conversation takes the screen (a notification clicked, the ticket gone
+  // from sight): its button never acts on a conversation the agent did not open it for.
+  function openDialog(dialog) {
+    state.dialogTicket = state.current && state.current.id;
+    dialog.showModal();
+  }
+
+  function closeDialogs() {
+    document.querySelectorAll("dialog.chat-dialog[open]").forEach(function (dialog) {
+      if (dialog.id !== "chat-new-dialog") dialog.close();
     });
   }
 
   function openTransfer() {
     var dialog = $("chat-transfer");
+    var ticketId = state.current && state.current.id;
     showError($("chat-transfer-error"), "");
     // Asked each time: queues and members may have been added, renamed or removed since.
     api("/chat/api/transfer-targets").then(function (targets) {
+      if (!state.current || state.current.id !== ticketId) return; // another conversation meanwhile
       state.targets = targets;
       var queueSelect = $("chat-transfer-queue");
       queueSelect.length = 1;
       targets.queues.forEach(function (q) { queueSelect.appendChild(el("option", { value: String(q.id), text: q.name })); });
       fillTransferUsers();
-      dialog.showModal();
+      openDialog(dialog);
     }).catch(function (error) { banner(error.message, true); });
   }
 
@@ -676,7 +747,7 @@
     event.preventDefault();
     var queue = $("chat-transfer-queue").value, user = $("chat-transfer-user").value;
     if (!queue && !user) { showError($("chat-transfer-error"), T.choose_queue_or_user); return; }
-    act("transfer", { queue: queue ? Number(queue) : null, user: user ? Number(user) : null })
+    act("transfer", { queue: queue ? Number(queue) : null, user: user ? Number(user) : null }, state.dialogTicket)
       .then(function () { $("chat-transfer").close(); })
       .catch(function (error) { showError($("chat-transfer-error"), error.message); });
   }
@@ -690,21 +761,31 @@
     showError($("chat-close-error"), "");
     var noRating = $("chat-close-no-rating-label");
     noRating.hidden = !!boot.settings.rating_required;
+    // Avaliação Externa: the link replaces every rating message, so it is the one choice (and
+    // needs no rating registered in Avaliações).
+    var external = !!boot.settings.external_rating;
+    $("chat-close-external").hidden = !external;
+    $("chat-close-templates").hidden = external;
     var radios = dialog.querySelectorAll('input[name="rating"]');
     radios.forEach(function (r) { r.checked = false; });
-    var preferred = boot.settings.rating_required
-      ? dialog.querySelector('input[name="rating"][value="' + (boot.default_rating || "") + '"]') || radios[1]
-      : radios[0];
+    var preferred = !boot.settings.rating_required ? radios[0]
+      : external ? dialog.querySelector('#chat-close-external input[name="rating"]')
+      : dialog.querySelector('#chat-close-templates input[value="' + (boot.default_rating || "") + '"]') ||
+        dialog.querySelector('#chat-close-templates input[name="rating"]');
     if (preferred) preferred.checked = true;
-    dialog.showModal();
+    openDialog(dialog);
   }
 
   function submitClose(event) {
     event.preventDefault();
     var chosen = $("chat-close").querySelector('input[name="rating"]:checked');
-    var rating = chosen && chosen.value ? Number(chosen.value) : null;
-    if (boot.settings.rating_required && !rating) { showError($("chat-close-error"), T.choose_rating); return; }
-    act("close", { rating: rating })
+    var external = !!chosen && chosen.value === "external";
+    var rating = chosen && chosen.value && !external ? Number(chosen.value) : null;
+    if (boot.settings.rating_required && !rating && !external) {
+      showError($("chat-close-error"), T.choose_rating);
+      return;
+    }
+    act("close", external ? { with_rating: true } : { rating: rating }, state.dialogTicket)
       .then(function () { $("chat-close").close(); })
       .catch(function (error) { showError($("chat-close-error"), error.message); });
   }
@@ -895,13 +976,13 @@
     if (!state.current) return;
     showError($("chat-rename-error"), "");
     $("chat-rename-name").value = state.current.contact.name || "";
-    $("chat-rename-dialog").showModal();
+    openDialog($("chat-rename-dialog"));
     $("chat-rename-name").select();
   }
 
   function submitRename(event) {
     event.preventDefault();
-    act("rename", { name: $("chat-rename-name").value })
+    act("rename", { name: $("chat-rename-name").value }, state.dialogTicket)
       .then(function () { $("chat-rename-dialog").close(); })
       .catch(function (error) { showError($("chat-rename-error"), error.message); });
   }

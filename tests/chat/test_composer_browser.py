@@ -1,0 +1,131 @@
+"""The composer in a real Chromium: what an agent types belongs to one conversation."""
+import pytest
+from playwright.sync_api import expect
+
+from tests.chat.test_browser import agents, customer_writes, desk_live  # noqa: F401 (fixtures)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+def test_a_draft_stays_with_its_conversation_and_never_reaches_another_customer(desk_live, agents, db):
+    """Typed for Maria, then João's conversation opened: João's composer is empty (Enter there must
+    not send Maria's boleto to João); back in Maria's, her draft is there again."""
+    desk = desk_live
+    customer_writes(desk, desk.vendas, "Preciso do boleto", name="Maria Boleto")
+    customer_writes(desk, desk.vendas, "Qual o prazo de entrega?", name="João Prazo")
+    ana = agents("ana@teste.com.br")
+    ana.tab("pending")
+    ana.accept("Maria Boleto")
+    ana.tab("pending")
+    ana.accept("João Prazo")  # the list follows to Atendendo, with both
+    ana.page.goto(desk.url + "/chat/")  # the first conversation opened on the page: no composer shown till now
+    ana.connected()
+    ana.row("Maria Boleto").click()
+    expect(ana.page.locator("#chat-contact-name")).to_have_text("Maria Boleto")
+    ana.page.locator("#chat-composer:not([hidden])").wait_for()
+    # A line of text fits: sized while the composer was hidden, the box measured 0 (16 px tall).
+    assert ana.page.locator("#chat-input").bounding_box()["height"] >= 30
+    ana.page.fill("#chat-input", "Maria, seu boleto de R$ 350,00 vence amanhã")
+
+    ana.row("João Prazo").click()
+    expect(ana.page.locator("#chat-contact-name")).to_have_text("João Prazo")
+    expect(ana.page.locator("#chat-input")).to_have_value("")
+    ana.page.fill("#chat-input", "João, entregamos em 3 dias")
+
+    ana.row("Maria Boleto").click()
+    expect(ana.page.locator("#chat-contact-name")).to_have_text("Maria Boleto")
+    expect(ana.page.locator("#chat-input")).to_have_value("Maria, seu boleto de R$ 350,00 vence amanhã")
+    ana.page.press("#chat-input", "Enter")
+    ana.page.locator(".chat-msg.out", has_text="seu boleto").wait_for()
+    expect(ana.page.locator("#chat-input")).to_have_value("")
+
+    ana.row("João Prazo").click()
+    expect(ana.page.locator("#chat-contact-name")).to_have_text("João Prazo")
+    expect(ana.page.locator("#chat-input")).to_have_value("João, entregamos em 3 dias")
+    expect(ana.page.locator(".chat-msg.out", has_text="boleto")).to_have_count(0)
+
+    ana.row("Maria Boleto").click()  # sent: nothing left in her composer
+    expect(ana.page.locator("#chat-contact-name")).to_have_text("Maria Boleto")
+    expect(ana.page.locator("#chat-input")).to_have_value("")
+
+    from app.models import Message
+
+    db.session.expire_all()
+    sent = [m.body for m in db.session.query(Message).filter_by(from_me=True, type="text") if m.user_id]
+    assert sent == ["Maria, seu boleto de R$ 350,00 vence amanhã"]
+
+
+def test_resolving_with_the_required_external_rating_and_no_rating_registered(desk_live, agents, db):
+    """Obrigatório Avaliar + Avaliação Externa, no rating in Avaliações (the settings allow it: the
+    link needs none): the dialog offers the link, and Resolver closes the ticket with it. Before,
+    nothing could be chosen and every close answered "Escolha uma avaliação."."""
+    from app.models import Message, Ticket, TicketStatus
+    from app.services.settings import get_settings
+
+    desk = desk_live
+    s = get_settings()
+    s.send_ratings = s.rating_required = s.external_rating = True
+    s.external_rating_url = "https://avalie.exemplo.com.br/?p={{protocolo}}"
+    db.session.commit()
+    customer_writes(desk, desk.vendas, "Quero avaliar", name="Rita Avalia")
+    ana = agents("ana@teste.com.br")
+    ana.tab("pending")
+    ana.accept("Rita Avalia")
+    ana.page.click("[data-action=close]")
+    dialog = ana.page.locator("#chat-close")
+    expect(dialog.locator("#chat-close-external")).to_be_visible()
+    expect(dialog.locator("#chat-close-external input")).to_be_checked()
+    expect(dialog.locator("#chat-close-no-rating-label")).to_be_hidden()
+    dialog.locator("button[type=submit]").click()
+    expect(dialog).to_be_hidden()
+    expect(ana.page.locator("#chat-error")).to_be_hidden()
+    ana.page.wait_for_function("() => document.querySelector('[data-action=reopen]') && "
+                               "!document.querySelector('[data-action=reopen]').hidden")
+    db.session.expire_all()
+    ticket = db.session.query(Ticket).one()
+    assert ticket.status == TicketStatus.CLOSED
+    last = db.session.query(Message).filter_by(ticket_id=ticket.id, from_me=True).order_by(Message.id.desc()).first()
+    assert last.body == f"https://avalie.exemplo.com.br/?p={ticket.id}"
+
+
+NOTIFICATION_CLICKER = """
+    window.__notes = [];
+    class RecordedNotification {
+        constructor(title, options) { this.title = title; window.__notes.push(this); }
+        close() {}
+    }
+    RecordedNotification.permission = "granted";
+    RecordedNotification.requestPermission = () => Promise.resolve("granted");
+    window.Notification = RecordedNotification;
+"""
+
+
+def test_a_dialog_never_acts_on_a_conversation_it_was_not_opened_for(desk_live, agents, db):
+    """Ana opens Resolver on Maria's conversation; a message from João rings and she clicks the
+    notification, which puts João's conversation on screen: the dialog goes with Maria's (before,
+    it stayed open over João's, and its Resolver button closed João's ticket, sending him the
+    farewell and the rating)."""
+    from app.models import Ticket, TicketStatus
+    from app.services.settings import get_settings
+
+    desk = desk_live
+    get_settings().send_ratings = True  # Resolver asks in a dialog
+    db.session.commit()
+    customer_writes(desk, desk.vendas, "Oi, sou a Maria", name="Maria Dialogo", phone="5511966661001")
+    customer_writes(desk, desk.vendas, "Oi, sou o João", name="João Dialogo", phone="5511966661002")
+    ana = agents("ana@teste.com.br", NOTIFICATION_CLICKER)
+    ana.tab("pending")
+    ana.accept("João Dialogo")
+    ana.tab("pending")
+    ana.accept("Maria Dialogo")
+    ana.page.click("[data-action=close]")
+    expect(ana.page.locator("#chat-close")).to_be_visible()
+    before = ana.page.evaluate("window.__notes.length")
+    customer_writes(desk, desk.vendas, "Ainda está aí?", name="João Dialogo", phone="5511966661002")
+    ana.page.wait_for_function("(n) => window.__notes.length > n", arg=before)
+    ana.page.evaluate("window.__notes[window.__notes.length - 1].onclick()")
+    expect(ana.page.locator("#chat-contact-name")).to_have_text("João Dialogo")
+    expect(ana.page.locator("#chat-close")).to_be_hidden()
+    db.session.expire_all()
+    assert {t.contact.name: t.status for t in db.session.query(Ticket)} == {
+        "Maria Dialogo": TicketStatus.OPEN, "João Dialogo": TicketStatus.OPEN}
