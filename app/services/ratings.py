@@ -7,7 +7,7 @@ waits that expired.
 """
 import datetime as dt
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from app.models import Rating, Ticket, TicketStatus, db, utcnow
 from app.services import outbound, templates
@@ -88,9 +88,16 @@ def handle_reply(contact, connection, payload: dict, changes, now, lookups=None)
     return True
 
 
-def expire_ratings(now=None) -> int:
-    """End every rating wait past its expiry. Returns how many; does not commit."""
+def expire_ratings(now=None):
+    """End every rating wait past its expiry. Returns the Changes of those tickets (the screens
+    showing them "Aguardando avaliação" are told); does not commit. A ticket whose customer is
+    answering at this moment (its row locked) is left to the next run."""
+    from app.services.events import Changes
+
     now = now or utcnow()
-    result = db.session.execute(update(Ticket).where(
-        Ticket.awaiting_rating.is_(True), Ticket.rating_expires_at <= now).values(awaiting_rating=False))
-    return result.rowcount or 0
+    changes = Changes()
+    expired = select(Ticket).where(Ticket.awaiting_rating.is_(True), Ticket.rating_expires_at <= now)
+    for ticket in db.session.scalars(expired.with_for_update(skip_locked=True)):
+        ticket.awaiting_rating = False
+        changes.ticket(ticket)
+    return changes

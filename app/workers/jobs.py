@@ -85,7 +85,9 @@ def sweep_inbox(older_than_seconds: float = inbox.SWEEP_AFTER.total_seconds()) -
 
 
 def expire_ratings() -> int:
-    """End rating waits past their expiry."""
-    count = ratings.expire_ratings()
+    """End rating waits past their expiry, and tell the screens that show those tickets. Returns
+    how many."""
+    changes = ratings.expire_ratings()
     db.session.commit()
-    return count
+    publish(changes)
+    return len(changes.tickets)

@@ -72,10 +72,14 @@ def test_rating_wait_expires(engine, rated):
     engine.settings(rating_expiry_minutes=10)
     tickets.close(rated.agent, rated.ticket.id, rating_template_id=rated.template.id)
     engine.db.session.commit()
-    assert ratings.expire_ratings(utcnow() + dt.timedelta(minutes=9)) == 0
-    assert ratings.expire_ratings(utcnow() + dt.timedelta(minutes=11)) == 1
+    assert not ratings.expire_ratings(utcnow() + dt.timedelta(minutes=9))
+    changes = ratings.expire_ratings(utcnow() + dt.timedelta(minutes=11))
     engine.db.session.commit()
     assert not engine.tickets()[0].awaiting_rating
+    # The screens showing it "Aguardando avaliação" hear that the wait ended.
+    [event] = changes.events()
+    assert event.name == "ticket" and event.data["ticket"]["id"] == rated.ticket.id
+    assert event.data["ticket"]["awaiting_rating"] is False and event.rooms
     engine.deliver(engine.message(rated.c, body="2"))
     assert engine.db.session.query(Rating).count() == 0 and len(engine.tickets()) == 2
 
@@ -88,14 +92,17 @@ def test_an_expired_wait_is_not_a_rating_even_before_the_job_runs(engine, rated)
     assert engine.db.session.query(Rating).count() == 0
 
 
-def test_expire_ratings_job(engine, rated):
-    from app.workers.jobs import expire_ratings
+def test_expire_ratings_job(engine, rated, monkeypatch):
+    from app.workers import jobs
 
+    published = []
+    monkeypatch.setattr(jobs, "publish", lambda changes: published.extend(changes.events()))
     tickets.close(rated.agent, rated.ticket.id, rating_template_id=rated.template.id,
                   now=utcnow() - dt.timedelta(days=1))
     engine.db.session.commit()
-    assert expire_ratings() == 1
+    assert jobs.expire_ratings() == 1
     assert not engine.tickets()[0].awaiting_rating
+    assert [(e.name, e.data["ticket"]["awaiting_rating"]) for e in published] == [("ticket", False)]
 
 
 def test_mandatory_rating_without_a_template_refuses_to_close(engine, rated):
