@@ -72,22 +72,31 @@ class SocketIOEvents:
         from redis import Redis
 
         self.events = []
+        self._closing = False
         self._pubsub = Redis.from_url(redis_url).pubsub(ignore_subscribe_messages=True)
         self._pubsub.subscribe(namespace + ":socketio")
         self._thread = threading.Thread(target=self._listen, daemon=True)
         self._thread.start()
 
     def _listen(self):
-        for message in self._pubsub.listen():
-            try:
-                self.events.append(json.loads(message["data"]))
-            except (TypeError, ValueError):
-                continue
+        from redis.exceptions import ConnectionError as RedisConnectionError
+
+        try:
+            for message in self._pubsub.listen():
+                try:
+                    self.events.append(json.loads(message["data"]))
+                except (TypeError, ValueError):
+                    continue
+        except (RedisConnectionError, AttributeError, ValueError):
+            if not self._closing:  # lost during the test: let it show
+                raise
+            # close() shut the connection under the blocked read: the end of listening.
 
     def named(self, name):
         return [e for e in self.events if e.get("method") == "emit" and e.get("event") == name]
 
     def close(self):
+        self._closing = True
         try:
             self._pubsub.close()
         except Exception:  # noqa: BLE001
