@@ -155,12 +155,19 @@ def close(user, ticket_id, rating_template_id=None, now=None, with_rating=False)
         outbound.queue_message(ticket, text, changes=changes, user=user)
     if wants_rating:
         ratings.send_rating_request(ticket, template, settings, changes, now)
+    mark_closed(ticket, now)
+    changes.ticket(ticket, before)
+    return changes
+
+
+def mark_closed(ticket, now) -> None:
+    """What closing is, by an agent (close) or automatically (out of hours, routing.check_hours):
+    Resolvido since `now`, no menu choice awaited and nothing left unread (a resolved conversation
+    asks nobody to act; what the customer writes next opens a new ticket)."""
     ticket.status = TicketStatus.CLOSED
     ticket.closed_at = now
     ticket.awaiting_menu = False
     ticket.unread_count = 0
-    changes.ticket(ticket, before)
-    return changes
 
 
 def reopen(user, ticket_id) -> Changes:

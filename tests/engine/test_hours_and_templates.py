@@ -151,6 +151,29 @@ def test_out_of_hours_with_open_tickets_off_closes_the_ticket(engine, factory, d
     assert len(tickets) == 2 and tickets[1].status == TicketStatus.CLOSED and engine.sent(tickets[1]) == []
 
 
+def test_a_ticket_closed_out_of_hours_is_not_left_unread(engine, factory, db):
+    """Closed automatically after the out-of-hours message, the conversation asks nobody to act:
+    nothing is left unread (as when an agent closes one), in the lists nor in the event they get."""
+    from app.models import Ticket
+    from app.services import inbox
+
+    q, c = _out_of_hours_setup(engine, factory, db, open_out_of_hours=False)
+    engine.deliver(engine.message(c), now=sp(23, 20, 0))
+    first = engine.tickets()[0]
+    assert (first.status, first.unread_count) == (TicketStatus.CLOSED, 0)
+    # The batch path (a drain of the chat's lane) closes the same way.
+    payloads = [engine.message(c, body=f"parte {i}") for i in range(2)]
+    for payload in payloads:
+        inbox.receive(payload)
+    taken, changes = inbox.process_batch(inbox.lane_of(payloads[0]), now=sp(23, 20, 5))
+    assert taken == 2
+    db.session.expire_all()
+    later = db.session.query(Ticket).filter(Ticket.id != first.id).all()
+    assert [(t.status, t.unread_count) for t in later] == [(TicketStatus.CLOSED, 0)] * 2
+    shown = [e.data["ticket"] for e in changes.events() if e.name == "ticket"]
+    assert shown and all(t["unread_count"] == 0 for t in shown)
+
+
 def test_a_ticket_being_handled_gets_no_out_of_hours_message(engine, factory, db):
     """An agent still talking to the customer after hours: the customer's messages reach the agent,
     nothing automatic is sent and the ticket is not closed."""
