@@ -234,6 +234,52 @@ def test_templates_substitute_every_placeholder(engine, factory):
     assert text == "Bom dia Maria, sou Carlos da Suporte. Protocolo 42."
 
 
+NAMELESS = [None, "", "5511999990000", "+55 (11) 99999-0000"]
+
+
+@pytest.mark.parametrize("name", NAMELESS)
+@pytest.mark.parametrize("text,expected", [
+    ("Olá {{nome}}", "Olá"),
+    ("Olá {{nome}}!", "Olá!"),
+    ("Olá, {{nome}}! Tudo bem?", "Olá! Tudo bem?"),
+    ("Oi, {{nome}}, tudo bem?", "Oi, tudo bem?"),
+    ("{{saudacao}}, {{nome}}. Em que posso ajudar?", "Bom dia. Em que posso ajudar?"),
+    ("{{saudacao}} {{ nome }}, sou {{atendente}}.", "Bom dia, sou Carlos."),
+    ("Obrigado pelo contato, {{nome}}", "Obrigado pelo contato"),
+    ("{{nome}}, seu pedido chegou.", "Seu pedido chegou."),
+    ("Olá {{nome}}\n{{nome}}, seu protocolo é 42", "Olá\nSeu protocolo é 42"),
+    ("Prezado(a) {{nome}} seu protocolo é 42", "Prezado(a) seu protocolo é 42"),
+    ("{{nome}}", ""),
+    ("https://pesquisa.exemplo.com/?nome={{nome}}&p={{protocolo}}", "https://pesquisa.exemplo.com/?nome=&p=42"),
+])
+def test_nome_of_a_contact_without_a_name_is_left_out(name, text, expected):
+    """A contact with no WhatsApp name (stored as its number, or empty): {{nome}} is not its
+    digits ("Olá 5511999990000") but nothing, and the text around it still reads well."""
+    from types import SimpleNamespace
+
+    contact = SimpleNamespace(name=name, phone="5511999990000")
+    assert templates.render(text, contact=contact, agent=SimpleNamespace(name="Carlos"),
+                            ticket=SimpleNamespace(protocol="42"), tz_name=SP,
+                            now=dt.datetime(2026, 11, 23, 13, 0)) == expected
+
+
+@pytest.mark.parametrize("name", ["Maria", "🌸", "Loja 123"])
+def test_nome_of_a_named_contact_is_its_name(name):
+    from types import SimpleNamespace
+
+    contact = SimpleNamespace(name=name, phone="5511999990000")
+    assert templates.render("Olá, {{nome}}! {{nome}}, tudo bem?", contact=contact) == f"Olá, {name}! {name}, tudo bem?"
+
+
+def test_a_customer_without_a_whatsapp_name_is_greeted_without_digits(engine, factory):
+    q = factory.queue(greeting_message="Olá {{nome}}, seja bem-vindo à {{fila}}!")
+    c = factory.connection(queues=[q])
+    engine.deliver(engine.message(c, phone="5511999990000", name=""))
+    [ticket] = engine.tickets()
+    assert ticket.contact.name == "5511999990000"  # the lists still show the number
+    assert [m.body for m in engine.sent(ticket)] == [f"Olá, seja bem-vindo à {q.name}!"]
+
+
 def test_templates_are_never_evaluated():
     evil = "{{__import__('os').system('id')}} {{nome.__class__}} {% for x in y %} {{ 7*7 }} {{desconhecido}}"
     assert templates.render(evil) == evil
