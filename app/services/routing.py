@@ -290,8 +290,8 @@ def check_hours(ticket, queue, settings, changes, now) -> bool:
                                                         tz_name=settings.timezone, now=now), changes=changes)
         contact.out_of_hours_sent_at = now
     if not settings.open_tickets_out_of_hours:
-        ticket.status = TicketStatus.CLOSED
-        ticket.closed_at = now
-        ticket.awaiting_menu = False
+        from app.services import tickets  # it uses this module
+
+        tickets.mark_closed(ticket, now)  # as an agent's close: nothing left unread
         changes.ticket(ticket)
     return True

@@ -18,7 +18,7 @@ from sqlalchemy import func, update as sql_update
 from werkzeug.security import generate_password_hash
 
 from app.models import Connection, Member, PROFILES, Queue, db
-from app.services import Forbidden
+from app.services import DomainError, Forbidden
 from app.services import inputs
 
 FIELDS = ("name", "email", "password", "phone", "profile", "queues", "default_connection")
@@ -139,17 +139,45 @@ def _changed(member: Member, clean: dict) -> set:
     return changed
 
 
-def _check_actor_may_edit(actor: Member | None, member: Member, changed: set) -> None:
+def check_may_change(actor: Member | None, member: Member) -> None:
+    """Whether `actor` may change `member` at all (Forbidden otherwise): Admins (and scripts) any
+    member, Supervisors a User-profile member other than themselves (which fields: update)."""
     if actor is None or actor.profile == "admin":
         return
-    if actor.profile == "supervisor" and member.profile == "user" and member.id != actor.id:
-        extra = changed - set(SUPERVISOR_FIELDS)
-        if extra:
-            raise Forbidden(_("Supervisors may change only the queues and the password of a member."))
-        return
     if actor.profile == "supervisor":
+        if member.profile == "user" and member.id != actor.id:
+            return
         raise Forbidden(_("Supervisors may change only members of the User profile."))
     raise Forbidden(_("You may not change team members."))
+
+
+def check_may_delete(actor: Member | None, member: Member) -> None:
+    """Whether `actor` may remove `member` (Forbidden, or 422 for the rules of the team itself)."""
+    if actor is not None and actor.profile != "admin":
+        raise Forbidden(_("Only Admins may remove team members."))
+    if actor is not None and actor.id == member.id:
+        raise inputs.invalid(_("You cannot remove your own account."))
+    if member.profile == "admin" and admin_count() <= 1:
+        raise inputs.invalid(_("This is the last Admin: make another member an Admin first."))
+
+
+def allowed_actions(actor: Member | None, member: Member) -> set[str]:
+    """What `actor` may do to `member` ("edit", "delete"), so that the Equipe screen offers only
+    those on the member's row. The same checks as update and delete, which refuse anything else."""
+    allowed = set()
+    for action, check in (("edit", check_may_change), ("delete", check_may_delete)):
+        try:
+            check(actor, member)
+        except DomainError:
+            continue
+        allowed.add(action)
+    return allowed
+
+
+def _check_actor_may_edit(actor: Member | None, member: Member, changed: set) -> None:
+    check_may_change(actor, member)
+    if actor is not None and actor.profile == "supervisor" and changed - set(SUPERVISOR_FIELDS):
+        raise Forbidden(_("Supervisors may change only the queues and the password of a member."))
 
 
 def _apply(member: Member, clean: dict) -> None:
@@ -215,12 +243,7 @@ def delete(member_id, actor: Member | None = None):
     from app.services.events import Changes
 
     member = get(member_id)
-    if actor is not None and actor.profile != "admin":
-        raise Forbidden(_("Only Admins may remove team members."))
-    if actor is not None and actor.id == member.id:
-        raise inputs.invalid(_("You cannot remove your own account."))
-    if member.profile == "admin" and admin_count() <= 1:
-        raise inputs.invalid(_("This is the last Admin: make another member an Admin first."))
+    check_may_delete(actor, member)
     # FAB's audit columns point at the member who created/changed other members.
     for column in ("created_by_fk", "changed_by_fk"):
         db.session.execute(sql_update(Member).where(getattr(Member, column) == member.id).values({column: None}))

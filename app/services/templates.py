@@ -1,12 +1,22 @@
 """Message templates: {{nome}}, {{atendente}}, {{fila}}, {{protocolo}}, {{saudacao}}.
 
-Plain substitution of known names; anything else is left as typed (never evaluated).
+Plain substitution of known names; anything else is left as typed (never evaluated). {{nome}} of
+a contact without a name is left out, with the comma or space that only went with it.
 """
 import datetime as dt
 import re
 from zoneinfo import ZoneInfo
 
 PLACEHOLDER = re.compile(r"\{\{\s*(nome|atendente|fila|protocolo|saudacao)\s*\}\}")
+
+# A contact with no name: {{nome}} is left out with what was there only for it, so that the text
+# still reads well ("Olá {{nome}}, tudo bem?" -> "Olá, tudo bem?"; "{{nome}}, seu pedido" ->
+# "Seu pedido"). Applied in this order; anything else (inside a URL, say) just becomes empty.
+_NOME = r"\{\{\s*nome\s*\}\}"
+_NOME_OPENS_LINE = re.compile(r"^([ \t]*)" + _NOME + r"[ \t]*[,.!:;]?[ \t]*(\w?)", re.MULTILINE)
+_NOME_BEFORE_PUNCTUATION = re.compile(r"[ \t]*(?:,[ \t]*)?" + _NOME + r"(?=[ \t]*(?:[,.!?;:)]|$))", re.MULTILINE)
+_NOME_BETWEEN_WORDS = re.compile(r"[ \t]+" + _NOME + r"(?=[ \t])")
+_NUMBER_ONLY = re.compile(r"[\d\s()+.\-]*")
 
 
 def zone(tz_name: str | None) -> ZoneInfo:
@@ -34,16 +44,29 @@ def greeting_word(now_utc: dt.datetime | None, tz_name: str | None) -> str:
     return "Boa noite"
 
 
+def contact_name(contact) -> str:
+    """What {{nome}} stands for: the contact's name, or "" when it has none. A customer who writes
+    with no WhatsApp profile name is stored with the number as name (the lists show it), and a
+    number only (digits, spaces, + ( ) - .) is no name: "Olá 5511999990000" reads as a mistake."""
+    name = ((getattr(contact, "name", None) or "") if contact is not None else "").strip()
+    return "" if _NUMBER_ONLY.fullmatch(name) else name
+
+
 def render(text: str | None, *, contact=None, agent=None, queue=None, ticket=None,
            tz_name: str | None = None, now: dt.datetime | None = None) -> str:
     if not text:
         return ""
     values = {
-        "nome": (contact.name or contact.phone or "") if contact is not None else "",
+        "nome": contact_name(contact),
         "atendente": agent.name if agent is not None else "",
         "fila": queue.name if queue is not None else "",
         "protocolo": ticket.protocol if ticket is not None else "",
     }
+
+    if not values["nome"]:
+        text = _NOME_OPENS_LINE.sub(lambda m: m.group(1) + m.group(2).upper(), text)
+        text = _NOME_BEFORE_PUNCTUATION.sub("", text)
+        text = _NOME_BETWEEN_WORDS.sub("", text)
 
     def replace(match):
         name = match.group(1)

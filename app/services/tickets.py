@@ -2,13 +2,20 @@
 permission checks. Every action first finds the ticket through visibility (NotFound for a ticket
 the member may not see), then checks the action, then changes it. None commits: the shell commits
 and publishes the returned Changes.
+
+Two members acting on one ticket at the same moment: the first wins, the other is refused as if it
+had come after. The ticket's status, queue and agent change by a compare-and-set (`_claim`): an
+UPDATE that matches the row only while it still holds what the action read. On PostgreSQL the row
+is also locked since that read (FOR UPDATE), so it always matches; SQLite has no row locks: both
+may read the same pending ticket, and the second UPDATE, which waits for the first's commit, then
+matches nothing.
 """
 import re
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from app.models import Member, Queue, RatingTemplate, TicketStatus, db, utcnow
+from app.models import Member, Queue, RatingTemplate, Ticket, TicketStatus, db, utcnow
 from app.services import DomainError, Forbidden, contacts, outbound, ratings, routing, templates, visibility
 from app.services.events import Changes
 from app.services.settings import get_settings
@@ -26,6 +33,30 @@ def _check_handler(user, ticket):
         raise Forbidden(_l("This ticket is being handled by another agent."))
 
 
+def _claim(ticket, checks, **new) -> None:
+    """Compare-and-set the ticket's `status`, `queue_id` and `user_id` (those given in `new`; the
+    others stay): the UPDATE matches only while the row still holds the status, queue and agent
+    this action read, and its row count says whether it did. Run after the action's checks and
+    before it changes anything else. Lost (another member changed the ticket in between, possible
+    on SQLite only): the ticket is read again and `checks(ticket)` runs on it, so the refusal is
+    the one the member would have got a moment later; if they still pass, a plain "changed at the
+    same moment"."""
+    seen = {"status": ticket.status, "queue_id": ticket.queue_id, "user_id": ticket.user_id}
+    values = dict(seen, **new)
+    result = db.session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket.id, Ticket.status == seen["status"],
+               Ticket.queue_id.is_not_distinct_from(seen["queue_id"]),
+               Ticket.user_id.is_not_distinct_from(seen["user_id"]))
+        .values(**values)
+        .execution_options(synchronize_session=False))
+    if result.rowcount == 1:
+        return
+    db.session.refresh(ticket)
+    checks(ticket)
+    raise DomainError(_l("This ticket was changed by someone else at the same moment. Try again."), status=409)
+
+
 def render_for_ticket(text, ticket, settings, agent=None, queue=None):
     """A message template filled in for `ticket` (its agent and queue unless others are given)."""
     return templates.render(text, contact=ticket.contact, agent=agent if agent is not None else ticket.user,
@@ -38,12 +69,17 @@ def accept(user, ticket_id) -> Changes:
     changes = Changes()
     settings = get_settings()
     ticket = visibility.get_visible_ticket(user, ticket_id, for_update=True)
-    _check_group_action(user, ticket, settings)
-    if ticket.status == TicketStatus.OPEN:
-        raise DomainError(_l("This ticket is already being handled."))
-    if ticket.status != TicketStatus.PENDING:
-        raise DomainError(_l("Only a pending ticket can be accepted."))
+
+    def checks(ticket):
+        _check_group_action(user, ticket, settings)
+        if ticket.status == TicketStatus.OPEN:
+            raise DomainError(_l("This ticket is already being handled."))
+        if ticket.status != TicketStatus.PENDING:
+            raise DomainError(_l("Only a pending ticket can be accepted."))
+
+    checks(ticket)
     before = visibility.ticket_rooms(ticket)
+    _claim(ticket, checks, status=TicketStatus.OPEN, user_id=user.id)
     ticket.status = TicketStatus.OPEN
     ticket.user = user
     ticket.user_id = user.id
@@ -65,10 +101,18 @@ def transfer(user, ticket_id, queue_id=None, user_id=None) -> Changes:
     if queue_id in (None, "") and user_id in (None, ""):
         raise DomainError(_l("Choose a queue or an agent to transfer to."), status=422)
     ticket = visibility.get_visible_ticket(user, ticket_id, for_update=True)
-    _check_group_action(user, ticket, settings)
-    if ticket.status == TicketStatus.CLOSED:
-        raise DomainError(_l("A closed ticket cannot be transferred; reopen it first."))
-    _check_handler(user, ticket)
+
+    def may_transfer(ticket):
+        _check_group_action(user, ticket, settings)
+        if ticket.status == TicketStatus.CLOSED:
+            raise DomainError(_l("A closed ticket cannot be transferred; reopen it first."))
+        _check_handler(user, ticket)
+
+    def moves(ticket):
+        if (queue is None or queue.id == ticket.queue_id) and (agent is None or agent.id == ticket.user_id):
+            raise DomainError(_l("The ticket is already there."), status=422)
+
+    may_transfer(ticket)
     queue = agent = None
     if queue_id not in (None, ""):
         queue = db.session.get(Queue, _as_id(queue_id))
@@ -78,9 +122,12 @@ def transfer(user, ticket_id, queue_id=None, user_id=None) -> Changes:
         agent = db.session.get(Member, _as_id(user_id))
         if agent is None or not agent.active:
             raise DomainError(_l("Agent not found."), status=422)
-    if (queue is None or queue.id == ticket.queue_id) and (agent is None or agent.id == ticket.user_id):
-        raise DomainError(_l("The ticket is already there."), status=422)
+    moves(ticket)
     before = visibility.ticket_rooms(ticket)
+    _claim(ticket, lambda t: (may_transfer(t), moves(t)),
+           status=TicketStatus.OPEN if agent is not None else TicketStatus.PENDING,
+           queue_id=queue.id if queue is not None else ticket.queue_id,
+           user_id=agent.id if agent is not None else None)
     # Handed to a queue or to a person, the ticket no longer waits for the customer's menu choice:
     # the customer's next message is a message, also once the ticket waits again.
     ticket.awaiting_menu = False
@@ -124,10 +171,14 @@ def close(user, ticket_id, rating_template_id=None, now=None, with_rating=False)
     settings = get_settings()
     now = now or utcnow()
     ticket = visibility.get_visible_ticket(user, ticket_id, for_update=True)
-    _check_group_action(user, ticket, settings)
-    if ticket.status == TicketStatus.CLOSED:
-        raise DomainError(_l("This ticket is already closed."))
-    _check_handler(user, ticket)
+
+    def checks(ticket):
+        _check_group_action(user, ticket, settings)
+        if ticket.status == TicketStatus.CLOSED:
+            raise DomainError(_l("This ticket is already closed."))
+        _check_handler(user, ticket)
+
+    checks(ticket)
     ratings_on = settings.send_ratings or settings.rating_required
     template = None
     wants_rating = bool(with_rating) or rating_template_id not in (None, "") or settings.rating_required
@@ -146,6 +197,7 @@ def close(user, ticket_id, rating_template_id=None, now=None, with_rating=False)
     if wants_rating and settings.external_rating and not (settings.external_rating_url or "").strip():
         raise DomainError(_l("The external rating URL is not configured."), status=422)
     before = visibility.ticket_rooms(ticket)
+    _claim(ticket, checks, status=TicketStatus.CLOSED, user_id=ticket.user_id or user.id)
     if ticket.user_id is None:
         ticket.user = user
         ticket.user_id = user.id
@@ -155,12 +207,19 @@ def close(user, ticket_id, rating_template_id=None, now=None, with_rating=False)
         outbound.queue_message(ticket, text, changes=changes, user=user)
     if wants_rating:
         ratings.send_rating_request(ticket, template, settings, changes, now)
+    mark_closed(ticket, now)
+    changes.ticket(ticket, before)
+    return changes
+
+
+def mark_closed(ticket, now) -> None:
+    """What closing is, by an agent (close) or automatically (out of hours, routing.check_hours):
+    Resolvido since `now`, no menu choice awaited and nothing left unread (a resolved conversation
+    asks nobody to act; what the customer writes next opens a new ticket)."""
     ticket.status = TicketStatus.CLOSED
     ticket.closed_at = now
     ticket.awaiting_menu = False
     ticket.unread_count = 0
-    changes.ticket(ticket, before)
-    return changes
 
 
 def reopen(user, ticket_id) -> Changes:
@@ -168,20 +227,26 @@ def reopen(user, ticket_id) -> Changes:
     Supervisors and the ticket's own agent may reopen."""
     changes = Changes()
     ticket = visibility.get_visible_ticket(user, ticket_id, for_update=True)
-    # Reopening takes the ticket again (as accepting does): Ações em Grupo applies, or a User
-    # would hold a group conversation she may not resolve, transfer nor return.
-    _check_group_action(user, ticket, get_settings())
-    if ticket.status != TicketStatus.CLOSED:
-        raise DomainError(_l("Only a closed ticket can be reopened."))
-    if not user.sees_all_tickets and ticket.user_id not in (None, user.id):
-        raise Forbidden(_l("Only Admins, Supervisors or the ticket's agent may reopen it."))
+    settings = get_settings()
+
+    def checks(ticket):
+        # Reopening takes the ticket again (as accepting does): Ações em Grupo applies, or a User
+        # would hold a group conversation she may not resolve, transfer nor return.
+        _check_group_action(user, ticket, settings)
+        if ticket.status != TicketStatus.CLOSED:
+            raise DomainError(_l("Only a closed ticket can be reopened."))
+        if not user.sees_all_tickets and ticket.user_id not in (None, user.id):
+            raise Forbidden(_l("Only Admins, Supervisors or the ticket's agent may reopen it."))
+
+    checks(ticket)
     other = routing.active_ticket(ticket.contact, ticket.connection)
-    if other is not None:
+    if other is not None and other.id != ticket.id:  # itself: reopened a moment ago (_claim tells)
         if not visibility.can_see(user, other):  # named to those who see it only (as Nova conversa)
             raise DomainError(_l("This number is already in a conversation with another team. Ask a "
                                  "Supervisor to transfer it to you."), status=409)
         raise DomainError(_l("This contact already has an active ticket (#%(id)s).", id=other.id))
     before = visibility.ticket_rooms(ticket)
+    _claim(ticket, checks, status=TicketStatus.OPEN, user_id=ticket.user_id or user.id)
     ticket.status = TicketStatus.OPEN
     if ticket.user_id is None:
         ticket.user = user
@@ -203,10 +268,15 @@ def return_to_pending(user, ticket_id) -> Changes:
     changes = Changes()
     settings = get_settings()
     ticket = visibility.get_visible_ticket(user, ticket_id, for_update=True)
-    _check_group_action(user, ticket, settings)
-    if ticket.status != TicketStatus.OPEN:
-        raise DomainError(_l("Only a ticket being handled can go back to pending."))
-    _check_handler(user, ticket)
+
+    def checks(ticket):
+        _check_group_action(user, ticket, settings)
+        if ticket.status != TicketStatus.OPEN:
+            raise DomainError(_l("Only a ticket being handled can go back to pending."))
+        _check_handler(user, ticket)
+
+    checks(ticket)
+    _claim(ticket, checks, status=TicketStatus.PENDING, user_id=None)
     _back_to_pending(ticket, changes)
     return changes
 

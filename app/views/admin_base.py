@@ -9,6 +9,7 @@ import logging
 
 from flask import flash, g, request, url_for
 from flask_appbuilder import ModelView
+from flask_appbuilder.widgets import ListWidget
 from flask_appbuilder.api import ModelRestApi
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -97,6 +98,14 @@ def valid_pk(pk) -> bool:
         return 0 < int(str(pk)) < 2**31
     except ValueError:
         return False
+
+
+class RowActionsListWidget(ListWidget):
+    """FAB's list widget whose rows offer only what the caller may do on each object: the view
+    passes `refused` ({pk: {"show" | "edit" | "delete", ...}}, from the service's own checks), so
+    no row shows a button that would answer "Acesso negado". The server keeps refusing anyway."""
+
+    template = "admin/row_actions_list.html"
 
 
 class ServiceWrites:

@@ -14,7 +14,8 @@ from wtforms import PasswordField, SelectField, StringField
 
 from app.models import Connection, Member, db
 from app.services import DomainError, queues, team
-from app.views.admin_base import ServiceModelApi, ServiceModelView, actor, install_csrf_token, require_actor, schemas
+from app.views.admin_base import (RowActionsListWidget, ServiceModelApi, ServiceModelView, actor, install_csrf_token,
+                                  require_actor, schemas)
 
 
 class MemberWrites:
@@ -135,9 +136,22 @@ class TeamView(ServiceModelView):
     def current_edit_columns(self):
         return ["queues", "password"] if self._is_supervisor() else MEMBER_COLUMNS
 
-    def check_may_edit(self, item):
+    list_widget = RowActionsListWidget
+
+    def _get_list_widget(self, **kwargs):
+        """Each row offers only what the caller may do to that member (team.allowed_actions): a
+        Supervisor gets no Editar on Admins, Supervisors or herself; an Admin no Excluir on herself."""
+        widgets = super()._get_list_widget(**kwargs)
+        args = widgets["list"].template_args
         user = actor()
-        if user is not None and user.profile == "supervisor" and (item.profile != "user" or item.id == user.id):
+        rows = db.session.query(Member).filter(Member.id.in_(args["pks"])).all() if args["pks"] else []
+        args["refused"] = {m.id: {"edit", "delete"} - team.allowed_actions(user, m) for m in rows}
+        return widgets
+
+    def check_may_edit(self, item):
+        try:
+            team.check_may_change(actor(), item)
+        except DomainError:
             abort(403)
 
     def prefill_form(self, form, pk):

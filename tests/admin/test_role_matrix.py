@@ -239,3 +239,34 @@ def test_portuguese_by_default_and_english_selectable(app, world):
     assert "Connections" in page and "Default" in page and "Conexões" not in page
     form = client.get("/queues/add").get_data(as_text=True)
     assert "Bot order" in form and "Monday" in form
+
+
+def _row_links(page: str, action: str) -> set:
+    """The member ids whose row in the Equipe list offers `action` (show, edit, delete)."""
+    pattern = r'id="btn-delete-/team/delete/(\d+)' if action == "delete" else rf'href="/team/{action}/(\d+)'
+    return {int(pk) for pk in re.findall(pattern, page)}
+
+
+@pytest.mark.parametrize("role", ["supervisor", "admin"])
+def test_team_list_offers_each_row_only_what_the_caller_may_do(app, world, role):
+    """Equipe offers no action the server would refuse: a Supervisor gets Editar on User-profile
+    members only (not on Admins, other Supervisors or herself) and no Excluir; an Admin gets
+    everything but removing her own account. The refusals stay on the server."""
+    ids = world.ids
+    members = {ids["user"], ids["sup"], ids["target"], ids["doomed"], ids["admin"]}
+    client = app.test_client()
+    login(client, EMAILS[role])
+    page = client.get("/team/list/").get_data(as_text=True)
+    assert _row_links(page, "show") == members
+    if role == "supervisor":
+        assert _row_links(page, "edit") == {ids["user"], ids["target"], ids["doomed"]}
+        assert _row_links(page, "delete") == set()
+        for hidden in (ids["admin"], ids["sup"]):
+            assert client.get(f"/team/edit/{hidden}").status_code == 403
+    else:
+        assert _row_links(page, "edit") == members
+        assert _row_links(page, "delete") == members - {ids["admin"]}
+    for pk in _row_links(page, "edit"):
+        assert client.get(f"/team/edit/{pk}").status_code == 200
+    for pk in _row_links(page, "show"):
+        assert client.get(f"/team/show/{pk}").status_code == 200

@@ -151,6 +151,29 @@ def test_out_of_hours_with_open_tickets_off_closes_the_ticket(engine, factory, d
     assert len(tickets) == 2 and tickets[1].status == TicketStatus.CLOSED and engine.sent(tickets[1]) == []
 
 
+def test_a_ticket_closed_out_of_hours_is_not_left_unread(engine, factory, db):
+    """Closed automatically after the out-of-hours message, the conversation asks nobody to act:
+    nothing is left unread (as when an agent closes one), in the lists nor in the event they get."""
+    from app.models import Ticket
+    from app.services import inbox
+
+    q, c = _out_of_hours_setup(engine, factory, db, open_out_of_hours=False)
+    engine.deliver(engine.message(c), now=sp(23, 20, 0))
+    first = engine.tickets()[0]
+    assert (first.status, first.unread_count) == (TicketStatus.CLOSED, 0)
+    # The batch path (a drain of the chat's lane) closes the same way.
+    payloads = [engine.message(c, body=f"parte {i}") for i in range(2)]
+    for payload in payloads:
+        inbox.receive(payload)
+    taken, changes = inbox.process_batch(inbox.lane_of(payloads[0]), now=sp(23, 20, 5))
+    assert taken == 2
+    db.session.expire_all()
+    later = db.session.query(Ticket).filter(Ticket.id != first.id).all()
+    assert [(t.status, t.unread_count) for t in later] == [(TicketStatus.CLOSED, 0)] * 2
+    shown = [e.data["ticket"] for e in changes.events() if e.name == "ticket"]
+    assert shown and all(t["unread_count"] == 0 for t in shown)
+
+
 def test_a_ticket_being_handled_gets_no_out_of_hours_message(engine, factory, db):
     """An agent still talking to the customer after hours: the customer's messages reach the agent,
     nothing automatic is sent and the ticket is not closed."""
@@ -209,6 +232,52 @@ def test_templates_substitute_every_placeholder(engine, factory):
                             contact=contact, agent=agent, queue=queue, ticket=ticket, tz_name=SP,
                             now=dt.datetime(2026, 11, 23, 13, 0))  # 10:00 in São Paulo
     assert text == "Bom dia Maria, sou Carlos da Suporte. Protocolo 42."
+
+
+NAMELESS = [None, "", "5511999990000", "+55 (11) 99999-0000"]
+
+
+@pytest.mark.parametrize("name", NAMELESS)
+@pytest.mark.parametrize("text,expected", [
+    ("Olá {{nome}}", "Olá"),
+    ("Olá {{nome}}!", "Olá!"),
+    ("Olá, {{nome}}! Tudo bem?", "Olá! Tudo bem?"),
+    ("Oi, {{nome}}, tudo bem?", "Oi, tudo bem?"),
+    ("{{saudacao}}, {{nome}}. Em que posso ajudar?", "Bom dia. Em que posso ajudar?"),
+    ("{{saudacao}} {{ nome }}, sou {{atendente}}.", "Bom dia, sou Carlos."),
+    ("Obrigado pelo contato, {{nome}}", "Obrigado pelo contato"),
+    ("{{nome}}, seu pedido chegou.", "Seu pedido chegou."),
+    ("Olá {{nome}}\n{{nome}}, seu protocolo é 42", "Olá\nSeu protocolo é 42"),
+    ("Prezado(a) {{nome}} seu protocolo é 42", "Prezado(a) seu protocolo é 42"),
+    ("{{nome}}", ""),
+    ("https://pesquisa.exemplo.com/?nome={{nome}}&p={{protocolo}}", "https://pesquisa.exemplo.com/?nome=&p=42"),
+])
+def test_nome_of_a_contact_without_a_name_is_left_out(name, text, expected):
+    """A contact with no WhatsApp name (stored as its number, or empty): {{nome}} is not its
+    digits ("Olá 5511999990000") but nothing, and the text around it still reads well."""
+    from types import SimpleNamespace
+
+    contact = SimpleNamespace(name=name, phone="5511999990000")
+    assert templates.render(text, contact=contact, agent=SimpleNamespace(name="Carlos"),
+                            ticket=SimpleNamespace(protocol="42"), tz_name=SP,
+                            now=dt.datetime(2026, 11, 23, 13, 0)) == expected
+
+
+@pytest.mark.parametrize("name", ["Maria", "🌸", "Loja 123"])
+def test_nome_of_a_named_contact_is_its_name(name):
+    from types import SimpleNamespace
+
+    contact = SimpleNamespace(name=name, phone="5511999990000")
+    assert templates.render("Olá, {{nome}}! {{nome}}, tudo bem?", contact=contact) == f"Olá, {name}! {name}, tudo bem?"
+
+
+def test_a_customer_without_a_whatsapp_name_is_greeted_without_digits(engine, factory):
+    q = factory.queue(greeting_message="Olá {{nome}}, seja bem-vindo à {{fila}}!")
+    c = factory.connection(queues=[q])
+    engine.deliver(engine.message(c, phone="5511999990000", name=""))
+    [ticket] = engine.tickets()
+    assert ticket.contact.name == "5511999990000"  # the lists still show the number
+    assert [m.body for m in engine.sent(ticket)] == [f"Olá, seja bem-vindo à {q.name}!"]
 
 
 def test_templates_are_never_evaluated():
