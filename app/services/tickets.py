@@ -170,6 +170,8 @@ def close(user, ticket_id, rating_template_id=None, now=None, with_rating=False)
     changes = Changes()
     settings = get_settings()
     now = now or utcnow()
+    if not isinstance(with_rating, bool):  # typed input (REST, chat): "false" is no False
+        raise DomainError(_l('"with_rating" must be true or false.'), status=422)
     ticket = visibility.get_visible_ticket(user, ticket_id, for_update=True)
 
     def checks(ticket):

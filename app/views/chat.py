@@ -450,7 +450,7 @@ class ChatView(BaseView):
                                        user_id=optional_id(data.get("user")))
         elif action == "close":
             changes = tickets.close(user, ticket_id, rating_template_id=optional_id(data.get("rating")),
-                                    with_rating=data.get("with_rating") is True)
+                                    with_rating=data.get("with_rating", False))
         elif action == "reopen":
             changes = tickets.reopen(user, ticket_id)
         elif action == "return":

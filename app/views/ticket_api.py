@@ -253,15 +253,18 @@ class TicketApi(BaseApi):
     @protect()
     @permission_name("close")
     def close(self, ticket_id):
-        """Close, optionally with a rating template: {"rating": id}.
+        """Close, optionally with a rating: {"rating": id} names the template; {"with_rating": true}
+        asks for the rating without naming one (the external rating URL when it is on, else the
+        default rating), as the chat's "Resolver com avaliação" does.
         ---
         post:
           parameters: [{in: path, name: ticket_id, required: true, schema: {type: integer}}]
-          requestBody: {content: {application/json: {schema: {type: object, properties: {rating: {type: integer}}}}}}
-          responses: {200: {description: ticket}, 400: {description: invalid transition or not a JSON object}, 403: {description: not allowed on this ticket}, 404: {description: not found}, 422: {description: rating required}}
+          requestBody: {content: {application/json: {schema: {type: object, properties: {rating: {type: integer}, with_rating: {type: boolean, default: false}}}}}}
+          responses: {200: {description: ticket}, 400: {description: invalid transition or not a JSON object}, 403: {description: not allowed on this ticket}, 404: {description: not found}, 422: {description: rating required, ratings off or a bad rating / with_rating}}
         """
         def action():
-            return tickets.close(_me(), ticket_id, _body().get("rating"))
+            data = _body()
+            return tickets.close(_me(), ticket_id, data.get("rating"), with_rating=data.get("with_rating", False))
         return self._action(ticket_id, action)
 
     @expose("/<ticket_id>/reopen", methods=["POST"])

@@ -166,6 +166,28 @@ def test_scenario_mandatory_rating(engine, office):
     assert r.status_code == 200 and r.get_json()["result"]["awaiting_rating"]
 
 
+def test_close_with_rating_without_naming_a_template(engine, office):
+    """{"with_rating": true}, as the chat's button: the external rating link needs no template, so
+    an integration can send it; anything but a boolean is refused and changes nothing."""
+    o = office
+    engine.settings(external_rating=True, external_rating_url="https://avalie.exemplo.com.br/?p={{protocolo}}",
+                    default_rating_template_id=None)
+    engine.submit_and_drain(engine.message(o.conn))
+    engine.submit_and_drain(engine.message(o.conn, body="2"))
+    [t] = o.ana_api.get("/api/v1/ticket/").get_json()["result"]
+    assert o.ana_api.post(f"/api/v1/ticket/{t['id']}/accept").status_code == 200
+    sent = bodies(o.ana_api, t["id"])
+    for bad in ("true", 1, None, [True]):
+        r = o.ana_api.post(f"/api/v1/ticket/{t['id']}/close", json={"with_rating": bad})
+        assert r.status_code == 422, bad
+        assert r.get_json()["message"] == '"with_rating" deve ser true ou false.'
+    assert o.ana_api.get(f"/api/v1/ticket/{t['id']}").get_json()["result"]["status"] == "open"
+    assert bodies(o.ana_api, t["id"]) == sent
+    r = o.ana_api.post(f"/api/v1/ticket/{t['id']}/close", json={"with_rating": True})
+    assert r.status_code == 200 and r.get_json()["result"]["status"] == "closed"
+    assert bodies(o.ana_api, t["id"])[-1] == f"https://avalie.exemplo.com.br/?p={t['id']}"
+
+
 # -- the API's own rules --------------------------------------------------------------------------
 
 def test_unauthenticated_calls_are_refused(engine, office, client):
