@@ -2,6 +2,7 @@ import datetime as dt
 import sqlite3
 import unicodedata
 
+import psycopg
 from flask_appbuilder import Model
 from flask_appbuilder.models.sqla.base import SQLA
 from sqlalchemy import Index, Text, event
@@ -62,6 +63,37 @@ def _sqlite_functions(dbapi_connection, _record):
         # SQLite ignores the schema's ON DELETE (CASCADE, SET NULL) unless asked on each connection:
         # without it a removed queue or member left tickets pointing at an id a new one could take.
         dbapi_connection.execute("PRAGMA foreign_keys = ON")
+
+
+class PlanKeepingConnection(psycopg.Connection):
+    """A PostgreSQL connection whose read-only transactions end without losing its prepared
+    statements.
+
+    psycopg prepares a statement on the server once a connection has run it 5 times (PostgreSQL
+    then parses it once, and may keep its plan), but forgets every one on ROLLBACK (DEALLOCATE
+    ALL: a rolled-back DDL could leave them pointing at nothing). SQLAlchemy ends the transaction
+    of every request with a ROLLBACK (Session.close, the pool's reset), so nothing was ever
+    prepared across requests: each list request parsed and planned its 3-4 statements anew
+    (bench/RESULTS.md, "Prepared statements across requests"). A transaction PostgreSQL gave no
+    transaction id wrote nothing (no row written or locked, no DDL): COMMIT ends it exactly as
+    ROLLBACK would, and keeps them. (No code here uses NOTIFY or a session-level SET inside a
+    transaction, the two things a COMMIT would keep and a ROLLBACK undo.)"""
+
+    def rollback(self) -> None:
+        if self.pgconn.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
+            with self.cursor() as cursor:
+                cursor.execute("SELECT txid_current_if_assigned()")
+                if cursor.fetchone()[0] is None:
+                    self.commit()
+                    return
+        super().rollback()
+
+
+@event.listens_for(Engine, "do_connect")
+def _plan_keeping_postgresql(dialect, _record, cargs, cparams):
+    if dialect.name == "postgresql" and dialect.driver == "psycopg":
+        return PlanKeepingConnection.connect(*cargs, **cparams)
+    return None  # SQLAlchemy connects as usual
 
 
 def unique_folded(column, name: str) -> Index:
