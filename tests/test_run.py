@@ -303,6 +303,10 @@ def test_a_signal_while_preparing_stops_the_embedded_redis_too(tmp_path, test_en
         assert "Conecta em http://" not in rest and "Traceback" not in rest
         assert not _redis_servers_on(embedded)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+        if proc.poll() is None:  # SIGTERM first: run.py stops the children it may have started
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
