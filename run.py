@@ -3,7 +3,9 @@
 
 Migrates the database, creates the first Admin, then starts and supervises the web server, the
 RQ job workers and the bridge supervisor, restarting any that dies. Ctrl-C or SIGTERM stops them
-all (Chromium included: every child runs in its own process group, which is killed whole).
+all (Chromium included: every child runs in its own process group, which gets SIGTERM, or for the
+bridge supervisor the supervisor alone, which closes its sessions' browsers; a group still there
+10 s later is killed whole). A wrong setting stops it before anything starts (app.preflight).
 """
 import argparse
 import os
@@ -30,8 +32,11 @@ def parse_args(argv=None):
 class Child:
     """A supervised child process, restarted with backoff when it dies."""
 
-    def __init__(self, name: str, argv: list[str], env: dict):
+    def __init__(self, name: str, argv: list[str], env: dict, stops_own_group: bool = False):
         self.name, self.argv, self.env = name, argv, env
+        # SIGTERM to the child alone, which stops its own children (the bridge supervisor: its
+        # workers close their browsers); SIGKILL still goes to the whole group.
+        self.stops_own_group = stops_own_group
         self.process: subprocess.Popen | None = None
         self.restarts = 0
         self.next_start = 0.0
@@ -62,7 +67,10 @@ class Child:
     def signal(self, sig):
         if self.process and self.process.poll() is None:
             try:
-                os.killpg(self.process.pid, sig)
+                if sig == signal.SIGTERM and self.stops_own_group:
+                    self.process.send_signal(sig)
+                else:
+                    os.killpg(self.process.pid, sig)
             except ProcessLookupError:
                 pass
 
@@ -162,7 +170,10 @@ def children(args, env) -> list[Child]:
     result.append(Child("scheduler", [py, "-m", "app.workers.scheduler"], env))
     bridge = ROOT / "app" / "bridge" / "supervisor.py"
     if bridge.exists():
-        result.append(Child("bridge supervisor", [py, "-m", "app.bridge.supervisor"], env))
+        # Not its group: the Playwright drivers are in it, and a driver that got SIGTERM closed its
+        # Chromium under the session, which logged a failure (and wrote it as the connection's
+        # status) on every stop; the supervisor stops its workers, each closing its browser.
+        result.append(Child("bridge supervisor", [py, "-m", "app.bridge.supervisor"], env, stops_own_group=True))
     return result
 
 

@@ -310,3 +310,60 @@ def test_a_signal_while_preparing_stops_the_embedded_redis_too(tmp_path, test_en
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(10)
+
+
+@pytest.mark.browser
+def test_stopping_run_py_lets_the_bridge_close_its_sessions(tmp_path, test_env):
+    """run.py sent SIGTERM to the bridge supervisor's whole process group, Playwright's drivers
+    included: a driver closed its Chromium under the running session, which logged a traceback
+    ('session failed') on every Ctrl-C and wrote 'Reconnecting after a failure' as the
+    connection's status. The supervisor alone gets SIGTERM now and its workers close their
+    browsers; nothing is left running."""
+    import sqlite3
+
+    from app.bridge.whatsapp_web import chromium_processes
+
+    env = _run_env(tmp_path, test_env, WORKERS="1")
+    base = f"http://127.0.0.1:{env['PORT']}"
+    proc = subprocess.Popen([sys.executable, "run.py", "--demo"], cwd=str(ROOT), env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        def up():
+            try:
+                return requests.get(base + "/login/", timeout=1).status_code == 200
+            except requests.RequestException:
+                return False
+
+        assert wait_until(up, 60), "web server did not answer"
+        token = requests.post(base + "/api/v1/security/login", json={
+            "username": "admin@demo.conecta", "password": "demo-admin", "provider": "db"}).json()["access_token"]
+        auth = {"Authorization": "Bearer " + token}
+        connection_id = requests.get(base + "/api/v1/connection/", headers=auth).json()["result"][0]["id"]
+        assert requests.post(f"{base}/api/v1/connection/{connection_id}/start", headers=auth).status_code == 200
+
+        def qr_shown():
+            return requests.get(f"{base}/api/v1/connection/{connection_id}/qr", headers=auth).json()["status"] == "QRCODE"
+
+        assert wait_until(qr_shown, 90), "the session did not show its QR code"
+        profile = tmp_path / "instance" / "sessions" / str(connection_id)
+        assert chromium_processes(profile)
+        everyone = _children(proc.pid)
+        proc.send_signal(signal.SIGTERM)
+        out = proc.communicate(timeout=60)[0]
+        assert proc.returncode == 0
+        assert "session failed" not in out and "Traceback" not in out, out
+        gone, alive = psutil.wait_procs(everyone, timeout=15)
+        assert not alive, f"left running: {[p.cmdline() for p in alive]}"
+        assert wait_until(lambda: not chromium_processes(profile), 15)
+        with sqlite3.connect(tmp_path / "instance" / "conecta.db") as db:
+            status, reason = db.execute("SELECT status, status_reason FROM connection WHERE id = ?",
+                                        (connection_id,)).fetchone()
+        assert reason is None, (status, reason)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
