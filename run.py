@@ -162,10 +162,14 @@ def children(args, env) -> list[Child]:
     rq = str(Path(py).with_name("rq"))
     queues = [queue_name(q, ns) for q in JOB_QUEUES]
     result = [Child("web", [py, "-m", "app.web"], env)]
+    # RQ logs four lines per job at INFO: with the periodic jobs alone, a dozen a minute, which
+    # pushed the first Admin's password (printed once) out of the terminal within minutes, and
+    # one per inbound message in production. Failures are still logged (WARNING and above).
+    log_level = env.get("WORKER_LOG_LEVEL") or "WARNING"
     for i in range(max(1, args.workers)):
         result.append(Child(f"rq worker {i + 1}", [rq, "worker", "-w", "app.workers.worker.AppWorker",
                                                      "--url", env["REDIS_URL"], "--name", f"{ns}-worker-{os.getpid()}-{i + 1}-{{run}}",
-                                                     *queues], env))
+                                                     "--logging_level", log_level, *queues], env))
     # Periodic jobs (inbox sweep, rating expiry): RQ has no cron of its own.
     result.append(Child("scheduler", [py, "-m", "app.workers.scheduler"], env))
     bridge = ROOT / "app" / "bridge" / "supervisor.py"

@@ -367,3 +367,34 @@ def test_stopping_run_py_lets_the_bridge_close_its_sessions(tmp_path, test_env):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(10)
+
+
+def test_the_terminal_keeps_the_first_admin_password_in_view(tmp_path, test_env):
+    """The generated password is printed once; RQ's four lines per job (the inbox sweep every
+    30 s, ratings every 60 s) pushed it out of the terminal within minutes. Job workers log
+    warnings and errors only (WORKER_LOG_LEVEL)."""
+    env = _run_env(tmp_path, test_env, INBOX_SWEEP_EVERY="1", WORKERS="1")
+    env.pop("ADMIN_PASSWORD")
+    proc = subprocess.Popen([sys.executable, "run.py"], cwd=str(ROOT), env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        def up():
+            try:
+                return requests.get(f"http://127.0.0.1:{env['PORT']}/login/", timeout=1).status_code == 200
+            except requests.RequestException:
+                return False
+
+        assert wait_until(up, 60), "web server did not answer"
+        from redis import Redis
+
+        redis = Redis.from_url(test_env["REDIS_URL"])
+        # Several sweeps ran (each leaves its finished job in RQ's registry).
+        assert wait_until(lambda: redis.zcard(f"rq:finished:{env['REDIS_NAMESPACE']}-default") >= 3, 30)
+        proc.send_signal(signal.SIGTERM)
+        out = proc.communicate(timeout=60)[0]
+        assert "[run] Primeiro administrador: chefe@empresa.com.br / senha: " in out
+        assert "sweep_inbox" not in out and "Job OK" not in out, out
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
