@@ -15,8 +15,13 @@ def _bool(name, default=False):
     return value.strip().lower() in {"1", "true", "yes", "on", "sim"}
 
 
+def instance_path() -> Path:
+    """INSTANCE_DIR, not created (run.py checks it first: app.preflight)."""
+    return Path(os.environ.get("INSTANCE_DIR") or BASE_DIR / "instance").resolve()
+
+
 def instance_dir() -> Path:
-    path = Path(os.environ.get("INSTANCE_DIR") or BASE_DIR / "instance").resolve()
+    path = instance_path()
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -60,8 +65,19 @@ def simulator_url() -> str:
     return f"http://{host}:{os.environ.get('PORT', '5000')}/simulator/web/"
 
 
-# Session settings of every PostgreSQL connection the application opens (see Config).
+# Session settings of every PostgreSQL connection the application opens (see engine_options).
 PG_CONNECT_OPTIONS = "-c max_parallel_workers_per_gather=0"
+
+
+def engine_options(url: str) -> dict:
+    options = {"pool_pre_ping": True}
+    if url.startswith("postgresql") and "options=" not in url:
+        # No parallel plans: every query here is a short one among many at once (a web process,
+        # workers, Chromium on 2 cores), and starting workers cost more than it gave: a search
+        # counting a common word was planned parallel and took 78 ms against 9–15 ms serial
+        # (bench/RESULTS.md, 2026-11-25).
+        options["connect_args"] = {"options": PG_CONNECT_OPTIONS}
+    return options
 
 
 class Config:
@@ -72,13 +88,7 @@ class Config:
         self.INSTANCE_DIR = str(instance_dir())
         self.SQLALCHEMY_DATABASE_URI = database_url()
         self.SQLALCHEMY_TRACK_MODIFICATIONS = False
-        self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
-        if self.SQLALCHEMY_DATABASE_URI.startswith("postgresql") and "options=" not in self.SQLALCHEMY_DATABASE_URI:
-            # No parallel plans: every query here is a short one among many at once (a web process,
-            # workers, Chromium on 2 cores), and starting workers cost more than it gave: a search
-            # counting a common word was planned parallel and took 78 ms against 9–15 ms serial
-            # (bench/RESULTS.md, 2026-11-25).
-            self.SQLALCHEMY_ENGINE_OPTIONS["connect_args"] = {"options": PG_CONNECT_OPTIONS}
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
         # REDIS_URL may be empty here: run.py resolves it (local server or embedded) before
         # starting any process and passes it down through the environment.
         self.REDIS_URL = os.environ.get("REDIS_URL", "")

