@@ -120,6 +120,34 @@ def test_actions_need_the_pages_csrf_token(desk, chat_client, db):
     assert db.session.get(Ticket, t.id).status == "pending"
 
 
+def test_the_pages_token_still_works_hours_after_the_page_opened(desk, chat_client, db, app):
+    """Agents keep Atendimentos open all day: a token the page got 8 hours ago still accepts and
+    sends (before, every action of a page open for more than an hour answered "A página expirou",
+    Flask-WTF's default 3600 s limit). The token stays tied to the login session."""
+    import time
+
+    from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+
+    class EightHoursAgo(TimestampSigner):
+        def get_timestamp(self):
+            return int(time.time()) - 8 * 3600
+
+    t = desk.ticket(desk.vendas)
+    ana = chat_client("ana@teste.com.br")
+    with ana.http.session_transaction() as session:
+        raw = session["csrf_token"]
+    old = URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token", signer=EightHoursAgo).dumps(raw)
+    headers = {"X-CSRFToken": old}
+    r = ana.post(f"/chat/api/tickets/{t.id}/accept", headers=headers)
+    assert r.status_code == 200, r.get_json()
+    r = ana.post(f"/chat/api/tickets/{t.id}/messages", json={"body": "Ainda estou aqui"}, headers=headers)
+    assert r.status_code == 201, r.get_json()
+    # Another session's token, however fresh, is still refused.
+    bruno = chat_client("bruno@teste.com.br")
+    r = ana.post(f"/chat/api/tickets/{t.id}/messages", json={"body": "x"}, headers={"X-CSRFToken": bruno.csrf})
+    assert r.status_code == 400 and "expirou" in r.get_json()["message"]
+
+
 def test_work_a_conversation_and_the_buttons_follow_the_rules(desk, chat_client, db):
     from app.services.settings import get_settings
 
