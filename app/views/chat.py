@@ -35,6 +35,13 @@ INLINE_MIME = {
 TABS = ("open", "pending", "closed", "all")
 
 
+def inline_type(mime: str | None) -> str | None:
+    """The type a file is shown in the page as (one of INLINE_MIME), or None for a download. The
+    type counts, not its parameters: WhatsApp gives voice notes as "audio/ogg; codecs=opus"."""
+    base = (mime or "").split(";")[0].strip().lower()
+    return base if base in INLINE_MIME else None
+
+
 # ---------------------------------------------------------------------------------------------
 # Serialisation (what the screen's script reads; every string in it is shown as text)
 # ---------------------------------------------------------------------------------------------
@@ -419,11 +426,11 @@ class ChatView(BaseView):
         path = safe_join(current_app.config["MEDIA_DIR"], message.media_path)
         if path is None or not Path(path).is_file():
             abort(404)
-        inline = message.media_mime in INLINE_MIME
+        inline = inline_type(message.media_mime)
         response = send_file(
             path,
-            mimetype=message.media_mime if inline else "application/octet-stream",
-            as_attachment=not inline,
+            mimetype=inline or "application/octet-stream",
+            as_attachment=inline is None,
             download_name=message.media_name or Path(path).name,
             max_age=3600,
         )

@@ -808,3 +808,21 @@ def test_the_transfer_dialog_lists_queues_and_agents_added_since_the_page_opened
     expect(ana.page.locator("#chat-transfer-queue option", has_text="Financeiro")).to_have_count(1)
     ana.page.select_option("#chat-transfer-queue", label="Financeiro")
     expect(ana.page.locator("#chat-transfer-user option")).to_have_text(["—", "Fábio"])
+
+
+def test_a_voice_note_plays_in_the_conversation(desk_live, agents, app):
+    """A customer's voice note ("audio/ogg; codecs=opus", as WhatsApp gives it) is a player in the
+    conversation (before: a file link to download, for the most common media in Brazil)."""
+    from pathlib import Path
+
+    folder = Path(app.config["MEDIA_DIR"], "inbound")
+    folder.mkdir(parents=True, exist_ok=True)
+    Path(folder, "nota-de-voz.ogg").write_bytes(b"OggS" + b"0" * 200)
+    ana = agents("ana@teste.com.br")
+    ana.tab("pending")
+    customer_writes(desk_live, desk_live.vendas, "", name="Cliente Áudio", type="audio",
+                    media={"path": "inbound/nota-de-voz.ogg", "mime": "audio/ogg; codecs=opus", "name": "audio.ogg"})
+    ana.row("Cliente Áudio").click()
+    ana.page.locator(".chat-msg.in audio").wait_for()
+    expect(ana.page.locator(".chat-msg.in .chat-file")).to_have_count(0)
+

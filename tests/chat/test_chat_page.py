@@ -264,6 +264,31 @@ def test_inbound_html_file_is_a_download_never_rendered(desk, chat_client, db, a
     assert "sandbox" in r.headers["Content-Security-Policy"]
 
 
+def test_a_voice_note_is_served_to_play_in_the_page(desk, chat_client, db, app):
+    """WhatsApp gives voice notes (and many audios) as "audio/ogg; codecs=opus": served as a
+    download of unknown type (before), the agent had to save the file and find a player for every
+    voice note; the type counts, not its parameters. An HTML file with parameters stays a download."""
+    from pathlib import Path
+
+    t = desk.ticket(desk.vendas)
+    folder = Path(app.config["MEDIA_DIR"], "inbound")
+    folder.mkdir(parents=True, exist_ok=True)
+    Path(folder, "ptt.ogg").write_bytes(b"OggS" + b"0" * 100)
+    Path(folder, "y.html").write_text("<script>alert(1)</script>")
+    voice = Message(ticket_id=t.id, connection_id=t.connection_id, type="audio", body="",
+                    media_path="inbound/ptt.ogg", media_mime="audio/ogg; codecs=opus", media_name="audio.ogg")
+    page = Message(ticket_id=t.id, connection_id=t.connection_id, type="document", body="",
+                   media_path="inbound/y.html", media_mime="text/html; charset=utf-8", media_name="fatura.html")
+    db.session.add_all([voice, page])
+    db.session.commit()
+    ana = chat_client("ana@teste.com.br")
+    r = ana.get(f"/chat/media/{voice.id}")
+    assert r.status_code == 200 and r.mimetype == "audio/ogg"
+    assert not r.headers.get("Content-Disposition", "").startswith("attachment")
+    r = ana.get(f"/chat/media/{page.id}")
+    assert r.mimetype == "application/octet-stream" and r.headers["Content-Disposition"].startswith("attachment")
+
+
 def test_quick_replies_shared_and_own_only(desk, chat_client, db):
     from app.models import QuickReply
 

@@ -277,7 +277,8 @@
 
   function mediaNode(message) {
     if (!message.media) return null;
-    var mime = message.media.mime || "";
+    // The type, not its parameters: WhatsApp's voice notes are "audio/ogg; codecs=opus".
+    var mime = (message.media.mime || "").split(";")[0].trim().toLowerCase();
     var media = {
       url: "/chat/media/" + message.id,
       name: message.media.name || "",
