@@ -826,3 +826,38 @@ def test_a_voice_note_plays_in_the_conversation(desk_live, agents, app):
     ana.page.locator(".chat-msg.in audio").wait_for()
     expect(ana.page.locator(".chat-msg.in .chat-file")).to_have_count(0)
 
+
+HIDDEN_TAB = """
+    let hidden = false;
+    Object.defineProperty(document, "hidden", {get: () => hidden, configurable: true});
+    Object.defineProperty(document, "visibilityState", {get: () => hidden ? "hidden" : "visible", configurable: true});
+    window.__setHidden = (value) => { hidden = value; document.dispatchEvent(new Event("visibilitychange")); };
+"""
+
+
+def test_coming_back_to_the_tab_reads_what_arrived_meanwhile(desk_live, agents, db):
+    """Ana's conversation with Maria is on screen but her browser tab is in the background when
+    Maria writes: the message waits unread. Back to the tab, it is read: the badge goes and, with
+    Confirmação de Leitura on, WhatsApp is told (before, it stayed unread until she clicked the
+    conversation again or answered)."""
+    from app.models import Ticket
+
+    desk = desk_live
+    desk.connection.read_receipts = True
+    db.session.commit()
+    ana = agents("ana@teste.com.br", HIDDEN_TAB)
+    ana.tab("pending")
+    customer_writes(desk, desk.vendas, "Oi", name="Maria Aba", phone="5511966662001")
+    ana.accept("Maria Aba")
+    desk.engine.commands(desk.connection)  # what opening and accepting told WhatsApp
+    ana.page.evaluate("window.__setHidden(true)")
+    customer_writes(desk, desk.vendas, "Ainda está aí?", name="Maria Aba", phone="5511966662001")
+    ana.page.locator(".chat-msg.in", has_text="Ainda está aí?").wait_for()
+    expect(ana.row("Maria Aba").locator(".chat-unread")).to_have_text("1")
+    db.session.expire_all()
+    assert db.session.query(Ticket).one().unread_count == 1
+    ana.page.evaluate("window.__setHidden(false)")
+    expect(ana.row("Maria Aba").locator(".chat-unread")).to_have_count(0)
+    db.session.expire_all()
+    assert db.session.query(Ticket).one().unread_count == 0
+    assert {"op": "mark_read", "chat_id": "5511966662001@c.us"} in desk.engine.commands(desk.connection)

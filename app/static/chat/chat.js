@@ -926,6 +926,14 @@
     }
   });
 
+  // Back to a tab that was in the background: the conversation on screen is read now (what came
+  // meanwhile was not marked read, the member was elsewhere): unread to zero and, with Confirmação
+  // de Leitura on, the customer's messages read on WhatsApp.
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden || !state.current || !state.current.unread_count) return;
+    socket.emit("open_ticket", { id: state.current.id });
+  });
+
   // The member turned "Assinar" on or off on another screen of theirs (room user:<id> only).
   socket.on("signature", function (payload) {
     if (payload && typeof payload.on === "boolean") $("chat-sign").checked = payload.on;
