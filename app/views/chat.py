@@ -201,6 +201,10 @@ def chat_strings() -> dict:
         "accept_to_reply": _("Accept the ticket to reply."),
         "cannot_reply": _("You cannot reply to this ticket."),
         "closed_reply": _("This ticket is resolved. Reopen it to reply."),
+        # Where no button would help (the same texts as the refusals of app.services.tickets).
+        "group_staff_only": _("Only Admins and Supervisors may act on group conversations."),
+        "reopen_not_yours": _("Only Admins, Supervisors or the ticket's agent may reopen it."),
+        "handled_by_other": _("This ticket is being handled by another agent."),
     }
 
 
@@ -231,6 +235,7 @@ class ChatView(BaseView):
                 "send_ratings": settings.send_ratings,
                 "rating_required": settings.rating_required,
                 "external_rating": settings.external_rating,
+                "group_actions": settings.group_actions,
                 "timezone": settings.timezone,
             },
             "ratings": [{"id": r.id, "name": r.name} for r in

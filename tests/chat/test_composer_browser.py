@@ -129,3 +129,64 @@ def test_a_dialog_never_acts_on_a_conversation_it_was_not_opened_for(desk_live, 
     db.session.expire_all()
     assert {t.contact.name: t.status for t in db.session.query(Ticket)} == {
         "Maria Dialogo": TicketStatus.OPEN, "João Dialogo": TicketStatus.OPEN}
+
+
+def test_the_composer_note_points_only_at_a_button_the_screen_shows(desk_live, agents, db, factory):
+    """Where Ana may not write, the note under the conversation says why, and never tells her to
+    use a button she does not have (before: "Aceite o atendimento para responder." on a group
+    conversation she may not accept, with Ações em Grupo off, and "Reabra-o para responder." on a
+    colleague's resolved conversation, which only its agent or staff may reopen)."""
+    from app.services import tickets
+    from app.services.settings import get_settings
+    from app.workers.publish import publish
+
+    desk = desk_live
+    settings = get_settings()
+    settings.group_actions, settings.ignore_group_messages = False, False
+    db.session.commit()
+    carla = factory.member("user", queues=[desk.vendas], email="carla@teste.com.br", name="Carla")
+    desk.connection.queues = [desk.vendas]
+    db.session.commit()
+    desk.engine.deliver(desk.engine.group_message(desk.connection, group_name="Grupo Obra", name="Zé",
+                                                  body="Bom dia, grupo"))
+    colleague = desk.ticket(desk.vendas, name="Cliente da Carla")
+    desk.ticket(desk.vendas, name="Cliente da Ana")
+    for action in (tickets.accept, tickets.close):  # Carla's: accepted and resolved by her
+        changes = action(carla, colleague.id)
+        db.session.commit()
+        publish(changes)
+    ana = agents("ana@teste.com.br")
+    note = ana.page.locator("#chat-composer-closed")
+
+    ana.tab("pending")
+    ana.row("Grupo Obra").click()
+    expect(ana.page.locator("#chat-contact-name")).to_contain_text("Grupo Obra")
+    expect(note).to_have_text("Só Admins e Supervisores podem atuar em conversas de grupo.")
+    expect(ana.page.locator("[data-action=accept]")).to_be_hidden()
+
+    ana.row("Cliente da Ana").click()
+    expect(ana.page.locator("#chat-contact-name")).to_have_text("Cliente da Ana")
+    expect(ana.page.locator("[data-action=accept]")).to_be_visible()
+    expect(note).to_have_text("Aceite o atendimento para responder.")
+
+    ana.tab("closed")
+    ana.row("Cliente da Carla").click()
+    expect(ana.page.locator("#chat-contact-name")).to_have_text("Cliente da Carla")
+    expect(note).to_have_text("Só Admins, Supervisores ou o atendente do ticket podem reabri-lo.")
+    expect(ana.page.locator("[data-action=reopen]")).to_be_hidden()
+
+    ana.tab("pending")  # on her screen, waiting, when Carla accepts it: the screen follows
+    disputed = desk.ticket(desk.vendas, name="Cliente Disputado")
+    ana.row("Cliente Disputado").click()
+    expect(note).to_have_text("Aceite o atendimento para responder.")
+    changes = tickets.accept(carla, disputed.id)
+    db.session.commit()
+    publish(changes)
+    expect(ana.page.locator("[data-action=accept]")).to_be_hidden()
+    expect(note).to_have_text("Este ticket está sendo atendido por outro atendente.")
+
+    # her own, resolved: Reabrir is there, and the note says so
+    ana.accept("Cliente da Ana")
+    ana.page.click("[data-action=close]")
+    expect(ana.page.locator("[data-action=reopen]")).to_be_visible()
+    expect(note).to_have_text("Este atendimento foi resolvido. Reabra-o para responder.")

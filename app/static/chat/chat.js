@@ -467,11 +467,23 @@
     if (canSend) autoGrow();
     var closedNote = $("chat-composer-closed");
     closedNote.hidden = canSend;
-    closedNote.textContent = canSend ? "" : row.status === "pending" ? T.accept_to_reply
-      : row.status === "closed" ? T.closed_reply : T.cannot_reply;
+    closedNote.textContent = canSend ? "" : composerNote(row, actions);
     document.querySelectorAll(".chat-ticket.current").forEach(function (n) { n.classList.remove("current"); });
     var item = $("chat-tickets").querySelector('[data-id="' + row.id + '"]');
     if (item) item.classList.add("current");
+  }
+
+  // Why the member cannot write here, pointing only at a button the screen shows: "Aceite" when
+  // Aceitar is there, "Reabra" when Reabrir is; else who may act (a group with Ações em Grupo off,
+  // another agent's conversation).
+  function composerNote(row, actions) {
+    var may = function (action) { return actions.indexOf(action) >= 0; };
+    if (row.status === "pending" && may("accept")) return T.accept_to_reply;
+    if (row.status === "closed" && may("reopen")) return T.closed_reply;
+    if (row.is_group && !me.staff && (row.status === "pending" || !boot.settings.group_actions)) return T.group_staff_only;
+    if (row.status === "closed") return T.reopen_not_yours;
+    if (row.status === "open" && row.user && row.user.id !== me.id) return T.handled_by_other;
+    return T.cannot_reply;
   }
 
   function closeConversation(message) {
