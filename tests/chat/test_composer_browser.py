@@ -131,6 +131,45 @@ def test_a_dialog_never_acts_on_a_conversation_it_was_not_opened_for(desk_live, 
         "Maria Dialogo": TicketStatus.OPEN, "João Dialogo": TicketStatus.OPEN}
 
 
+def test_a_draft_comes_back_when_the_page_loads_again(desk_live, agents, db):
+    """Ana is typing to Maria when a Supervisor gives her one more queue: the server drops her
+    sockets and her page loads again by itself. What she had typed is back in Maria's composer, and
+    in João's what she had typed for him (before, both were lost with the page). Sent, a draft is
+    gone for good: a reload leaves the composer empty."""
+    import requests
+
+    from tests.chat.test_socket import admin_token
+
+    desk = desk_live
+    customer_writes(desk, desk.vendas, "Qual o prazo?", name="João Rascunho")
+    customer_writes(desk, desk.vendas, "Preciso do boleto", name="Maria Rascunho")
+    ana = agents("ana@teste.com.br")
+    ana.tab("pending")
+    ana.accept("João Rascunho")
+    ana.page.fill("#chat-input", "João, entregamos em 3 dias")
+    ana.tab("pending")
+    ana.accept("Maria Rascunho")
+    ana.page.type("#chat-input", "Maria, seu boleto de R$ 350,00 😊")  # typed key by key, not sent
+    ana.page.evaluate("window.__same_page = true")
+    r = requests.put(f"{desk.url}/api/v1/team/{desk.ana.id}", json={"queues": [desk.vendas.id, desk.suporte.id]},
+                     headers=admin_token(desk.url), timeout=10)
+    assert r.status_code == 200, r.text
+    ana.page.wait_for_function("() => !window.__same_page", timeout=10000)
+    ana.connected()
+    expect(ana.page.locator("#chat-contact-name")).to_have_text("Maria Rascunho")
+    expect(ana.page.locator("#chat-input")).to_have_value("Maria, seu boleto de R$ 350,00 😊")
+    ana.row("João Rascunho").click()
+    expect(ana.page.locator("#chat-contact-name")).to_have_text("João Rascunho")
+    expect(ana.page.locator("#chat-input")).to_have_value("João, entregamos em 3 dias")
+    ana.page.press("#chat-input", "Enter")
+    ana.page.locator(".chat-msg.out", has_text="entregamos em 3 dias").wait_for()
+    ana.page.reload()
+    ana.connected()
+    expect(ana.page.locator("#chat-contact-name")).to_have_text("João Rascunho")
+    ana.page.locator("#chat-composer:not([hidden])").wait_for()
+    expect(ana.page.locator("#chat-input")).to_have_value("")
+
+
 def test_the_composer_note_points_only_at_a_button_the_screen_shows(desk_live, agents, db, factory):
     """Where Ana may not write, the note under the conversation says why, and never tells her to
     use a button she does not have (before: "Aceite o atendimento para responder." on a group

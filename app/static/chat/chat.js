@@ -423,11 +423,33 @@
 
   // The composer belongs to one conversation: what was typed for one customer is kept for that
   // conversation (as WhatsApp keeps drafts per chat) and never shown in another one's composer.
+  // Drafts also outlive the page: kept in this tab's sessionStorage (per member), they come back
+  // when the page loads again (the server reloads it when the member's queues or profile change;
+  // F5), in the conversation they were typed for.
+  var draftsKey = "conecta-drafts:" + me.id;
+
+  function saveDrafts() {
+    try { sessionStorage.setItem(draftsKey, JSON.stringify(Array.from(state.drafts.entries()))); }
+    catch (e) { /* storage full or disabled: drafts live as long as the page */ }
+  }
+
+  function loadDrafts() {
+    try {
+      (JSON.parse(sessionStorage.getItem(draftsKey)) || []).forEach(function (pair) {
+        if (Array.isArray(pair) && typeof pair[1] === "string" && pair[1]) state.drafts.set(Number(pair[0]), pair[1]);
+      });
+    } catch (e) { /* nothing kept */ }
+  }
+
+  function setDraft(ticketId, text) {
+    if (text) state.drafts.set(ticketId, text);
+    else state.drafts.delete(ticketId);
+    saveDrafts();
+  }
+
   function keepDraft() {
     if (!state.current) return;
-    var text = $("chat-input").value;
-    if (text) state.drafts.set(state.current.id, text);
-    else state.drafts.delete(state.current.id);
+    setDraft(state.current.id, $("chat-input").value);
   }
 
   function restoreDraft(ticketId) {
@@ -540,7 +562,7 @@
     $("chat-send").disabled = true;
     // Cleared now, not when the server answers: the agent may already be typing the next message.
     input.value = "";
-    state.drafts.delete(ticketId);
+    setDraft(ticketId, "");
     autoGrow();
     api("/chat/api/tickets/" + ticketId + "/messages", { method: "POST", json: { body: body } })
       .then(function (data) {
@@ -569,7 +591,7 @@
     var ticketId = state.current.id;
     form.append("body", caption);
     $("chat-input").value = "";
-    state.drafts.delete(ticketId);
+    setDraft(ticketId, "");
     api("/chat/api/tickets/" + ticketId + "/messages", { method: "POST", form: form })
       .then(function (data) {
         showError($("chat-error"), "");
@@ -583,11 +605,11 @@
   function giveBack(ticketId, text, error) {
     if (state.current && state.current.id === ticketId) {
       var input = $("chat-input");
-      if (!input.value) { input.value = text; autoGrow(); }
+      if (!input.value) { input.value = text; autoGrow(); keepDraft(); }
       showError($("chat-error"), error.message);
       return;
     }
-    if (text && !state.drafts.get(ticketId)) state.drafts.set(ticketId, text);
+    if (text && !state.drafts.get(ticketId)) setDraft(ticketId, text);
     banner(error.message, true);
   }
 
@@ -655,6 +677,7 @@
     input.value = quick.message;
     $("chat-quick").hidden = true;
     autoGrow();
+    keepDraft();
     input.focus();
   }
 
@@ -681,6 +704,7 @@
     var start = input.selectionStart, end = input.selectionEnd;
     input.value = input.value.slice(0, start) + text + input.value.slice(end);
     input.selectionStart = input.selectionEnd = start + text.length;
+    keepDraft();
     input.focus();
   }
 
@@ -1050,7 +1074,7 @@
   $("chat-back").addEventListener("click", function () { closeConversation(); });
   $("chat-composer").addEventListener("submit", sendText);
   $("chat-input").addEventListener("keydown", onComposerKey);
-  $("chat-input").addEventListener("input", function () { autoGrow(); renderQuick(); });
+  $("chat-input").addEventListener("input", function () { autoGrow(); renderQuick(); keepDraft(); });
   $("chat-input").addEventListener("blur", function () { $("chat-quick").hidden = true; });
   $("chat-file").addEventListener("change", sendFile);
   $("chat-sign").addEventListener("change", setSignature);
@@ -1080,6 +1104,7 @@
   });
 
   setupNotifyButton();
+  loadDrafts();
   loadList(false);
   var wanted = new URLSearchParams(location.search).get("ticket");
   if (wanted && /^\d+$/.test(wanted)) openTicket(Number(wanted));
