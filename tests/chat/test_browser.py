@@ -861,3 +861,28 @@ def test_coming_back_to_the_tab_reads_what_arrived_meanwhile(desk_live, agents, 
     db.session.expire_all()
     assert db.session.query(Ticket).one().unread_count == 0
     assert {"op": "mark_read", "chat_id": "5511966662001@c.us"} in desk.engine.commands(desk.connection)
+
+
+def test_a_list_menu_shows_the_agent_the_options_the_customer_got(desk_live, agents, db):
+    """Tipo Chatbot = list: the customer gets the greeting with a list of the queues (a WhatsApp
+    list message). The conversation shows the agent those options under the text, with the list's
+    button (before: only "Escolha o setor:" and, after a wrong answer, "Opção inválida. Por favor,
+    escolha uma das opções abaixo:" with nothing below)."""
+    from app.services.settings import get_settings
+
+    desk = desk_live
+    get_settings().chatbot_type = "list"
+    desk.connection.queues = [desk.vendas, desk.suporte]
+    desk.connection.greeting_message = "Olá! Escolha o setor:"
+    db.session.commit()
+    sara = agents("sara@teste.com.br")
+    sara.tab("pending")
+    desk.engine.deliver(desk.engine.message(desk.connection, phone="5511966663001", name="Lia Lista", body="Oi"))
+    desk.engine.deliver(desk.engine.message(desk.connection, phone="5511966663001", name="Lia Lista", body="hã?"))
+    sara.row("Lia Lista").click()
+    menus = sara.page.locator(".chat-msg.out")
+    expect(menus).to_have_count(2)
+    for index in (0, 1):
+        expect(menus.nth(index).locator(".chat-msg-options li")).to_have_text(["Vendas", "Suporte"])
+        expect(menus.nth(index).locator(".chat-msg-options")).to_contain_text("Opções")
+    expect(menus.nth(1)).to_contain_text("Opção inválida")

@@ -317,6 +317,22 @@
     return new Date(message.sent_at || message.created_at);
   }
 
+  // A list message (the chatbot menu with Tipo Chatbot = list): the customer got the text with a
+  // button that opens these options; the agent sees them under the text, as the customer can.
+  function listOptions(message) {
+    var extra = message.extra;
+    if (message.type !== "list" || !extra || !Array.isArray(extra.sections)) return null;
+    var list = el("ul");
+    extra.sections.forEach(function (section) {
+      (section && Array.isArray(section.rows) ? section.rows : []).forEach(function (row) {
+        if (row && row.title) list.appendChild(el("li", { text: String(row.title) }));
+      });
+    });
+    return el("div", { "class": "chat-msg-options" },
+      el("div", { "class": "chat-msg-options-button" }, el("i", { "class": "fa fa-list-ul" }), " " + (extra.button_text || "")),
+      list);
+  }
+
   function renderMessage(message) {
     if (message.type === "system" || message.type === "call") {
       var text = message.type === "call" && !message.body ? T.missed_call : message.body;
@@ -329,6 +345,7 @@
         ? el("div", { "class": "chat-msg-sender", text: message.sender_name }) : null,
       mediaNode(message),
       message.body ? linkified(el("div", { "class": "chat-msg-body" }), message.body) : null,
+      listOptions(message),
       meta);
     if (message.status === "failed") {
       if (message.error) node.appendChild(el("div", { "class": "chat-msg-error", text: message.error }));
