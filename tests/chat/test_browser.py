@@ -886,3 +886,46 @@ def test_a_list_menu_shows_the_agent_the_options_the_customer_got(desk_live, age
         expect(menus.nth(index).locator(".chat-msg-options li")).to_have_text(["Vendas", "Suporte"])
         expect(menus.nth(index).locator(".chat-msg-options")).to_contain_text("Opções")
     expect(menus.nth(1)).to_contain_text("Opção inválida")
+
+
+def png(width, height):
+    """A real PNG of one colour (the page lays it out at its size once loaded)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    raw = b"".join(b"\x00" + b"\x2e\x7d\x32" * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+AT_THE_END = """() => {
+    const s = document.getElementById('chat-messages');
+    const img = document.querySelector('.chat-msg.in img');
+    return img && img.complete && img.naturalHeight > 0 && s.scrollHeight - s.scrollTop - s.clientHeight < 5;
+}"""
+
+
+def test_a_conversation_ending_with_a_photo_opens_showing_it_whole(desk_live, agents, app):
+    """The customer's last message is a photo with a caption: opening the conversation shows it
+    whole, caption and time included (before, the view went to the end before the photo had
+    loaded and grown, so it stayed hidden under the composer)."""
+    from pathlib import Path
+
+    folder = Path(app.config["MEDIA_DIR"], "inbound")
+    folder.mkdir(parents=True, exist_ok=True)
+    Path(folder, "comprovante.png").write_bytes(png(240, 420))
+    desk = desk_live
+    for n in range(12):
+        customer_writes(desk, desk.vendas, f"Mensagem {n}", name="Cliente Foto", phone="5511966664001")
+    customer_writes(desk, desk.vendas, "segue o comprovante", name="Cliente Foto", phone="5511966664001",
+                    type="image", media={"path": "inbound/comprovante.png", "mime": "image/png", "name": "comprovante.png"})
+    ana = agents("ana@teste.com.br")
+    ana.tab("pending")
+    ana.row("Cliente Foto").wait_for()
+    expect(ana.row("Cliente Foto")).to_contain_text("segue o comprovante")
+    ana.row("Cliente Foto").click()
+    ana.page.wait_for_function(AT_THE_END, timeout=10000)
+    expect(ana.page.locator(".chat-msg.in", has_text="segue o comprovante")).to_be_in_viewport(ratio=1)

@@ -275,6 +275,15 @@
       "data-status": message.status }, el("i", { "class": icons[message.status] || "" }));
   }
 
+  // A photo or video grows the conversation when it has loaded, after the view went to its end:
+  // a member who was at the end (the latest message in view) stays there; one who had scrolled up
+  // to read is left where she is.
+  var atEnd = true;
+  function keepAtEnd() {
+    var scroller = $("chat-messages");
+    if (atEnd) scroller.scrollTop = scroller.scrollHeight;
+  }
+
   function mediaNode(message) {
     if (!message.media) return null;
     // The type, not its parameters: WhatsApp's voice notes are "audio/ogg; codecs=opus".
@@ -285,11 +294,16 @@
       kind: boot.inline.indexOf(mime) >= 0 ? mime.split("/")[0] : "file"
     };
     if (media.kind === "image") {
-      return el("a", { href: media.url, target: "_blank", rel: "noopener" },
-        el("img", { src: media.url, alt: media.name || T.attachment, loading: "lazy" }));
+      var img = el("img", { src: media.url, alt: media.name || T.attachment, loading: "lazy" });
+      img.addEventListener("load", keepAtEnd);
+      return el("a", { href: media.url, target: "_blank", rel: "noopener" }, img);
     }
     if (media.kind === "audio") return el("audio", { src: media.url, controls: "", preload: "none" });
-    if (media.kind === "video") return el("video", { src: media.url, controls: "", preload: "metadata" });
+    if (media.kind === "video") {
+      var video = el("video", { src: media.url, controls: "", preload: "metadata" });
+      video.addEventListener("loadedmetadata", keepAtEnd);
+      return video;
+    }
     return el("a", { "class": "chat-file", href: media.url, download: media.name || "" },
       el("i", { "class": "fa fa-file" }), " ", media.name || T.download);
   }
@@ -409,6 +423,7 @@
       renderConversation();
       var scroller = $("chat-messages");
       scroller.scrollTop = scroller.scrollHeight;
+      atEnd = true;
     });
   }
 
@@ -1088,6 +1103,10 @@
     loadList(true).then(function () { loadingMore = false; });
   });
   $("chat-older").addEventListener("click", loadOlder);
+  $("chat-messages").addEventListener("scroll", function () {
+    var scroller = $("chat-messages");
+    atEnd = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
+  });
   $("chat-back").addEventListener("click", function () { closeConversation(); });
   $("chat-composer").addEventListener("submit", sendText);
   $("chat-input").addEventListener("keydown", onComposerKey);
