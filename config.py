@@ -145,6 +145,10 @@ class Config:
             "en": {"flag": "gb", "name": "English"},
         }
         self.WTF_CSRF_ENABLED = True
+        # A page's CSRF token lasts as long as the login session it belongs to (it is checked
+        # against the token kept in that session). Flask-WTF's default, one hour, refused every
+        # action of a chat screen left open longer ("A página expirou"), which agents do all day.
+        self.WTF_CSRF_TIME_LIMIT = None
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)

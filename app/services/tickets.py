@@ -84,7 +84,7 @@ def accept(user, ticket_id) -> Changes:
     ticket.user = user
     ticket.user_id = user.id
     ticket.awaiting_menu = False
-    ticket.unread_count = 0
+    _read(ticket, changes)
     changes.ticket(ticket, before)
     if settings.operator_greeting:
         text = render_for_ticket(settings.operator_greeting_text, ticket, settings, agent=user)
@@ -303,16 +303,16 @@ def release_agent_tickets(member, changes: Changes) -> None:
         _back_to_pending(ticket, changes)
 
 
-def _ready_to_send(user, ticket, text: str) -> None:
+def _ready_to_send(user, ticket, text: str, changes: Changes) -> None:
     """What an agent's message and file share: a text (body or caption) within outbound.MAX_BODY,
-    a ticket not closed and not handled by another agent. Sending reads the chat: unread to 0."""
+    a ticket not closed and not handled by another agent. Sending reads the chat (_read)."""
     if len(text) > outbound.MAX_BODY:
         raise DomainError(_l("The message is too long (at most %(n)s characters).", n=outbound.MAX_BODY),
                           status=422)
     if ticket.status == TicketStatus.CLOSED:
         raise DomainError(_l("This ticket is closed; reopen it to send messages."))
     _check_handler(user, ticket)
-    ticket.unread_count = 0
+    _read(ticket, changes)
 
 
 def send_message(user, ticket_id, body) -> tuple:
@@ -322,7 +322,7 @@ def send_message(user, ticket_id, body) -> tuple:
     ticket = visibility.get_visible_ticket(user, ticket_id, for_update=True)
     if not isinstance(body, str) or not body.strip():
         raise DomainError(_l("The message is empty."), status=422)
-    _ready_to_send(user, ticket, body)
+    _ready_to_send(user, ticket, body, changes)
     message = outbound.queue_message(ticket, body, changes=changes, user=user, signed=user.sign_messages)
     return message, changes
 
@@ -381,13 +381,21 @@ def mark_read(user, ticket_id) -> Changes:
     """The member opened the ticket: its unread count goes to zero and, when the connection's read
     receipts are on, the customer's messages are marked read on WhatsApp."""
     changes = Changes()
-    ticket = visibility.get_visible_ticket(user, ticket_id)
+    _read(visibility.get_visible_ticket(user, ticket_id), changes)
+    return changes
+
+
+def _read(ticket, changes: Changes) -> None:
+    """A member read the ticket: opened it, accepted it or answered in it. Nothing is left unread
+    and, when the connection's read receipts are on, WhatsApp is told (the customer's messages are
+    marked read on their phone). Accepting or answering without the conversation having been
+    opened first (a hidden browser tab, the API) is reading it too: the customer must not see the
+    messages just answered as unread."""
     if ticket.unread_count:
         ticket.unread_count = 0
         changes.ticket(ticket)
         if ticket.connection.read_receipts:
             changes.command(ticket.connection_id, {"op": "mark_read", "chat_id": ticket.contact.jid})
-    return changes
 
 
 def send_media(user, ticket_id, stored, caption: str = "") -> tuple:
@@ -397,7 +405,7 @@ def send_media(user, ticket_id, stored, caption: str = "") -> tuple:
     changes = Changes()
     ticket = visibility.get_visible_ticket(user, ticket_id, for_update=True)
     caption = caption if isinstance(caption, str) else ""
-    _ready_to_send(user, ticket, caption)
+    _ready_to_send(user, ticket, caption, changes)
     message = outbound.queue_message(ticket, caption, changes=changes, user=user, type=stored.kind,
                                      signed=user.sign_messages)
     message.media_path, message.media_mime, message.media_name = stored.path, stored.mime, stored.name

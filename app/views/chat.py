@@ -35,6 +35,13 @@ INLINE_MIME = {
 TABS = ("open", "pending", "closed", "all")
 
 
+def inline_type(mime: str | None) -> str | None:
+    """The type a file is shown in the page as (one of INLINE_MIME), or None for a download. The
+    type counts, not its parameters: WhatsApp gives voice notes as "audio/ogg; codecs=opus"."""
+    base = (mime or "").split(";")[0].strip().lower()
+    return base if base in INLINE_MIME else None
+
+
 # ---------------------------------------------------------------------------------------------
 # Serialisation (what the screen's script reads; every string in it is shown as text)
 # ---------------------------------------------------------------------------------------------
@@ -194,6 +201,10 @@ def chat_strings() -> dict:
         "accept_to_reply": _("Accept the ticket to reply."),
         "cannot_reply": _("You cannot reply to this ticket."),
         "closed_reply": _("This ticket is resolved. Reopen it to reply."),
+        # Where no button would help (the same texts as the refusals of app.services.tickets).
+        "group_staff_only": _("Only Admins and Supervisors may act on group conversations."),
+        "reopen_not_yours": _("Only Admins, Supervisors or the ticket's agent may reopen it."),
+        "handled_by_other": _("This ticket is being handled by another agent."),
     }
 
 
@@ -224,6 +235,7 @@ class ChatView(BaseView):
                 "send_ratings": settings.send_ratings,
                 "rating_required": settings.rating_required,
                 "external_rating": settings.external_rating,
+                "group_actions": settings.group_actions,
                 "timezone": settings.timezone,
             },
             "ratings": [{"id": r.id, "name": r.name} for r in
@@ -419,11 +431,11 @@ class ChatView(BaseView):
         path = safe_join(current_app.config["MEDIA_DIR"], message.media_path)
         if path is None or not Path(path).is_file():
             abort(404)
-        inline = message.media_mime in INLINE_MIME
+        inline = inline_type(message.media_mime)
         response = send_file(
             path,
-            mimetype=message.media_mime if inline else "application/octet-stream",
-            as_attachment=not inline,
+            mimetype=inline or "application/octet-stream",
+            as_attachment=inline is None,
             download_name=message.media_name or Path(path).name,
             max_age=3600,
         )

@@ -808,3 +808,124 @@ def test_the_transfer_dialog_lists_queues_and_agents_added_since_the_page_opened
     expect(ana.page.locator("#chat-transfer-queue option", has_text="Financeiro")).to_have_count(1)
     ana.page.select_option("#chat-transfer-queue", label="Financeiro")
     expect(ana.page.locator("#chat-transfer-user option")).to_have_text(["—", "Fábio"])
+
+
+def test_a_voice_note_plays_in_the_conversation(desk_live, agents, app):
+    """A customer's voice note ("audio/ogg; codecs=opus", as WhatsApp gives it) is a player in the
+    conversation (before: a file link to download, for the most common media in Brazil)."""
+    from pathlib import Path
+
+    folder = Path(app.config["MEDIA_DIR"], "inbound")
+    folder.mkdir(parents=True, exist_ok=True)
+    Path(folder, "nota-de-voz.ogg").write_bytes(b"OggS" + b"0" * 200)
+    ana = agents("ana@teste.com.br")
+    ana.tab("pending")
+    customer_writes(desk_live, desk_live.vendas, "", name="Cliente Áudio", type="audio",
+                    media={"path": "inbound/nota-de-voz.ogg", "mime": "audio/ogg; codecs=opus", "name": "audio.ogg"})
+    ana.row("Cliente Áudio").click()
+    ana.page.locator(".chat-msg.in audio").wait_for()
+    expect(ana.page.locator(".chat-msg.in .chat-file")).to_have_count(0)
+
+
+HIDDEN_TAB = """
+    let hidden = false;
+    Object.defineProperty(document, "hidden", {get: () => hidden, configurable: true});
+    Object.defineProperty(document, "visibilityState", {get: () => hidden ? "hidden" : "visible", configurable: true});
+    window.__setHidden = (value) => { hidden = value; document.dispatchEvent(new Event("visibilitychange")); };
+"""
+
+
+def test_coming_back_to_the_tab_reads_what_arrived_meanwhile(desk_live, agents, db):
+    """Ana's conversation with Maria is on screen but her browser tab is in the background when
+    Maria writes: the message waits unread. Back to the tab, it is read: the badge goes and, with
+    Confirmação de Leitura on, WhatsApp is told (before, it stayed unread until she clicked the
+    conversation again or answered)."""
+    from app.models import Ticket
+
+    desk = desk_live
+    desk.connection.read_receipts = True
+    db.session.commit()
+    ana = agents("ana@teste.com.br", HIDDEN_TAB)
+    ana.tab("pending")
+    customer_writes(desk, desk.vendas, "Oi", name="Maria Aba", phone="5511966662001")
+    ana.accept("Maria Aba")
+    desk.engine.commands(desk.connection)  # what opening and accepting told WhatsApp
+    ana.page.evaluate("window.__setHidden(true)")
+    customer_writes(desk, desk.vendas, "Ainda está aí?", name="Maria Aba", phone="5511966662001")
+    ana.page.locator(".chat-msg.in", has_text="Ainda está aí?").wait_for()
+    expect(ana.row("Maria Aba").locator(".chat-unread")).to_have_text("1")
+    db.session.expire_all()
+    assert db.session.query(Ticket).one().unread_count == 1
+    ana.page.evaluate("window.__setHidden(false)")
+    expect(ana.row("Maria Aba").locator(".chat-unread")).to_have_count(0)
+    db.session.expire_all()
+    assert db.session.query(Ticket).one().unread_count == 0
+    assert {"op": "mark_read", "chat_id": "5511966662001@c.us"} in desk.engine.commands(desk.connection)
+
+
+def test_a_list_menu_shows_the_agent_the_options_the_customer_got(desk_live, agents, db):
+    """Tipo Chatbot = list: the customer gets the greeting with a list of the queues (a WhatsApp
+    list message). The conversation shows the agent those options under the text, with the list's
+    button (before: only "Escolha o setor:" and, after a wrong answer, "Opção inválida. Por favor,
+    escolha uma das opções abaixo:" with nothing below)."""
+    from app.services.settings import get_settings
+
+    desk = desk_live
+    get_settings().chatbot_type = "list"
+    desk.connection.queues = [desk.vendas, desk.suporte]
+    desk.connection.greeting_message = "Olá! Escolha o setor:"
+    db.session.commit()
+    sara = agents("sara@teste.com.br")
+    sara.tab("pending")
+    desk.engine.deliver(desk.engine.message(desk.connection, phone="5511966663001", name="Lia Lista", body="Oi"))
+    desk.engine.deliver(desk.engine.message(desk.connection, phone="5511966663001", name="Lia Lista", body="hã?"))
+    sara.row("Lia Lista").click()
+    menus = sara.page.locator(".chat-msg.out")
+    expect(menus).to_have_count(2)
+    for index in (0, 1):
+        expect(menus.nth(index).locator(".chat-msg-options li")).to_have_text(["Vendas", "Suporte"])
+        expect(menus.nth(index).locator(".chat-msg-options")).to_contain_text("Opções")
+    expect(menus.nth(1)).to_contain_text("Opção inválida")
+
+
+def png(width, height):
+    """A real PNG of one colour (the page lays it out at its size once loaded)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    raw = b"".join(b"\x00" + b"\x2e\x7d\x32" * width for _ in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+AT_THE_END = """() => {
+    const s = document.getElementById('chat-messages');
+    const img = document.querySelector('.chat-msg.in img');
+    return img && img.complete && img.naturalHeight > 0 && s.scrollHeight - s.scrollTop - s.clientHeight < 5;
+}"""
+
+
+def test_a_conversation_ending_with_a_photo_opens_showing_it_whole(desk_live, agents, app):
+    """The customer's last message is a photo with a caption: opening the conversation shows it
+    whole, caption and time included (before, the view went to the end before the photo had
+    loaded and grown, so it stayed hidden under the composer)."""
+    from pathlib import Path
+
+    folder = Path(app.config["MEDIA_DIR"], "inbound")
+    folder.mkdir(parents=True, exist_ok=True)
+    Path(folder, "comprovante.png").write_bytes(png(240, 420))
+    desk = desk_live
+    for n in range(12):
+        customer_writes(desk, desk.vendas, f"Mensagem {n}", name="Cliente Foto", phone="5511966664001")
+    customer_writes(desk, desk.vendas, "segue o comprovante", name="Cliente Foto", phone="5511966664001",
+                    type="image", media={"path": "inbound/comprovante.png", "mime": "image/png", "name": "comprovante.png"})
+    ana = agents("ana@teste.com.br")
+    ana.tab("pending")
+    ana.row("Cliente Foto").wait_for()
+    expect(ana.row("Cliente Foto")).to_contain_text("segue o comprovante")
+    ana.row("Cliente Foto").click()
+    ana.page.wait_for_function(AT_THE_END, timeout=10000)
+    expect(ana.page.locator(".chat-msg.in", has_text="segue o comprovante")).to_be_in_viewport(ratio=1)

@@ -120,6 +120,34 @@ def test_actions_need_the_pages_csrf_token(desk, chat_client, db):
     assert db.session.get(Ticket, t.id).status == "pending"
 
 
+def test_the_pages_token_still_works_hours_after_the_page_opened(desk, chat_client, db, app):
+    """Agents keep Atendimentos open all day: a token the page got 8 hours ago still accepts and
+    sends (before, every action of a page open for more than an hour answered "A página expirou",
+    Flask-WTF's default 3600 s limit). The token stays tied to the login session."""
+    import time
+
+    from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+
+    class EightHoursAgo(TimestampSigner):
+        def get_timestamp(self):
+            return int(time.time()) - 8 * 3600
+
+    t = desk.ticket(desk.vendas)
+    ana = chat_client("ana@teste.com.br")
+    with ana.http.session_transaction() as session:
+        raw = session["csrf_token"]
+    old = URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token", signer=EightHoursAgo).dumps(raw)
+    headers = {"X-CSRFToken": old}
+    r = ana.post(f"/chat/api/tickets/{t.id}/accept", headers=headers)
+    assert r.status_code == 200, r.get_json()
+    r = ana.post(f"/chat/api/tickets/{t.id}/messages", json={"body": "Ainda estou aqui"}, headers=headers)
+    assert r.status_code == 201, r.get_json()
+    # Another session's token, however fresh, is still refused.
+    bruno = chat_client("bruno@teste.com.br")
+    r = ana.post(f"/chat/api/tickets/{t.id}/messages", json={"body": "x"}, headers={"X-CSRFToken": bruno.csrf})
+    assert r.status_code == 400 and "expirou" in r.get_json()["message"]
+
+
 def test_work_a_conversation_and_the_buttons_follow_the_rules(desk, chat_client, db):
     from app.services.settings import get_settings
 
@@ -234,6 +262,31 @@ def test_inbound_html_file_is_a_download_never_rendered(desk, chat_client, db, a
     assert r.status_code == 200 and r.mimetype == "application/octet-stream"
     assert r.headers["Content-Disposition"].startswith("attachment")
     assert "sandbox" in r.headers["Content-Security-Policy"]
+
+
+def test_a_voice_note_is_served_to_play_in_the_page(desk, chat_client, db, app):
+    """WhatsApp gives voice notes (and many audios) as "audio/ogg; codecs=opus": served as a
+    download of unknown type (before), the agent had to save the file and find a player for every
+    voice note; the type counts, not its parameters. An HTML file with parameters stays a download."""
+    from pathlib import Path
+
+    t = desk.ticket(desk.vendas)
+    folder = Path(app.config["MEDIA_DIR"], "inbound")
+    folder.mkdir(parents=True, exist_ok=True)
+    Path(folder, "ptt.ogg").write_bytes(b"OggS" + b"0" * 100)
+    Path(folder, "y.html").write_text("<script>alert(1)</script>")
+    voice = Message(ticket_id=t.id, connection_id=t.connection_id, type="audio", body="",
+                    media_path="inbound/ptt.ogg", media_mime="audio/ogg; codecs=opus", media_name="audio.ogg")
+    page = Message(ticket_id=t.id, connection_id=t.connection_id, type="document", body="",
+                   media_path="inbound/y.html", media_mime="text/html; charset=utf-8", media_name="fatura.html")
+    db.session.add_all([voice, page])
+    db.session.commit()
+    ana = chat_client("ana@teste.com.br")
+    r = ana.get(f"/chat/media/{voice.id}")
+    assert r.status_code == 200 and r.mimetype == "audio/ogg"
+    assert not r.headers.get("Content-Disposition", "").startswith("attachment")
+    r = ana.get(f"/chat/media/{page.id}")
+    assert r.mimetype == "application/octet-stream" and r.headers["Content-Disposition"].startswith("attachment")
 
 
 def test_quick_replies_shared_and_own_only(desk, chat_client, db):

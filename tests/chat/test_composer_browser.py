@@ -129,3 +129,103 @@ def test_a_dialog_never_acts_on_a_conversation_it_was_not_opened_for(desk_live, 
     db.session.expire_all()
     assert {t.contact.name: t.status for t in db.session.query(Ticket)} == {
         "Maria Dialogo": TicketStatus.OPEN, "João Dialogo": TicketStatus.OPEN}
+
+
+def test_a_draft_comes_back_when_the_page_loads_again(desk_live, agents, db):
+    """Ana is typing to Maria when a Supervisor gives her one more queue: the server drops her
+    sockets and her page loads again by itself. What she had typed is back in Maria's composer, and
+    in João's what she had typed for him (before, both were lost with the page). Sent, a draft is
+    gone for good: a reload leaves the composer empty."""
+    import requests
+
+    from tests.chat.test_socket import admin_token
+
+    desk = desk_live
+    customer_writes(desk, desk.vendas, "Qual o prazo?", name="João Rascunho")
+    customer_writes(desk, desk.vendas, "Preciso do boleto", name="Maria Rascunho")
+    ana = agents("ana@teste.com.br")
+    ana.tab("pending")
+    ana.accept("João Rascunho")
+    ana.page.fill("#chat-input", "João, entregamos em 3 dias")
+    ana.tab("pending")
+    ana.accept("Maria Rascunho")
+    ana.page.type("#chat-input", "Maria, seu boleto de R$ 350,00 😊")  # typed key by key, not sent
+    ana.page.evaluate("window.__same_page = true")
+    r = requests.put(f"{desk.url}/api/v1/team/{desk.ana.id}", json={"queues": [desk.vendas.id, desk.suporte.id]},
+                     headers=admin_token(desk.url), timeout=10)
+    assert r.status_code == 200, r.text
+    ana.page.wait_for_function("() => !window.__same_page", timeout=10000)
+    ana.connected()
+    expect(ana.page.locator("#chat-contact-name")).to_have_text("Maria Rascunho")
+    expect(ana.page.locator("#chat-input")).to_have_value("Maria, seu boleto de R$ 350,00 😊")
+    ana.row("João Rascunho").click()
+    expect(ana.page.locator("#chat-contact-name")).to_have_text("João Rascunho")
+    expect(ana.page.locator("#chat-input")).to_have_value("João, entregamos em 3 dias")
+    ana.page.press("#chat-input", "Enter")
+    ana.page.locator(".chat-msg.out", has_text="entregamos em 3 dias").wait_for()
+    ana.page.reload()
+    ana.connected()
+    expect(ana.page.locator("#chat-contact-name")).to_have_text("João Rascunho")
+    ana.page.locator("#chat-composer:not([hidden])").wait_for()
+    expect(ana.page.locator("#chat-input")).to_have_value("")
+
+
+def test_the_composer_note_points_only_at_a_button_the_screen_shows(desk_live, agents, db, factory):
+    """Where Ana may not write, the note under the conversation says why, and never tells her to
+    use a button she does not have (before: "Aceite o atendimento para responder." on a group
+    conversation she may not accept, with Ações em Grupo off, and "Reabra-o para responder." on a
+    colleague's resolved conversation, which only its agent or staff may reopen)."""
+    from app.services import tickets
+    from app.services.settings import get_settings
+    from app.workers.publish import publish
+
+    desk = desk_live
+    settings = get_settings()
+    settings.group_actions, settings.ignore_group_messages = False, False
+    db.session.commit()
+    carla = factory.member("user", queues=[desk.vendas], email="carla@teste.com.br", name="Carla")
+    desk.connection.queues = [desk.vendas]
+    db.session.commit()
+    desk.engine.deliver(desk.engine.group_message(desk.connection, group_name="Grupo Obra", name="Zé",
+                                                  body="Bom dia, grupo"))
+    colleague = desk.ticket(desk.vendas, name="Cliente da Carla")
+    desk.ticket(desk.vendas, name="Cliente da Ana")
+    for action in (tickets.accept, tickets.close):  # Carla's: accepted and resolved by her
+        changes = action(carla, colleague.id)
+        db.session.commit()
+        publish(changes)
+    ana = agents("ana@teste.com.br")
+    note = ana.page.locator("#chat-composer-closed")
+
+    ana.tab("pending")
+    ana.row("Grupo Obra").click()
+    expect(ana.page.locator("#chat-contact-name")).to_contain_text("Grupo Obra")
+    expect(note).to_have_text("Só Admins e Supervisores podem atuar em conversas de grupo.")
+    expect(ana.page.locator("[data-action=accept]")).to_be_hidden()
+
+    ana.row("Cliente da Ana").click()
+    expect(ana.page.locator("#chat-contact-name")).to_have_text("Cliente da Ana")
+    expect(ana.page.locator("[data-action=accept]")).to_be_visible()
+    expect(note).to_have_text("Aceite o atendimento para responder.")
+
+    ana.tab("closed")
+    ana.row("Cliente da Carla").click()
+    expect(ana.page.locator("#chat-contact-name")).to_have_text("Cliente da Carla")
+    expect(note).to_have_text("Só Admins, Supervisores ou o atendente do ticket podem reabri-lo.")
+    expect(ana.page.locator("[data-action=reopen]")).to_be_hidden()
+
+    ana.tab("pending")  # on her screen, waiting, when Carla accepts it: the screen follows
+    disputed = desk.ticket(desk.vendas, name="Cliente Disputado")
+    ana.row("Cliente Disputado").click()
+    expect(note).to_have_text("Aceite o atendimento para responder.")
+    changes = tickets.accept(carla, disputed.id)
+    db.session.commit()
+    publish(changes)
+    expect(ana.page.locator("[data-action=accept]")).to_be_hidden()
+    expect(note).to_have_text("Este ticket está sendo atendido por outro atendente.")
+
+    # her own, resolved: Reabrir is there, and the note says so
+    ana.accept("Cliente da Ana")
+    ana.page.click("[data-action=close]")
+    expect(ana.page.locator("[data-action=reopen]")).to_be_visible()
+    expect(note).to_have_text("Este atendimento foi resolvido. Reabra-o para responder.")

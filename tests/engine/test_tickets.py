@@ -36,6 +36,41 @@ def test_accept_opens_with_the_agent_and_clears_unread(engine, world):
     assert (t.status, t.user_id, t.unread_count) == (TicketStatus.OPEN, world.ana.id, 0)
 
 
+def test_accepting_or_answering_marks_the_customers_messages_read_on_whatsapp(engine, world):
+    """Confirmação de Leitura on: a member who accepts or answers a ticket with unread messages has
+    read them, and WhatsApp is told (mark_read), as when she opens the conversation. Before, both
+    set the count to zero silently: answered from a hidden browser tab or through the API, the
+    customer's messages stayed unread on their phone, and with the count at zero opening the
+    conversation afterwards told WhatsApp nothing either. Nothing unread: nothing to tell. Off: never."""
+    world.c.read_receipts = True
+    commit(engine)
+    chat = {"op": "mark_read", "chat_id": world.ticket.contact.jid}
+
+    def told(changes):
+        return [command for _, command in changes.commands if command["op"] == "mark_read"]
+
+    assert engine.tickets()[0].unread_count == 1
+    changes = tickets.accept(world.ana, world.ticket.id)
+    assert told(changes) == [chat]
+    commit(engine)
+    engine.deliver(engine.message(world.c, name="Maria", body="Ainda está aí?"))
+    assert engine.tickets()[0].unread_count == 1
+    _, changes = tickets.send_message(world.ana, world.ticket.id, "Estou sim!")
+    assert told(changes) == [chat]
+    commit(engine)
+    assert engine.tickets()[0].unread_count == 0
+    _, changes = tickets.send_message(world.ana, world.ticket.id, "Posso ajudar em algo mais?")
+    assert told(changes) == []
+    commit(engine)
+    world.c.read_receipts = False
+    commit(engine)
+    engine.deliver(engine.message(world.c, name="Maria", body="Sim, mais uma coisa"))
+    _, changes = tickets.send_message(world.ana, world.ticket.id, "Diga!")
+    assert told(changes) == []
+    commit(engine)
+    assert engine.tickets()[0].unread_count == 0
+
+
 def test_accept_twice_is_refused_with_a_clear_message(engine, world):
     tickets.accept(world.ana, world.ticket.id)
     commit(engine)

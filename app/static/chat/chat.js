@@ -275,20 +275,35 @@
       "data-status": message.status }, el("i", { "class": icons[message.status] || "" }));
   }
 
+  // A photo or video grows the conversation when it has loaded, after the view went to its end:
+  // a member who was at the end (the latest message in view) stays there; one who had scrolled up
+  // to read is left where she is.
+  var atEnd = true;
+  function keepAtEnd() {
+    var scroller = $("chat-messages");
+    if (atEnd) scroller.scrollTop = scroller.scrollHeight;
+  }
+
   function mediaNode(message) {
     if (!message.media) return null;
-    var mime = message.media.mime || "";
+    // The type, not its parameters: WhatsApp's voice notes are "audio/ogg; codecs=opus".
+    var mime = (message.media.mime || "").split(";")[0].trim().toLowerCase();
     var media = {
       url: "/chat/media/" + message.id,
       name: message.media.name || "",
       kind: boot.inline.indexOf(mime) >= 0 ? mime.split("/")[0] : "file"
     };
     if (media.kind === "image") {
-      return el("a", { href: media.url, target: "_blank", rel: "noopener" },
-        el("img", { src: media.url, alt: media.name || T.attachment, loading: "lazy" }));
+      var img = el("img", { src: media.url, alt: media.name || T.attachment, loading: "lazy" });
+      img.addEventListener("load", keepAtEnd);
+      return el("a", { href: media.url, target: "_blank", rel: "noopener" }, img);
     }
     if (media.kind === "audio") return el("audio", { src: media.url, controls: "", preload: "none" });
-    if (media.kind === "video") return el("video", { src: media.url, controls: "", preload: "metadata" });
+    if (media.kind === "video") {
+      var video = el("video", { src: media.url, controls: "", preload: "metadata" });
+      video.addEventListener("loadedmetadata", keepAtEnd);
+      return video;
+    }
     return el("a", { "class": "chat-file", href: media.url, download: media.name || "" },
       el("i", { "class": "fa fa-file" }), " ", media.name || T.download);
   }
@@ -316,6 +331,22 @@
     return new Date(message.sent_at || message.created_at);
   }
 
+  // A list message (the chatbot menu with Tipo Chatbot = list): the customer got the text with a
+  // button that opens these options; the agent sees them under the text, as the customer can.
+  function listOptions(message) {
+    var extra = message.extra;
+    if (message.type !== "list" || !extra || !Array.isArray(extra.sections)) return null;
+    var list = el("ul");
+    extra.sections.forEach(function (section) {
+      (section && Array.isArray(section.rows) ? section.rows : []).forEach(function (row) {
+        if (row && row.title) list.appendChild(el("li", { text: String(row.title) }));
+      });
+    });
+    return el("div", { "class": "chat-msg-options" },
+      el("div", { "class": "chat-msg-options-button" }, el("i", { "class": "fa fa-list-ul" }), " " + (extra.button_text || "")),
+      list);
+  }
+
   function renderMessage(message) {
     if (message.type === "system" || message.type === "call") {
       var text = message.type === "call" && !message.body ? T.missed_call : message.body;
@@ -328,6 +359,7 @@
         ? el("div", { "class": "chat-msg-sender", text: message.sender_name }) : null,
       mediaNode(message),
       message.body ? linkified(el("div", { "class": "chat-msg-body" }), message.body) : null,
+      listOptions(message),
       meta);
     if (message.status === "failed") {
       if (message.error) node.appendChild(el("div", { "class": "chat-msg-error", text: message.error }));
@@ -391,6 +423,7 @@
       renderConversation();
       var scroller = $("chat-messages");
       scroller.scrollTop = scroller.scrollHeight;
+      atEnd = true;
     });
   }
 
@@ -422,11 +455,33 @@
 
   // The composer belongs to one conversation: what was typed for one customer is kept for that
   // conversation (as WhatsApp keeps drafts per chat) and never shown in another one's composer.
+  // Drafts also outlive the page: kept in this tab's sessionStorage (per member), they come back
+  // when the page loads again (the server reloads it when the member's queues or profile change;
+  // F5), in the conversation they were typed for.
+  var draftsKey = "conecta-drafts:" + me.id;
+
+  function saveDrafts() {
+    try { sessionStorage.setItem(draftsKey, JSON.stringify(Array.from(state.drafts.entries()))); }
+    catch (e) { /* storage full or disabled: drafts live as long as the page */ }
+  }
+
+  function loadDrafts() {
+    try {
+      (JSON.parse(sessionStorage.getItem(draftsKey)) || []).forEach(function (pair) {
+        if (Array.isArray(pair) && typeof pair[1] === "string" && pair[1]) state.drafts.set(Number(pair[0]), pair[1]);
+      });
+    } catch (e) { /* nothing kept */ }
+  }
+
+  function setDraft(ticketId, text) {
+    if (text) state.drafts.set(ticketId, text);
+    else state.drafts.delete(ticketId);
+    saveDrafts();
+  }
+
   function keepDraft() {
     if (!state.current) return;
-    var text = $("chat-input").value;
-    if (text) state.drafts.set(state.current.id, text);
-    else state.drafts.delete(state.current.id);
+    setDraft(state.current.id, $("chat-input").value);
   }
 
   function restoreDraft(ticketId) {
@@ -466,11 +521,23 @@
     if (canSend) autoGrow();
     var closedNote = $("chat-composer-closed");
     closedNote.hidden = canSend;
-    closedNote.textContent = canSend ? "" : row.status === "pending" ? T.accept_to_reply
-      : row.status === "closed" ? T.closed_reply : T.cannot_reply;
+    closedNote.textContent = canSend ? "" : composerNote(row, actions);
     document.querySelectorAll(".chat-ticket.current").forEach(function (n) { n.classList.remove("current"); });
     var item = $("chat-tickets").querySelector('[data-id="' + row.id + '"]');
     if (item) item.classList.add("current");
+  }
+
+  // Why the member cannot write here, pointing only at a button the screen shows: "Aceite" when
+  // Aceitar is there, "Reabra" when Reabrir is; else who may act (a group with Ações em Grupo off,
+  // another agent's conversation).
+  function composerNote(row, actions) {
+    var may = function (action) { return actions.indexOf(action) >= 0; };
+    if (row.status === "pending" && may("accept")) return T.accept_to_reply;
+    if (row.status === "closed" && may("reopen")) return T.closed_reply;
+    if (row.is_group && !me.staff && (row.status === "pending" || !boot.settings.group_actions)) return T.group_staff_only;
+    if (row.status === "closed") return T.reopen_not_yours;
+    if (row.status === "open" && row.user && row.user.id !== me.id) return T.handled_by_other;
+    return T.cannot_reply;
   }
 
   function closeConversation(message) {
@@ -527,7 +594,7 @@
     $("chat-send").disabled = true;
     // Cleared now, not when the server answers: the agent may already be typing the next message.
     input.value = "";
-    state.drafts.delete(ticketId);
+    setDraft(ticketId, "");
     autoGrow();
     api("/chat/api/tickets/" + ticketId + "/messages", { method: "POST", json: { body: body } })
       .then(function (data) {
@@ -556,7 +623,7 @@
     var ticketId = state.current.id;
     form.append("body", caption);
     $("chat-input").value = "";
-    state.drafts.delete(ticketId);
+    setDraft(ticketId, "");
     api("/chat/api/tickets/" + ticketId + "/messages", { method: "POST", form: form })
       .then(function (data) {
         showError($("chat-error"), "");
@@ -570,11 +637,11 @@
   function giveBack(ticketId, text, error) {
     if (state.current && state.current.id === ticketId) {
       var input = $("chat-input");
-      if (!input.value) { input.value = text; autoGrow(); }
+      if (!input.value) { input.value = text; autoGrow(); keepDraft(); }
       showError($("chat-error"), error.message);
       return;
     }
-    if (text && !state.drafts.get(ticketId)) state.drafts.set(ticketId, text);
+    if (text && !state.drafts.get(ticketId)) setDraft(ticketId, text);
     banner(error.message, true);
   }
 
@@ -642,6 +709,7 @@
     input.value = quick.message;
     $("chat-quick").hidden = true;
     autoGrow();
+    keepDraft();
     input.focus();
   }
 
@@ -668,6 +736,7 @@
     var start = input.selectionStart, end = input.selectionEnd;
     input.value = input.value.slice(0, start) + text + input.value.slice(end);
     input.selectionStart = input.selectionEnd = start + text.length;
+    keepDraft();
     input.focus();
   }
 
@@ -925,6 +994,14 @@
     }
   });
 
+  // Back to a tab that was in the background: the conversation on screen is read now (what came
+  // meanwhile was not marked read, the member was elsewhere): unread to zero and, with Confirmação
+  // de Leitura on, the customer's messages read on WhatsApp.
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden || !state.current || !state.current.unread_count) return;
+    socket.emit("open_ticket", { id: state.current.id });
+  });
+
   // The member turned "Assinar" on or off on another screen of theirs (room user:<id> only).
   socket.on("signature", function (payload) {
     if (payload && typeof payload.on === "boolean") $("chat-sign").checked = payload.on;
@@ -1026,10 +1103,14 @@
     loadList(true).then(function () { loadingMore = false; });
   });
   $("chat-older").addEventListener("click", loadOlder);
+  $("chat-messages").addEventListener("scroll", function () {
+    var scroller = $("chat-messages");
+    atEnd = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
+  });
   $("chat-back").addEventListener("click", function () { closeConversation(); });
   $("chat-composer").addEventListener("submit", sendText);
   $("chat-input").addEventListener("keydown", onComposerKey);
-  $("chat-input").addEventListener("input", function () { autoGrow(); renderQuick(); });
+  $("chat-input").addEventListener("input", function () { autoGrow(); renderQuick(); keepDraft(); });
   $("chat-input").addEventListener("blur", function () { $("chat-quick").hidden = true; });
   $("chat-file").addEventListener("change", sendFile);
   $("chat-sign").addEventListener("change", setSignature);
@@ -1059,6 +1140,7 @@
   });
 
   setupNotifyButton();
+  loadDrafts();
   loadList(false);
   var wanted = new URLSearchParams(location.search).get("ticket");
   if (wanted && /^\d+$/.test(wanted)) openTicket(Number(wanted));
