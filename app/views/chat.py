@@ -184,6 +184,7 @@ def chat_strings() -> dict:
         "retry": _("Try again"),
         "download": _("Download"),
         "missed_call": _("Missed call"),
+        "location": _("Location (open the map)"),
         "error": _("Something went wrong. Try again."),
         "network_error": _("No connection to the server. Trying again..."),
         "reconnected": _("Connection restored."),

@@ -929,3 +929,17 @@ def test_a_conversation_ending_with_a_photo_opens_showing_it_whole(desk_live, ag
     ana.row("Cliente Foto").click()
     ana.page.wait_for_function(AT_THE_END, timeout=10000)
     expect(ana.page.locator(".chat-msg.in", has_text="segue o comprovante")).to_be_in_viewport(ratio=1)
+
+
+def test_a_shared_location_opens_on_a_map(desk_live, agents):
+    """A customer shares their location (WhatsApp gives latitude and longitude): the conversation
+    shows a link that opens it on a map, with the coordinates (before: "-23.5613,-46.6565" as a
+    plain text the agent had to copy into a map herself)."""
+    ana = agents("ana@teste.com.br")
+    ana.tab("pending")
+    customer_writes(desk_live, desk_live.vendas, "-23.5613,-46.6565", name="Cliente Entrega", type="location")
+    ana.row("Cliente Entrega").click()
+    link = ana.page.locator(".chat-msg.in a", has_text="Localização (abrir o mapa)")
+    expect(link).to_have_attribute("href", "https://www.google.com/maps/search/?api=1&query=-23.5613%2C-46.6565")
+    expect(link).to_have_attribute("target", "_blank")
+    expect(ana.page.locator(".chat-msg.in")).to_contain_text("-23.5613,-46.6565")

@@ -347,6 +347,19 @@
       list);
   }
 
+  // A location the customer shared (WhatsApp sends "latitude,longitude"): a link that opens it on
+  // a map, as the phone shows it, with the coordinates.
+  var COORDINATES = /^\s*(-?\d{1,2}(?:\.\d+)?)\s*,\s*(-?\d{1,3}(?:\.\d+)?)\s*$/;
+  function locationLink(message) {
+    var found = message.type === "location" && COORDINATES.exec(message.body || "");
+    if (!found) return null;
+    var where = found[1] + "," + found[2];
+    return el("div", { "class": "chat-msg-body" },
+      el("a", { href: "https://www.google.com/maps/search/?api=1&query=" + encodeURIComponent(where),
+                target: "_blank", rel: "noopener noreferrer" }, "📍 " + T.location),
+      el("div", { "class": "chat-muted", text: where }));
+  }
+
   function renderMessage(message) {
     if (message.type === "system" || message.type === "call") {
       var text = message.type === "call" && !message.body ? T.missed_call : message.body;
@@ -358,7 +371,8 @@
       message.sender_name && (message.from_me || state.current && state.current.is_group)
         ? el("div", { "class": "chat-msg-sender", text: message.sender_name }) : null,
       mediaNode(message),
-      message.body ? linkified(el("div", { "class": "chat-msg-body" }), message.body) : null,
+      locationLink(message) ||
+        (message.body ? linkified(el("div", { "class": "chat-msg-body" }), message.body) : null),
       listOptions(message),
       meta);
     if (message.status === "failed") {
