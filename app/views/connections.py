@@ -210,7 +210,9 @@ class QrStateSchema(Schema):
 
 
 class ConnectionApi(ServiceModelApi):
-    label_columns = {k: v for k, v in ConnectionView.label_columns.items() if k != "id"}
+    # "enabled" too: FAB would label it in English ("Enabled").
+    label_columns = dict({k: v for k, v in ConnectionView.label_columns.items() if k != "id"},
+                         enabled=_l("Session on"))
     resource_name = "connection"
     datamodel = AlphabeticalInterface(Connection)
     service = connections

@@ -211,7 +211,8 @@ class MemberSchema(Schema):
 
 
 class TeamApi(ServiceModelApi):
-    label_columns = TeamView.label_columns
+    # The list's own columns too (FAB would label them in English: "Active", "Default Connection Id").
+    label_columns = dict(TeamView.label_columns, active=_l("Active"), default_connection_id=_l("Default connection"))
     resource_name = "team"
     datamodel = AlphabeticalInterface(Member)
     service = MemberWrites

@@ -45,3 +45,14 @@ def test_list_filter_says_contem_in_the_singular(admin):
     page = admin.get("/team/list/").get_data(as_text=True)  # the filters go to the page as JSON
     assert '"Cont\\u00e9m"' in page and '"N\\u00e3o cont\\u00e9m"' in page
     assert "Cont\\u00eam" not in page
+
+
+def test_api_lists_label_their_columns_in_portuguese(app, client):
+    """GET /api/v1/team/ labelled two of its columns in English ("Active", "Default Connection Id"),
+    GET /api/v1/connection/ one ("Enabled")."""
+    from tests.conftest import api_login
+
+    api = api_login(client, ADMIN_EMAIL)
+    team = api.get("/api/v1/team/").get_json()["label_columns"]
+    assert team["active"] == "Ativo" and team["default_connection_id"] == "Conexão Padrão"
+    assert api.get("/api/v1/connection/").get_json()["label_columns"]["enabled"] == "Sessão ligada"
