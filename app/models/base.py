@@ -56,6 +56,15 @@ def _compile_folded(element, compiler, **kw):
     return "%s(%s)" % (FOLD_FUNCTION, compiler.process(element.clauses, **kw))
 
 
+def alphabetical(column, direction=None) -> tuple:
+    """ORDER BY terms that sort `column` as a Brazilian reads a list: without case or accents
+    ("Álvaro", "Ana", "bruno", "Érica", "Zé"), then as typed. The databases compare code points
+    (PostgreSQL with C.UTF-8, SQLite BINARY), which put every lower-case or accented initial after
+    "Z". `direction` (sqlalchemy asc/desc) applies to both terms."""
+    terms = (folded(column), column)
+    return tuple(direction(t) for t in terms) if direction else terms
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_functions(dbapi_connection, _record):
     if isinstance(dbapi_connection, sqlite3.Connection):

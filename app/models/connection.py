@@ -50,7 +50,7 @@ class Connection(Model):
     enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     status_changed_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
     queues: Mapped[List["Queue"]] = relationship(  # noqa: F821
-        secondary=connection_queue, order_by="(Queue.bot_order, Queue.name)"
+        secondary=connection_queue, order_by=lambda: _queue_order()
     )
 
     def __repr__(self):
@@ -58,3 +58,9 @@ class Connection(Model):
 
 
 unique_folded(Connection.name, "uq_connection_name_folded")
+
+
+def _queue_order():
+    from app.models.queue import queue_order
+
+    return queue_order()

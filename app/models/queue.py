@@ -5,7 +5,7 @@ from flask_appbuilder import Model
 from sqlalchemy import ForeignKey, Integer, String, Text, Time, UniqueConstraint, CheckConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.models.base import unique_folded
+from app.models.base import alphabetical, unique_folded
 
 
 class Queue(Model):
@@ -27,6 +27,12 @@ class Queue(Model):
 
 
 unique_folded(Queue.name, "uq_queue_name_folded")
+
+
+def queue_order() -> tuple:
+    """ORDER BY of every list of queues and of the bot menu: bot order, then the name
+    alphabetically (case and accents aside, app.models.base.alphabetical), then the id."""
+    return (Queue.bot_order, *alphabetical(Queue.name), Queue.id)
 
 
 class BusinessHours(Model):

@@ -28,7 +28,7 @@ class Member(User):
     )
     default_connection = relationship("Connection", foreign_keys=[default_connection_id])
     queues: Mapped[List["Queue"]] = relationship(  # noqa: F821
-        secondary=member_queue, order_by="(Queue.bot_order, Queue.name)"
+        secondary=member_queue, order_by=lambda: _queue_order()
     )
     # The chat composer's "Assinar" switch: the member's messages to customers go out signed with
     # their name (app.services.outbound). Off until the member turns it on (the guide: "quando
@@ -60,3 +60,9 @@ class Member(User):
 
     def __repr__(self):
         return self.name or self.email
+
+
+def _queue_order():
+    from app.models.queue import queue_order
+
+    return queue_order()

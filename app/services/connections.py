@@ -7,7 +7,8 @@ unset (make another one the default instead), and it cannot be deleted while oth
 exist: deleting it is refused with a message asking to choose the new default first (an explicit
 choice by the admin rather than a silent promotion). A partial unique index backs the "at most
 one" half under concurrent writes. A connection that has tickets is never deleted (that would
-erase its conversations); it can be logged out instead.
+erase its conversations); it can be logged out instead. A connection whose WhatsApp session is on
+is not deleted either: it is disconnected first (which unlinks the phone and wipes the profile).
 """
 import logging
 import re
@@ -118,6 +119,13 @@ def delete(connection_id) -> None:
     if connection.is_default and db.session.query(Connection.id).filter(Connection.id != connection.id).first():
         raise inputs.invalid(_("This is the default connection: make another connection the default "
                                "before deleting it."))
+    if connection.enabled or connection.status not in (ConnectionStatus.DISCONNECTED, ConnectionStatus.TIMEOUT):
+        # Its WhatsApp session is on (or starting): deleted as it is, the phone would stay linked to
+        # a device nobody sees, and the logged-in browser profile would stay on disk, where a new
+        # connection given the same id (SQLite reuses the highest id) would find it and come up
+        # connected to the old number without a scan. Disconnecting unlinks and wipes it.
+        raise inputs.invalid(_("This connection is connected to WhatsApp (or connecting): disconnect it "
+                               "(QR code > Disconnect) before deleting it."))
     from app.models import Ticket
 
     # Tickets and messages belong to their connection: deleting it would erase conversations.

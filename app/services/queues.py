@@ -14,6 +14,7 @@ from sqlalchemy import func
 from sqlalchemy.orm import selectinload
 
 from app.models import BusinessHours, Queue, db
+from app.models.queue import queue_order
 from app.services import inputs
 
 FIELDS = ("name", "bot_order", "color", "greeting_message", "out_of_hours_message", "hours")
@@ -37,7 +38,27 @@ _WEEK = 7 * _DAY
 
 def ordered():
     """Queues as lists and the bot menu show them: by bot order, then name."""
-    return db.session.query(Queue).order_by(Queue.bot_order, Queue.name)
+    return db.session.query(Queue).order_by(*queue_order())
+
+
+# Colours offered to a new queue, in turn: distinct at a glance on the ticket list (Material 600/800).
+PALETTE = ("#1E88E5", "#43A047", "#E53935", "#FB8C00", "#8E24AA", "#00897B", "#FDD835", "#6D4C41",
+           "#3949AB", "#D81B60", "#546E7A", "#7CB342", "#00ACC1", "#F4511E", "#5E35B1", "#C0CA33")
+
+
+def suggested_color() -> str:
+    """A colour no queue uses yet, for the add form (colours are unique: offering the same one
+    every time made the second queue saved as offered fail "A cor ... já é usada")."""
+    used = {c.upper() for (c,) in db.session.query(Queue.color)}
+    for color in PALETTE:
+        if color not in used:
+            return color
+    n = len(used)
+    while True:  # every colour of the palette taken: walk the RGB cube until one is free
+        n += 1
+        color = "#%06X" % (n * 0x9E3779 % 0x1000000)
+        if color not in used:
+            return color
 
 
 def get(queue_id) -> Queue:
@@ -204,8 +225,18 @@ def hours_from_day_texts(texts: list[str]) -> list[dict]:
             if len(pieces) != 2:
                 raise inputs.invalid(_("%(day)s: write each interval as start-end, e.g. 08:00-12:00.",
                                        day=WEEKDAYS[weekday]))
-            result.append({"weekday": weekday, "start": pieces[0], "end": pieces[1]})
+            result.append({"weekday": weekday, "start": _form_time(pieces[0]), "end": _form_time(pieces[1])})
     return result
+
+
+_HOURS_ONLY = re.compile(r"(\d{1,2})\s*(?:h\s*(\d{2})?|hs)?", re.IGNORECASE | re.ASCII)
+
+
+def _form_time(text: str) -> str:
+    """A time as Brazilians also write it on the form: "8h", "8h30", "08h00", "18hs" or a bare "8"
+    become "08:00", "08:30"...; anything else is left for parse_time to accept or explain."""
+    m = _HOURS_ONLY.fullmatch(text.strip())
+    return f"{int(m.group(1)):02d}:{m.group(2) or '00'}" if m else text
 
 
 def day_texts(queue_or_hours) -> list[str]:

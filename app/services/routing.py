@@ -263,6 +263,22 @@ def start_conversation(ticket, settings, changes, now):
 
 
 def handle_menu_reply(ticket, payload, settings, changes, now):
+    queues = list(ticket.connection.queues)
+    if len(queues) <= 1:
+        # An admin left the connection with one queue or none while this customer was in the menu:
+        # no menu to answer any more (it kept answering "Opção inválida" over an empty list). As a
+        # new conversation would now: the only queue (its hours and greeting), or no queue.
+        ticket.awaiting_menu = False
+        if not queues:
+            changes.ticket(ticket)
+            return
+        ticket.queue = queues[0]
+        ticket.queue_id = queues[0].id
+        changes.ticket(ticket)
+        if check_hours(ticket, queues[0], settings, changes, now):
+            return
+        chatbot.send_queue_greeting(ticket, queues[0], settings, changes)
+        return
     queue = chatbot.chosen_queue(ticket, payload)
     if queue is None:
         chatbot.send_menu(ticket, settings, changes, repeat=True)

@@ -21,6 +21,8 @@ from werkzeug.security import safe_join
 from wtforms.validators import ValidationError
 
 from app.models import Connection, Member, Message, Queue, RatingTemplate, Ticket, TicketStatus, db, utcnow
+from app.models.base import alphabetical, fold_text
+from app.models.queue import queue_order
 from app.services import DomainError, search
 from app.services.presenters import iso
 
@@ -224,7 +226,7 @@ class ChatView(BaseView):
         settings = get_settings()
         user = me()
         staff = user.sees_all_tickets
-        queues = db.session.scalars(select(Queue).order_by(Queue.bot_order, Queue.name)).all()
+        queues = db.session.scalars(select(Queue).order_by(*queue_order())).all()
         filter_queues = queues if staff else list(user.queues)
         boot = {
             "user": {"id": user.id, "name": user.name, "staff": staff,
@@ -240,7 +242,7 @@ class ChatView(BaseView):
                 "timezone": settings.timezone,
             },
             "ratings": [{"id": r.id, "name": r.name} for r in
-                        db.session.scalars(select(RatingTemplate).order_by(RatingTemplate.name))],
+                        db.session.scalars(select(RatingTemplate).order_by(*alphabetical(RatingTemplate.name)))],
             "default_rating": settings.default_rating_template_id,
             "max_body": self.max_body(),
             "max_upload": self.max_upload(),
@@ -524,7 +526,7 @@ class ChatView(BaseView):
     @expose("/api/transfer-targets")
     @has_access_api
     def transfer_targets(self):
-        queues = db.session.scalars(select(Queue).order_by(Queue.bot_order, Queue.name)).all()
+        queues = db.session.scalars(select(Queue).order_by(*queue_order())).all()
         members = db.session.scalars(
             select(Member).where(Member.active.is_(True)).options(selectinload(Member.queues))
         ).all()
@@ -532,7 +534,7 @@ class ChatView(BaseView):
             "queues": [{"id": q.id, "name": q.name, "color": q.color} for q in queues],
             "users": sorted(
                 ({"id": m.id, "name": m.name or m.email, "queue_ids": [q.id for q in m.queues]} for m in members),
-                key=lambda m: m["name"].lower(),
+                key=lambda m: (fold_text(m["name"]), m["name"]),
             ),
         })
 

@@ -8,7 +8,6 @@ from flask_appbuilder.api import expose as expose_api, protect, safe
 from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget, Select2ManyWidget, Select2Widget
 from flask_appbuilder.fields import QuerySelectMultipleField
 from flask_appbuilder.forms import DynamicForm
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _, lazy_gettext as _l
 from markupsafe import Markup
@@ -18,7 +17,8 @@ from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from app.models import Connection
 from app.models.connection import ConnectionStatus
 from app.services import DomainError, connections, queues
-from app.views.admin_base import ServiceModelApi, ServiceModelView, csrf_ok, install_csrf_token, schemas
+from app.views.admin_base import (AlphabeticalInterface, ServiceModelApi, ServiceModelView, csrf_ok, install_csrf_token,
+                                  schemas)
 
 STATUS_LABELS = {
     ConnectionStatus.DISCONNECTED: _l("Disconnected"),
@@ -80,13 +80,17 @@ class ConnectionForm(DynamicForm):
         widget=Select2ManyWidget(),
         description=_l("Initial queue(s) of new conversations. More than one: the chatbot menu asks the "
                        "customer to choose."))
-    greeting_message = TextAreaField(_l("Greeting message"), widget=BS3TextAreaFieldWidget())
-    completion_message = TextAreaField(_l("Completion message"), widget=BS3TextAreaFieldWidget())
-    out_of_hours_message = TextAreaField(_l("Out-of-hours message"), widget=BS3TextAreaFieldWidget())
+    greeting_message = TextAreaField(_l("Greeting message"), widget=BS3TextAreaFieldWidget(), description=_l(
+        "Sent when a customer starts a new conversation, before the queue menu (with a single queue, that "
+        "queue's greeting is sent when it has one). You may use {{nome}}, {{saudacao}} and {{protocolo}}."))
+    completion_message = TextAreaField(_l("Completion message"), widget=BS3TextAreaFieldWidget(), description=_l(
+        "Sent when an agent resolves a ticket, unless the operator farewell message is on in the options."))
+    out_of_hours_message = TextAreaField(_l("Out-of-hours message"), widget=BS3TextAreaFieldWidget(), description=_l(
+        "Sent outside business hours when the queue has no out-of-hours message of its own."))
 
 
 class ConnectionView(ServiceModelView):
-    datamodel = SQLAInterface(Connection)
+    datamodel = AlphabeticalInterface(Connection)
     service = connections
     route_base = "/connections"
     list_title = _l("Connections")
@@ -206,9 +210,11 @@ class QrStateSchema(Schema):
 
 
 class ConnectionApi(ServiceModelApi):
-    label_columns = {k: v for k, v in ConnectionView.label_columns.items() if k != "id"}
+    # "enabled" too: FAB would label it in English ("Enabled").
+    label_columns = dict({k: v for k, v in ConnectionView.label_columns.items() if k != "id"},
+                         enabled=_l("Session on"))
     resource_name = "connection"
-    datamodel = SQLAInterface(Connection)
+    datamodel = AlphabeticalInterface(Connection)
     service = connections
     allow_browser_login = True
     list_columns = show_columns = ["id", "name", "channel", "is_default", "read_receipts", "queues",

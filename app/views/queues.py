@@ -1,19 +1,20 @@
 """Filas & Chatbot: the admin screen and /api/v1/queue/."""
 from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget
 from flask_appbuilder.forms import DynamicForm
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext as _, lazy_gettext as _l
 from markupsafe import Markup
 from marshmallow import Schema, fields
 from sqlalchemy import asc, desc
-from wtforms import StringField, TextAreaField
+from wtforms import StringField, TextAreaField, widgets
 
 from app.models import Queue
+from app.models.base import alphabetical
 from app.services import queues
-from app.views.admin_base import ServiceModelApi, ServiceModelView, install_csrf_token, schemas
+from app.views.admin_base import AlphabeticalInterface, ServiceModelApi, ServiceModelView, install_csrf_token, schemas
 
 DAY_FIELDS = ("hours_mon", "hours_tue", "hours_wed", "hours_thu", "hours_fri", "hours_sat", "hours_sun")
-_HOURS_HELP = _l("Opening hours, e.g. 08:00-12:00, 13:00-18:00. Empty: closed all day.")
+_HOURS_HELP = _l("Opening hours, e.g. 08:00-12:00, 13:00-18:00. Empty: closed all day (with every day empty, "
+                 "the queue is always open).")
 
 
 def _swatch(color):
@@ -41,20 +42,29 @@ class ColorInput(BS3TextFieldWidget):
         return super().__call__(field, **kwargs)
 
 
-class QueueInterface(SQLAInterface):
+class QueueInterface(AlphabeticalInterface):
     """Sorting by bot order breaks ties by name (the chatbot menu's order); FAB sorts by one column."""
 
     def apply_order_by(self, query, order_column, order_direction, *args, **kwargs):
         if order_column == "bot_order":
             direction = asc if order_direction == "asc" else desc
-            return query.order_by(direction(Queue.bot_order), direction(Queue.name), direction(Queue.id))
+            return query.order_by(direction(Queue.bot_order), *alphabetical(Queue.name, direction), direction(Queue.id))
         return super().apply_order_by(query, order_column, order_direction, *args, **kwargs)
+
+
+class DayHoursInput(BS3TextFieldWidget):
+    """A weekday's hours box whose placeholder says what an empty day means, "Fechado" (FAB's text
+    widget always wrote the label there, "Segunda-feira" in the Segunda-feira box)."""
+
+    def __call__(self, field, **kwargs):
+        kwargs["class"] = "form-control"
+        kwargs["placeholder"] = str(_l("Closed"))
+        return widgets.TextInput.__call__(self, field, **kwargs)
 
 
 def _day_field(weekday_label):
     """One weekday's opening hours, typed as text (queues.hours_from_day_texts reads it)."""
-    return StringField(weekday_label, widget=BS3TextFieldWidget(), description=_HOURS_HELP,
-                       render_kw={"placeholder": _l("Closed")})
+    return StringField(weekday_label, widget=DayHoursInput(), description=_HOURS_HELP)
 
 
 class QueueForm(DynamicForm):
@@ -62,7 +72,7 @@ class QueueForm(DynamicForm):
                        description=_l("Shown in the queue list and on the tickets."))
     bot_order = StringField(_l("Bot order"), widget=BS3TextFieldWidget(), default="0",
                             description=_l("Position of this queue in the lists and in the chatbot menu."))
-    color = StringField(_l("Color"), widget=ColorInput(), default="#1E88E5",
+    color = StringField(_l("Color"), widget=ColorInput(), default=lambda: queues.suggested_color(),
                         description=_l("Identifies the queue in the lists and tickets."))
     greeting_message = TextAreaField(_l("Greeting message"), widget=BS3TextAreaFieldWidget(),
                                      description=_l("Sent when the customer chooses this queue."))

@@ -1,7 +1,6 @@
 """Respostas rápidas: shortcuts expanded in the chat composer (screen and /api/v1/quick_reply/)."""
 from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget
 from flask_appbuilder.forms import DynamicForm
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 from flask_appbuilder.models.filters import BaseFilter
 from marshmallow import Schema, fields
@@ -10,7 +9,8 @@ from wtforms import StringField, TextAreaField
 
 from app.models import QuickReply
 from app.services import quick_replies
-from app.views.admin_base import ServiceModelApi, ServiceModelView, install_csrf_token, schemas, actor
+from app.views.admin_base import (AlphabeticalInterface, ServiceModelApi, ServiceModelView, actor, install_csrf_token,
+                                  schemas)
 
 
 class QuickReplyForm(DynamicForm):
@@ -21,7 +21,7 @@ class QuickReplyForm(DynamicForm):
 
 
 class QuickReplyView(ServiceModelView):
-    datamodel = SQLAInterface(QuickReply)
+    datamodel = AlphabeticalInterface(QuickReply)
     service = quick_replies
     route_base = "/quick_replies"
     list_title = _l("Quick replies")
@@ -58,7 +58,7 @@ class QuickReplySchema(Schema):
 class QuickReplyApi(ServiceModelApi):
     label_columns = QuickReplyView.label_columns
     resource_name = "quick_reply"
-    datamodel = SQLAInterface(QuickReply)
+    datamodel = AlphabeticalInterface(QuickReply)
     service = quick_replies
     allow_browser_login = True
     list_columns = show_columns = ["id", "shortcut", "message"]

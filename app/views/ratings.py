@@ -1,7 +1,6 @@
 """Avaliações: rating templates (screen and /api/v1/rating/)."""
 from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget
 from flask_appbuilder.forms import DynamicForm
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 from marshmallow import Schema, fields
@@ -9,7 +8,7 @@ from wtforms import StringField, TextAreaField
 
 from app.models import RatingTemplate
 from app.services import rating_templates
-from app.views.admin_base import ServiceModelApi, ServiceModelView, install_csrf_token, schemas
+from app.views.admin_base import AlphabeticalInterface, ServiceModelApi, ServiceModelView, install_csrf_token, schemas
 
 
 class RatingForm(DynamicForm):
@@ -26,7 +25,7 @@ def _options(options):
 
 
 class RatingView(ServiceModelView):
-    datamodel = SQLAInterface(RatingTemplate)
+    datamodel = AlphabeticalInterface(RatingTemplate)
     service = rating_templates
     route_base = "/ratings"
     list_title = _l("Ratings")
@@ -73,7 +72,7 @@ class RatingSchema(Schema):
 class RatingApi(ServiceModelApi):
     label_columns = RatingView.label_columns
     resource_name = "rating"
-    datamodel = SQLAInterface(RatingTemplate)
+    datamodel = AlphabeticalInterface(RatingTemplate)
     service = rating_templates
     allow_browser_login = True
     list_columns = show_columns = ["id", "name", "message", "options"]

@@ -13,6 +13,7 @@ from marshmallow import Schema, fields
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 
 from app.models import RatingTemplate, db
+from app.models.base import alphabetical
 from app.services import DomainError
 from app.services import settings as settings_service
 from app.services.settings import LABELS
@@ -22,7 +23,7 @@ _TIMEZONES = sorted(z for z in zoneinfo.available_timezones() if "/" in z and no
 
 
 def _templates():
-    return db.session.query(RatingTemplate).order_by(RatingTemplate.name)
+    return db.session.query(RatingTemplate).order_by(*alphabetical(RatingTemplate.name))
 
 
 def _area(name, help_text=None):

@@ -6,16 +6,16 @@ from flask_appbuilder.fieldwidgets import (BS3PasswordFieldWidget, BS3TextFieldW
                                            Select2Widget)
 from flask_appbuilder.fields import QuerySelectField, QuerySelectMultipleField
 from flask_appbuilder.forms import DynamicForm
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields
 from wtforms import PasswordField, SelectField, StringField
 
 from app.models import Connection, Member, db
+from app.models.base import alphabetical
 from app.services import DomainError, queues, team
-from app.views.admin_base import (RowActionsListWidget, ServiceModelApi, ServiceModelView, actor, install_csrf_token,
-                                  require_actor, schemas)
+from app.views.admin_base import (AlphabeticalInterface, RowActionsListWidget, ServiceModelApi, ServiceModelView,
+                                  actor, install_csrf_token, require_actor, schemas)
 
 
 class MemberWrites:
@@ -60,7 +60,7 @@ PROFILE_CHOICES = [("user", _l("User")), ("supervisor", _l("Supervisor")), ("adm
 
 
 def _connections():
-    return db.session.query(Connection).order_by(Connection.name)
+    return db.session.query(Connection).order_by(*alphabetical(Connection.name))
 
 
 def _queues_field():
@@ -106,7 +106,7 @@ def _queue_names(items):
 
 
 class TeamView(ServiceModelView):
-    datamodel = SQLAInterface(Member)
+    datamodel = AlphabeticalInterface(Member)
     service = MemberWrites
     route_base = "/team"
     list_title = _l("Team")
@@ -135,6 +135,13 @@ class TeamView(ServiceModelView):
 
     def current_edit_columns(self):
         return ["queues", "password"] if self._is_supervisor() else MEMBER_COLUMNS
+
+    def current_edit_fieldsets(self, item=None):
+        """A Supervisor's form has only the queues and the password: its heading names the member
+        (name and e-mail), who would otherwise appear nowhere on the page."""
+        if self._is_supervisor() and item is not None:
+            return [(f"{item.name} ({item.email})", {"fields": ["queues", "password"]})]
+        return super().current_edit_fieldsets(item)
 
     list_widget = RowActionsListWidget
 
@@ -204,9 +211,10 @@ class MemberSchema(Schema):
 
 
 class TeamApi(ServiceModelApi):
-    label_columns = TeamView.label_columns
+    # The list's own columns too (FAB would label them in English: "Active", "Default Connection Id").
+    label_columns = dict(TeamView.label_columns, active=_l("Active"), default_connection_id=_l("Default connection"))
     resource_name = "team"
-    datamodel = SQLAInterface(Member)
+    datamodel = AlphabeticalInterface(Member)
     service = MemberWrites
     allow_browser_login = True
     list_columns = show_columns = ["id", "first_name", "email", "phone", "active", "default_connection_id"]

@@ -286,11 +286,26 @@ def test_queue_hours_from_the_form_texts(db):
     texts = ["08:00-12:00, 13:00 - 18:00", "", "", "", "8:00 às 17:00", "", ""]
     q = queues.create({"name": "Fila", "color": "#ABCDEF", "hours": queues.hours_from_day_texts(texts)})
     assert queues.day_texts(q) == ["08:00-12:00, 13:00-18:00", "", "", "", "08:00-17:00", "", ""]
-    for monday in ("de manhã", "08:00", "8h-12h", "08:00-12:00 13:00-18:00"):
+    for monday in ("de manhã", "08:00", "8h", "8h-meio-dia", "08:00-12:00 13:00-18:00"):
         with pytest.raises(DomainError) as e:
             queues.create({"name": "Outra", "color": "#ABCDE0",
                            "hours": queues.hours_from_day_texts([monday, "", "", "", "", "", ""])})
         assert "Segunda-feira" in e.value.message
+
+
+def test_queue_hours_typed_the_brazilian_way(db):
+    """The form takes hours as a Brazilian writes them ("8h às 12h", "13h30-18h", "08h00", "8-12");
+    before, "8h-12h" was refused with '"8h" não é um horário'."""
+    from app.services import queues
+
+    texts = ["8h às 12h, 13h30-18h", "08h00 - 12h00", "8-12", "9H-17HS", "18h às 24h", "", ""]
+    q = queues.create({"name": "Fila", "color": "#ABCDEF", "hours": queues.hours_from_day_texts(texts)})
+    assert queues.day_texts(q) == ["08:00-12:00, 13:30-18:00", "08:00-12:00", "08:00-12:00", "09:00-17:00",
+                                   "18:00-00:00", "", ""]
+    with pytest.raises(DomainError) as e:
+        queues.create({"name": "Outra", "color": "#ABCDE0",
+                       "hours": queues.hours_from_day_texts(["", "8h-25h", "", "", "", "", ""])})
+    assert e.value.message == 'Terça-feira: "25:00" não é um horário; use HH:MM, por exemplo 08:30.'
 
 
 def test_an_interval_may_end_at_24_00_as_people_write_the_end_of_the_day(db):

@@ -146,3 +146,31 @@ def test_one_queue_without_greeting_sends_the_connection_greeting(engine, factor
     engine.deliver(engine.message(c, name="Maria"))
     t = engine.tickets()[0]
     assert t.queue_id == q.id and [m.body for m in engine.sent(t)] == ["Olá Maria"]
+
+
+def test_a_customer_in_the_menu_when_the_connection_loses_its_queues(engine, factory, db):
+    """Conexões › Filas changed while a customer was in the menu: with no queue left, every reply got
+    "Opção inválida. Escolha uma das opções abaixo:" over an empty list, for ever; with one left,
+    anything but "1" did too. Now the menu ends as a new conversation would start: no queue (staff
+    see it), or the only queue with its greeting."""
+    from app.services import connections
+
+    a = factory.queue(name="Vendas", bot_order=1, greeting_message="Vendas aqui, {{nome}}")
+    b = factory.queue(name="Suporte", bot_order=2)
+    c = factory.connection(queues=[a, b], greeting_message="Escolha")
+    engine.deliver(engine.message(c, phone="5511911110001", name="Maria"))
+    engine.deliver(engine.message(c, phone="5511911110002", name="João"))
+    maria, joao = engine.tickets()
+    assert maria.awaiting_menu and joao.awaiting_menu
+    connections.update(c.id, {"queues": [a.id]})
+    engine.deliver(engine.message(c, phone="5511911110001", body="quero comprar"))
+    maria = engine.tickets()[0]
+    assert maria.queue_id == a.id and not maria.awaiting_menu and maria.status == TicketStatus.PENDING
+    assert engine.sent(maria)[-1].body == "Vendas aqui, Maria"
+    connections.update(c.id, {"queues": []})
+    engine.deliver(engine.message(c, phone="5511911110002", body="2"))
+    joao = engine.tickets()[1]
+    assert joao.queue_id is None and not joao.awaiting_menu and joao.status == TicketStatus.PENDING
+    assert len(engine.sent(joao)) == 1  # the first menu only: no "Opção inválida"
+    engine.deliver(engine.message(c, phone="5511911110002", body="alô?"))
+    assert len(engine.sent(joao)) == 1

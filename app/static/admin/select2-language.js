@@ -14,9 +14,16 @@
   });
   $.fn.select2.defaults.set("language", language);
   $(function () {
-    // The same options as ab.js but the texts; read-only boxes are left as ab.js made them.
-    $(".my_select2").not(".readonly").select2({
-      placeholder: texts.placeholder, allowClear: true, theme: "bootstrap", language: language
+    // The same options as ab.js but the texts; read-only boxes are left as ab.js made them. A box
+    // without a blank choice (Perfil, Canal, Tipo Chatbot, Fuso horário: all required) gets no "×":
+    // cleared, it posted nothing, the form came back with its first choice shown (Fuso horário
+    // "Africa/Abidjan") and saving again stored that.
+    $(".my_select2").not(".readonly").each(function () {
+      var box = $(this);
+      var blank = box.find("option").filter(function () { return this.value === "" || this.value === "__None"; });
+      box.select2({
+        placeholder: texts.placeholder, allowClear: blank.length > 0, theme: "bootstrap", language: language
+      });
     });
   });
 })(window.jQuery);
