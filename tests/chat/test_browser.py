@@ -943,3 +943,31 @@ def test_a_shared_location_opens_on_a_map(desk_live, agents):
     expect(link).to_have_attribute("href", "https://www.google.com/maps/search/?api=1&query=-23.5613%2C-46.6565")
     expect(link).to_have_attribute("target", "_blank")
     expect(ana.page.locator(".chat-msg.in")).to_contain_text("-23.5613,-46.6565")
+
+
+def test_a_late_ticket_event_does_not_undo_what_the_page_knows(desk_live, agents):
+    """An event published before a change the page already knows of arrives after it (under load
+    the answer to Ana's own accept came first): it would put the ticket back among the waiting
+    ones and announce it a second time. The page keeps the newer state."""
+    from app.models import Ticket
+    from app.realtime import publisher
+    from app.services import presenters
+
+    ana = agents("ana@teste.com.br", NOTIFICATION_RECORDER)
+    customer_writes(desk_live, desk_live.vendas, "Oi", name="Cliente Atrasado", phone="5511966660031")
+    ana.page.wait_for_function("() => window.__notes.length === 1")
+    ana.tab("pending")
+    ana.row("Cliente Atrasado").click()
+    ana.page.locator(".chat-msg.in", has_text="Oi").wait_for()
+    desk_live.db.session.expire_all()
+    ticket = desk_live.db.session.query(Ticket).one()
+    stale = presenters.ticket_json(ticket)  # waiting: what an event published now says
+    assert stale["status"] == "pending"
+    ana.page.click("[data-action=accept]")
+    expect(ana.page.locator('[data-count="open"]')).to_have_text("1")
+    config = desk_live.app.config
+    publisher(config["REDIS_URL"], config["REDIS_NAMESPACE"]).emit(
+        "ticket", {"ticket": stale}, to=[f"queue:{desk_live.vendas.id}"], namespace="/")
+    ana.page.wait_for_timeout(1500)
+    assert ana.page.evaluate("window.__notes.length") == 1
+    expect(ana.page.locator('[data-count="open"]')).to_have_text("1")

@@ -950,6 +950,10 @@
     var row = payload && payload.ticket;
     if (!row || typeof row.id !== "number") return;
     var heardEarlier = state.known.get(row.id);
+    // A late event: published before a change this page already knows of (the answer to its own
+    // accept arrived first, say). It would put the ticket back as it was, and announce a waiting
+    // ticket already accepted.
+    if (heardEarlier && Date.parse(row.updated_at) < Date.parse(heardEarlier.updated_at)) return;
     var before = heardEarlier || state.rows.get(row.id);
     state.known.set(row.id, row);
     if (state.heardDuringLoad) state.heardDuringLoad.set(row.id, row);
