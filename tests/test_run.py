@@ -11,7 +11,7 @@ import psutil
 import pytest
 import requests
 
-from tests.conftest import ROOT, free_port, wait_until
+from tests.conftest import ROOT, free_port, wait_until, wait_web_answers
 
 pytestmark = pytest.mark.slow
 
@@ -378,13 +378,7 @@ def test_the_terminal_keeps_the_first_admin_password_in_view(tmp_path, test_env)
     proc = subprocess.Popen([sys.executable, "run.py"], cwd=str(ROOT), env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:
-        def up():
-            try:
-                return requests.get(f"http://127.0.0.1:{env['PORT']}/login/", timeout=1).status_code == 200
-            except requests.RequestException:
-                return False
-
-        assert wait_until(up, 60), "web server did not answer"
+        wait_web_answers(proc, f"http://127.0.0.1:{env['PORT']}", 60)
         from redis import Redis
 
         redis = Redis.from_url(test_env["REDIS_URL"])
