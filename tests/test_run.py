@@ -135,6 +135,14 @@ def test_run_compiles_the_portuguese_catalogue_itself(tmp_path, test_env):
             from app.i18n import compile_catalog
 
             compile_catalog()
+        _stop(proc)
+
+
+# --- Operator errors: one clear line and a non-zero exit, before anything starts ---------------
+
+def _stop(proc):
+    """SIGTERM first (run.py then stops the children it started), SIGKILL if it hangs."""
+    if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(30)
@@ -142,8 +150,6 @@ def test_run_compiles_the_portuguese_catalogue_itself(tmp_path, test_env):
             proc.kill()
             proc.wait(10)
 
-
-# --- Operator errors: one clear line and a non-zero exit, before anything starts ---------------
 
 def _run_env(tmp_path, test_env, **overrides):
     env = dict(os.environ, INSTANCE_DIR=str(tmp_path / "instance"), PORT=str(free_port()),
@@ -277,9 +283,7 @@ def test_unreachable_redis_url_falls_back_to_an_embedded_server(tmp_path, test_e
         proc.wait(30)
         assert wait_until(lambda: not _redis_servers_on(embedded), 10)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(30)
+        _stop(proc)
 
 
 def test_a_signal_while_preparing_stops_the_embedded_redis_too(tmp_path, test_env):
@@ -303,13 +307,7 @@ def test_a_signal_while_preparing_stops_the_embedded_redis_too(tmp_path, test_en
         assert "Conecta em http://" not in rest and "Traceback" not in rest
         assert not _redis_servers_on(embedded)
     finally:
-        if proc.poll() is None:  # SIGTERM first: run.py stops the children it may have started
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        _stop(proc)
 
 
 @pytest.mark.browser
@@ -389,6 +387,4 @@ def test_the_terminal_keeps_the_first_admin_password_in_view(tmp_path, test_env)
         assert "[run] Primeiro administrador: chefe@empresa.com.br / senha: " in out
         assert "sweep_inbox" not in out and "Job OK" not in out, out
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(30)
+        _stop(proc)
