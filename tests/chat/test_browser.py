@@ -863,6 +863,33 @@ def test_coming_back_to_the_tab_reads_what_arrived_meanwhile(desk_live, agents, 
     assert {"op": "mark_read", "chat_id": "5511966662001@c.us"} in desk.engine.commands(desk.connection)
 
 
+def test_coming_back_to_the_tab_reads_it_while_the_conversation_is_still_being_fetched(desk_live, agents, db):
+    """The ticket event that brings the unread count makes the page fetch the conversation again;
+    the member may come back to the tab before that answer. The count heard is enough to read it
+    (before, the page looked only at the conversation's older copy, saw 0 and did nothing: the
+    badge stayed, seen once in a full run)."""
+    from app.models import Ticket
+
+    desk = desk_live
+    ana = agents("ana@teste.com.br", HIDDEN_TAB)
+    ana.tab("pending")
+    customer_writes(desk, desk.vendas, "Oi", name="Maria Atraso", phone="5511966662002")
+    ana.accept("Maria Atraso")
+    ticket_id = db.session.query(Ticket).one().id
+    held = []
+    ana.page.route(f"**/chat/api/tickets/{ticket_id}", lambda route: held.append(route))
+    ana.page.evaluate("window.__setHidden(true)")
+    customer_writes(desk, desk.vendas, "Ainda está aí?", name="Maria Atraso", phone="5511966662002")
+    expect(ana.row("Maria Atraso").locator(".chat-unread")).to_have_text("1")
+    assert held, "the page fetches the conversation again after its ticket event"
+    ana.page.evaluate("window.__setHidden(false)")
+    expect(ana.row("Maria Atraso").locator(".chat-unread")).to_have_count(0)
+    db.session.expire_all()
+    assert db.session.query(Ticket).one().unread_count == 0
+    for route in held:
+        route.continue_()
+
+
 def test_a_list_menu_shows_the_agent_the_options_the_customer_got(desk_live, agents, db):
     """Tipo Chatbot = list: the customer gets the greeting with a list of the queues (a WhatsApp
     list message). The conversation shows the agent those options under the text, with the list's

@@ -1015,8 +1015,12 @@
   // Back to a tab that was in the background: the conversation on screen is read now (what came
   // meanwhile was not marked read, the member was elsewhere): unread to zero and, with Confirmação
   // de Leitura on, the customer's messages read on WhatsApp.
+  // The freshest word on the count is the last ticket event heard: the conversation's own copy is
+  // fetched again after it, and that fetch may still be on its way.
   document.addEventListener("visibilitychange", function () {
-    if (document.hidden || !state.current || !state.current.unread_count) return;
+    if (document.hidden || !state.current) return;
+    var heard = state.known.get(state.current.id);
+    if (!state.current.unread_count && !(heard && heard.unread_count)) return;
     socket.emit("open_ticket", { id: state.current.id });
   });
 
