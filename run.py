@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """The one command that starts everything: `python run.py [--demo]`.
 
-Migrates the database, creates the first Admin, then starts and supervises the web server, the
-RQ job workers and the bridge supervisor, restarting any that dies. Ctrl-C or SIGTERM stops them
+Migrates the database and creates the first Admin while the web server builds its app (it listens
+only once the database is ready), then starts and supervises the web server, the RQ job workers
+and the bridge supervisor, restarting any that dies. Ctrl-C or SIGTERM stops them
 all (Chromium included: every child runs in its own process group, which gets SIGTERM, or for the
 bridge supervisor the supervisor alone, which closes its sessions' browsers; a group still there
 10 s later is killed whole). A wrong setting stops it before anything starts (app.preflight).
@@ -41,12 +42,27 @@ class Child:
         self.restarts = 0
         self.next_start = 0.0
 
-    def start(self):
+    def start(self, gate: int | None = None):
         # "{run}" becomes unique per start: an RQ worker killed with -9 leaves its name registered
         # in Redis for minutes, and a new worker under the same name refuses to start.
         argv = [arg.replace("{run}", uuid.uuid4().hex[:6]) for arg in self.argv]
-        self.process = subprocess.Popen(argv, env=self.env, cwd=str(ROOT), start_new_session=True)
+        env, fds = self.env, ()
+        if gate is not None:  # this start only: a restart serves at once
+            env, fds = dict(self.env, CONECTA_START_GATE=str(gate)), (gate,)
+        self.process = subprocess.Popen(argv, env=env, cwd=str(ROOT), start_new_session=True, pass_fds=fds)
         self.started_at = time.monotonic()
+
+    def start_gated(self) -> int:
+        """Start the web process before the database is ready: it imports the stack and builds its
+        app (no query, no DDL: tests/test_run.py) while run.py migrates, and listens only once the
+        returned descriptor gets a byte; end of file (closed unwritten, run.py gone) makes it exit.
+        The two imports overlap on two cores instead of following each other (bench/startup.py)."""
+        read_end, write_end = os.pipe()
+        try:
+            self.start(gate=read_end)
+        finally:
+            os.close(read_end)
+        return write_end
 
     def check(self):
         if self.process is None or self.process.poll() is None:
@@ -101,7 +117,7 @@ def preflight(env: dict) -> None:
 
 
 def prepare(args, started: list) -> dict:
-    """Environment for the children, database migrated, first Admin created. An embedded Redis
+    """Environment for the children, settings checked, Redis found or started. An embedded Redis
     it starts is appended to `started` at once, so that the caller stops it whatever happens next."""
     env = dict(os.environ)
     if args.demo:
@@ -121,7 +137,11 @@ def prepare(args, started: list) -> dict:
                   "embutido (os processos desta máquina funcionam; outras máquinas não o veem).", flush=True)
         print(f"[run] Redis embutido em {redis_url}", flush=True)
     env["REDIS_URL"] = os.environ["REDIS_URL"] = redis_url
+    return env
 
+
+def prepare_database(args) -> None:
+    """Database migrated, first Admin created (its password printed), demo data when asked."""
     from flask_migrate import upgrade
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -151,7 +171,6 @@ def prepare(args, started: list) -> dict:
         print("[run] Modo demonstração: usuários de exemplo (senhas só para teste):", flush=True)
         for member in load_demo_data(app):
             print(f"[run]   {member['profile']:<10} {member['email']} / {member['password']}", flush=True)
-    return env
 
 
 def children(args, env) -> list[Child]:
@@ -184,6 +203,14 @@ def children(args, env) -> list[Child]:
 WEB_FIRST_SECONDS = 10
 
 
+def open_gate(gate: int) -> None:
+    """Let the gated web process listen. One that died meanwhile is restarted by the supervision."""
+    try:
+        os.write(gate, b"1")
+    except BrokenPipeError:
+        pass
+
+
 def listening(host: str, port: int) -> bool:
     import socket
 
@@ -211,36 +238,45 @@ def main(argv=None) -> int:
     # Ctrl-C does, and the embedded Redis already started is stopped with the rest.
     signal.signal(signal.SIGINT, interrupted)
     signal.signal(signal.SIGTERM, interrupted)
-    started = []
-    try:
-        env = prepare(args, started)
-        procs = children(args, env)
-    except (StartupError, Interrupted) as exc:
-        for server in started:
-            server.stop()
-        if isinstance(exc, Interrupted):
-            print("[run] parado antes de iniciar.", flush=True)
-            return 128 + exc.args[0]
-        print(f"[run] Erro: {exc}", file=sys.stderr, flush=True)
-        return 2
-    except BaseException:
-        for server in started:
-            server.stop()
-        raise
-    embedded = started[0] if started else None
+    started, web = [], None
     stopping = False
 
     def stop(signum, frame):
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    try:
+        env = prepare(args, started)
+        procs = children(args, env)
+        web = procs[0]
+        gate = web.start_gated()
+        try:
+            prepare_database(args)
+            # From here on a signal stops the children the supervision loop below started.
+            signal.signal(signal.SIGINT, stop)
+            signal.signal(signal.SIGTERM, stop)
+            open_gate(gate)
+        finally:
+            os.close(gate)
+    except BaseException as exc:
+        if web is not None:  # not left serving, or importing, after a failed preparation
+            web.signal(signal.SIGKILL)
+            web.wait(5)
+        for server in started:
+            server.stop()
+        if not isinstance(exc, (StartupError, Interrupted)):
+            raise
+        if isinstance(exc, Interrupted):
+            print("[run] parado antes de iniciar.", flush=True)
+            return 128 + exc.args[0]
+        print(f"[run] Erro: {exc}", file=sys.stderr, flush=True)
+        return 2
+    embedded = started[0] if started else None
     host, port = env.get("HOST") or "127.0.0.1", port_number(env.get("PORT"))
-    # The web process first, the others once it listens (or after WEB_FIRST_SECONDS): on a small
-    # machine five interpreters importing at once delay the first page by seconds, and nothing is
-    # lost meanwhile (inbound events wait in the inbox; the bridge starts with the workers).
-    procs[0].start()
+    # The web process first (started above), the others once it listens (or after
+    # WEB_FIRST_SECONDS): on a small machine five interpreters importing at once delay the first
+    # page by seconds, and nothing is lost meanwhile (inbound events wait in the inbox; the bridge
+    # starts with the workers).
     deadline = time.monotonic() + WEB_FIRST_SECONDS
     while not stopping and time.monotonic() < deadline and procs[0].process.poll() is None \
             and not listening(host, port):

@@ -19,11 +19,27 @@ def build():
     return app
 
 
+def wait_for_gate() -> bool:
+    """Started by run.py before its migrations (run.Child.start_gated): the app is built, and it
+    serves once run.py writes a byte to the descriptor named by CONECTA_START_GATE. End of file
+    (the preparation failed or was stopped, run.py died) means there is nothing to serve: False."""
+    gate = os.environ.pop("CONECTA_START_GATE", None)
+    if gate is None:
+        return True
+    fd = int(gate)
+    try:
+        return os.read(fd, 1) == b"1"
+    finally:
+        os.close(fd)
+
+
 def main() -> int:
     from app.preflight import StartupError, check_port, port_number
     from app.realtime import socketio
 
     app = build()
+    if not wait_for_gate():
+        return 0
     host = os.environ.get("HOST", "127.0.0.1")
     try:
         port = port_number(os.environ.get("PORT"))

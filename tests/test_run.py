@@ -5,6 +5,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 import uuid
 
 import psutil
@@ -306,6 +307,7 @@ def test_a_signal_while_preparing_stops_the_embedded_redis_too(tmp_path, test_en
         assert proc.returncode == 128 + signal.SIGTERM, rest
         assert "Conecta em http://" not in rest and "Traceback" not in rest
         assert not _redis_servers_on(embedded)
+        assert not _processes_of(tmp_path / "instance")  # nor the web process, started before migrating
     finally:
         _stop(proc)
 
@@ -388,3 +390,102 @@ def test_the_terminal_keeps_the_first_admin_password_in_view(tmp_path, test_env)
         assert "sweep_inbox" not in out and "Job OK" not in out, out
     finally:
         _stop(proc)
+
+
+def _processes_of(instance) -> list:
+    """Processes still running with this INSTANCE_DIR in their environment (run.py's children run
+    in sessions of their own: nothing else would stop them once run.py is gone)."""
+    found = []
+    for p in psutil.process_iter():
+        try:
+            if p.environ().get("INSTANCE_DIR") == str(instance):
+                found.append(p)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def _idle(process: subprocess.Popen, quiet: float = 0.6, timeout: float = 60) -> bool:
+    """True once the process has used no CPU for `quiet` s: done with its start-up work, waiting."""
+    watched = psutil.Process(process.pid)
+    deadline = time.monotonic() + timeout
+    last = sum(watched.cpu_times()[:2])
+    while time.monotonic() < deadline and process.poll() is None:
+        time.sleep(quiet)
+        now = sum(watched.cpu_times()[:2])
+        if now == last:
+            return True
+        last = now
+    return False
+
+
+def _gated_web(tmp_path, test_env):
+    """`python -m app.web` started as run.py starts it before migrating: with a gate descriptor,
+    on a SQLite database not created yet."""
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    port = free_port()
+    env = dict(os.environ, **test_env)
+    env.update(INSTANCE_DIR=str(instance), PORT=str(port), DATABASE_URL=f"sqlite:///{instance / 'conecta.db'}")
+    read_end, write_end = os.pipe()
+    env["CONECTA_START_GATE"] = str(read_end)
+    web = subprocess.Popen([sys.executable, "-m", "app.web"], cwd=str(ROOT), env=env, pass_fds=(read_end,),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    os.close(read_end)
+    return web, write_end, port, instance / "conecta.db"
+
+
+def _listening(port) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def test_the_web_process_builds_its_app_first_and_listens_when_run_py_says_the_database_is_ready(tmp_path, test_env):
+    """run.py starts the web process before migrating, so that the two imports of the stack overlap
+    (bench/startup.py). Until the gate opens it must neither listen (a page served before the
+    migrations would fail) nor touch the database (SQLite: a lock in the migration's way)."""
+    web, gate, port, database = _gated_web(tmp_path, test_env)
+    try:
+        assert _idle(web), web.stderr.read() if web.poll() is not None else "still busy after 60 s"
+        assert not _listening(port)
+        assert not database.exists()
+        os.write(gate, b"1")
+        assert wait_until(lambda: _listening(port), 30), "the web process did not listen once told to"
+    finally:
+        os.close(gate)
+        _stop(web)
+
+
+def test_a_web_process_whose_gate_closes_unopened_exits_without_serving(tmp_path, test_env):
+    """run.py's preparation failed or run.py died: end of file on the gate, nothing to serve."""
+    web, gate, port, _ = _gated_web(tmp_path, test_env)
+    try:
+        assert _idle(web)
+        os.close(gate)
+        assert web.wait(30) == 0, web.stderr.read()
+        assert not _listening(port)
+    finally:
+        _stop(web)
+
+
+def test_a_failed_migration_leaves_no_web_process_behind(tmp_path, test_env):
+    """The web process is started before the migrations: when they fail, run.py stops it with
+    everything else, and says why in one line."""
+    import sqlite3
+
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    database = instance / "conecta.db"
+    with sqlite3.connect(database) as conn:  # a table the first migration creates, made by someone else
+        conn.execute("CREATE TABLE ab_group (x integer)")
+    env = _run_env(tmp_path, test_env, DATABASE_URL=f"sqlite:///{database}")
+    code, out, err = _run_until_exit(env)
+    assert code == 2, (code, out, err)
+    assert "a migração do banco de dados falhou" in err
+    assert "Traceback" not in out + err
+    assert not _processes_of(instance)
