@@ -187,11 +187,12 @@ def search_cases(dsn: str, mine: list, user_id: int) -> list:
                             "AND t.id > (SELECT max(id) / 2 FROM ticket) ORDER BY t.id LIMIT 1", (mine,)).fetchone()[0]
     name, digits = f"Cliente {some}", f"{some:08d}"
 
-    def like(column, pattern):  # the product's comparison, written out: both sides folded
-        return f"conecta_fold({column}) LIKE conecta_fold('{pattern}')"
+    def like(column, pattern):  # the product's comparison, written out: the folded copy the
+        # database stores (contact.name_folded, message.body_folded) against the folded pattern
+        return f"{column} LIKE conecta_fold('{pattern}')"
 
-    def anywhere(text):  # message text: the folded copy the database stores (message.body_folded)
-        return like("name", f"%{text}%"), f"m.body_folded LIKE conecta_fold('%{text}%')"
+    def anywhere(text):
+        return like("name_folded", f"%{text}%"), like("m.body_folded", f"%{text}%")
 
     return [
         ("name", name, f"{anywhere(name)[0]} OR phone LIKE '%{some}%'", anywhere(name)[1]),
@@ -201,7 +202,7 @@ def search_cases(dsn: str, mine: list, user_id: int) -> list:
         ("text typed without its accent (devolução: 10 %)", "devolucao", *anywhere("devolucao")),
         (f"text, rare ({RARE_WORD}: 1 message in {RARE_EVERY})", RARE_WORD, *anywhere(RARE_WORD)),
         ("text found nowhere", "nada-assim", *anywhere("nada-assim")),
-        ("2 letters (name word starts)", "Cl", f"{like('name', 'Cl%')} OR {like('name', '% Cl%')}", None),
+        ("2 letters (name word starts)", "Cl", f"{like('name_folded', 'Cl%')} OR {like('name_folded', '% Cl%')}", None),
     ]
 
 

@@ -2,7 +2,7 @@ import datetime as dt
 from typing import Optional
 
 from flask_appbuilder import Model
-from sqlalchemy import Boolean, DateTime, Index, String, UniqueConstraint, text
+from sqlalchemy import Boolean, Computed, DateTime, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import folded, utcnow
@@ -27,15 +27,23 @@ class Contact(Model):
     jid: Mapped[str] = mapped_column(String(128), nullable=False)
     phone: Mapped[Optional[str]] = mapped_column(String(20), index=True)  # digits only; None for groups
     name: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    # The name as search compares it (conecta_fold(name)), kept by the database: stored on
+    # PostgreSQL, where a common surname checks thousands of contacts and unaccent on each was half
+    # the time (bench/RESULTS.md); virtual on SQLite. Never loaded (deferred). Migration 0007.
+    name_folded: Mapped[Optional[str]] = mapped_column(Text, Computed(folded(text("name")), persisted=True),
+                                                       deferred=True)
     is_group: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     # Last out-of-hours message sent to this contact: never repeated within 30 minutes.
     out_of_hours_sent_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+    # Inserting a contact does not read name_folded back.
+    __mapper_args__ = {"eager_defaults": False}
 
     def __repr__(self):
         return self.name or self.phone or self.jid
 
 
 # The name without accents or case, as search compares it (app.models.base.folded).
-Index("ix_contact_name_folded_trgm", folded(Contact.name).label("name_folded"), postgresql_using="gin",
+Index("ix_contact_name_folded_trgm", Contact.name_folded, postgresql_using="gin",
       postgresql_ops={"name_folded": "gin_trgm_ops"}).ddl_if(dialect="postgresql")

@@ -172,6 +172,24 @@ def test_each_message_keeps_its_text_folded_as_search_compares_it(desk, db):
         assert db.session.scalar(select(Message.body_folded).where(Message.id == message.id)) == "pao de acucar"
 
 
+def test_each_contact_keeps_its_name_folded_as_search_compares_it(desk, db):
+    """contact.name_folded is the database's conecta_fold(name), kept when WhatsApp renames the
+    contact (what search compares and PostgreSQL indexes; migration 0007)."""
+    from sqlalchemy import select
+
+    from app.models import Contact
+    from app.models.base import fold_text
+
+    desk.ticket(desk.vendas, name="JOSÉ Conceição", phone="5511987650011", body="Oi")
+    with desk.app.app_context():
+        contact = db.session.scalars(select(Contact).where(Contact.phone == "5511987650011")).one()
+        assert db.session.scalar(select(Contact.name_folded).where(Contact.id == contact.id)) \
+            == fold_text(contact.name) == "jose conceicao"
+        contact.name = "Zé da Ótica"
+        db.session.commit()
+        assert db.session.scalar(select(Contact.name_folded).where(Contact.id == contact.id)) == "ze da otica"
+
+
 @pytest.mark.postgresql_only
 def test_postgresql_sessions_plan_no_parallel_workers(app, db):
     """A search probing messages ticket by ticket was planned parallel once the folded text was
