@@ -69,14 +69,26 @@ def simulator_url() -> str:
 PG_CONNECT_OPTIONS = "-c max_parallel_workers_per_gather=0"
 
 
+# Seconds a new PostgreSQL connection may take (libpq's connect_timeout): a server that never
+# answers (a firewall dropping packets, a host that is down) fails a request, a job or run.py's
+# check with an error instead of hanging it for the TCP retries' minutes.
+PG_CONNECT_TIMEOUT = 10
+
+
 def engine_options(url: str) -> dict:
+    """SQLAlchemy engine options; what a DATABASE_URL sets itself (options=, connect_timeout=) wins."""
     options = {"pool_pre_ping": True}
-    if url.startswith("postgresql") and "options=" not in url:
-        # No parallel plans: every query here is a short one among many at once (a web process,
-        # workers, Chromium on 2 cores), and starting workers cost more than it gave: a search
-        # counting a common word was planned parallel and took 78 ms against 9–15 ms serial
-        # (bench/RESULTS.md, 2026-11-25).
-        options["connect_args"] = {"options": PG_CONNECT_OPTIONS}
+    if url.startswith("postgresql"):
+        connect_args = {}
+        if "options=" not in url:
+            # No parallel plans: every query here is a short one among many at once (a web
+            # process, workers, Chromium on 2 cores), and starting workers cost more than it gave:
+            # a search counting a common word was planned parallel and took 78 ms against 9–15 ms
+            # serial (bench/RESULTS.md, 2026-11-25).
+            connect_args["options"] = PG_CONNECT_OPTIONS
+        if "connect_timeout=" not in url:
+            connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT
+        options["connect_args"] = connect_args
     return options
 
 

@@ -208,6 +208,30 @@ def test_run_refuses_a_bad_setting_with_a_clear_message(tmp_path, test_env, case
     assert not (tmp_path / "instance" / "conecta.db").exists()
 
 
+def test_run_gives_up_on_a_database_server_that_never_answers(tmp_path, test_env):
+    """A PostgreSQL host that accepts the connection and then says nothing (or drops packets): the
+    check gives up after config.PG_CONNECT_TIMEOUT s with the usual line, instead of hanging
+    run.py (and later every request and job) for as long as TCP keeps trying."""
+    import socket
+
+    from config import PG_CONNECT_TIMEOUT
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()  # the kernel completes the handshakes; nobody ever reads or answers
+    port = silent.getsockname()[1]
+    try:
+        env = _run_env(tmp_path, test_env, DATABASE_URL=f"postgresql://conecta:segredo@127.0.0.1:{port}/conecta")
+        started = time.monotonic()
+        code, out, err = _run_until_exit(env, timeout=PG_CONNECT_TIMEOUT * 3 + 30)
+        assert code == 2, (code, out, err)
+        assert f"o banco de dados de DATABASE_URL=postgresql://conecta:***@127.0.0.1:{port}/conecta não respondeu" in err
+        assert "segredo" not in out + err
+        assert time.monotonic() - started < PG_CONNECT_TIMEOUT * 3 + 30
+    finally:
+        silent.close()
+
+
 def _held_port():
     """A port held as another Conecta's web process holds it (eventlet: SO_REUSEADDR + SO_REUSEPORT)."""
     import socket
