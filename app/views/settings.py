@@ -19,7 +19,10 @@ from app.services import settings as settings_service
 from app.services.settings import LABELS
 from app.views.admin_base import MAX_JSON_BYTES
 
-_TIMEZONES = sorted(z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))
+# Region/City zones, and UTC (a server's usual TZ_NAME: an installation started on it must find it
+# here, or the form would show another zone selected and saving would move the company's clock).
+_TIMEZONES = sorted(z for z in zoneinfo.available_timezones()
+                    if "/" in z and not z.startswith(("Etc/", "SystemV/"))) + ["UTC"]
 
 
 def _templates():

@@ -264,6 +264,26 @@ def test_settings_is_one_form(app, admin):
     assert values["group_actions"] is False  # an unticked box is off
 
 
+def test_an_installation_on_utc_keeps_it_in_the_settings_form(app, admin, db):
+    """TZ_NAME=UTC (a server's usual zone) is a valid start; the form listed only Region/City zones,
+    so it showed another zone selected and saving it refused UTC or moved the company's clock."""
+    import re
+
+    from app.services import settings
+    from app.services.settings import as_dict
+
+    with app.app_context():
+        settings.update_settings({"timezone": "UTC"})
+        db.session.commit()
+    page = admin.get("/settings/form").get_data(as_text=True)
+    assert re.search(r'<option selected value="UTC">|<option value="UTC" selected>', page), \
+        re.findall(r"<option[^>]*selected[^>]*>[^<]*", page)
+    status, page = submit(admin, "/settings/form", dict(SETTINGS, timezone="UTC"))
+    assert "Opções salvas." in page, page[page.find("alert"):][:400]
+    with app.app_context():
+        assert as_dict()["timezone"] == "UTC"
+
+
 @pytest.mark.parametrize("data,message", [
     ({"operator_greeting": "y"}, 'O campo "Texto de Saudação" é obrigatório quando "Mensagem de Saudação do Operador" está ativado.'),
     ({"accept_calls": ""}, 'O campo "Mensagem de Recusa de Chamada" é obrigatório'),
