@@ -5,11 +5,9 @@ the menu of its queues in bot order (numbered text, or a WhatsApp list message w
 text as fallback); the customer's reply (the number, or the list option) picks the queue and its
 greeting is sent; an invalid reply repeats the menu. No queue: the ticket stays without one.
 """
-import re
-
 from flask_babel import gettext as _
 
-from app.services import outbound, templates
+from app.services import outbound, replies, templates
 
 LIST_ROW_PREFIX = "queue:"
 
@@ -41,11 +39,9 @@ def send_menu(ticket, settings, changes, *, repeat: bool = False):
     ticket.awaiting_menu = True
 
 
-_NUMBER = re.compile(r"^\s*(\d{1,3})\s*[.)-]?\s*$")
-
-
 def chosen_queue(ticket, payload: dict):
-    """The queue the customer's reply picks, or None for an invalid reply."""
+    """The queue the customer's reply picks (the list row, or typed: its number, its name or the
+    menu's line, app.services.replies), or None for an invalid reply."""
     queues = list(ticket.connection.queues)
     if payload.get("type") == "list_reply":
         selected = str(payload.get("selected_id") or "")
@@ -53,12 +49,8 @@ def chosen_queue(ticket, payload: dict):
             for queue in queues:
                 if selected == f"{LIST_ROW_PREFIX}{queue.id}":
                     return queue
-    match = _NUMBER.match(payload.get("body") or "")
-    if match:
-        index = int(match.group(1))
-        if 1 <= index <= len(queues):
-            return queues[index - 1]
-    return None
+    typed = replies.chosen(payload.get("body"), [(n, q.name) for n, q in enumerate(queues, start=1)])
+    return queues[typed[0] - 1] if typed else None
 
 
 def send_queue_greeting(ticket, queue, settings, changes):

@@ -10,7 +10,7 @@ import datetime as dt
 from sqlalchemy import select
 
 from app.models import Rating, Ticket, TicketStatus, db, utcnow
-from app.services import outbound, templates
+from app.services import outbound, replies, templates
 
 LIST_ROW_PREFIX = "rating:"
 
@@ -40,13 +40,13 @@ def send_rating_request(ticket, template, settings, changes, now=None):
 
 
 def matching_option(template, payload: dict):
+    """The option the customer's reply chose (the list row, or typed: app.services.replies), or None."""
     if template is None:
         return None
     selected = str(payload.get("selected_id") or "")
-    body = str(payload.get("body") or "").strip().rstrip(".").strip().casefold()
+    typed = replies.chosen(payload.get("body"), [(option.value, option.label) for option in template.options])
     for option in template.options:
-        if selected == f"{LIST_ROW_PREFIX}{option.value}" or body == str(option.value) \
-                or (body and body == option.label.strip().casefold()):
+        if selected == f"{LIST_ROW_PREFIX}{option.value}" or (typed and typed[0] == option.value):
             return option
     return None
 

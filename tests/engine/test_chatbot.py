@@ -1,6 +1,8 @@
 """Queue assignment and the chatbot menu (text and list)."""
 import json
 
+import pytest
+
 from app.models import TicketStatus
 
 
@@ -40,16 +42,32 @@ def test_a_valid_reply_assigns_the_queue_and_sends_its_greeting(engine, factory)
     assert engine.sent(t)[-1].body == f"Suporte aqui, Maria. Protocolo {t.id}"
 
 
+@pytest.mark.parametrize("reply", ["2", "2.", "2)", "suporte", "Suporte!", "2 - Suporte", "2-suporte", "2 – SUPORTE",
+                                   "Atendimento técnico", "atendimento tecnico."])
+def test_a_reply_chooses_by_number_name_or_the_menu_line(engine, factory, reply):
+    """Customers answer with the number, the department's name, or the menu's line copied
+    ("2 - Suporte"): all of them choose it (before, only the number did; the rest got "Opção
+    inválida" and the menu again)."""
+    a = factory.queue(name="Vendas", bot_order=1)
+    b = factory.queue(name="Suporte", bot_order=2)
+    b2 = factory.queue(name="Atendimento Técnico", bot_order=3)
+    c = factory.connection(queues=[a, b, b2], greeting_message="Escolha")
+    engine.deliver(engine.message(c, name="Maria"))
+    engine.deliver(engine.message(c, body=reply))
+    t = engine.tickets()[0]
+    assert t.queue_id == (b2.id if "atendimento" in reply.lower() else b.id) and not t.awaiting_menu
+
+
 def test_an_invalid_reply_repeats_the_menu(engine, factory):
     a, b = factory.queue(name="Vendas", bot_order=1), factory.queue(name="Suporte", bot_order=2)
     c = factory.connection(queues=[a, b], greeting_message="Escolha")
     engine.deliver(engine.message(c))
-    for reply in ("banana", "3", "0", "1 e 2"):
+    for reply in ("banana", "3", "0", "1 e 2", "1 - Suporte", "quero vendas"):
         engine.deliver(engine.message(c, body=reply))
     t = engine.tickets()[0]
     assert t.queue_id is None and t.awaiting_menu
     menus = engine.sent(t)
-    assert len(menus) == 5
+    assert len(menus) == 7
     for repeated in menus[1:]:
         assert repeated.body.endswith("1 - Vendas\n2 - Suporte")
         assert repeated.body.startswith("Opção inválida")

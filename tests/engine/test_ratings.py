@@ -35,7 +35,12 @@ def test_close_with_rating_sends_the_template_with_its_options(engine, rated):
         "Maria, avalie o atendimento de Ana:\n\n1 - Insatisfeito\n2 - Satisfeito\n3 - Muito satisfeito")
 
 
-@pytest.mark.parametrize("reply,value", [("2", 2), (" 3 ", 3), ("muito satisfeito", 3), ("1.", 1)])
+@pytest.mark.parametrize("reply,value", [
+    ("2", 2), (" 3 ", 3), ("muito satisfeito", 3), ("1.", 1),
+    # the whole line as the rating message showed it, copied or typed
+    ("3 - Muito satisfeito", 3), ("3 – muito satisfeito", 3), ("3-Muito Satisfeito!", 3), ("2. Satisfeito", 2),
+    ("MUITO SATISFEITO!!", 3), ("Insatisféito", 1),
+])
 def test_a_matching_reply_is_stored_against_ticket_and_agent(engine, rated, reply, value):
     tickets.close(rated.agent, rated.ticket.id, rating_template_id=rated.template.id)
     engine.db.session.commit()
@@ -54,6 +59,15 @@ def test_a_list_reply_rating(engine, rated):
     engine.db.session.commit()
     engine.deliver(engine.message(rated.c, type="list_reply", body="Satisfeito", selected_id="rating:2"))
     assert engine.db.session.query(Rating).one().value == 2
+
+
+@pytest.mark.parametrize("reply", ["3 meses esperando", "2 - Insatisfeito", "muito", "3 - Satisfeito demais"])
+def test_a_reply_that_only_looks_like_an_option_is_not_a_rating(engine, rated, reply):
+    """A number followed by other words, or a number and another option's label, chose nothing."""
+    tickets.close(rated.agent, rated.ticket.id, rating_template_id=rated.template.id)
+    engine.db.session.commit()
+    assert engine.deliver(engine.message(rated.c, body=reply)) == "created"
+    assert engine.db.session.query(Rating).count() == 0
 
 
 def test_anything_else_ends_the_wait_and_is_a_new_message(engine, rated):
