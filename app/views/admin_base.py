@@ -6,6 +6,7 @@ nothing is changed) or `{"message": ...}` with its status in the API.
 """
 import datetime
 import logging
+import re
 
 from flask import flash, g, request, url_for
 from flask_appbuilder import ModelView
@@ -241,6 +242,59 @@ class ServiceModelView(ServiceWrites, ModelView):
         self.update_redirect()
 
 
+def _shown(value) -> str:
+    return str(value)[:100]
+
+
+# FAB's English refusals of a list's arguments (flask_appbuilder.api, models.filters), matched as
+# FAB words them, and what we say instead.
+_FAB_REFUSALS = [
+    (re.compile(r"Not a valid rison(/json)? argument"), lambda m: _l("The q parameter is not a valid rison argument.")),
+    (re.compile(r"Filter column: (.*) not allowed to filter"),
+     lambda m: _l("The column %(col)s cannot be filtered on.", col=_shown(m.group(1)))),
+    (re.compile(r"Filter operation: (.*) not allowed on column: (.*)"),
+     lambda m: _l("The filter %(opr)s does not apply to the column %(col)s.", opr=_shown(m.group(1)),
+                  col=_shown(m.group(2)))),
+    (re.compile(r"Invalid order by column: (.*)"),
+     lambda m: _l("The column %(col)s cannot be ordered by.", col=_shown(m.group(1)))),
+    (re.compile(r"Cannot use both select and sel columns"),
+     lambda m: _l("Use columns or select_columns, not both.")),
+]
+
+
+def fab_message(message):
+    """`message` in Portuguese when it is one of FAB's refusals; others (ours) as they are."""
+    if message is None:
+        return str(_l("The request's arguments are not valid."))
+    if not isinstance(message, str):
+        return message
+    if message.startswith("Not a valid rison schema"):
+        return str(_schema_refusal())
+    for pattern, say in _FAB_REFUSALS:
+        found = pattern.fullmatch(message)
+        if found:
+            return str(say(found))
+    return message
+
+
+def _schema_refusal():
+    """What is wrong with a q that FAB's JSON schema refused (its own words are jsonschema's)."""
+    import prison
+
+    try:
+        args = prison.loads(request.args.get("q", ""))
+    except Exception:  # FAB read it as JSON then
+        args = None
+    if isinstance(args, dict):
+        filters = args.get("filters")
+        if "filters" in args and not (isinstance(filters, list) and all(
+                isinstance(f, dict) and {"col", "opr", "value"} <= set(f) for f in filters)):
+            return _l("Each filter needs col, opr and value.")
+        if args.get("order_direction", "asc") not in ("asc", "desc"):
+            return _l("order_direction must be asc or desc.")
+    return _l("The q parameter does not follow the API's format (see /api/v1/_openapi).")
+
+
 class ServiceModelApi(ServiceWrites, ModelRestApi):
     """A ModelRestApi whose POST / PUT / DELETE call a service; GET stays FAB's (list filters,
     ordering, paging). Bad input never reaches the database: {"message": ...} with 400/422/404."""
@@ -286,10 +340,22 @@ class ServiceModelApi(ServiceWrites, ModelRestApi):
         # OFFSET past BIGINT. A page is a row number's worth at most, as in the ticket list.
         from app.services.visibility import MAX_ID
 
-        page = (kwargs.get("rison") or {}).get("page", 0)
+        rison = kwargs.get("rison") or {}
+        page = rison.get("page", 0)
         if isinstance(page, bool) or not isinstance(page, int) or not 0 <= page <= MAX_ID:
             return self.response_400(message=str(_l("Invalid page.")))
+        # FAB drops a filter whose operator the column does not have, and lists everything as if
+        # filtered: refused instead.
+        for item in rison.get("filters") or []:
+            col, opr = item.get("col"), item.get("opr")
+            if col in self.search_columns and not self._filters._rest_check_valid_filter_operation(col, opr):
+                return self.response_400(message=str(_l("The filter %(opr)s does not apply to the column %(col)s.",
+                                                         opr=_shown(opr), col=_shown(col))))
         return super().get_list_headless(**kwargs)
+
+    def response_400(self, message=None):
+        """FAB's own refusals (rison, filters, ordering), said in Portuguese as ours are."""
+        return super().response_400(message=fab_message(message))
 
     def get_headless(self, pk, **kwargs):
         if not valid_pk(pk):

@@ -180,6 +180,23 @@ def test_lists_and_filters_never_500(api, seeded):
             assert r.is_json
 
 
+@pytest.mark.parametrize("q, message", [
+    ("garbage(((", "O parâmetro q não é um argumento rison válido."),
+    ("(filters:!((col:nope,opr:eq,value:1)))", "Não é possível filtrar pela coluna nope."),
+    ("(filters:!((col:name,opr:nao_existe,value:a)))", "O filtro nao_existe não se aplica à coluna name."),
+    ("(filters:!((col:name,value:a)))", "Cada filtro precisa de col, opr e value."),
+    ("(filters:nome)", "Cada filtro precisa de col, opr e value."),
+    ("(order_column:password)", "Não é possível ordenar pela coluna password."),
+])
+def test_bad_list_arguments_are_refused_in_portuguese(app, api, seeded, q, message):
+    """Flask-AppBuilder's own refusals were English ("Invalid order by column: password"), and a
+    filter with an unknown operator (or missing its value) was dropped without a word: the answer
+    listed everything, as if filtered."""
+    r = api.get("/api/v1/queue/", query_string={"q": q})
+    assert r.status_code == 400, (q, r.status_code, r.get_json())
+    assert r.get_json() == {"message": message}
+
+
 def test_connection_api_shape_and_default_rule(app, api, seeded):
     r = api.get(f"/api/v1/connection/{seeded['c']}")
     result = r.get_json()["result"]
