@@ -50,6 +50,9 @@ class Ticket(Model):
     is_group: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     # Chatbot: the queue menu was sent and the customer's choice is awaited.
     awaiting_menu: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # The queues of the last menu sent, in the order numbered ("4,2,7": 1 - queue 4, ...): the
+    # customer's "2" means what the menu said even if an admin reorders the queues meanwhile.
+    menu_queue_ids: Mapped[Optional[str]] = mapped_column(Text)
     # Ratings: closed, rating message sent, customer's answer awaited until rating_expires_at.
     awaiting_rating: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     rating_template_id: Mapped[Optional[int]] = mapped_column(ForeignKey("rating_template.id", ondelete="SET NULL"))

@@ -37,11 +37,24 @@ def send_menu(ticket, settings, changes, *, repeat: bool = False):
     else:
         outbound.queue_message(ticket, fallback, changes=changes)
     ticket.awaiting_menu = True
+    ticket.menu_queue_ids = ",".join(str(q.id) for q in queues)
+
+
+def _as_numbered(ticket, queues):
+    """(number, queue) as the last menu sent numbered them, for the queues still on the connection
+    (a queue removed since answers to no number); queues added since have no number (None: chosen
+    by name only). A ticket without a menu of record (sent before 0008) is numbered as now."""
+    shown = [int(i) for i in (ticket.menu_queue_ids or "").split(",") if i.isdigit()]
+    if not shown:
+        return list(enumerate(queues, start=1))
+    by_id = {q.id: q for q in queues}
+    numbered = [(n, by_id[i]) for n, i in enumerate(shown, start=1) if i in by_id]
+    return numbered + [(None, q) for q in queues if q.id not in shown]
 
 
 def chosen_queue(ticket, payload: dict):
-    """The queue the customer's reply picks (the list row, or typed: its number, its name or the
-    menu's line, app.services.replies), or None for an invalid reply."""
+    """The queue the customer's reply picks (the list row, or typed: its number in the menu sent,
+    its name or the menu's line, app.services.replies), or None for an invalid reply."""
     queues = list(ticket.connection.queues)
     if payload.get("type") == "list_reply":
         selected = str(payload.get("selected_id") or "")
@@ -49,8 +62,9 @@ def chosen_queue(ticket, payload: dict):
             for queue in queues:
                 if selected == f"{LIST_ROW_PREFIX}{queue.id}":
                     return queue
-    typed = replies.chosen(payload.get("body"), [(n, q.name) for n, q in enumerate(queues, start=1)])
-    return queues[typed[0] - 1] if typed else None
+    numbered = _as_numbered(ticket, queues)
+    typed = replies.chosen(payload.get("body"), [(n, q.name) for n, q in numbered])
+    return numbered[typed][1] if typed is not None else None
 
 
 def send_queue_greeting(ticket, queue, settings, changes):

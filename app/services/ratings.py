@@ -44,11 +44,12 @@ def matching_option(template, payload: dict):
     if template is None:
         return None
     selected = str(payload.get("selected_id") or "")
-    typed = replies.chosen(payload.get("body"), [(option.value, option.label) for option in template.options])
-    for option in template.options:
-        if selected == f"{LIST_ROW_PREFIX}{option.value}" or (typed and typed[0] == option.value):
+    options = list(template.options)
+    for option in options:
+        if selected == f"{LIST_ROW_PREFIX}{option.value}":
             return option
-    return None
+    typed = replies.chosen(payload.get("body"), [(option.value, option.label) for option in options])
+    return options[typed] if typed is not None else None
 
 
 def awaited(contact_id: int, connection_id: int):

@@ -22,13 +22,15 @@ def as_compared(text) -> str:
 
 
 def chosen(reply, options):
-    """The option (number, label) pair of `options` the reply chose, or None."""
+    """The index in `options`, (number, label) pairs, of the one the reply chose, or None. An
+    option numbered None is chosen by its label only."""
     body = as_compared(reply)
     if not body:
         return None
     line = _LINE.fullmatch(body)
-    for number, label in options:
+    for index, (number, label) in enumerate(options):
         label = as_compared(label)
-        if body == label or (line and int(line.group(1)) == int(number) and line.group(2) in ("", label)):
-            return number, label
+        if body == label or (line and number is not None and int(line.group(1)) == int(number)
+                             and line.group(2) in ("", label)):
+            return index
     return None

@@ -192,3 +192,26 @@ def test_a_customer_in_the_menu_when_the_connection_loses_its_queues(engine, fac
     assert len(engine.sent(joao)) == 1  # the first menu only: no "Opção inválida"
     engine.deliver(engine.message(c, phone="5511911110002", body="alô?"))
     assert len(engine.sent(joao)) == 1
+
+
+def test_a_number_means_what_the_menu_sent_said_after_the_queues_change(engine, factory, db):
+    """Maria got "1 - Vendas, 2 - Suporte, 3 - Financeiro"; meanwhile an admin put Financeiro
+    first and took Vendas off the connection. Her "2" is still Suporte (before: the current order
+    decided, and it was Vendas's successor), her "1" chose a queue that is gone: the new menu."""
+    vendas = factory.queue(name="Vendas", bot_order=1)
+    suporte = factory.queue(name="Suporte", bot_order=2)
+    financeiro = factory.queue(name="Financeiro", bot_order=3)
+    c = factory.connection(queues=[vendas, suporte, financeiro], greeting_message="Escolha")
+    engine.deliver(engine.message(c, name="Maria", phone="5511955550001"))
+    engine.deliver(engine.message(c, name="João", phone="5511955550002"))
+    financeiro.bot_order = 0
+    c.queues = [suporte, financeiro]
+    db.session.commit()
+    engine.deliver(engine.message(c, name="Maria", phone="5511955550001", body="2"))
+    engine.deliver(engine.message(c, name="João", phone="5511955550002", body="1"))
+    maria, joao = engine.tickets()
+    assert maria.queue_id == suporte.id and not maria.awaiting_menu
+    assert joao.queue_id is None and joao.awaiting_menu
+    assert engine.sent(joao)[-1].body.endswith("1 - Financeiro\n2 - Suporte")
+    engine.deliver(engine.message(c, name="João", phone="5511955550002", body="1"))  # the new menu's 1
+    assert engine.tickets()[1].queue_id == financeiro.id
