@@ -43,7 +43,9 @@ class Agent:
 
     def connected(self):
         # the script exposes nothing globally; the banner is hidden once the socket is up
-        self.page.wait_for_function("() => document.getElementById('chat-banner').hidden", timeout=15000)
+        # (null-safe: right after a reload the new document may not have the banner yet)
+        self.page.wait_for_function("() => { const b = document.getElementById('chat-banner'); return b && b.hidden; }",
+                                    timeout=15000)
 
     def tab(self, name):
         self.page.click(f".chat-tabs [data-tab={name}]")
@@ -700,6 +702,27 @@ def test_a_quick_reply_is_expanded_with_the_tickets_variables(desk_live, agents,
     expect(ana.page.locator("#chat-input")).to_have_value("Olá, Rita Lemos! Aqui é Ana, da Vendas.")
     ana.page.keyboard.press("Enter")
     ana.page.locator(".chat-msg.out", has_text="Olá, Rita Lemos! Aqui é Ana, da Vendas.").wait_for()
+
+
+def test_a_shortcut_typed_before_the_quick_replies_arrive_shows_them_when_they_do(desk_live, agents, db):
+    """The conversation's quick replies are fetched when it opens; an agent quick to type "/ola"
+    (or a slow server) had an empty list then, and nothing drew it once they came (seen in a
+    full run under load: the list never showed)."""
+    from app.models import QuickReply
+
+    db.session.add(QuickReply(shortcut="ola", message="Olá, {{nome}}!"))
+    db.session.commit()
+    ana = agents("ana@teste.com.br")
+    ana.tab("pending")
+    customer_writes(desk_live, desk_live.vendas, "Oi", name="Rita Rápida")
+    held = []
+    ana.page.route("**/chat/api/quick-replies*", lambda route: held.append(route))
+    ana.accept("Rita Rápida")
+    ana.page.type("#chat-input", "/ola")
+    assert held and ana.page.locator("#chat-quick").is_hidden()
+    for route in held:
+        route.continue_()
+    ana.page.locator("#chat-quick li", has_text="Olá, Rita Rápida!").wait_for()
 
 
 def test_a_ticket_transferred_to_me_rings_and_one_i_accept_does_not(desk_live, agents):

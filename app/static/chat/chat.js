@@ -711,10 +711,13 @@
   }
 
   // The quick replies of the open ticket, their {{nome}}, {{atendente}}... filled in by the server.
+  // The agent may have typed "/ola" before they arrive: the list is drawn again when they do.
   function loadQuickReplies(ticketId) {
     state.quickReplies = [];
     api("/chat/api/quick-replies?ticket=" + ticketId).then(function (data) {
-      if (state.current && state.current.id === ticketId) state.quickReplies = data.quick_replies;
+      if (!state.current || state.current.id !== ticketId) return;
+      state.quickReplies = data.quick_replies;
+      renderQuick();
     }).catch(function () {});
   }
 
