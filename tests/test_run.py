@@ -513,3 +513,17 @@ def test_a_failed_migration_leaves_no_web_process_behind(tmp_path, test_env):
     assert "a migração do banco de dados falhou" in err
     assert "Traceback" not in out + err
     assert not _processes_of(instance)
+
+
+def test_checking_the_settings_does_not_import_the_web_stack(tmp_path, test_env):
+    """run.py starts the web process once its settings check passed, and that process's start is
+    the first page's critical path: the check must stay cheap. config.py imported Flask-AppBuilder
+    (for one constant), which cost the check 0.6 s of a 2-3 s start (bench/startup.py)."""
+    env = _run_env(tmp_path, test_env)
+    probe = ("import sys, run; run.prepare(run.parse_args([]), started := []); "
+             "[s.stop() for s in started]; "
+             "print(sorted({m.split('.')[0] for m in sys.modules} & {'flask_appbuilder', 'flask', 'flask_socketio', 'eventlet'}))")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=str(ROOT), env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout
