@@ -40,6 +40,9 @@ READY_TIMEOUT = _seconds("BRIDGE_READY_TIMEOUT", 120)  # watchdog: opened or sca
 OUTBOX_EVERY = _seconds("BRIDGE_OUTBOX_SECONDS", 5)
 CHECK_EVERY = _seconds("BRIDGE_CHECK_SECONDS", 10)  # connection still enabled? page alive?
 MAX_BACKOFF = 60.0
+# After a failed call to the page, how long it may take to say the phone logged out (it is what
+# made the call fail, then).
+LOGOUT_GRACE_SECONDS = 2.0
 
 # Set by the bridge worker running the session in its own process (app.bridge.worker) when the
 # session job must end: the worker is stopping, or its job was stopped. The session closes its
@@ -166,6 +169,9 @@ class SessionRunner:
                                  reason=_("Cannot start the browser: %(error)s", error=str(exc)))
                     return "chromium missing"
                 except Exception as exc:  # noqa: BLE001 - a crash of the browser or the page: retry
+                    if self.logout_reported():
+                        self.logged_out()
+                        return "logout"
                     self.failures += 1
                     log.exception("connection %s: session failed (%s)", self.connection_id, self.failures)
                     self.close()
@@ -209,6 +215,28 @@ class SessionRunner:
     def stop_if_asked() -> None:
         if STOP.is_set():
             raise Stop("stopped")
+
+    def logged_out(self) -> None:
+        """The phone unlinked this device: the session ends for good, its profile wiped."""
+        self.close()
+        wipe_profile(self.profile)
+        write_status(self.connection_id, S.DISCONNECTED, reason=_("Logged out on the phone"), enabled=False)
+
+    def logout_reported(self, seconds: float = LOGOUT_GRACE_SECONDS) -> bool:
+        """A call to the page failed: was the phone logging out at that moment? Its calls fail
+        ("not connected") before the page reports the logout itself, an instant later; taken for a
+        crash, the session reconnected to a QR code and the connection stayed enabled, the logout
+        never told. Events read here are dropped with the session, as on any failure."""
+        if self.session is None:
+            return False
+        deadline = time.monotonic() + seconds
+        try:
+            while (left := deadline - time.monotonic()) > 0:
+                if any(event.get("type") == "logout" for event in self.session.pump(left)):
+                    return True
+        except Exception:  # noqa: BLE001 - the page or the browser is gone: a failure, not a logout
+            pass
+        return False
 
     def close(self) -> None:
         if self.session is not None:
@@ -277,10 +305,7 @@ class SessionRunner:
                         held = []
                         last_outbox = 0.0
                     elif kind == "logout":
-                        self.close()
-                        wipe_profile(self.profile)
-                        write_status(self.connection_id, S.DISCONNECTED, reason=_("Logged out on the phone"),
-                                     enabled=False)
+                        self.logged_out()
                         raise Stop("logout")
                     elif kind in ("crash", "closed"):
                         raise Restart(_("The browser closed"))

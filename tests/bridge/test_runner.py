@@ -1,5 +1,7 @@
-"""SessionRunner without a browser: the lock that keeps a session single, and what it does with
-an event the engine's inbox refuses."""
+"""SessionRunner without a browser: the lock that keeps a session single, what it does with
+an event the engine's inbox refuses, and a failed page call that was a logout."""
+import time
+
 from tests.bridge.test_lifecycle import connection_row
 
 
@@ -106,3 +108,66 @@ def test_a_send_the_channel_refuses_shows_the_agent_a_portuguese_error_not_the_e
     failed = db.session.get(Message, message.id)
     assert failed.status == MessageStatus.FAILED
     assert failed.error == "O WhatsApp não aceitou a mensagem. Tente enviar de novo."
+
+
+class _PageThatLoggedOut:
+    """What the session's page does when the phone unlinks it: its calls fail ("aparelho não
+    conectado") before it reports the logout, an instant later (`events` at the next pump)."""
+
+    def __init__(self, batches):
+        """`batches`: what each pump returns in turn (then nothing), or an exception it raises."""
+        self.batches, self.closed = batches if isinstance(batches, Exception) else list(batches), False
+
+    def pump(self, seconds):
+        if isinstance(self.batches, Exception):
+            raise self.batches
+        if self.batches:
+            return self.batches.pop(0)
+        time.sleep(min(seconds, 0.05))  # a real pump waits for events
+        return []
+
+    def close(self):
+        self.closed = True
+
+
+def _runner_whose_call_fails(conn_id, page):
+    from app.bridge.runner import SessionRunner, Stop
+
+    class Runner(SessionRunner):
+        lives = 0
+
+        def browser_life(self):
+            self.lives += 1
+            if self.lives > 1:  # a second browser: the first failure was taken for a crash
+                raise Stop("restarted")
+            self.session = page
+            raise RuntimeError("Page.evaluate: Error: aparelho não conectado")
+
+        def sleep(self, seconds):
+            pass
+
+    return Runner(conn_id, sink=lambda p: None)
+
+
+def test_a_call_failing_because_the_phone_logged_out_is_a_logout_not_a_crash(app, db, factory):
+    """The phone logged out while the session was picking up unread messages: the call failed
+    first, and the session reconnected to a QR code as after a crash, the connection still enabled
+    and the logout never told (tests/bridge/test_lifecycle.py failed that way in a full run)."""
+    conn_id = factory.connection(enabled=True).id
+    page = _PageThatLoggedOut([[{"type": "message"}], [{"type": "logout"}]])
+    runner = _runner_whose_call_fails(conn_id, page)
+    assert runner.run() == "logout"
+    row = connection_row(app, db, conn_id)
+    assert (row.status, row.status_reason, row.enabled) == ("DISCONNECTED", "Desconectado pelo celular", False)
+    assert page.closed
+
+
+def test_a_call_failing_for_another_reason_is_still_retried(app, db, factory):
+    from app.bridge.whatsapp_web import SessionClosed
+
+    for events in ([[{"type": "message"}]], SessionClosed("browser gone")):
+        conn_id = factory.connection(enabled=True).id
+        runner = _runner_whose_call_fails(conn_id, _PageThatLoggedOut(events))
+        assert runner.run() == "restarted" and runner.failures == 1
+        row = connection_row(app, db, conn_id)
+        assert row.enabled is True and row.status_reason.startswith("Reconectando após uma falha")
