@@ -382,6 +382,16 @@ class SessionRunner:
                 log.error("connection %s: inbound event refused (%s): %s", self.connection_id, result.message,
                           json.dumps(payload)[:500])
 
+    def store_then_mark_read(self, chat_id: str) -> None:
+        """WhatsApp marks a whole chat read, also a message that reached this page but not the
+        engine yet (waiting in this session's queue: lost if the session failed before storing it,
+        as it would no longer be unread for the next session to pick up; the fault test lost
+        messages that way). The chat's unread messages are stored first (the inbox ignores those
+        it has); when that fails, nothing is marked read."""
+        payloads = [self.session.inbound_payload(raw) for raw in self.session.unread_messages(chat_id)]
+        self.submit_all([p for p in payloads if p is not None])
+        self.session.mark_read(chat_id)
+
     def pick_up_unread(self) -> None:
         """Messages that arrived while we were down sit in unread chats: submit them (the inbox
         ignores the ones it already has)."""
@@ -410,7 +420,7 @@ class SessionRunner:
             connection = self.connection()
             # Confirmação de Leitura off: WhatsApp never learns that we read anything.
             if connection is not None and connection.read_receipts:
-                self.session.mark_read(command["chat_id"])
+                self.store_then_mark_read(command["chat_id"])
         elif op == "reject_call" and command.get("call_id"):
             self.session.reject_call(command["call_id"])
         elif op == "logout":

@@ -397,9 +397,10 @@ class BridgeSession:
         os.replace(tmp, target)
         return {"path": str(relative), "mime": mime, "name": name}
 
-    def unread_messages(self) -> list[dict]:
-        """Messages of unread chats: what arrived while the session was down."""
-        return self.call("unread") or []
+    def unread_messages(self, chat_id: str | None = None) -> list[dict]:
+        """Messages of unread chats (of the chat `chat_id` only, when given): what arrived while the
+        session was down, or what a chat holds that has not been marked read."""
+        return (self.call("unread", chat_id) if chat_id else self.call("unread")) or []
 
     # --- outbound ---
     def already_sent(self, chat_id: str, channel_id: str) -> bool:

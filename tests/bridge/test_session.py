@@ -266,3 +266,33 @@ def test_the_page_sees_a_desktop_chrome_not_a_headless_one(open_session, sim):
     assert "Google Chrome" in seen["brands"] and "Google Chrome" in seen["full"]
     assert not [b for b in seen["brands"] + seen["full"] if "Headless" in b]
     assert seen["platform"] == "Linux" and seen["webdriver"] is False
+
+
+def test_marking_a_chat_read_stores_its_unread_messages_first(app, factory, open_session, sim):
+    """Confirmação de Leitura marks the whole chat read on WhatsApp, also a message that reached
+    the page but waits in the session's queue for the engine. Were the session to fail then (the
+    database restarting), the message was lost: no longer unread, the next session never picked it
+    up (tests/faults/test_bridge_stream.py lost messages that way, with the agent answering). The
+    runner now stores the chat's unread messages before marking it read."""
+    from app.bridge.runner import SessionRunner
+
+    conn_id = factory.connection(enabled=True, read_receipts=True).id
+    d = open_session(connection_id=conn_id)
+    connect(d, sim)
+    stored = []
+    runner = SessionRunner(conn_id, sink=stored.append)
+    runner.session = d.session
+    sim.message(PHONE, MARIA, "primeira")
+    d.until(lambda d: d.payloads, message="first message")
+    stored.clear()
+    sim.message(PHONE, MARIA, "chegou agora")  # reaches the page; nobody pumps its event
+    sim.message(PHONE, "5511977776666", "outro cliente")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not [m for m in d.session.unread_messages(MARIA + "@c.us")
+                                               if m["body"] == "chegou agora"]:
+        time.sleep(0.2)
+    runner.run_command({"op": "mark_read", "chat_id": MARIA + "@c.us"})
+    assert [e["type"] for e in sim.log(MARIA)][-1] == "seen"
+    # that chat's message not stored yet, before the mark ("primeira" was; the other chat waits)
+    assert [p["body"] for p in stored] == ["chegou agora"]
+    d.session.close()  # the session fails before its queue is read: nothing was lost

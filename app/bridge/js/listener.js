@@ -172,10 +172,11 @@
       if (limit && blob.size > limit) return {too_big: true, size: blob.size, mime: blob.type || null};
       return {data: await blobToBase64(blob), mime: blob.type || null};
     },
-    unread: async () => {
+    unread: async (onlyChat) => {
       const out = [];
       const chats = await fn('list_chats')({onlyWithUnreadMessage: true});
       for (const chat of chats) {
+        if (onlyChat && ser(chat.id) !== onlyChat) continue;
         const count = Math.max(chat.unreadCount || 0, 1);
         const msgs = await fn('get_messages')(ser(chat.id), {count: count, onlyUnread: true});
         for (const m of msgs) out.push(await serMsg(m));
