@@ -27,7 +27,9 @@ FUNCTIONS = {
     "mark_read": "chat.markIsRead",
     "download_media": "chat.downloadMedia",
     "get_message": "chat.getMessageById",  # recognise a send that happened before a crash
-    "list_chats": "chat.list",  # unread chats, picked up after a reconnect
+    # After a reconnect: the unread chats, and the chats active since the last session stored
+    # everything (BridgeSession.unread_messages, .recent_messages)
+    "list_chats": "chat.list",
     "get_messages": "chat.getMessages",
     "reject_call": "call.reject",
     "lid_to_phone": "contact.getPnLidEntry",  # @lid sender → phone number

@@ -7,6 +7,7 @@ restarts the browser with backoff when it fails or never becomes ready (watchdog
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -18,9 +19,11 @@ from flask import current_app
 from flask_babel import gettext as _
 
 from app.bridge import lock as session_lock
+from app.bridge.status import inbound_stored_until, set_inbound_stored_until
 from app.bridge.whatsapp_web import (BridgeSession, ChromiumMissing, SessionClosed, ack_payload, call_payload,
-                                     clear_profile_locks, digits, kill_chromium, wipe_profile)
+                                     clear_profile_locks, digits, kill_chromium, missed_in_order, wipe_profile)
 from app.models import Connection, db
+from app.models.base import utcnow
 from app.models.connection import ConnectionStatus as S
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,11 @@ MAX_BACKOFF = 60.0
 # After a failed call to the page, how long it may take to say the phone logged out (it is what
 # made the call fail, then).
 LOGOUT_GRACE_SECONDS = 2.0
+# The catch-up mark (Connection.inbound_stored_until) is written this often while connected...
+MARK_EVERY = _seconds("BRIDGE_MARK_SECONDS", 60)
+# ...and a new session reads the messages stamped this long before it: WhatsApp's clock against
+# ours, and a message still crossing from the page when the mark was taken.
+CATCH_UP_MARGIN = 300.0
 
 # Set by the bridge worker running the session in its own process (app.bridge.worker) when the
 # session job must end: the worker is stopping, or its job was stopped. The session closes its
@@ -272,8 +280,10 @@ class SessionRunner:
         # picked up: a message the previous session took from the network but never submitted
         # comes back only among the unread, and must reach the engine before its chat's later ones.
         held: list[dict] = []
-        last_outbox = last_check = 0.0
+        last_outbox = last_check = last_mark = 0.0
+        forgot_mark = caught_up = False
         while True:
+            pumped_from = utcnow()
             events = self.session.pump(PUMP_SECONDS)
             self.lock.renew_if_due()
             self.stop_if_asked()
@@ -284,6 +294,10 @@ class SessionRunner:
                 for event in events:
                     kind = event.get("type")
                     if kind == "qr" and not ready:
+                        if event.get("code") and not forgot_mark:
+                            # Not paired: whoever scans, their history is not ours to catch up.
+                            set_inbound_stored_until(self.connection_id, None)
+                            forgot_mark = True
                         if event.get("code"):
                             qr_since = qr_since or time.monotonic()
                             write_status(self.connection_id, S.QRCODE, qr=event["code"])
@@ -297,13 +311,14 @@ class SessionRunner:
                         ready = True
                         self.failures = 0
                         write_status(self.connection_id, S.CONNECTED, phone=digits((event.get("me") or "").split("@")[0]) or None)
-                        self.pick_up_unread()
+                        self.pick_up_missed()
                         for raw in held:  # those already picked up are dropped as seen
                             payload = self.session.inbound_payload(raw)
                             if payload is not None:
                                 inbound.append(payload)
                         held = []
                         last_outbox = 0.0
+                        last_mark = time.monotonic()
                     elif kind == "logout":
                         self.logged_out()
                         raise Stop("logout")
@@ -336,6 +351,15 @@ class SessionRunner:
                 if not qr_since and now - opened_at > READY_TIMEOUT:
                     raise Restart(_("WhatsApp Web did not become ready"))
                 continue
+            if now - last_mark >= MARK_EVERY:
+                if not caught_up:
+                    # Again, a while after ready: WhatsApp Web may still have been syncing what
+                    # arrived while we were down the first time.
+                    self.pick_up_missed()
+                    caught_up = True
+                # Everything the page handed over before this pump is stored.
+                last_mark = now
+                set_inbound_stored_until(self.connection_id, pumped_from)
             self.run_commands()
             if now - last_outbox >= OUTBOX_EVERY:
                 last_outbox = now
@@ -392,10 +416,24 @@ class SessionRunner:
         self.submit_all([p for p in payloads if p is not None])
         self.session.mark_read(chat_id)
 
-    def pick_up_unread(self) -> None:
-        """Messages that arrived while we were down sit in unread chats: submit them (the inbox
-        ignores the ones it already has)."""
-        payloads = [self.session.inbound_payload(raw) for raw in self.session.unread_messages()]
+    def pick_up_missed(self) -> None:
+        """What reached WhatsApp while no session stored it: the unread chats' messages and, read or
+        not, those of every chat active since the catch-up mark (less CATCH_UP_MARGIN): someone
+        read them on the phone while we were down, or a chat was marked read while one waited in a
+        session that then failed. Those the inbox has are skipped before their media is fetched."""
+        from app.services.inbox import known_channel_ids
+
+        unread = self.session.unread_messages()
+        mark = inbound_stored_until(self.connection_id)
+        db.session.commit()
+        recent = []
+        if mark is not None:
+            since = mark.replace(tzinfo=dt.timezone.utc).timestamp() - CATCH_UP_MARGIN
+            recent = self.session.recent_messages(int(since))
+        missed = missed_in_order(unread, recent)
+        known = known_channel_ids(self.connection_id, [str(raw["id"]) for raw in missed])
+        db.session.commit()
+        payloads = [self.session.inbound_payload(raw) for raw in missed if str(raw["id"]) not in known]
         self.submit_all([p for p in payloads if p is not None])
 
     # --- outbound ---

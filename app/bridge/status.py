@@ -35,3 +35,21 @@ def set_status(connection_id: int, status: str, reason=None, qr=None, phone=None
     db.session.flush()
     return {"id": connection.id, "status": connection.status, "reason": connection.status_reason,
             "qr": connection.qr, "phone": connection.phone}
+
+
+def inbound_stored_until(connection_id: int):
+    """The catch-up mark (Connection.inbound_stored_until), or None."""
+    connection = db.session.get(Connection, connection_id)
+    return connection.inbound_stored_until if connection is not None else None
+
+
+def set_inbound_stored_until(connection_id: int, when) -> None:
+    """Write the catch-up mark (None forgets it: a new pairing's history is not ours to catch up);
+    commits."""
+    try:
+        db.session.query(Connection).filter(Connection.id == connection_id).update(
+            {Connection.inbound_stored_until: when}, synchronize_session=False)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise

@@ -73,6 +73,8 @@ MESSAGE_TYPES = {
 MEDIA_TYPES = {"image", "audio", "video", "document", "sticker"}
 MAX_MEDIA_BYTES = 64 * 1024 * 1024
 SEEN_IDS = 5000
+# The catch-up after a session ends reads at most this many of a chat's newest messages.
+RECENT_PER_CHAT = 500
 
 
 class ChromiumMissing(RuntimeError):
@@ -230,6 +232,24 @@ def message_payload(connection_id: int, raw: dict, media: dict | None = None) ->
         "type": kind, "body": body or "", "selected_id": raw.get("selected_id"),
         "media": media, "timestamp": int(raw.get("t") or time.time()),
     }
+
+
+def missed_in_order(unread: list[dict], recent: list[dict]) -> list[dict]:
+    """The raw messages of both catch-up reads (BridgeSession.unread_messages, .recent_messages)
+    once each, each chat's in WhatsApp's order (by time; those of the same second as the page
+    listed them), so the inbox stores a chat's lines as the customer sent them."""
+    chats: dict[str, list[dict]] = {}
+    ids: set[str] = set()
+    for raw in [*recent, *unread]:
+        if raw.get("id") is None or str(raw["id"]) in ids:
+            continue
+        ids.add(str(raw["id"]))
+        chats.setdefault(raw.get("chat") or "", []).append(raw)
+    first = {chat: min(int(m.get("t") or 0) for m in msgs) for chat, msgs in chats.items()}
+    ordered: list[dict] = []
+    for chat in sorted(chats, key=lambda c: first[c]):
+        ordered.extend(sorted(chats[chat], key=lambda m: int(m.get("t") or 0)))
+    return ordered
 
 
 def call_payload(connection_id: int, raw: dict) -> dict:
@@ -401,6 +421,11 @@ class BridgeSession:
         """Messages of unread chats (of the chat `chat_id` only, when given): what arrived while the
         session was down, or what a chat holds that has not been marked read."""
         return (self.call("unread", chat_id) if chat_id else self.call("unread")) or []
+
+    def recent_messages(self, since: int, limit: int = RECENT_PER_CHAT) -> list[dict]:
+        """Customers' messages stamped `since` (WhatsApp's clock, epoch seconds) or later, read or
+        not, of every chat active since then; at most `limit` per chat (its newest)."""
+        return self.call("recent", int(since), int(limit)) or []
 
     # --- outbound ---
     def already_sent(self, chat_id: str, channel_id: str) -> bool:

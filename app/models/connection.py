@@ -49,6 +49,9 @@ class Connection(Model):
     # Whether the bridge supervisor should keep a session running (set by start, cleared by logout).
     enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     status_changed_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+    # The bridge's catch-up mark (UTC): every customer message that reached the WhatsApp Web page
+    # before it is stored. None: no session of the current pairing wrote it yet. Migration 0009.
+    inbound_stored_until: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
     queues: Mapped[List["Queue"]] = relationship(  # noqa: F821
         secondary=connection_queue, order_by=lambda: _queue_order()
     )

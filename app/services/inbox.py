@@ -140,6 +140,16 @@ def receive_many(payloads: list) -> list:
     return results
 
 
+def known_channel_ids(connection_id: int, channel_ids: list[str]) -> set[str]:
+    """Which of these message ids the inbox already has for the connection."""
+    known: set[str] = set()
+    unique = list(dict.fromkeys(channel_ids))
+    for start in range(0, len(unique), 500):
+        known.update(db.session.scalars(select(InboundEvent.channel_id).where(
+            InboundEvent.connection_id == connection_id, InboundEvent.channel_id.in_(unique[start:start + 500]))))
+    return known
+
+
 def receive(payload: dict) -> int:
     """Store the event durably (commits) and return its id; a duplicate returns the first one's id."""
     validate(payload)

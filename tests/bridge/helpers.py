@@ -53,6 +53,12 @@ class Sim:
         assert r.status_code == 200, r.text
         return r.json()
 
+    def read(self, phone, customer):
+        """Someone reads the customer's chat on the phone itself."""
+        r = requests.post(self.base + "/api/read", json={"phone": phone, "customer": customer}, timeout=10)
+        assert r.status_code == 200, r.text
+        return r.json()["count"]
+
     def logout(self, phone):
         return requests.post(self.base + "/api/logout", json={"phone": phone}, timeout=10)
 

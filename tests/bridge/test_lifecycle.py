@@ -207,6 +207,30 @@ def test_two_connections_at_once(app, db, factory, sim_stack, sim, redis, ns, te
     no_chromium(app, second.id)
 
 
+def test_the_catch_up_mark_is_kept_while_connected_and_forgotten_when_a_qr_code_shows(app, db, factory, sim_stack,
+                                                                                     sim):
+    """The mark a new session catches up from (Connection.inbound_stored_until) moves on while
+    the session runs; a QR code means a new pairing, whose history is not ours to catch up."""
+    import datetime as dt
+
+    from app.models.base import utcnow
+
+    conn = factory.connection(enabled=True)
+    stale = utcnow() - dt.timedelta(days=2)
+    row = connection_row(app, db, conn.id)
+    row.inbound_stored_until = stale  # from the number paired before
+    db.session.commit()
+    sim_stack.start_bridge(**dict(BRIDGE_ENV, BRIDGE_MARK_SECONDS="1"))
+    wait_status(app, db, conn.id, "QRCODE")
+    assert connection_row(app, db, conn.id).inbound_stored_until is None
+    scanned_at = utcnow()
+    scan_connection(app, db, sim, conn.id, PHONE)
+    first = wait_for(lambda: connection_row(app, db, conn.id).inbound_stored_until, message="the mark written")
+    assert first >= scanned_at - dt.timedelta(seconds=1)
+    wait_for(lambda: (connection_row(app, db, conn.id).inbound_stored_until or first) > first, timeout=10,
+             message="the mark moving on")
+
+
 def test_nobody_scans_then_timeout(app, db, factory, sim_stack, sim):
     conn = factory.connection(enabled=True)
     sim_stack.start_bridge(**dict(BRIDGE_ENV, BRIDGE_QR_TIMEOUT="6"))

@@ -61,3 +61,18 @@ def test_ack_and_call_payloads():
     assert ack_payload(1, {"id": "3EB0X", "ack": 0}) is None  # "pending" is no news
     c = call_payload(1, {"id": "CALL1", "from": "5511988887777@c.us", "t": 5})
     assert (c["kind"], c["sender_phone"], c["chat_id"]) == ("call", "5511988887777", "5511988887777@c.us")
+
+
+def test_missed_messages_are_taken_once_each_chat_in_whatsapps_order():
+    from app.bridge.whatsapp_web import missed_in_order
+
+    def raw(id_, chat, t):
+        return {"id": id_, "chat": chat, "t": t}
+
+    # An old unread message (before the catch-up's time), then the recent ones; "B2" in both.
+    unread = [raw("A1", "a@c.us", 100), raw("B2", "b@c.us", 500)]
+    recent = [raw("B1", "b@c.us", 400), raw("B2", "b@c.us", 500), raw("B3", "b@c.us", 500),
+              raw("A2", "a@c.us", 450), raw(None, "a@c.us", 460)]
+    ordered = missed_in_order(unread, recent)
+    assert [m["id"] for m in ordered] == ["A1", "A2", "B1", "B2", "B3"]
+    assert missed_in_order([], []) == []

@@ -296,3 +296,68 @@ def test_marking_a_chat_read_stores_its_unread_messages_first(app, factory, open
     # that chat's message not stored yet, before the mark ("primeira" was; the other chat waits)
     assert [p["body"] for p in stored] == ["chegou agora"]
     d.session.close()  # the session fails before its queue is read: nothing was lost
+
+
+def test_recent_messages_reads_chats_active_since_a_time_read_or_not_in_pages(open_session, sim):
+    """The catch-up read: every customer message stamped since a time, read or not, across pages
+    of WhatsApp's history (RECENT_PAGE is 50), oldest first, at most `limit` per chat."""
+    d = open_session()
+    connect(d, sim)
+    before = int(time.time()) - 1
+    bodies = [f"linha {n}" for n in range(60)]
+    for body in bodies:
+        sim.message(PHONE, MARIA, body)
+    d.session.send(SimpleNamespace(chat_id=MARIA + "@c.us", type="text", body="nossa resposta", channel_id=None))
+    sim.message(PHONE, "5511977776666", "outro cliente")
+    assert sim.read(PHONE, MARIA) == 60
+    recent = d.session.recent_messages(before)
+    assert [m["body"] for m in recent if m["chat"] == MARIA + "@c.us"] == bodies  # no echo of ours
+    assert [m["body"] for m in recent if m["chat"] != MARIA + "@c.us"] == ["outro cliente"]
+    assert [m["body"] for m in d.session.recent_messages(before, limit=5) if m["chat"] == MARIA + "@c.us"] == bodies[-5:]
+    assert d.session.recent_messages(int(time.time()) + 600) == []
+
+
+@pytest.mark.parametrize("read_by", ["the phone", "Conecta"])
+def test_a_message_read_before_it_was_stored_is_caught_up_by_the_next_session(app, factory, open_session, sim, tmp_path,
+                                                                              read_by):
+    """A message reached the page (WhatsApp hands it over once) and waited in the session's queue;
+    the chat was then read, on the phone or by Conecta's own mark (a message arriving during the
+    mark), and the session failed before storing it. No longer unread, nor delivered again: the
+    next session finds it only by reading the chats active since the catch-up mark."""
+    from app.bridge.runner import SessionRunner
+    from app.bridge.status import set_inbound_stored_until
+    from app.models.base import utcnow
+
+    conn_id = factory.connection(enabled=True).id
+    profile = tmp_path / "profile-kept"
+    d = open_session(connection_id=conn_id, profile=profile)
+    connect(d, sim)
+    sim.message(PHONE, MARIA, "guardada")
+    d.until(lambda d: d.payloads, message="first message")
+    with app.app_context():
+        set_inbound_stored_until(conn_id, utcnow())  # what the runner writes while connected
+    sim.message(PHONE, MARIA, "perdida")  # reaches the page and the session's queue; nobody pumps it
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not [e for e in d.session.events if e["type"] == "message"
+                                               and e["msg"]["body"] == "perdida" and e["msg"]["type"] == "chat"]:
+        d.session.state()  # a call to the page, during which its events reach the queue
+        time.sleep(0.2)
+    if read_by == "the phone":
+        assert sim.read(PHONE, MARIA) == 2
+    else:
+        d.session.mark_read(MARIA + "@c.us")
+    d.session.close()
+
+    d2 = open_session(connection_id=conn_id, profile=profile)
+    d2.until(lambda d: d.last("ready"), message="ready without scanning")
+    d2.pump(1.0)
+    assert not [p for p in d2.payloads if p["body"] == "perdida"], "delivered again: nothing to catch up"
+    stored = []
+    with app.app_context():
+        from app.services import inbox
+
+        inbox.receive(d.payloads[0])  # "guardada" is in the inbox: not submitted again
+        runner = SessionRunner(conn_id, sink=stored.append)
+        runner.session = d2.session
+        runner.pick_up_missed()
+    assert [p["body"] for p in stored] == ["perdida"]

@@ -86,10 +86,47 @@ def test_messages_are_delivered_once_and_stay_unread_until_read(sc):
     assert page(sc, "poll", device="dev-a", **auth).get_json()["events"] == []  # consumed
     chats = page(sc, "chats", **auth).get_json()
     assert [(c["id"], c["unreadCount"]) for c in chats] == [("5511988887777@c.us", 1)]
+    assert [(m["id"], m["unread"]) for m in chats[0]["messages"]] == [(mid, True)]
     assert page(sc, "read", chat="5511988887777@c.us", **auth).get_json() == {"count": 1}
-    assert page(sc, "chats", **auth).get_json() == []
+    # Read, the chat stays in the list (as in WhatsApp's), with its message no longer unread.
+    chats = page(sc, "chats", **auth).get_json()
+    assert [(c["id"], c["unreadCount"]) for c in chats] == [("5511988887777@c.us", 0)]
+    assert [(m["id"], m["unread"]) for m in chats[0]["messages"]] == [(mid, False)]
     log = sc.get("/simulator/api/log?phone=5511988887777").get_json()
     assert [(e["type"], e["from"], e["to"]) for e in log] == [("seen", "5511999990000", "5511988887777")]
+
+
+def test_a_chat_lists_its_messages_in_order_sent_ones_included_with_the_time_of_the_last(sc):
+    token = pair(sc)
+    auth = {"phone": "5511999990000", "token": token}
+    first = sc.post("/simulator/api/messages", json={"to": "5511999990000", "from": "5511988887777",
+                                                     "body": "um"}).get_json()["id"]
+    assert page(sc, "send", chat="5511988887777@c.us", kind="text", body="resposta", **auth).status_code == 200
+    second = sc.post("/simulator/api/messages", json={"to": "5511999990000", "from": "5511988887777",
+                                                      "body": "dois"}).get_json()["id"]
+    [chat] = page(sc, "chats", **auth).get_json()
+    assert [(m["body"], m["from_me"]) for m in chat["messages"]] == [("um", False), ("resposta", True),
+                                                                     ("dois", False)]
+    assert [m["id"] for m in chat["messages"] if not m["from_me"]] == [first, second]
+    assert chat["t"] == max(m["t"] for m in chat["messages"]) and chat["unreadCount"] == 2
+
+
+def test_the_phone_reads_a_chat_whether_or_not_a_page_saw_it(sc):
+    token = pair(sc)
+    auth = {"phone": "5511999990000", "token": token}
+    for sender in ("5511988887777", "5511977776666"):
+        sc.post("/simulator/api/messages", json={"to": "5511999990000", "from": sender, "body": "oi"})
+    sc.post("/simulator/api/messages", json={"to": "5511999990000", "from": "5511988887777", "body": "lid",
+                                             "lid": True})
+    r = sc.post("/simulator/api/read", json={"phone": "5511999990000", "customer": "5511988887777"})
+    assert r.status_code == 200 and r.get_json() == {"count": 2}  # its @lid chat too
+    chats = {c["id"]: c["unreadCount"] for c in page(sc, "chats", **auth).get_json()}
+    assert chats["5511977776666@c.us"] == 1 and sum(chats.values()) == 1
+    assert [e["type"] for e in sc.get("/simulator/api/log?phone=5511988887777").get_json()] == ["seen"]
+    for body, status in (({"phone": "5511999990000"}, 400), ({"phone": "55", "customer": "5511988887777"}, 400),
+                         ({"phone": "5511000000000", "customer": "5511988887777"}, 404)):
+        r = sc.post("/simulator/api/read", json=body)
+        assert r.status_code == status and r.get_json()["message"], body
 
 
 def test_log_lists_what_was_sent_to_each_customer_oldest_first(sc):

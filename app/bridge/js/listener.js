@@ -18,6 +18,9 @@
     return target.bind(owner);
   }
 
+  // Messages asked of WhatsApp at a time by `recent` (a chat's history is read in pages).
+  const RECENT_PAGE = 50;
+
   function emit(type, data) {
     try {
       window.conectaEvent(Object.assign({type: type}, data || {}));
@@ -179,6 +182,35 @@
         if (onlyChat && ser(chat.id) !== onlyChat) continue;
         const count = Math.max(chat.unreadCount || 0, 1);
         const msgs = await fn('get_messages')(ser(chat.id), {count: count, onlyUnread: true});
+        for (const m of msgs) out.push(await serMsg(m));
+      }
+      return out;
+    },
+    recent: async (since, limit) => {
+      // Customers' messages stamped `since` (WhatsApp's clock, seconds) or later, in every chat
+      // active since then, read or not: the catch-up of BridgeSession.recent_messages. At most
+      // `limit` per chat, the newest ones; oldest first.
+      const out = [];
+      const chats = await fn('list_chats')({});
+      for (const chat of chats) {
+        if (!chat.t || chat.t < since) continue;
+        const idOf = (m) => (m.id && m.id._serialized ? m.id._serialized : String(m.id));
+        const ids = new Set();
+        let msgs = [];
+        let before = null;
+        for (;;) {
+          const opts = before ? {count: RECENT_PAGE, direction: 'before', id: before} : {count: RECENT_PAGE};
+          const page = await fn('get_messages')(ser(chat.id), opts);
+          // Each page oldest first, and before the newer pages already read.
+          const fresh = page.filter((m) => (m.t || 0) >= since && !ids.has(idOf(m)))
+            .sort((a, b) => (a.t || 0) - (b.t || 0));
+          for (const m of fresh) ids.add(idOf(m));
+          msgs = fresh.filter((m) => !(m.id && m.id.fromMe)).concat(msgs);
+          // A short page, one reaching older messages, or one with nothing new is the last.
+          if (page.length < RECENT_PAGE || fresh.length < page.length || msgs.length >= limit) break;
+          before = idOf(fresh[0]);
+        }
+        msgs = msgs.slice(-limit);
         for (const m of msgs) out.push(await serMsg(m));
       }
       return out;

@@ -13,6 +13,7 @@ Keys (under the installation's namespace):
   sim:events:<phone>          list of events for the account's devices (messages, calls)
   sim:msg:<phone>             hash: message id → message (inbound and sent)
   sim:unread:<phone>          set of unread inbound message ids
+  sim:seq:<phone>             counter: the order of the account's messages (inbound and sent)
   sim:log                     list: what accounts did towards customers (the §7 log)
   sim:numbers                 hash: number typed → WhatsApp's id for it ("" = no WhatsApp); a
                               number not in it is on WhatsApp under its own id
@@ -132,26 +133,27 @@ def page_logout(phone: str, token: str) -> None:
     _r().hdel(key(f"sim:account:{phone}"), "token")
 
 
-def unread_chats(phone: str, token: str) -> list[dict]:
+def chats(phone: str, token: str) -> list[dict]:
+    """The account's chats, as WhatsApp Web's chat list: each with its messages oldest first
+    (`unread` flags the unread ones), its unread count and `t`, the time of its last message."""
     phone = _check_token(phone, token)
     r = _r()
-    chats: dict[str, dict] = {}
-    for raw_id in r.smembers(key(f"sim:unread:{phone}")):
-        raw = r.hget(key(f"sim:msg:{phone}"), raw_id)
-        if not raw:
-            continue
+    unread = {raw.decode() for raw in r.smembers(key(f"sim:unread:{phone}"))}
+    found: dict[str, dict] = {}
+    for raw_id, raw in r.hgetall(key(f"sim:msg:{phone}")).items():
         msg = json.loads(raw)
-        chat = chats.setdefault(msg["chat"], {"id": msg["chat"], "unreadCount": 0, "messages": []})
-        chat["unreadCount"] += 1
-        chat["messages"].append(msg)
-    for chat in chats.values():
-        chat["messages"].sort(key=lambda m: m["seq"])
-    return sorted(chats.values(), key=lambda c: c["messages"][0]["seq"])
+        msg["unread"] = raw_id.decode() in unread
+        found.setdefault(msg["chat"], []).append(msg)
+    out = []
+    for chat_id, messages in found.items():
+        messages.sort(key=lambda m: (m["seq"], m["t"]))
+        out.append({"id": chat_id, "unreadCount": sum(1 for m in messages if m["unread"]),
+                    "t": max(m["t"] for m in messages), "messages": messages})
+    return sorted(out, key=lambda c: c["messages"][0]["seq"])
 
 
-def mark_read(phone: str, token: str, chat: str) -> int:
+def _read_chat(phone: str, chat: str) -> int:
     """The account reads a chat: its unread messages become read and the customer sees it."""
-    phone = _check_token(phone, token)
     r = _r()
     count = 0
     for raw_id in r.smembers(key(f"sim:unread:{phone}")):
@@ -162,6 +164,11 @@ def mark_read(phone: str, token: str, chat: str) -> int:
     if count:
         _log("seen", phone, _customer_of(chat), "", chat=chat)
     return count
+
+
+def mark_read(phone: str, token: str, chat: str) -> int:
+    """The page marks a chat read (chat.markIsRead)."""
+    return _read_chat(_check_token(phone, token), chat)
 
 
 def lid_to_phone(phone: str, token: str, lid: str) -> str | None:
@@ -208,7 +215,7 @@ def send(phone: str, token: str, chat: str, kind: str, body: str, message_id: st
     if r.hexists(key(f"sim:msg:{phone}"), message_id):
         raise SimulatorError(_("duplicate message id"), 409)
     msg = {"id": message_id, "chat": chat, "from_me": True, "type": kind, "body": str(body)[:MAX_BODY],
-           "from": phone + "@c.us", "to": chat, "t": int(_now()), "seq": 0}
+           "from": phone + "@c.us", "to": chat, "t": int(_now()), "seq": _next_seq(phone)}
     if extra:
         msg.update(extra)
     r.hset(key(f"sim:msg:{phone}"), message_id, json.dumps(msg))
@@ -323,6 +330,17 @@ def logout(phone: str) -> dict:
     if not _r().hdel(key(f"sim:account:{phone}"), "token"):
         raise SimulatorError(_("no device linked to this number"), 404)
     return {"phone": phone, "state": "LOGGED_OUT"}
+
+
+def read_on_phone(phone: str, customer: str) -> dict:
+    """Someone reads a customer's chat on the phone itself (or on another linked device): its
+    messages are read, whether or not a WhatsApp Web page saw them."""
+    phone, customer = digits(phone), digits(customer)
+    if not 10 <= len(phone) <= 15 or not 10 <= len(customer) <= 15:
+        raise SimulatorError(_("'phone' and 'customer' must be phone numbers (10 to 15 digits)"))
+    if not _account_token(phone):
+        raise SimulatorError(_("no device linked to this number"), 404)
+    return {"count": _read_chat(phone, customer + "@c.us")}  # its @lid chat too (_same_chat)
 
 
 def _next_seq(phone: str) -> int:

@@ -74,7 +74,7 @@ def page_api(op):
         state.page_logout(phone, token)
         return jsonify(ok=True)
     if op == "chats":
-        return jsonify(state.unread_chats(phone, token))
+        return jsonify(state.chats(phone, token))
     if op == "read":
         return jsonify(count=state.mark_read(phone, token, _text(data, "chat")))
     if op == "lid":
@@ -138,6 +138,14 @@ def api_numbers():
     if "whatsapp" in data and data["whatsapp"] is not None and not isinstance(data["whatsapp"], str):
         raise state.SimulatorError(_("bad number"))
     return jsonify(state.set_number(_text(data, "number"), data.get("whatsapp", "")))
+
+
+@blueprint.post("/api/read")
+def api_read():
+    """Beyond §7: {"phone": <connection phone>, "customer": <customer phone>}: someone reads that
+    customer's chat on the phone itself, whether or not Conecta has the messages → {"count": n}."""
+    data = _json()
+    return jsonify(state.read_on_phone(_text(data, "phone"), _text(data, "customer")))
 
 
 @blueprint.post("/api/calls")

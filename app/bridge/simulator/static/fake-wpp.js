@@ -192,7 +192,7 @@
   };
   const dataUrlMime = (s) => (typeof s === 'string' && s.startsWith('data:')) ? s.slice(5, s.indexOf(';')) : null;
 
-  let unreadCache = {};
+  let chatCache = {};
   window.WPP = {
     isReady: true,
     isFullReady: true,
@@ -240,19 +240,28 @@
       list: async (opts) => {
         requireReady();
         const chats = await api('chats', auth());
-        unreadCache = {};
-        for (const c of chats) unreadCache[c.id] = c.messages;
-        return chats.map((c) => ({id: wid(c.id), unreadCount: c.unreadCount}));
+        chatCache = {};
+        for (const c of chats) chatCache[c.id] = c.messages;
+        return chats.filter((c) => c.unreadCount > 0 || !(opts && opts.onlyWithUnreadMessage))
+          .map((c) => ({id: wid(c.id), unreadCount: c.unreadCount, t: c.t}));
       },
       getMessages: async (chat, opts) => {
+        // Oldest first, as WhatsApp's: the last `count` (-1: all), of the unread only with
+        // onlyUnread, or the `count` before the message `id` with direction 'before'.
         requireReady();
-        let msgs = unreadCache[String(chat)];
+        opts = opts || {};
+        let msgs = chatCache[String(chat)];
         if (!msgs) {
           const chats = await api('chats', auth());
           const found = chats.find((c) => c.id === String(chat));
           msgs = found ? found.messages : [];
         }
-        const count = opts && opts.count > 0 ? opts.count : msgs.length;
+        if (opts.onlyUnread) msgs = msgs.filter((m) => m.unread);
+        if (opts.id && opts.direction === 'before') {
+          const at = msgs.findIndex((m) => key(!!m.from_me, m.chat, m.id)._serialized === String(opts.id));
+          msgs = at < 0 ? [] : msgs.slice(0, at);
+        }
+        const count = opts.count > 0 ? opts.count : msgs.length;
         return msgs.slice(-count).map(model);
       },
     },
