@@ -226,19 +226,22 @@ def apply_ack(connection_id: int, channel_id: str, ack: str, error: str | None =
 
 
 def retry(message_id: int, user, changes: Changes | None = None) -> Message:
-    """Queue a failed message again. Only on a ticket `user` may see; does not commit."""
+    """Queue a failed message again, on a ticket `user` may see and send on (tickets.
+    check_may_send); does not commit."""
     from app.services import visibility
+    from app.services.tickets import check_may_send  # it uses this module
 
     changes = changes if changes is not None else Changes()
     message = db.session.get(Message, message_id)
     if message is None or not message.from_me:
         raise NotFound(_l("Message not found."))
     try:
-        visibility.get_visible_ticket(user, message.ticket_id)
+        ticket = visibility.get_visible_ticket(user, message.ticket_id, for_update=True)
     except NotFound:  # the same answer as a message that does not exist
         raise NotFound(_l("Message not found.")) from None
     if message.status != MessageStatus.FAILED:
         raise DomainError(_l("Only a failed message can be sent again."))
+    check_may_send(user, ticket)
     message.status = MessageStatus.QUEUED
     message.error = None
     changes.message(message)

@@ -309,10 +309,16 @@ def _ready_to_send(user, ticket, text: str, changes: Changes) -> None:
     if len(text) > outbound.MAX_BODY:
         raise DomainError(_l("The message is too long (at most %(n)s characters).", n=outbound.MAX_BODY),
                           status=422)
+    check_may_send(user, ticket)
+    _read(ticket, changes)
+
+
+def check_may_send(user, ticket) -> None:
+    """A message (new, or a failed one sent again) goes out on a ticket not closed and not handled
+    by another agent: after the farewell, nothing an agent typed earlier may reach the customer."""
     if ticket.status == TicketStatus.CLOSED:
         raise DomainError(_l("This ticket is closed; reopen it to send messages."))
     _check_handler(user, ticket)
-    _read(ticket, changes)
 
 
 def send_message(user, ticket_id, body) -> tuple:

@@ -204,6 +204,12 @@ def test_a_whole_conversation_live_in_three_browsers(desk_live, agents, db):
     rating_line = db.session.query(Message).filter(Message.ticket_id == ticket_id,
                                                    Message.body.startswith(template.message)).one()
     assert "3 - Muito satisfeito" in rating_line.body
+    # Failed on a resolved ticket: shown, but not offered again (the server refuses it too).
+    bruno.row("Joana Compras").click()
+    publish(outbound.mark_failed(failed_id, "Número sem WhatsApp"), desk.app)
+    failed = bruno.page.locator(f'.chat-msg[data-id="{failed_id}"]')
+    failed.locator(".chat-tick.failed").wait_for()
+    expect(failed.locator(".chat-retry")).to_be_hidden()
     sara.page.reload()
     sara.connected()
     sara.shot("05-supervisor")

@@ -259,6 +259,36 @@ def test_return_reopen_and_retry_endpoints(engine, office):
     assert o.ana_api.post(f"/api/v1/ticket/{tid}/reopen").status_code == 400
 
 
+def test_a_failed_message_goes_again_only_where_the_agent_may_send(engine, office, factory, client):
+    """Sent again after the farewell, an agent's old message reached the customer of a closed
+    ticket; and another agent of the queue could send it on a ticket they do not handle. A retry
+    follows the rules of sending."""
+    from app.services import outbound
+
+    o = office
+    factory.member(queues=[o.suporte], name="Bia", email="bia@teste.com.br")
+    bia_api = api_login(client, "bia@teste.com.br")
+    engine.submit_and_drain(engine.message(o.conn))
+    engine.submit_and_drain(engine.message(o.conn, body="2"))
+    tid = o.ana_api.get("/api/v1/ticket/").get_json()["result"][0]["id"]
+    o.ana_api.post(f"/api/v1/ticket/{tid}/accept")
+    mid = o.ana_api.post(f"/api/v1/ticket/{tid}/messages", json={"body": "segue o boleto"}).get_json()["result"]["id"]
+    outbound.claim(mid)
+    outbound.mark_failed(mid, "sem conexão")
+    r = bia_api.post(f"/api/v1/ticket/{tid}/messages/{mid}/retry")
+    assert r.status_code == 403 and r.get_json()["message"] == "Este ticket está sendo atendido por outro atendente."
+    assert o.ana_api.post(f"/api/v1/ticket/{tid}/close").status_code == 200
+    for api in (o.ana_api, o.sup_api):
+        r = api.post(f"/api/v1/ticket/{tid}/messages/{mid}/retry")
+        assert r.status_code == 400 and r.get_json()["message"] == "Este ticket está resolvido; reabra-o para enviar mensagens."
+    msgs = o.ana_api.get(f"/api/v1/ticket/{tid}/messages").get_json()["result"]
+    assert [m["status"] for m in msgs if m["id"] == mid] == ["failed"]
+    # Reopened, the agent may send it again.
+    assert o.ana_api.post(f"/api/v1/ticket/{tid}/reopen").status_code == 200
+    r = o.ana_api.post(f"/api/v1/ticket/{tid}/messages/{mid}/retry")
+    assert r.status_code == 200 and r.get_json()["result"]["status"] == "queued"
+
+
 def test_openapi_describes_the_ticket_api(engine, office, admin_api):
     paths = admin_api.get("/api/v1/_openapi").get_json()["paths"]
     for path in ("/", "/{ticket_id}", "/{ticket_id}/messages", "/{ticket_id}/accept", "/{ticket_id}/transfer",

@@ -378,6 +378,7 @@
     if (message.status === "failed") {
       if (message.error) node.appendChild(el("div", { "class": "chat-msg-error", text: message.error }));
       var retry = el("button", { type: "button", "class": "btn btn-link chat-retry", text: T.retry });
+      retry.hidden = state.actions.indexOf("send") < 0; // as the composer: the server refuses it too
       retry.addEventListener("click", function () { retryMessage(message.id, retry); });
       meta.appendChild(retry);
     }
@@ -532,6 +533,7 @@
     });
     var canSend = actions.indexOf("send") >= 0;
     $("chat-composer").hidden = !canSend;
+    document.querySelectorAll("#chat-message-list .chat-retry").forEach(function (b) { b.hidden = !canSend; });
     if (canSend) autoGrow();
     var closedNote = $("chat-composer-closed");
     closedNote.hidden = canSend;
