@@ -12,7 +12,7 @@ from flask import current_app
 from rq.job import Job, JobStatus
 
 from app.bridge import lock as session_lock
-from app.bridge.runner import SessionRunner, commands_key, lock_key, profile_dir, write_status
+from app.bridge.runner import SessionRunner, commands_key, lock_key, profile_dir, restart_key, write_status
 from app.bridge.whatsapp_web import clear_profile_locks, kill_chromium, wipe_profile
 from app.models.connection import ConnectionStatus
 from app.workers import BRIDGE_QUEUE, get_queue, redis_conn
@@ -96,6 +96,12 @@ def recover_dead_session(pid: int, app=None) -> list[int]:
                     connection_id, pid, killed)
         recovered.append(connection_id)
     return recovered
+
+
+def request_restart(connection_id: int, app=None) -> None:
+    """Have the running (or waiting) session reopen its browser; a session that starts meanwhile
+    drops the request, being the restart itself."""
+    redis_conn(app or current_app).set(restart_key(connection_id, app or current_app), "1", ex=300)
 
 
 def request_logout(connection_id: int, app=None) -> None:

@@ -46,6 +46,8 @@ MAX_BACKOFF = 60.0
 # After a failed call to the page, how long it may take to say the phone logged out (it is what
 # made the call fail, then).
 LOGOUT_GRACE_SECONDS = 2.0
+# How often a session looks for a restart asked by the admin ("Iniciar / reiniciar sessão").
+RESTART_CHECK_EVERY = 1.0
 # The catch-up mark (Connection.inbound_stored_until) is written this often while connected...
 MARK_EVERY = _seconds("BRIDGE_MARK_SECONDS", 60)
 # ...and a new session reads the messages stamped this long before it: WhatsApp's clock against
@@ -66,6 +68,11 @@ class Restart(Exception):
     """Close the browser and open it again (with backoff)."""
 
 
+class Reopen(Exception):
+    """The admin asked for a restart: close the browser and open it again at once, on the same
+    profile (no new scan), not counted as a failure."""
+
+
 def lock_key(connection_id: int, app=None) -> str:
     from app.workers import key
 
@@ -76,6 +83,13 @@ def commands_key(connection_id: int, app=None) -> str:
     from app.workers import key
 
     return key(f"bridge:{connection_id}:commands", app)
+
+
+def restart_key(connection_id: int, app=None) -> str:
+    """Set when the admin asks a running session to restart (jobs.request_restart)."""
+    from app.workers import key
+
+    return key(f"bridge:{connection_id}:restart", app)
 
 
 def profile_dir(connection_id: int, app=None) -> Path:
@@ -163,11 +177,15 @@ class SessionRunner:
             kill_chromium(self.profile)
             clear_profile_locks(self.profile)
             self.drop_stale_logouts()
+            self.redis.delete(restart_key(self.connection_id, self.app))  # this start is the restart
             while True:
                 try:
                     self.browser_life()
                 except Stop as stop:
                     return str(stop)
+                except Reopen:
+                    log.info("connection %s: restarting the browser, as asked", self.connection_id)
+                    self.close()
                 except session_lock.LockLost:
                     log.warning("connection %s: lock lost, stopping", self.connection_id)
                     return "lock lost"
@@ -280,7 +298,7 @@ class SessionRunner:
         # picked up: a message the previous session took from the network but never submitted
         # comes back only among the unread, and must reach the engine before its chat's later ones.
         held: list[dict] = []
-        last_outbox = last_check = last_mark = 0.0
+        last_outbox = last_check = last_mark = last_restart_check = 0.0
         forgot_mark = caught_up = False
         while True:
             pumped_from = utcnow()
@@ -342,6 +360,10 @@ class SessionRunner:
             finally:
                 self.submit_all(inbound)
             now = time.monotonic()
+            if now - last_restart_check >= RESTART_CHECK_EVERY:
+                last_restart_check = now
+                if self.redis.delete(restart_key(self.connection_id, self.app)):
+                    raise Reopen()
             if not ready:
                 if qr_since and now - qr_since > QR_TIMEOUT:
                     self.close()

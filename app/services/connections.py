@@ -177,13 +177,17 @@ def _switch_session(connection_id, enabled: bool, status: str) -> Connection:
 
 
 def request_start(connection_id) -> dict:
-    """Ask for a session: the bridge supervisor keeps one running for every enabled connection.
-    The bridge part extends this (enqueueing its session job); here it records the intent."""
+    """Ask for a session, or for the running one to restart: the bridge supervisor keeps one
+    running for every enabled connection."""
     connection = _switch_session(connection_id, True, ConnectionStatus.OPENING)
-    from app.bridge.jobs import enqueue_session  # the channel layer; imported late (it loads Playwright's side)
+    # the channel layer; imported late (it loads Playwright's side)
+    from app.bridge.jobs import enqueue_session, request_restart
 
     try:
-        enqueue_session(connection.id)
+        if not enqueue_session(connection.id):
+            # One is running ("Iniciar / reiniciar sessão"): it reopens, and writes its status
+            # again; left alone, it would never replace the OPENING written above.
+            request_restart(connection.id)
     except Exception:  # the bridge supervisor enqueues every enabled connection within seconds anyway
         log.warning("could not enqueue the session of connection %s", connection.id, exc_info=True)
     return status_event(connection)

@@ -231,6 +231,33 @@ def test_the_catch_up_mark_is_kept_while_connected_and_forgotten_when_a_qr_code_
              message="the mark moving on")
 
 
+def test_start_on_a_running_session_restarts_it_without_a_new_scan(app, db, factory, sim_stack, sim, redis, ns):
+    """"Iniciar / reiniciar sessão" on a connected number: the status went to OPENING and stayed
+    there (the running session never wrote it again), found in QA. The session now reopens its
+    browser on the same profile, and reports CONNECTED again."""
+    from app.services import connections
+
+    conn = factory.connection(enabled=True)
+    sim_stack.start_bridge(**BRIDGE_ENV)
+    scan_connection(app, db, sim, conn.id, PHONE)
+    with app.app_context():
+        profile = profile_dir(conn.id)
+    before = {p.pid for p in chromium_processes(profile)}
+    assert connections.request_start(conn.id)["status"] == "OPENING"
+    seen = set()
+
+    def restarted():
+        row = connection_row(app, db, conn.id)
+        seen.add(row.status)
+        now = {p.pid for p in chromium_processes(profile)}
+        return row.status == "CONNECTED" and now and not now & before
+
+    wait_for(restarted, timeout=40, interval=0.1, message="the session restarted and connected")
+    assert "QRCODE" not in seen
+    sim.message(PHONE, MARIA, "depois de reiniciar")
+    wait_for(lambda: inbound(redis, ns, kind="message", body="depois de reiniciar"), message="inbound after restart")
+
+
 def test_nobody_scans_then_timeout(app, db, factory, sim_stack, sim):
     conn = factory.connection(enabled=True)
     sim_stack.start_bridge(**dict(BRIDGE_ENV, BRIDGE_QR_TIMEOUT="6"))
