@@ -63,7 +63,7 @@ def chosen_queue(ticket, payload: dict):
                 if selected == f"{LIST_ROW_PREFIX}{queue.id}":
                     return queue
     numbered = _as_numbered(ticket, queues)
-    typed = replies.chosen(payload.get("body"), [(n, q.name) for n, q in numbered])
+    typed = replies.chosen(payload.get("body"), [(n, q.name) for n, q in numbered], first_words=True)
     return numbered[typed][1] if typed is not None else None
 
 

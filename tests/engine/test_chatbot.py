@@ -58,6 +58,21 @@ def test_a_reply_chooses_by_number_name_or_the_menu_line(engine, factory, reply)
     assert t.queue_id == (b2.id if "atendimento" in reply.lower() else b.id) and not t.awaiting_menu
 
 
+@pytest.mark.parametrize("reply, chosen", [("suporte", "Suporte Técnico"), ("SUPORTE!", "Suporte Técnico"),
+                                           ("financeiro", "Financeiro e Cobrança"),
+                                           ("atendimento", None), ("técnico", None), ("suporte tec", None)])
+def test_a_reply_may_name_a_department_by_its_first_words_when_no_other_starts_so(engine, factory, reply, chosen):
+    """A Brazilian customer types "suporte" for "Suporte Técnico" (the demo's own queue): it got
+    "Opção inválida" every time (found in QA). Words that start two labels choose nothing."""
+    queues = {name: factory.queue(name=name, bot_order=n) for n, name in enumerate(
+        ["Suporte Técnico", "Financeiro e Cobrança", "Atendimento Comercial", "Atendimento Geral"], 1)}
+    c = factory.connection(queues=list(queues.values()), greeting_message="Escolha")
+    engine.deliver(engine.message(c, name="Maria"))
+    engine.deliver(engine.message(c, body=reply))
+    t = engine.tickets()[0]
+    assert t.queue_id == (queues[chosen].id if chosen else None) and t.awaiting_menu is (chosen is None)
+
+
 def test_an_invalid_reply_repeats_the_menu(engine, factory):
     a, b = factory.queue(name="Vendas", bot_order=1), factory.queue(name="Suporte", bot_order=2)
     c = factory.connection(queues=[a, b], greeting_message="Escolha")
