@@ -33,8 +33,10 @@ class Contact(Model):
     name_folded: Mapped[Optional[str]] = mapped_column(Text, Computed(folded(text("name")), persisted=True),
                                                        deferred=True)
     is_group: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
-    # Last out-of-hours message sent to this contact: never repeated within 30 minutes.
+    # The last out-of-hours message sent to this contact, and (JSON, hours.note_out_of_hours) which
+    # ones went in the last 30 minutes and when: none is repeated within 30 minutes. Migration 0010.
     out_of_hours_sent_at: Mapped[Optional[dt.datetime]] = mapped_column(DateTime)
+    out_of_hours_sent: Mapped[Optional[str]] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
 
     # Inserting a contact does not read name_folded back.

@@ -293,18 +293,19 @@ def handle_menu_reply(ticket, payload, settings, changes, now):
 
 
 def check_hours(ticket, queue, settings, changes, now) -> bool:
-    """Business hours of a pending ticket's queue. Out of hours: the out-of-hours message (at most
-    once per 30 min per contact), then the ticket stays pending (Abrir Tickets Fora do Expediente =
+    """Business hours of a pending ticket's queue. Out of hours: the out-of-hours message (the same
+    one at most once per 30 min per contact), then the ticket stays pending (Abrir Tickets Fora do Expediente =
     yes) or is closed (no). Returns True when out of hours."""
     if not settings.business_hours or hours.is_open(queue, now, settings.timezone):
         return False
     contact = ticket.contact
-    if hours.may_send_out_of_hours(contact, now):
+    key = hours.out_of_hours_key(queue, ticket.connection)
+    if hours.may_send_out_of_hours(contact, now, key):
         text = queue.out_of_hours_message or ticket.connection.out_of_hours_message or _(
             "We are outside business hours right now. We will reply as soon as we are back.")
         outbound.queue_message(ticket, templates.render(text, contact=contact, queue=queue, ticket=ticket,
                                                         tz_name=settings.timezone, now=now), changes=changes)
-        contact.out_of_hours_sent_at = now
+        hours.note_out_of_hours(contact, now, key)
     if not settings.open_tickets_out_of_hours:
         from app.services import tickets  # it uses this module
 

@@ -90,6 +90,12 @@ def test_aware_moments_are_read_in_their_own_zone(factory, db):
     contact = type("C", (), {"out_of_hours_sent_at": dt.datetime(2026, 11, 23, 12, 0)})()  # naive UTC, as stored
     assert not hours.may_send_out_of_hours(contact, dt.datetime(2026, 11, 23, 9, 29, tzinfo=ZoneInfo(SP)))
     assert hours.may_send_out_of_hours(contact, dt.datetime(2026, 11, 23, 9, 30, tzinfo=ZoneInfo(SP)))
+    # Per message too: noted at an aware moment, read against naive UTC and aware ones alike.
+    contact = type("C", (), {"out_of_hours_sent_at": None, "out_of_hours_sent": None})()
+    hours.note_out_of_hours(contact, dt.datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo(SP)), "queue:1")
+    assert not hours.may_send_out_of_hours(contact, dt.datetime(2026, 11, 23, 12, 29), "queue:1")
+    assert hours.may_send_out_of_hours(contact, dt.datetime(2026, 11, 23, 12, 29), "queue:2")
+    assert hours.may_send_out_of_hours(contact, dt.datetime(2026, 11, 23, 9, 30, tzinfo=ZoneInfo(SP)), "queue:1")
 
 
 def test_a_queue_without_intervals_is_always_open(factory, db):
@@ -149,6 +155,32 @@ def test_out_of_hours_with_open_tickets_off_closes_the_ticket(engine, factory, d
     engine.deliver(engine.message(c), now=sp(23, 20, 5))
     tickets = engine.tickets()
     assert len(tickets) == 2 and tickets[1].status == TicketStatus.CLOSED and engine.sent(tickets[1]) == []
+
+
+def test_another_departments_out_of_hours_message_goes_within_the_30_minutes(engine, factory, db):
+    """Open Tickets Out of Hours off: the customer chose Suporte (closed), got its message, the
+    ticket closed; writing again, they chose Financeiro (closed too, its own message) and got
+    nothing: the ticket closed in silence (found in QA). The 30-minute rule keeps one message from
+    repeating; another department's goes."""
+    engine.settings(business_hours=True, open_tickets_out_of_hours=False, timezone=SP)
+    week = [(0, (8, 0), (18, 0))]
+    suporte = _queue(factory, db, week, name="Suporte", bot_order=1, out_of_hours_message="Suporte fechado")
+    financeiro = _queue(factory, db, week, name="Financeiro", bot_order=2, out_of_hours_message="Financeiro fechado")
+    vendas = _queue(factory, db, week, name="Vendas", bot_order=3)  # no message of its own
+    c = factory.connection(queues=[suporte, financeiro, vendas], greeting_message="Escolha",
+                           out_of_hours_message="Estamos fechados")
+    sent = []
+    for minute, body in ((0, "oi"), (1, "1"), (2, "oi"), (3, "2"), (4, "oi"), (5, "2"), (6, "oi"), (7, "3"),
+                         (8, "oi"), (9, "1")):
+        engine.deliver(engine.message(c, body=body), now=sp(23, 20, minute))
+        if body != "oi":
+            sent.append([m.body for m in engine.sent(engine.tickets()[-1])][1:])  # after the menu
+    assert sent == [["Suporte fechado"], ["Financeiro fechado"], [], ["Estamos fechados"], []]
+    # Each one again once its own 30 minutes are over.
+    engine.deliver(engine.message(c, body="oi"), now=sp(23, 20, 31))
+    engine.deliver(engine.message(c, body="1"), now=sp(23, 20, 32))
+    assert [m.body for m in engine.sent(engine.tickets()[-1])][1:] == ["Suporte fechado"]
+    assert {t.status for t in engine.tickets()} == {TicketStatus.CLOSED}
 
 
 def test_a_ticket_closed_out_of_hours_is_not_left_unread(engine, factory, db):
