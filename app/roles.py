@@ -34,6 +34,8 @@ ROLES = {
         ["^TeamView$", "^(can_list|can_show|can_edit)$"],
         ["^TeamApi$", "^(can_get|can_info|can_put)$"],
         ["^Team$", "^menu_access$"],
+        ["^ReceivedRatingView$", "^(can_list|can_show)$"],
+        ["^Received ratings$", "^menu_access$"],
     ],
     "User": _EVERYONE,
 }

@@ -47,3 +47,6 @@ class Rating(Model):
     value: Mapped[int] = mapped_column(Integer, nullable=False)
     label: Mapped[str] = mapped_column(String(100), nullable=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
+
+    ticket = relationship("Ticket")
+    user = relationship("Member")

@@ -3,10 +3,12 @@ from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWi
 from flask_appbuilder.forms import DynamicForm
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
+from flask import url_for
+from flask_appbuilder.models.sqla.interface import SQLAInterface
 from marshmallow import Schema, fields
 from wtforms import StringField, TextAreaField
 
-from app.models import RatingTemplate
+from app.models import Rating, RatingTemplate
 from app.services import rating_templates
 from app.views.admin_base import AlphabeticalInterface, ServiceModelApi, ServiceModelView, install_csrf_token, schemas
 
@@ -83,7 +85,32 @@ class RatingApi(ServiceModelApi):
     openapi_spec_component_schemas = (RatingOptionSchema,)
 
 
+def _ticket_link(ticket_id):
+    return Markup('<a href="{}">#{}</a>').format(url_for("ChatView.index", ticket=ticket_id), ticket_id)
+
+
+class ReceivedRatingView(ServiceModelView):
+    """Avaliações recebidas: what customers answered, against the ticket and the agent who closed
+    it (read only; Admins and Supervisors, who see every ticket)."""
+
+    datamodel = SQLAInterface(Rating)
+    route_base = "/received-ratings"
+    include_route_methods = {"list", "show"}  # nothing to add, edit or delete: no route at all
+    base_permissions = ["can_list", "can_show"]
+    list_title = show_title = _l("Received ratings")
+    list_columns = ["created_at", "value", "label", "user", "ticket.contact", "ticket.queue", "ticket_id"]
+    show_columns = list_columns
+    search_columns = ["created_at", "value", "user"]
+    order_columns = ["created_at", "value"]
+    base_order = ("created_at", "desc")
+    label_columns = {"created_at": _l("Received at"), "value": _l("Score"), "label": _l("Answer"),
+                     "user": _l("Agent"), "ticket.contact": _l("Contact"), "ticket.queue": _l("Queue"),
+                     "ticket_id": _l("Ticket")}
+    formatters_columns = {"ticket_id": _ticket_link}
+
+
 def register(appbuilder) -> None:
     install_csrf_token(appbuilder)
     appbuilder.add_view(RatingView, "Ratings", label=_l("Ratings"), icon="fa-star")
+    appbuilder.add_view(ReceivedRatingView, "Received ratings", label=_l("Received ratings"), icon="fa-star-half-o")
     appbuilder.add_api(RatingApi)

@@ -1,0 +1,42 @@
+"""Avaliações recebidas: the customers' answers, with the ticket and the agent, for Admins and
+Supervisors (before, a received rating was only a line inside the conversation)."""
+import datetime as dt
+
+from tests.conftest import login
+
+
+def test_received_ratings_are_listed_newest_first_with_contact_agent_queue_and_ticket(app, db, factory):
+    from app.models import Contact, Rating, Ticket
+
+    suporte = factory.queue(name="Suporte")
+    conn = factory.connection(queues=[suporte])
+    ana = factory.member("user", queues=[suporte], name="Ana Souza")
+    factory.member("supervisor", email="sup@teste.com.br")
+    rows = []
+    for n, (name, value, label) in enumerate((("Maria Lima", 3, "Muito satisfeito"), ("João Alves", 1, "Insatisfeito"))):
+        contact = Contact(jid=f"551198888000{n}@c.us", phone=f"551198888000{n}", name=name)
+        db.session.add(contact)
+        db.session.flush()
+        ticket = Ticket(contact_id=contact.id, connection_id=conn.id, queue_id=suporte.id, status="closed",
+                        user_id=ana.id)
+        db.session.add(ticket)
+        db.session.flush()
+        rows.append((ticket.id, Rating(ticket_id=ticket.id, user_id=ana.id, value=value, label=label,
+                                       created_at=dt.datetime(2026, 12, 7, 12 + n, 30))))
+        db.session.add(rows[-1][1])
+    db.session.commit()
+    client = app.test_client()
+    login(client, "sup@teste.com.br")
+    page = client.get("/received-ratings/list/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    for text in ("Avaliações recebidas", "Recebida em", "Nota", "Resposta", "Atendente", "Contato", "Fila",
+                 "Maria Lima", "João Alves", "Muito satisfeito", "Insatisfeito", "Ana Souza", "Suporte",
+                 "07/12/2026 09:30"):  # 12:30 UTC in São Paulo
+        assert text in html, text
+    assert html.index("João Alves") < html.index("Maria Lima")  # newest first
+    for ticket_id, _rating in rows:
+        assert f'href="/chat/?ticket={ticket_id}">#{ticket_id}</a>' in html
+    # Filtered by score.
+    only = client.get("/received-ratings/list/?_flt_0_value=3").get_data(as_text=True)
+    assert "Maria Lima" in only and "João Alves" not in only
