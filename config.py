@@ -143,6 +143,9 @@ class Config:
         self.RATELIMIT_KEY_PREFIX = self.REDIS_NAMESPACE + ":ratelimit"
         self.FAB_ADD_SECURITY_API = True
         self.FAB_API_SWAGGER_UI = True
+        # FAB's menu and OpenAPI APIs are registered by app.views.errors instead, refusing in Portuguese.
+        self.FAB_ADD_MENU_API = False
+        self.FAB_ADD_OPENAPI_VIEWS = False
         self.FAB_UPDATE_PERMS = False  # roles are code (FAB_ROLES), never rows to keep in sync
         # Tables come from the Alembic migrations only; roles from app.services.bootstrap.
         self.FAB_CREATE_DB = False

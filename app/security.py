@@ -20,6 +20,7 @@ from wtforms.validators import ValidationError as FormValidationError
 
 from app.models.base import utcnow
 from app.models.team import Member
+from app.views.errors import ApiRefusals
 
 
 def login_stamp(member) -> str:
@@ -117,10 +118,14 @@ class ResetMyPasswordView(fab_views.ResetMyPasswordView):
         password_changed(self.appbuilder.sm.get_user_by_id(g.user.id))
 
 
-class ConectaSecurityApi(SecurityApi):
+class ConectaSecurityApi(ApiRefusals, SecurityApi):
     """FAB's API login, with its description made true: username and password are required,
     `provider` defaults to db (FAB answers 500 without it), and a bad request gets a message
     that is a string, as the description of 400 says (FAB sends marshmallow's dict)."""
+
+    def response_401(self):
+        # FAB's login answers a wrong e-mail or password (or an inactive member) with this alone.
+        return self.response(401, message=str(_l("Incorrect e-mail or password.")))
 
     @expose("/login", methods=["POST"])
     @safe
@@ -264,5 +269,29 @@ class ConectaSecurityManager(SecurityManager):
         @jwt_manager.invalid_token_loader
         def invalid_token(reason):
             return jsonify(message=str(_l("Invalid or expired access token."))), 401
+
+        # Flask-JWT-Extended's other refusals, said as the API says every error ({"message": ...},
+        # in Portuguese); its own are English under "msg". No token is revoked and no endpoint needs
+        # a fresh one today (no blocklist, no fresh=True): those two are ready should that change.
+        @jwt_manager.unauthorized_loader
+        def no_token(reason):  # no Authorization header, or not "Bearer <token>"
+            return jsonify(message=str(_l("Missing access token (Authorization: Bearer <token>, "
+                                          "from POST /api/v1/security/login)."))), 401
+
+        @jwt_manager.expired_token_loader
+        def expired_token(_jwt_header, _jwt_data):
+            return jsonify(message=str(_l("The access token has expired: log in again."))), 401
+
+        @jwt_manager.user_lookup_error_loader
+        def stale_token(_jwt_header, _jwt_data):  # load_user_jwt: a new password, a removed member
+            return jsonify(message=str(_l("The access token is no longer valid: log in again."))), 401
+
+        @jwt_manager.revoked_token_loader
+        def revoked_token(_jwt_header, _jwt_data):
+            return jsonify(message=str(_l("The access token has been revoked: log in again."))), 401
+
+        @jwt_manager.needs_fresh_token_loader
+        def stale_login(_jwt_header, _jwt_data):
+            return jsonify(message=str(_l("This action needs a fresh access token: log in again."))), 401
 
         return jwt_manager

@@ -21,6 +21,7 @@ from app.models import db
 from app.models.base import alphabetical
 from app.services import DomainError
 from app.services.templates import local_time
+from app.views.errors import ApiRefusals
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,12 @@ def schemas(schema_class):
     """Four distinct classes (list, show, add, edit) so the OpenAPI spec names each once."""
     return tuple(type(f"{schema_class.__name__}{suffix}", (schema_class,), {})()
                  for suffix in ("List", "Show", "Post", "Put"))
+
+
+def screen_titles(view_class) -> tuple:
+    """A screen's titles for its API's answers (list_title, show_title, add_title, edit_title, in
+    that order): FAB would make English ones of the model's name ("List Connection")."""
+    return view_class.list_title, view_class.show_title, view_class.add_title, view_class.edit_title
 
 
 def valid_pk(pk) -> bool:
@@ -295,7 +302,7 @@ def _schema_refusal():
     return _l("The q parameter does not follow the API's format (see /api/v1/_openapi).")
 
 
-class ServiceModelApi(ServiceWrites, ModelRestApi):
+class ServiceModelApi(ServiceWrites, ApiRefusals, ModelRestApi):
     """A ModelRestApi whose POST / PUT / DELETE call a service; GET stays FAB's (list filters,
     ordering, paging). Bad input never reaches the database: {"message": ...} with 400/422/404."""
 

@@ -18,7 +18,7 @@ from app.models import Connection
 from app.models.connection import ConnectionStatus
 from app.services import DomainError, connections, queues
 from app.views.admin_base import (AlphabeticalInterface, ServiceModelApi, ServiceModelView, csrf_ok, install_csrf_token,
-                                  schemas)
+                                  schemas, screen_titles)
 
 STATUS_LABELS = {
     ConnectionStatus.DISCONNECTED: _l("Disconnected"),
@@ -214,6 +214,7 @@ class ConnectionApi(ServiceModelApi):
     label_columns = dict({k: v for k, v in ConnectionView.label_columns.items() if k != "id"},
                          enabled=_l("Session on"))
     resource_name = "connection"
+    list_title, show_title, add_title, edit_title = screen_titles(ConnectionView)
     datamodel = AlphabeticalInterface(Connection)
     service = connections
     allow_browser_login = True

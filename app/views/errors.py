@@ -14,11 +14,14 @@ in English: "Forbidden", "Not Found").
 - a model API's `q` (Rison, or JSON) that prison cannot read and fails on with a bare ValueError
   (some malformed numbers, e.g. `-2.5e+16` read as `-2.5e`): FAB answers 400 only for prison's
   own ParserException and would answer this one with a 500. Found by tests/security/test_fuzz_api.py.
+FAB's own refusals (401, 403, 404) are ApiRefusals' below; the token's, app.security's JWT callbacks.
 """
 import prison
 from flask import current_app, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
+from flask_appbuilder import menu
 from flask_appbuilder.api import ModelRestApi
+from flask_appbuilder.api import manager as openapi
 from flask_babel import gettext as _
 from sqlalchemy.exc import OperationalError, PendingRollbackError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -87,6 +90,32 @@ def unreadable_rison():
     return None
 
 
+class ApiRefusals:
+    """Mixed into every API, before Flask-AppBuilder's class: the refusals FAB answers itself through
+    these methods (@protect: an action the caller's profile does not allow; an id that does not
+    exist), said in Portuguese with the same status. FAB's are English: "Forbidden", "Not found",
+    "Not authorized" (ConectaSecurityApi words its login's own)."""
+
+    def response_401(self):
+        return self.response(401, message=_("Log in first."))
+
+    def response_403(self):
+        return self.response(403, message=_("Your profile does not allow this action."))
+
+    def response_404(self):
+        return self.response(404, message=_("Not found."))
+
+
+# FAB's own APIs, registered here in place of FAB's (config: FAB_ADD_MENU_API, FAB_ADD_OPENAPI_VIEWS
+# off). Same class names: the same URLs, endpoints and permissions (app.roles).
+class MenuApi(ApiRefusals, menu.MenuApi):
+    pass
+
+
+class OpenApi(ApiRefusals, openapi.OpenApi):
+    pass
+
+
 # Paths whose clients are programs (JSON, the simulator, Socket.IO, files): Flask's answer stays.
 NOT_SCREENS = ("/api/", "/chat/api/", "/simulator/", "/socket.io", "/static/")
 
@@ -104,6 +133,10 @@ def screen_error(error):
 
 
 def register(appbuilder) -> None:
+    appbuilder.add_api(MenuApi)
+    if current_app.config.get("FAB_API_SWAGGER_UI"):
+        appbuilder.add_api(OpenApi)
+        appbuilder.add_view_no_menu(openapi.SwaggerView)
     app = current_app._get_current_object()
     app.json = JSONProvider(app)
     current_app.before_request(unreadable_rison)

@@ -10,7 +10,8 @@ from wtforms import StringField, TextAreaField, widgets
 from app.models import Queue
 from app.models.base import alphabetical
 from app.services import queues
-from app.views.admin_base import AlphabeticalInterface, ServiceModelApi, ServiceModelView, install_csrf_token, schemas
+from app.views.admin_base import (AlphabeticalInterface, ServiceModelApi, ServiceModelView, install_csrf_token, schemas,
+                                  screen_titles)
 
 DAY_FIELDS = ("hours_mon", "hours_tue", "hours_wed", "hours_thu", "hours_fri", "hours_sat", "hours_sun")
 _HOURS_HELP = _l("Opening hours, e.g. 08:00-12:00, 13:00-18:00. Empty: closed all day (with every day empty, "
@@ -153,6 +154,7 @@ class QueueSchema(Schema):
 class QueueApi(ServiceModelApi):
     label_columns = dict(QueueView.label_columns, hours=_l("Business hours"))
     resource_name = "queue"
+    list_title, show_title, add_title, edit_title = screen_titles(QueueView)
     datamodel = QueueInterface(Queue)
     service = queues
     allow_browser_login = True

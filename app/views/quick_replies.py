@@ -10,7 +10,7 @@ from wtforms import StringField, TextAreaField
 from app.models import QuickReply
 from app.services import quick_replies
 from app.views.admin_base import (AlphabeticalInterface, ServiceModelApi, ServiceModelView, actor, install_csrf_token,
-                                  schemas)
+                                  schemas, screen_titles)
 
 
 class QuickReplyForm(DynamicForm):
@@ -58,6 +58,7 @@ class QuickReplySchema(Schema):
 class QuickReplyApi(ServiceModelApi):
     label_columns = QuickReplyView.label_columns
     resource_name = "quick_reply"
+    list_title, show_title, add_title, edit_title = screen_titles(QuickReplyView)
     datamodel = AlphabeticalInterface(QuickReply)
     service = quick_replies
     allow_browser_login = True

@@ -10,7 +10,8 @@ from wtforms import StringField, TextAreaField
 
 from app.models import Rating, RatingTemplate
 from app.services import rating_templates
-from app.views.admin_base import AlphabeticalInterface, ServiceModelApi, ServiceModelView, install_csrf_token, schemas
+from app.views.admin_base import (AlphabeticalInterface, ServiceModelApi, ServiceModelView, install_csrf_token, schemas,
+                                  screen_titles)
 
 
 class RatingForm(DynamicForm):
@@ -74,6 +75,7 @@ class RatingSchema(Schema):
 class RatingApi(ServiceModelApi):
     label_columns = RatingView.label_columns
     resource_name = "rating"
+    list_title, show_title, add_title, edit_title = screen_titles(RatingView)
     datamodel = AlphabeticalInterface(RatingTemplate)
     service = rating_templates
     allow_browser_login = True

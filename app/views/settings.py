@@ -18,6 +18,7 @@ from app.services import DomainError
 from app.services import settings as settings_service
 from app.services.settings import LABELS
 from app.views.admin_base import MAX_JSON_BYTES
+from app.views.errors import ApiRefusals
 
 # Region/City zones, and UTC (a server's usual TZ_NAME: an installation started on it must find it
 # here, or the form would show another zone selected and saving would move the company's clock).
@@ -144,7 +145,7 @@ class SettingsSchema(Schema):
     timezone = fields.String(metadata={"description": "IANA time zone, e.g. America/Sao_Paulo"})
 
 
-class SettingsApi(BaseApi):
+class SettingsApi(ApiRefusals, BaseApi):
     resource_name = "settings"
     allow_browser_login = True
     openapi_spec_component_schemas = (SettingsSchema,)

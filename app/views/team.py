@@ -15,7 +15,7 @@ from app.models import Connection, Member, db
 from app.models.base import alphabetical
 from app.services import DomainError, queues, team
 from app.views.admin_base import (AlphabeticalInterface, RowActionsListWidget, ServiceModelApi, ServiceModelView,
-                                  actor, install_csrf_token, require_actor, schemas)
+                                  actor, install_csrf_token, require_actor, schemas, screen_titles)
 
 
 class MemberWrites:
@@ -214,6 +214,7 @@ class TeamApi(ServiceModelApi):
     # The list's own columns too (FAB would label them in English: "Active", "Default Connection Id").
     label_columns = dict(TeamView.label_columns, active=_l("Active"), default_connection_id=_l("Default connection"))
     resource_name = "team"
+    list_title, show_title, add_title, edit_title = screen_titles(TeamView)
     datamodel = AlphabeticalInterface(Member)
     service = MemberWrites
     allow_browser_login = True

@@ -7,6 +7,7 @@ from sqlalchemy.orm import joinedload
 
 from app.models import Message, Ticket, TicketStatus, db
 from app.services import DomainError, outbound, presenters, search, tickets, visibility
+from app.views.errors import ApiRefusals
 from app.workers.publish import publish
 
 MAX_PAGE_SIZE = 100
@@ -31,7 +32,7 @@ def _body() -> dict:
     return data
 
 
-class TicketApi(BaseApi):
+class TicketApi(ApiRefusals, BaseApi):
     resource_name = "ticket"
     openapi_spec_tag = "Tickets"
 

@@ -197,6 +197,62 @@ def test_bad_list_arguments_are_refused_in_portuguese(app, api, seeded, q, messa
     assert r.get_json() == {"message": message}
 
 
+# The titles FAB puts in its answers (list: list_title, one item: show_title, _info: add_title and
+# edit_title), the same as the screen's; FAB's own were English ("List Connection").
+TITLES = {
+    "/api/v1/connection/": ("Conexões", "Conexão", "Adicionar WhatsApp", "Editar conexão"),
+    "/api/v1/queue/": ("Filas & Chatbot", "Fila", "Adicionar fila", "Editar fila"),
+    "/api/v1/rating/": ("Avaliações", "Avaliação", "Adicionar avaliação", "Editar avaliação"),
+    "/api/v1/quick_reply/": ("Respostas rápidas", "Resposta rápida", "Adicionar resposta rápida",
+                             "Editar resposta rápida"),
+    "/api/v1/team/": ("Equipe", "Usuário", "Adicionar usuário", "Editar usuário"),
+}
+
+
+@pytest.mark.parametrize("url", list(TITLES))
+def test_titles_are_in_portuguese(api, seeded, url):
+    list_title, show_title, add_title, edit_title = TITLES[url]
+    assert api.get(url).get_json()["list_title"] == list_title
+    assert api.get(f"{url}{seeded[URL_KEY[url]]}").get_json()["show_title"] == show_title
+    info = api.get(f"{url}_info").get_json()
+    assert (info["add_title"], info["edit_title"]) == (add_title, edit_title)
+
+
+def test_refusals_of_the_framework_are_in_portuguese(app, seeded):
+    """Flask-AppBuilder's own refusals were English: "Forbidden" for an action the caller's profile
+    does not allow, "Not found" for an id that does not exist."""
+    from tests.conftest import Factory
+
+    with app.app_context():
+        from app.models import db
+
+        Factory(app, db).member("supervisor", email="sup-api@teste.com.br")
+        db.session.remove()
+    user = api_login(app.test_client(), "user@teste.com.br")
+    supervisor = api_login(app.test_client(), "sup-api@teste.com.br")
+    forbidden = (403, {"message": "O seu perfil não permite esta ação."})
+    for r in (user.get("/api/v1/team/"), user.get("/api/v1/connection/"), user.post("/api/v1/queue/", json={}),
+              supervisor.post("/api/v1/team/", json={}), supervisor.delete(f"/api/v1/connection/{seeded['c2']}")):
+        assert (r.status_code, r.get_json()) == forbidden
+    r = supervisor.get("/api/v1/team/987654")
+    assert (r.status_code, r.get_json()) == (404, {"message": "Não encontrado."})
+    for url in ("/api/v1/menu/", "/api/v1/_openapi"):  # Flask-AppBuilder's own APIs
+        r = user.get(url)
+        assert (r.status_code, r.get_json()) == forbidden
+
+
+def test_every_api_says_the_framework_refusals_in_portuguese(app):
+    """Every API registered (FAB's menu and OpenAPI ones too) mixes in ApiRefusals: a new one
+    without it would refuse in English."""
+    from flask_appbuilder.api import BaseApi
+
+    from app.views.errors import ApiRefusals
+
+    apis = [v for v in app.appbuilder.baseviews if isinstance(v, BaseApi)]
+    assert {"TicketApi", "ConectaSecurityApi", "MenuApi", "OpenApi"} <= {type(v).__name__ for v in apis}
+    assert [type(v).__name__ for v in apis if not isinstance(v, ApiRefusals)] == []
+
+
 def test_connection_api_shape_and_default_rule(app, api, seeded):
     r = api.get(f"/api/v1/connection/{seeded['c']}")
     result = r.get_json()["result"]

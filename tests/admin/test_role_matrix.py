@@ -188,6 +188,21 @@ def _client(app, role, kind):
     return client, {"Authorization": f"Bearer {api_login(client, EMAILS[role]).token}"}
 
 
+# The answers of Flask-AppBuilder and Flask-JWT-Extended that ours replace (English, and "msg" for
+# the latter); the API answers {"message": <pt_BR>} (DESIGN §7).
+FRAMEWORK_ENGLISH = {"Forbidden", "Not found", "Not authorized", "Missing Authorization Header"}
+NO_TOKEN = "Falta o token de acesso (Authorization: Bearer <token>, obtido em POST /api/v1/security/login)."
+FORBIDDEN = "O seu perfil não permite esta ação."
+
+
+def _assert_portuguese_refusal(body, status, role, request):
+    assert set(body or {}) == {"message"} and body["message"] not in FRAMEWORK_ENGLISH, f"{role}: {request} -> {body}"
+    if role == "anon":
+        assert body["message"] == NO_TOKEN, f"{request} -> {body}"
+    elif status == 403 and role == "user":  # Users get no permission on these APIs but reading
+        assert body["message"] == FORBIDDEN, f"{request} -> {body}"
+
+
 @pytest.mark.parametrize("kind,method,template,body,expected", [(m[0], m[1], m[2], m[3], m[4:]) for m in MATRIX],
                          ids=[f"{m[0]} {m[1]} {m[2]} {i}" for i, m in enumerate(MATRIX)])
 def test_role_matrix(app, world, kind, method, template, body, expected):
@@ -197,6 +212,8 @@ def test_role_matrix(app, world, kind, method, template, body, expected):
         if kind == "api":
             r = client.open(url, method=method, json=body, headers=headers)
             assert r.is_json, f"{role}: {method} {url} answered no JSON"
+            if want >= 400:
+                _assert_portuguese_refusal(r.get_json(), want, role, f"{method} {url}")
         elif method == "GET":
             r = client.get(url)
         else:

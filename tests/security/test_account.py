@@ -423,3 +423,46 @@ def test_what_anonymous_visitors_may_use_is_code_like_every_role(app, client, mo
         assert not sm.is_item_public("can_get", "QueueApi")
         monkeypatch.setitem(sm.builtin_roles, sm.auth_role_public, [["QueueApi", "can_get"]])
         assert sm.is_item_public("can_get", "QueueApi") and not sm.is_item_public("can_post", "QueueApi")
+
+
+# What the API answers when it does not know who is asking (DESIGN §7: {"message": ...}, 401), in
+# Portuguese: Flask-JWT-Extended's own answers were English under the key "msg".
+NO_TOKEN = "Falta o token de acesso (Authorization: Bearer <token>, obtido em POST /api/v1/security/login)."
+TOKEN_EXPIRED = "O token de acesso expirou: faça login novamente."
+TOKEN_INVALID = "Token de acesso inválido ou expirado."
+TOKEN_STALE = "O token de acesso não vale mais: faça login novamente."
+
+
+def _bearer(app, member_id, **kwargs) -> dict:
+    """An Authorization header with a token made for the member (with its current stamp, unless
+    `additional_claims` gives another)."""
+    from flask_jwt_extended import create_access_token
+
+    with app.app_context():
+        return {"Authorization": "Bearer " + create_access_token(identity=str(member_id), **kwargs)}
+
+
+@pytest.mark.parametrize("case", ["none", "basic", "garbage", "expired", "stale", "refresh_without_token"])
+def test_an_api_call_without_a_valid_token_is_refused_in_portuguese(app, client, case):
+    import datetime
+
+    member_id, _ = _member(app, f"token-{case}@teste.com.br")
+    method, url, headers, message = "GET", "/api/v1/queue/", {}, NO_TOKEN
+    if case == "basic":
+        headers = {"Authorization": "Basic dXNlcjpzZW5oYQ=="}
+    elif case == "garbage":
+        headers, message = {"Authorization": "Bearer nao.e.token"}, TOKEN_INVALID
+    elif case == "expired":
+        headers, message = _bearer(app, member_id, expires_delta=datetime.timedelta(seconds=-60)), TOKEN_EXPIRED
+    elif case == "stale":  # a stamp that is not the member's: made before the password changed
+        headers, message = _bearer(app, member_id, additional_claims={"stamp": "0" * 32}), TOKEN_STALE
+    elif case == "refresh_without_token":
+        method, url = "POST", "/api/v1/security/refresh"
+    r = client.open(url, method=method, headers=headers)
+    assert (r.status_code, r.get_json()) == (401, {"message": message})
+
+
+def test_a_failed_api_login_is_refused_in_portuguese(app, client):
+    for username, password in ((ADMIN_EMAIL, "senha-errada-123"), ("ninguem@teste.com.br", PASSWORD)):
+        r = client.post("/api/v1/security/login", json={"username": username, "password": password})
+        assert (r.status_code, r.get_json()) == (401, {"message": "E-mail ou senha incorretos."})
