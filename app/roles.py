@@ -35,7 +35,7 @@ ROLES = {
         ["^TeamApi$", "^(can_get|can_info|can_put)$"],
         ["^Team$", "^menu_access$"],
         ["^ReceivedRatingView$", "^(can_list|can_show)$"],
-        ["^Received ratings$", "^menu_access$"],
+        ["^(Received ratings|Ratings menu)$", "^menu_access$"],
     ],
     "User": _EVERYONE,
 }

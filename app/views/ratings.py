@@ -113,6 +113,9 @@ class ReceivedRatingView(ServiceModelView):
 
 def register(appbuilder) -> None:
     install_csrf_token(appbuilder)
-    appbuilder.add_view(RatingView, "Ratings", label=_l("Ratings"), icon="fa-star")
-    appbuilder.add_view(ReceivedRatingView, "Received ratings", label=_l("Received ratings"), icon="fa-star-half-o")
+    # One "Avaliações" menu for both (another entry on the top bar would wrap it on a notebook).
+    appbuilder.add_view(RatingView, "Ratings", label=_l("Rating templates"), icon="fa-star",
+                        category="Ratings menu", category_label=_l("Ratings"), category_icon="fa-star")
+    appbuilder.add_view(ReceivedRatingView, "Received ratings", label=_l("Received ratings"), icon="fa-star-half-o",
+                        category="Ratings menu")
     appbuilder.add_api(RatingApi)

@@ -226,8 +226,10 @@ def test_role_matrix(app, world, kind, method, template, body, expected):
             assert "/login/" in r.headers["Location"]
 
 
-ADMIN_MENUS = {"Conexões": "/connections/list/", "Filas &amp; Chatbot": "/queues/list/", "Equipe": "/team/list/",
-               "Configurações": "/settings/form", "Avaliações": "/ratings/list/",
+# Each admin menu entry: its link's text and address (in the top bar or one of its drop-downs:
+# Configurações › Opções, Avaliações › Modelos de avaliação and Avaliações recebidas).
+ADMIN_MENUS = {"Conexões": "/connections/list/", "Filas & Chatbot": "/queues/list/", "Equipe": "/team/list/",
+               "Opções": "/settings/form", "Modelos de avaliação": "/ratings/list/",
                "Respostas rápidas": "/quick_replies/list/", "Avaliações recebidas": "/received-ratings/list/"}
 
 
@@ -239,7 +241,7 @@ def _navbar(page: str) -> str:
 
 @pytest.mark.parametrize("role,visible", [
     ("user", set()),
-    ("supervisor", {"Conexões", "Filas &amp; Chatbot", "Equipe", "Avaliações recebidas"}),
+    ("supervisor", {"Conexões", "Filas & Chatbot", "Equipe", "Avaliações recebidas"}),
     ("admin", set(ADMIN_MENUS)),
 ])
 def test_navbar_menus_by_profile(app, world, role, visible):
@@ -252,9 +254,10 @@ def test_navbar_menus_by_profile(app, world, role, visible):
     navbar = _navbar(html)
     assert "Sair" in html
     for label, href in ADMIN_MENUS.items():
-        # The label as a whole ("Avaliações" is also the start of "Avaliações recebidas").
-        shown = bool(re.search(re.escape(label) + r"\s*<", navbar)) or href in navbar
-        assert shown == (label in visible), f"{role}: menu {label} shown={shown}"
+        link = re.search(r'href="' + re.escape(href) + r'">(.*?)</a>', navbar, re.S)
+        assert bool(link) == (label in visible), f"{role}: menu {label} shown={bool(link)}"
+        if link:
+            assert label in link.group(1), f"{role}: the link to {href} says {link.group(1)!r}"
 
 
 def test_portuguese_by_default_and_english_selectable(app, world):
