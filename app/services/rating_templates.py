@@ -91,12 +91,13 @@ def delete(template_id) -> None:
 
     template = get(template_id)
     settings = get_settings()
-    if settings.rating_required and not settings.external_rating \
+    if (settings.send_ratings or settings.rating_required) and not settings.external_rating \
             and db.session.query(RatingTemplate.id).filter(RatingTemplate.id != template.id).first() is None:
-        # Ratings are required on every close: without any rating no ticket could be resolved.
+        # The rule of the options (settings.no_rating_to_send), kept when the last rating goes.
         raise DomainError(_("This is the only rating and \"%(required)s\" is on in the options: turn it off or "
                             "add another rating before deleting this one.",
-                            required=SETTING_LABELS["rating_required"]), status=422)
+                            required=SETTING_LABELS["rating_required" if settings.rating_required
+                                                    else "send_ratings"]), status=422)
     db.session.delete(template)
     _commit()
 

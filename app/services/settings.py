@@ -73,6 +73,18 @@ def valid_timezone(name: str) -> bool:
         return False
 
 
+def no_rating_to_send(required: bool) -> str:
+    """Why ratings on need a rating registered (or the external link): with "Obrigatório Avaliar?"
+    every close sends one (tickets.close), so no ticket could be resolved; with only "Enviar
+    Avaliações", Resolver would offer nothing to send."""
+    if required:
+        return _("\"%(required)s\" needs a rating registered in Ratings (or \"%(external)s\" turned on): without "
+                 "one, no ticket could be resolved.", required=LABELS["rating_required"],
+                 external=LABELS["external_rating"])
+    return _("\"%(send)s\" needs a rating registered in Ratings (or \"%(external)s\" turned on): without one, "
+             "there is no rating to send.", send=LABELS["send_ratings"], external=LABELS["external_rating"])
+
+
 def update_settings(data: dict) -> Settings:
     """Change some or all options; the result must be complete and consistent, or nothing changes."""
     data = inputs.require_object(data)
@@ -100,11 +112,8 @@ def update_settings(data: dict) -> Settings:
     if clean["rating_required"] and not clean["send_ratings"]:
         raise inputs.invalid(_("\"%(required)s\" needs \"%(send)s\" turned on.", required=LABELS["rating_required"],
                                send=LABELS["send_ratings"]))
-    if clean["rating_required"] and not clean["external_rating"] and db.session.query(RatingTemplate.id).first() is None:
-        # Every close must send a rating (tickets.close): with none to send, no ticket could be resolved.
-        raise inputs.invalid(_("\"%(required)s\" needs a rating registered in Ratings (or \"%(external)s\" turned "
-                               "on): without one, no ticket could be resolved.", required=LABELS["rating_required"],
-                               external=LABELS["external_rating"]))
+    if clean["send_ratings"] and not clean["external_rating"] and db.session.query(RatingTemplate.id).first() is None:
+        raise inputs.invalid(no_rating_to_send(clean["rating_required"]))
     chatbot_type = merged["chatbot_type"]
     if not isinstance(chatbot_type, str) or chatbot_type not in CHATBOT_TYPES:
         raise inputs.invalid(_("The chatbot type must be text or list."))

@@ -198,6 +198,7 @@ def chat_strings() -> dict:
         "notify_transferred": _("Ticket transferred to you"),
         "choose_queue_or_user": _("Choose a queue or an agent."),
         "choose_rating": _("Choose a rating."),
+        "send_rating": _("Send rating: %(name)s"),
         "attachment": _("Attachment"),
         "assigned_to": _("Agent"),
         "connection": _("Connection"),
@@ -235,15 +236,9 @@ class ChatView(BaseView):
             # With several WhatsApp numbers, the list names each ticket's (the header always does).
             "several_connections": db.session.scalar(select(func.count(Connection.id))) > 1,
             "settings": {
-                "send_ratings": settings.send_ratings,
-                "rating_required": settings.rating_required,
-                "external_rating": settings.external_rating,
                 "group_actions": settings.group_actions,
                 "timezone": settings.timezone,
             },
-            "ratings": [{"id": r.id, "name": r.name} for r in
-                        db.session.scalars(select(RatingTemplate).order_by(*alphabetical(RatingTemplate.name)))],
-            "default_rating": settings.default_rating_template_id,
             "max_body": self.max_body(),
             "max_upload": self.max_upload(),
             "accept": ",".join(sorted(self.upload_extensions())),
@@ -251,7 +246,32 @@ class ChatView(BaseView):
             "strings": chat_strings(),
             "now": iso(utcnow()),
         }
+        boot.update(self.rating_choices(settings))
+        boot["settings"].update(boot.pop("rating_settings"))
         return self.render_template("chat/index.html", boot=boot, csrf=generate_csrf())
+
+    @staticmethod
+    def rating_choices(settings) -> dict:
+        """What the "Resolver" dialog offers: the rating options and the registered ratings. The
+        page asks again each time the dialog opens (close_options), so an admin's change shows
+        without a reload."""
+        return {
+            "rating_settings": {
+                "send_ratings": settings.send_ratings,
+                "rating_required": settings.rating_required,
+                "external_rating": settings.external_rating,
+            },
+            "ratings": [{"id": r.id, "name": r.name} for r in
+                        db.session.scalars(select(RatingTemplate).order_by(*alphabetical(RatingTemplate.name)))],
+            "default_rating": settings.default_rating_template_id,
+        }
+
+    @expose("/api/close-options")
+    @has_access_api
+    def close_options(self):
+        from app.services.settings import get_settings
+
+        return jsonify(self.rating_choices(get_settings()))
 
     @staticmethod
     def max_body() -> int:

@@ -187,6 +187,8 @@ def test_lists_and_filters_never_500(api, seeded):
     ("(filters:!((col:name,value:a)))", "Cada filtro precisa de col, opr e value."),
     ("(filters:nome)", "Cada filtro precisa de col, opr e value."),
     ("(order_column:password)", "Não é possível ordenar pela coluna password."),
+    ("(order_column:name,order_direction:up)", "order_direction deve ser asc ou desc."),
+    ("(page:dois)", "O parâmetro q não segue o formato da API (veja /api/v1/_openapi)."),
 ])
 def test_bad_list_arguments_are_refused_in_portuguese(app, api, seeded, q, message):
     """Flask-AppBuilder's own refusals were English ("Invalid order by column: password"), and a

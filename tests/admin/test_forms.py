@@ -242,7 +242,7 @@ def test_last_admin_through_the_form(app, admin, queue_id):
     assert snapshot(app) == before
 
 
-SETTINGS = {"send_ratings": "y", "rating_expiry_minutes": "60", "business_hours": "y",
+SETTINGS = {"send_ratings": "", "rating_expiry_minutes": "60", "business_hours": "y",
             "open_tickets_out_of_hours": "y", "ignore_group_messages": "y", "accept_calls": "y",
             "chatbot_type": "text", "timezone": "America/Sao_Paulo", "default_rating_template": "__None",
             "external_rating_url": "", "call_rejection_message": "", "operator_greeting_text": "",
@@ -292,6 +292,7 @@ def test_an_installation_on_utc_keeps_it_in_the_settings_form(app, admin, db):
     ({"rating_expiry_minutes": "0"}, "Espera pela avaliação (minutos) deve estar entre"),
     ({"rating_expiry_minutes": "uma hora"}, "Espera pela avaliação (minutos) deve ser um número inteiro."),
     ({"rating_required": "y", "send_ratings": ""}, "\"Obrigatório Avaliar?\" exige \"Enviar Avaliações\" ativado."),
+    ({"send_ratings": "y"}, "\"Enviar Avaliações\" exige uma avaliação cadastrada em Avaliações"),
 ])
 def test_settings_form_bad_input(app, admin, data, message):
     before = snapshot(app)

@@ -508,10 +508,10 @@ def test_rating_required_needs_a_rating_to_send(db):
     # With an external rating the URL is what is sent: allowed.
     update_settings({"send_ratings": True, "rating_required": True, "external_rating": True,
                      "external_rating_url": "https://avalie.exemplo.com.br"})
-    update_settings({"rating_required": False, "external_rating": False})
+    update_settings({"send_ratings": False, "rating_required": False, "external_rating": False})
     only = rt.create({"name": "Satisfação", "message": "Como foi?", "options": [
         {"value": 1, "label": "Ruim"}, {"value": 2, "label": "Bom"}]})
-    update_settings({"rating_required": True})
+    update_settings({"send_ratings": True, "rating_required": True})
     with pytest.raises(DomainError) as e:
         rt.delete(only.id)
     assert e.value.status == 422 and "única avaliação" in e.value.message
@@ -519,8 +519,37 @@ def test_rating_required_needs_a_rating_to_send(db):
     other = rt.create({"name": "NPS", "message": "De 1 a 2?", "options": [
         {"value": 1, "label": "Não"}, {"value": 2, "label": "Sim"}]})
     rt.delete(only.id)  # another one is left
-    update_settings({"rating_required": False})
-    rt.delete(other.id)  # not required: the last one may go
+    update_settings({"rating_required": False, "send_ratings": False})
+    rt.delete(other.id)  # ratings off: the last one may go
+
+
+def test_sending_ratings_needs_a_rating_to_send(db):
+    """"Enviar Avaliações" alone: with no rating registered (and no external rating) Resolver would
+    offer nothing to send, so the options refuse it, and the last rating stays while it is on."""
+    from app.services import rating_templates as rt
+    from app.services.settings import as_dict, update_settings
+
+    before = as_dict()
+    with pytest.raises(DomainError) as e:
+        update_settings({"send_ratings": True})
+    assert e.value.message == ('"Enviar Avaliações" exige uma avaliação cadastrada em Avaliações (ou "Avaliação '
+                               'Externa?" ativado): sem ela, não há avaliação para enviar.')
+    db.session.rollback()
+    assert as_dict() == before
+    update_settings({"send_ratings": True, "external_rating": True,
+                     "external_rating_url": "https://avalie.exemplo.com.br"})  # the link is what is sent
+    update_settings({"send_ratings": False, "external_rating": False})
+    only = rt.create({"name": "Satisfação", "message": "Como foi?", "options": [
+        {"value": 1, "label": "Ruim"}, {"value": 2, "label": "Bom"}]})
+    update_settings({"send_ratings": True})
+    with pytest.raises(DomainError) as e:
+        rt.delete(only.id)
+    assert e.value.status == 422 and e.value.message.startswith(
+        'Esta é a única avaliação e "Enviar Avaliações" está ativado nas opções')
+    db.session.rollback()
+    assert as_dict()["send_ratings"] is True
+    update_settings({"send_ratings": False})
+    rt.delete(only.id)
 
 
 def test_a_queue_in_use_is_not_deleted(app, db, factory):

@@ -229,3 +229,39 @@ def test_the_composer_note_points_only_at_a_button_the_screen_shows(desk_live, a
     ana.page.click("[data-action=close]")
     expect(ana.page.locator("[data-action=reopen]")).to_be_visible()
     expect(note).to_have_text("Este atendimento foi resolvido. Reabra-o para responder.")
+
+
+def test_the_resolve_dialog_follows_rating_options_changed_after_the_page_loaded(desk_live, agents, db):
+    """Ana's page loads with ratings off; then an admin turns "Enviar Avaliações" on and registers
+    a rating. Without a reload, Resolver offers it (before, it closed at once with no rating: the
+    page kept the options it was loaded with). A name with "$&" shows as typed."""
+    from app.models import Message, RatingTemplate, Ticket, TicketStatus
+    from app.services import rating_templates
+    from app.services.settings import get_settings
+
+    desk = desk_live
+    customer_writes(desk, desk.vendas, "Pode fechar", name="Rui Fecha")
+    ana = agents("ana@teste.com.br")
+    ana.tab("pending")
+    ana.accept("Rui Fecha")
+    template = rating_templates.create({"name": "Pesquisa $& nova", "message": "Como foi o atendimento?",
+                                        "options": [{"value": 1, "label": "Ruim"},
+                                                    {"value": 2, "label": "Bom"}]})
+    settings = get_settings()
+    settings.send_ratings = True
+    db.session.commit()
+    ana.page.click("[data-action=close]")
+    dialog = ana.page.locator("#chat-close")
+    expect(dialog).to_be_visible()
+    option = dialog.locator(f'#chat-close-templates input[value="{template.id}"]')
+    expect(option).to_have_count(1)
+    expect(dialog.locator("#chat-close-templates")).to_have_text("Enviar avaliação: Pesquisa $& nova")
+    option.check()
+    dialog.locator("button[type=submit]").click()
+    expect(dialog).to_be_hidden()
+    db.session.expire_all()
+    ticket = db.session.query(Ticket).one()
+    assert ticket.status == TicketStatus.CLOSED and ticket.awaiting_rating
+    assert db.session.query(Message).filter(Message.ticket_id == ticket.id,
+                                            Message.body.startswith("Como foi o atendimento?")).count() == 1
+    assert db.session.query(RatingTemplate).count() == 1

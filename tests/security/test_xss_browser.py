@@ -485,6 +485,7 @@ def chat_screen(screen, d):
     # Close with a rating: the dialog lists the rating's name; the rating message its labels.
     page.locator("[data-action=close]:not([hidden])").wait_for()
     page.click("[data-action=close]")
+    screen.wait_text(d.rating["name"], "#chat-close")  # listed once the dialog has read the options
     screen.check("the close dialog", [d.rating["name"]])
     page.check(f'#chat-close input[name=rating][value="{d.rating["id"]}"]')
     page.click("#chat-close-form button[type=submit]")

@@ -840,13 +840,31 @@
       .catch(function (error) { showError($("chat-transfer-error"), error.message); });
   }
 
+  // The rating options are asked for each time: an admin may have changed them, or registered a
+  // rating, since this page loaded.
   function openClose() {
+    api("/chat/api/close-options").then(function (options) {
+      Object.assign(boot.settings, options.rating_settings);
+      boot.ratings = options.ratings;
+      boot.default_rating = options.default_rating;
+      showClose();
+    }).catch(function (error) { showError($("chat-error"), error.message); });
+  }
+
+  function showClose() {
     if (!boot.settings.send_ratings && !boot.settings.rating_required) {
       act("close").catch(function (error) { showError($("chat-error"), error.message); });
       return;
     }
     var dialog = $("chat-close");
     showError($("chat-close-error"), "");
+    var templates = $("chat-close-templates");
+    templates.textContent = "";
+    boot.ratings.forEach(function (rating) {
+      templates.appendChild(el("div", null, el("label", { class: "radio-inline" },
+        el("input", { type: "radio", name: "rating", value: String(rating.id) }),
+        " " + T.send_rating.replace("%(name)s", function () { return rating.name; }))));
+    });
     var noRating = $("chat-close-no-rating-label");
     noRating.hidden = !!boot.settings.rating_required;
     // Avaliação Externa: the link replaces every rating message, so it is the one choice (and
