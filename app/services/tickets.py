@@ -314,10 +314,14 @@ def _ready_to_send(user, ticket, text: str, changes: Changes) -> None:
 
 
 def check_may_send(user, ticket) -> None:
-    """A message (new, or a failed one sent again) goes out on a ticket not closed and not handled
-    by another agent: after the farewell, nothing an agent typed earlier may reach the customer."""
+    """A message (new, or a failed one sent again) goes out on a ticket accepted and not handled
+    by another agent: after the farewell, nothing an agent typed earlier may reach the customer;
+    a waiting ticket is accepted first, so that it leaves Aguardando with its agent (and the
+    operator greeting) instead of being answered by nobody in particular."""
     if ticket.status == TicketStatus.CLOSED:
         raise DomainError(_l("This ticket is closed; reopen it to send messages."))
+    if ticket.status == TicketStatus.PENDING:
+        raise DomainError(_l("Accept the ticket to reply."))
     _check_handler(user, ticket)
 
 
@@ -377,9 +381,11 @@ def allowed_actions(user, ticket) -> set[str]:
         actions.add("return")
     if ticket.status == TicketStatus.CLOSED and group_ok and (user.sees_all_tickets or ticket.user_id in (None, user.id)):
         actions.add("reopen")
-    # The screen lets an agent write once the ticket is theirs (accepted), as agents expect.
-    if ticket.status == TicketStatus.OPEN and handler_ok:
+    try:
+        check_may_send(user, ticket)
         actions.add("send")
+    except DomainError:
+        pass
     return actions
 
 

@@ -318,6 +318,22 @@ def test_bad_message_bodies_are_refused(engine, world, body):
     assert engine.count(Message) == n
 
 
+def test_a_waiting_ticket_is_accepted_before_it_is_answered(engine, world):
+    """Aguardando: no profile answers before accepting (the API let a queue member answer while
+    the ticket stayed waiting with no agent and no operator greeting; the screen asked to accept)."""
+    from app.models import Message
+
+    for member in (world.ana, world.sup):
+        with pytest.raises(DomainError, match="Aceite o atendimento para responder."):
+            tickets.send_message(member, world.ticket.id, "oi")
+        engine.db.session.rollback()
+    assert engine.db.session.query(Message).filter_by(from_me=True).count() == 0
+    assert engine.tickets()[0].status == TicketStatus.PENDING
+    tickets.accept(world.ana, world.ticket.id)
+    commit(engine)
+    tickets.send_message(world.ana, world.ticket.id, "oi")
+
+
 def test_no_messages_on_a_closed_ticket(engine, world):
     tickets.close(world.ana, world.ticket.id)
     commit(engine)

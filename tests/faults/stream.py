@@ -81,6 +81,11 @@ class Agent:
                 if not tickets:
                     continue
                 ticket = random.choice(tickets)
+                if ticket["status"] == "pending":  # answered once accepted, as on the screen
+                    accepted = self.api.call("POST", f"/api/v1/ticket/{ticket['id']}/accept")
+                    if accepted.status_code != 200:
+                        self.errors[f"accept {accepted.status_code}"] += 1
+                        continue
                 n += 1
                 r = self.api.call("POST", f"/api/v1/ticket/{ticket['id']}/messages", json={"body": f"resposta {n}"})
                 if r.status_code == 201:

@@ -155,6 +155,7 @@ def test_ticket_search_text_is_not_read_as_rison(app, client, ticket):
 
 def test_unicode_edges_are_stored_and_returned_exactly(app, client, db, ticket):
     api = api_login(client, "admin@teste.com.br")
+    assert api.post(f"/api/v1/ticket/{ticket.id}/accept").status_code == 200  # answered once accepted
     r = api.post(f"/api/v1/ticket/{ticket.id}/messages", json={"body": EMOJI_RTL})
     assert r.status_code == 201
     messages = api.get(f"/api/v1/ticket/{ticket.id}/messages").get_json()["result"]
@@ -163,6 +164,7 @@ def test_unicode_edges_are_stored_and_returned_exactly(app, client, db, ticket):
 
 def test_nul_in_an_agent_message_is_refused_or_dropped_never_a_500(app, client, db, ticket):
     api = api_login(client, "admin@teste.com.br")
+    assert api.post(f"/api/v1/ticket/{ticket.id}/accept").status_code == 200  # answered once accepted
     r = api.post(f"/api/v1/ticket/{ticket.id}/messages", json={"body": "antes\x00depois"})
     assert r.status_code in (201, 422), r.get_data(as_text=True)[:300]
     if r.status_code == 201:

@@ -116,7 +116,7 @@ def _ticket_url(suffix="", status="pending", agent=None, queue="mine", body=None
 
 def _retry(other_ticket=False):
     def make(world):
-        t = world.ticket()
+        t = world.ticket(status="open", agent="user_in")
         m = world.failed_message(world.ticket() if other_ticket else t)
         return f"/api/v1/ticket/{t.id}/messages/{m.id}/retry", None
     return make
@@ -140,8 +140,11 @@ CASES = [
     Case("get with an id past INTEGER", "GET", f"{T}/<ticket_id>", lambda w: (f"{T}/99999999999999999999", None),
          _expect(user_in=404, supervisor=404, admin=404)),
     Case("messages", "GET", f"{T}/<ticket_id>/messages", _ticket_url("/messages"), _expect()),
-    Case("send", "POST", f"{T}/<ticket_id>/messages", _ticket_url("/messages", body={"body": "olá"}),
+    Case("send", "POST", f"{T}/<ticket_id>/messages",
+         _ticket_url("/messages", status="open", agent="user_in", body={"body": "olá"}),
          _expect(user_in=201, supervisor=201, admin=201)),
+    Case("send on a waiting ticket (accept it first)", "POST", f"{T}/<ticket_id>/messages",
+         _ticket_url("/messages", body={"body": "olá"}), _expect(user_in=400, supervisor=400, admin=400)),
     Case("send on a ticket another agent handles", "POST", f"{T}/<ticket_id>/messages",
          _ticket_url("/messages", status="open", agent="colleague", body={"body": "olá"}),
          _expect(user_in=403, supervisor=201, admin=201)),
@@ -194,7 +197,7 @@ def _chat_ticket(suffix="", **kw):
 
 
 def _chat_retry(world):
-    m = world.failed_message(world.ticket())
+    m = world.failed_message(world.ticket(status="open", agent="user_in"))
     return f"/chat/api/messages/{m.id}/retry", None
 
 
@@ -232,8 +235,11 @@ CASES += [
          STAFF_ONLY, screen=True),
     Case("chat messages", "GET", f"{C}/api/tickets/<int:ticket_id>/messages", _chat_ticket("/messages"), _expect(),
          screen=True),
-    Case("chat send", "POST", f"{C}/api/tickets/<int:ticket_id>/messages", _chat_ticket("/messages", body={"body": "oi"}),
+    Case("chat send", "POST", f"{C}/api/tickets/<int:ticket_id>/messages",
+         _chat_ticket("/messages", status="open", agent="user_in", body={"body": "oi"}),
          _expect(user_in=201, supervisor=201, admin=201), screen=True),
+    Case("chat send on a waiting ticket", "POST", f"{C}/api/tickets/<int:ticket_id>/messages",
+         _chat_ticket("/messages", body={"body": "oi"}), _expect(user_in=400, supervisor=400, admin=400), screen=True),
     Case("chat send without CSRF token", "POST", f"{C}/api/tickets/<int:ticket_id>/messages",
          _chat_ticket("/messages", body={"body": "oi"}), _expect(user_in=400, user_out=400, supervisor=400, admin=400),
          screen=True, csrf=False),
@@ -259,6 +265,8 @@ CASES += [
          _expect(user_out=200), screen=True),
     Case("transfer targets", "GET", f"{C}/api/transfer-targets", lambda w: (f"{C}/api/transfer-targets", None),
          _expect(user_out=200), screen=True),
+    Case("the Resolver dialog's rating options", "GET", f"{C}/api/close-options",
+         lambda w: (f"{C}/api/close-options", None), _expect(user_out=200), screen=True),
     Case("chat signature switch (the caller's own)", "POST", f"{C}/api/signature",
          lambda w: (f"{C}/api/signature", {"on": True}), _expect(user_out=200), screen=True),
     Case("chat signature switch without CSRF token", "POST", f"{C}/api/signature",
@@ -479,7 +487,9 @@ def test_socketio_events_reach_only_those_who_may_see_the_ticket(app, db, factor
     import time
 
     world = World(app, db, factory)
-    tickets = {"mine": world.ticket(), "other": world.ticket(queue="other"), "none": world.ticket(queue=None)}
+    # Accepted by the admin, who then answers each: the message events are what is heard.
+    tickets = {k: world.ticket(status="open", agent="admin", queue=q)
+               for k, q in (("mine", "mine"), ("other", "other"), ("none", None))}
     ids = {k: t.id for k, t in tickets.items()}
     stack.start_web()
     emails = {"user_in": "dentro@teste.com.br", "user_out": "fora@teste.com.br",
