@@ -495,7 +495,8 @@ class SessionRunner:
             log.warning("connection %s: logout on the page failed: %s", self.connection_id, exc)
         self.close()
         wipe_profile(self.profile)
-        write_status(self.connection_id, S.DISCONNECTED, reason=_("Logged out"), enabled=False)
+        write_status(self.connection_id, S.DISCONNECTED, reason=_("Unlinked here (Disconnect): scan a new QR code to "
+                                                                   "connect again."), enabled=False)
         raise Stop("logout")
 
     def flush_outbox(self) -> None:

@@ -45,3 +45,47 @@ def test_qr_code_is_shown_live(app, stack):
             assert "Conectado" in page.inner_text("#qr-status")
         finally:
             browser.close()
+
+
+def test_disconnect_asks_first(app, stack):
+    """Desconectar unlinks the number (a new scan on the phone to come back): one click posted it
+    at once. Now the browser asks; cancelled, nothing changes; confirmed, the number is unlinked."""
+    from playwright.sync_api import sync_playwright
+
+    from app.models import Connection, db
+    from app.models.connection import ConnectionStatus
+    from app.services import connections
+
+    with app.app_context():
+        cid = connections.create({"name": "Zap Loja"}).id
+        connections.set_status(cid, ConnectionStatus.CONNECTED, phone="5511999990000")
+        db.session.remove()
+    stack.start_web()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            browser_login(page, stack.url + "/login/")
+            page.goto(f"{stack.url}/connections/qr/{cid}")
+            asked = []
+
+            def answer(dialog, accept):
+                asked.append(dialog.message)
+                dialog.accept() if accept else dialog.dismiss()
+
+            page.once("dialog", lambda d: answer(d, False))
+            page.click("#qr-logout button[type=submit]")
+            page.wait_for_timeout(1000)
+            assert asked and asked[0].startswith("Desconectar Zap Loja?"), asked
+            with app.app_context():
+                assert db.session.get(Connection, cid).status == ConnectionStatus.CONNECTED
+                db.session.remove()
+            page.once("dialog", lambda d: answer(d, True))
+            with page.expect_navigation():
+                page.click("#qr-logout button[type=submit]")
+            with app.app_context():
+                connection = db.session.get(Connection, cid)
+                assert (connection.status, connection.enabled) == (ConnectionStatus.DISCONNECTED, False)
+                db.session.remove()
+        finally:
+            browser.close()
