@@ -44,9 +44,13 @@ class Rating(Model):
     ticket_id: Mapped[int] = mapped_column(ForeignKey("ticket.id", ondelete="CASCADE"), nullable=False, unique=True)
     user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
     template_id: Mapped[Optional[int]] = mapped_column(ForeignKey("rating_template.id", ondelete="SET NULL"))
+    # The queue it was given in: the ticket may be transferred after being reopened.
+    queue_id: Mapped[Optional[int]] = mapped_column(ForeignKey("queue.id", ondelete="SET NULL",
+                                                               name="fk_rating_queue_id"))
     value: Mapped[int] = mapped_column(Integer, nullable=False)
     label: Mapped[str] = mapped_column(String(100), nullable=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
 
     ticket = relationship("Ticket")
     user = relationship("Member")
+    queue = relationship("Queue")

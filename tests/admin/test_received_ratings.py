@@ -22,7 +22,7 @@ def test_received_ratings_are_listed_newest_first_with_contact_agent_queue_and_t
         db.session.add(ticket)
         db.session.flush()
         rows.append((ticket.id, Rating(ticket_id=ticket.id, user_id=ana.id, value=value, label=label,
-                                       created_at=dt.datetime(2026, 12, 7, 12 + n, 30))))
+                                       queue_id=suporte.id, created_at=dt.datetime(2026, 12, 7, 12 + n, 30))))
         db.session.add(rows[-1][1])
     db.session.commit()
     client = app.test_client()
@@ -40,3 +40,26 @@ def test_received_ratings_are_listed_newest_first_with_contact_agent_queue_and_t
     # Filtered by score.
     only = client.get("/received-ratings/list/?_flt_0_value=3").get_data(as_text=True)
     assert "Maria Lima" in only and "João Alves" not in only
+
+
+def test_a_rating_is_listed_under_the_queue_it_was_given_in(app, db, factory):
+    """Rated in Vendas, then reopened and transferred to Suporte: listed under Vendas."""
+    from app.models import Contact, Rating, Ticket
+
+    vendas, suporte = factory.queue(name="Vendas"), factory.queue(name="Suporte")
+    conn = factory.connection(queues=[vendas, suporte])
+    factory.member("supervisor", email="sup@teste.com.br")
+    contact = Contact(jid="5511988880009@c.us", phone="5511988880009", name="Maria Lima")
+    db.session.add(contact)
+    db.session.flush()
+    ticket = Ticket(contact_id=contact.id, connection_id=conn.id, queue_id=suporte.id, status="open")
+    db.session.add(ticket)
+    db.session.flush()
+    db.session.add(Rating(ticket_id=ticket.id, value=3, label="Muito satisfeito", queue_id=vendas.id))
+    db.session.commit()
+    client = app.test_client()
+    login(client, "sup@teste.com.br")
+    html = client.get("/received-ratings/list/").get_data(as_text=True)
+    row = html[html.index("Muito satisfeito"):]
+    row = row[:row.index("</tr>")]
+    assert "Vendas" in row and "Suporte" not in row, row

@@ -54,6 +54,21 @@ def test_a_matching_reply_is_stored_against_ticket_and_agent(engine, rated, repl
     assert engine.db.session.query(Rating).count() == 1 and len(engine.tickets()) == 2
 
 
+def test_a_rating_keeps_the_queue_it_was_given_in(engine, factory, rated):
+    """Reopened and transferred after the answer, the ticket changes queue; the rating does not
+    (Avaliações recebidas listed it under the ticket's queue of now)."""
+    other = factory.queue(name="Financeiro")
+    tickets.close(rated.agent, rated.ticket.id, rating_template_id=rated.template.id)
+    engine.db.session.commit()
+    assert engine.deliver(engine.message(rated.c, body="3")) == "rating"
+    tickets.reopen(rated.agent, rated.ticket.id)
+    tickets.transfer(rated.agent, rated.ticket.id, queue_id=other.id)
+    engine.db.session.commit()
+    engine.db.session.expire_all()
+    assert engine.tickets()[0].queue_id == other.id
+    assert engine.db.session.query(Rating).one().queue_id == rated.q.id
+
+
 def test_a_list_reply_rating(engine, rated):
     tickets.close(rated.agent, rated.ticket.id, rating_template_id=rated.template.id)
     engine.db.session.commit()
