@@ -1,6 +1,8 @@
 """API errors raised outside a view's own handling, answered as the API answers every error: JSON
-with a message. Screens answer 403 and 404 with a page of the app, in Portuguese (Flask's own pages are
-in English: "Forbidden", "Not Found").
+with a message. Every HTTP error (http_error: an unknown route, a wrong method, the login's rate
+limit, a 500) is said in Portuguese with its status: JSON with a message under /api/ and /chat/api/,
+a page of the app on the screens. Werkzeug's own answers are English HTML ("429 Too Many Requests
+... 10 per 20 second", "405 Method Not Allowed", "404 Not Found").
 - a body over MAX_CONTENT_LENGTH: 413 (the chat's JSON endpoints too: a file too big);
 - the database unreachable for a moment (restart, failover, a full connection pool): 503, so that
   clients retry, instead of a 500 that reads as a bug. Nothing was stored: the transaction is rolled
@@ -23,6 +25,7 @@ from flask_appbuilder import menu
 from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.api import manager as openapi
 from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
 from sqlalchemy.exc import OperationalError, PendingRollbackError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -39,7 +42,7 @@ def too_large(error):
     if request.path.startswith("/chat/api/"):  # the chat's script reads JSON: a file it sent
         return jsonify(message=_("The file is too big (at most %(mb)s MB).", mb=limit)), 413
     if not _is_api():
-        return error
+        return http_error(error)
     return jsonify(message=_("The request is too large (at most %(mb)s MB).", mb=limit)), 413
 
 
@@ -116,20 +119,47 @@ class OpenApi(ApiRefusals, openapi.OpenApi):
     pass
 
 
-# Paths whose clients are programs (JSON, the simulator, Socket.IO, files): Flask's answer stays.
-NOT_SCREENS = ("/api/", "/chat/api/", "/simulator/", "/socket.io", "/static/")
+# Paths whose clients read JSON: their errors are {"message": ...} like every answer of theirs.
+JSON_PATHS = ("/api/", "/chat/api/")
+# Paths whose clients are programs or files (the simulator, Socket.IO, static files): no screen
+# around their errors, nor the database and session reads the app's base template makes.
+NOT_SCREENS = ("/simulator/", "/socket.io", "/static/")
 
 
-def screen_error(error):
-    if request.path.startswith(NOT_SCREENS):
+def error_words(code: int, api: bool) -> tuple[str, str]:
+    """An HTTP error's title and text. The API's 401, 403 and 404 say what ApiRefusals says."""
+    if code == 403:
+        text = _("Your profile does not allow this action.") if api else _("Your profile does not allow opening this page.")
+        return _("Access denied"), text
+    if code == 404:
+        return _("Page not found"), _("Not found.") if api else _("This page does not exist or is not available to you.")
+    words = {
+        400: (_("Invalid request"), _("The request could not be understood.")),
+        401: (_("Login required"), _("Log in first.")),
+        405: (_("Method not allowed"), _("This address does not accept the %(method)s method.", method=request.method)),
+        413: (_("Request too large"), _("The request is too large.")),
+        429: (_("Too many attempts"), _("Too many attempts. Try again in a few seconds.")),
+        500: (_("Internal error"), _("Something went wrong on our side. Try again in a moment.")),
+    }
+    generic = (_("Error %(code)s", code=code), _("The request could not be completed (error %(code)s).", code=code))
+    return words.get(code, generic)
+
+
+def http_error(error: HTTPException):
+    if error.response is not None:  # an answer made on purpose (abort(response), a limiter's on_breach)
         return error
-    if error.code == 403:
-        title, text = _("Access denied"), _("Your profile does not allow opening this page.")
-    else:
-        title, text = _("Page not found"), _("This page does not exist or is not available to you.")
+    api = request.path.startswith(JSON_PATHS)
+    title, text = error_words(error.code, api)
+    # Werkzeug's headers but its HTML's Content-Type: Allow (405), Retry-After (429), WWW-Authenticate.
+    headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
+    if api:
+        return jsonify(message=text), error.code, headers
+    if error.code >= 500 or request.path.startswith(NOT_SCREENS):
+        # a server error may come from the very database or session the base template reads
+        return render_template("errors/plain.html", title=title, text=text), error.code, headers
     appbuilder = current_app.appbuilder
     return render_template("errors/page.html", title=title, text=text, appbuilder=appbuilder,
-                           base_template=appbuilder.base_template), error.code
+                           base_template=appbuilder.base_template), error.code, headers
 
 
 def register(appbuilder) -> None:
@@ -141,7 +171,8 @@ def register(appbuilder) -> None:
     app.json = JSONProvider(app)
     current_app.before_request(unreadable_rison)
     current_app.register_error_handler(413, too_large)
-    current_app.register_error_handler(403, screen_error)
-    current_app.register_error_handler(404, screen_error)
+    # Every HTTPException (Flask prefers a handler registered by code: 413 above), and the 500 Flask
+    # makes of an unhandled exception.
+    current_app.register_error_handler(HTTPException, http_error)
     for outage in (OperationalError, PendingRollbackError, PoolTimeout):
         current_app.register_error_handler(outage, database_unavailable)

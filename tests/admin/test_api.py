@@ -243,6 +243,14 @@ def test_refusals_of_the_framework_are_in_portuguese(app, seeded):
         assert (r.status_code, r.get_json()) == forbidden
 
 
+def test_too_long_agrees_with_a_feminine_field(api, seeded):
+    """The generic refusal read "Mensagem de saudação é longo demais": the field's name now stands
+    in quotes after "O campo", whatever its gender."""
+    r = api.post("/api/v1/queue/", json={"name": "Longa", "color": "#ABCDEF", "greeting_message": "x" * 4001})
+    assert r.status_code == 422
+    assert r.get_json() == {"message": 'O campo "Mensagem de saudação" é longo demais (no máximo 4000 caracteres).'}
+
+
 def test_every_api_says_the_framework_refusals_in_portuguese(app):
     """Every API registered (FAB's menu and OpenAPI ones too) mixes in ApiRefusals: a new one
     without it would refuse in English."""

@@ -74,11 +74,12 @@ def test_connection_form_default_rule(app, admin):
 
 @pytest.mark.parametrize("data,message", [
     ({"name": ""}, 'O campo "Nome" é obrigatório.'),
-    ({"name": "x" * 101}, "Nome é longo demais"),
+    ({"name": "x" * 101}, 'O campo "Nome" é longo demais (no máximo 100 caracteres).'),
     ({"name": "Existente"}, "Já existe uma conexão chamada"),
     ({"name": "existente"}, "Já existe uma conexão chamada"),
     ({"name": "Nova", "greeting_message": "a\x00b"}, "Mensagem de saudação contém caracteres inválidos."),
-    ({"name": "Nova", "greeting_message": "x" * 4001}, "Mensagem de saudação é longo demais"),
+    ({"name": "Nova", "greeting_message": "x" * 4001},
+     'O campo "Mensagem de saudação" é longo demais (no máximo 4000 caracteres).'),
 ])
 def test_connection_form_bad_input(app, admin, data, message):
     from app.services import connections
