@@ -141,6 +141,8 @@ class Config:
         # Shared by every web process through Redis; in memory only when there is none yet.
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         self.RATELIMIT_KEY_PREFIX = self.REDIS_NAMESPACE + ":ratelimit"
+        # A refused login says when to try again (Retry-After), for people and scripts alike.
+        self.RATELIMIT_HEADERS_ENABLED = True
         self.FAB_ADD_SECURITY_API = True
         self.FAB_API_SWAGGER_UI = True
         # FAB's menu and OpenAPI APIs are registered by app.views.errors instead, refusing in Portuguese.
