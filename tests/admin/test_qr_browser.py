@@ -1,5 +1,7 @@
 """The QR code page in a real Chromium against the real web process: the code appears and is
 refreshed as the bridge rotates it, with no reload."""
+import contextlib
+
 import pytest
 
 from tests.conftest import browser_login
@@ -7,15 +9,18 @@ from tests.conftest import browser_login
 pytestmark = pytest.mark.browser
 
 
-def test_qr_code_is_shown_live(app, stack):
+@contextlib.contextmanager
+def qr_page(app, stack, name, **status):
+    """A new connection (with `status` set, if any) and its QR page, logged in as the admin."""
     from playwright.sync_api import sync_playwright
 
     from app.models import db
-    from app.models.connection import ConnectionStatus
     from app.services import connections
 
     with app.app_context():
-        cid = connections.create({"name": "Zap"}).id
+        cid = connections.create({"name": name}).id
+        if status:
+            connections.set_status(cid, **status)
         db.session.remove()
     stack.start_web()
     with sync_playwright() as p:
@@ -24,68 +29,62 @@ def test_qr_code_is_shown_live(app, stack):
             page = browser.new_page()
             browser_login(page, stack.url + "/login/")
             page.goto(f"{stack.url}/connections/qr/{cid}")
-            assert page.locator("#qr-image svg").count() == 0
-            with app.app_context():
-                connections.set_status(cid, ConnectionStatus.QRCODE, qr="2@primeiro-codigo")
-                db.session.remove()
-            page.wait_for_selector("#qr-image svg", timeout=10_000)
-            page.wait_for_function("() => document.getElementById('qr-status').textContent.includes('QR Code')")
-            first = page.inner_html("#qr-image")
-            with app.app_context():
-                connections.set_status(cid, ConnectionStatus.QRCODE, qr="2@segundo-codigo-rotacionado")
-                db.session.remove()
-            page.wait_for_function("(old) => document.getElementById('qr-image').innerHTML !== old", arg=first,
-                                   timeout=10_000)
-            with app.app_context():
-                connections.set_status(cid, ConnectionStatus.CONNECTED, phone="5511999990000")
-                db.session.remove()
-            page.wait_for_function("() => document.getElementById('qr-phone').textContent === '5511999990000'",
-                                   timeout=10_000)
-            assert page.locator("#qr-image svg").count() == 0
-            assert "Conectado" in page.inner_text("#qr-status")
+            yield cid, page
         finally:
             browser.close()
+
+
+def test_qr_code_is_shown_live(app, stack):
+    from app.models import db
+    from app.models.connection import ConnectionStatus
+    from app.services import connections
+
+    with qr_page(app, stack, "Zap") as (cid, page):
+        assert page.locator("#qr-image svg").count() == 0
+        with app.app_context():
+            connections.set_status(cid, ConnectionStatus.QRCODE, qr="2@primeiro-codigo")
+            db.session.remove()
+        page.wait_for_selector("#qr-image svg", timeout=10_000)
+        page.wait_for_function("() => document.getElementById('qr-status').textContent.includes('QR Code')")
+        first = page.inner_html("#qr-image")
+        with app.app_context():
+            connections.set_status(cid, ConnectionStatus.QRCODE, qr="2@segundo-codigo-rotacionado")
+            db.session.remove()
+        page.wait_for_function("(old) => document.getElementById('qr-image').innerHTML !== old", arg=first,
+                               timeout=10_000)
+        with app.app_context():
+            connections.set_status(cid, ConnectionStatus.CONNECTED, phone="5511999990000")
+            db.session.remove()
+        page.wait_for_function("() => document.getElementById('qr-phone').textContent === '5511999990000'",
+                               timeout=10_000)
+        assert page.locator("#qr-image svg").count() == 0
+        assert "Conectado" in page.inner_text("#qr-status")
 
 
 def test_disconnect_asks_first(app, stack):
     """Desconectar unlinks the number (a new scan on the phone to come back): one click posted it
     at once. Now the browser asks; cancelled, nothing changes; confirmed, the number is unlinked."""
-    from playwright.sync_api import sync_playwright
-
     from app.models import Connection, db
     from app.models.connection import ConnectionStatus
-    from app.services import connections
 
-    with app.app_context():
-        cid = connections.create({"name": "Zap Loja"}).id
-        connections.set_status(cid, ConnectionStatus.CONNECTED, phone="5511999990000")
-        db.session.remove()
-    stack.start_web()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-        try:
-            page = browser.new_page()
-            browser_login(page, stack.url + "/login/")
-            page.goto(f"{stack.url}/connections/qr/{cid}")
-            asked = []
+    with qr_page(app, stack, "Zap Loja", status=ConnectionStatus.CONNECTED, phone="5511999990000") as (cid, page):
+        asked = []
 
-            def answer(dialog, accept):
-                asked.append(dialog.message)
-                dialog.accept() if accept else dialog.dismiss()
+        def answer(dialog, accept):
+            asked.append(dialog.message)
+            dialog.accept() if accept else dialog.dismiss()
 
-            page.once("dialog", lambda d: answer(d, False))
+        page.once("dialog", lambda d: answer(d, False))
+        page.click("#qr-logout button[type=submit]")
+        page.wait_for_timeout(1000)
+        assert asked and asked[0].startswith("Desconectar Zap Loja?"), asked
+        with app.app_context():
+            assert db.session.get(Connection, cid).status == ConnectionStatus.CONNECTED
+            db.session.remove()
+        page.once("dialog", lambda d: answer(d, True))
+        with page.expect_navigation():
             page.click("#qr-logout button[type=submit]")
-            page.wait_for_timeout(1000)
-            assert asked and asked[0].startswith("Desconectar Zap Loja?"), asked
-            with app.app_context():
-                assert db.session.get(Connection, cid).status == ConnectionStatus.CONNECTED
-                db.session.remove()
-            page.once("dialog", lambda d: answer(d, True))
-            with page.expect_navigation():
-                page.click("#qr-logout button[type=submit]")
-            with app.app_context():
-                connection = db.session.get(Connection, cid)
-                assert (connection.status, connection.enabled) == (ConnectionStatus.DISCONNECTED, False)
-                db.session.remove()
-        finally:
-            browser.close()
+        with app.app_context():
+            connection = db.session.get(Connection, cid)
+            assert (connection.status, connection.enabled) == (ConnectionStatus.DISCONNECTED, False)
+            db.session.remove()
