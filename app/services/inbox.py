@@ -119,11 +119,8 @@ def receive_many(payloads: list) -> list:
     by_connection: dict[int, list[str]] = {}
     for connection_id, channel_id in fresh:
         by_connection.setdefault(connection_id, []).append(channel_id)
-    known = {}
-    for connection_id, keys in by_connection.items():
-        known.update({(connection_id, k): event_id for k, event_id in db.session.execute(
-            select(InboundEvent.channel_id, InboundEvent.id).where(InboundEvent.connection_id == connection_id,
-                                                                   InboundEvent.channel_id.in_(keys)))})
+    known = {(connection_id, k): event_id for connection_id, keys in by_connection.items()
+             for k, event_id in stored_ids(connection_id, keys).items()}
     new = [(i, row) for pair, (i, row) in fresh.items() if pair not in known]
     db.session.add_all([row for _, row in new])
     try:
@@ -140,14 +137,21 @@ def receive_many(payloads: list) -> list:
     return results
 
 
-def known_channel_ids(connection_id: int, channel_ids: list[str]) -> set[str]:
-    """Which of these message ids the inbox already has for the connection."""
-    known: set[str] = set()
+def stored_ids(connection_id: int, channel_ids: list[str]) -> dict[str, int]:
+    """Of these channel ids, those the inbox already has for the connection, with their event ids
+    (500 to a query: a catch-up may ask about thousands)."""
+    stored: dict[str, int] = {}
     unique = list(dict.fromkeys(channel_ids))
     for start in range(0, len(unique), 500):
-        known.update(db.session.scalars(select(InboundEvent.channel_id).where(
-            InboundEvent.connection_id == connection_id, InboundEvent.channel_id.in_(unique[start:start + 500]))))
-    return known
+        chunk = unique[start:start + 500]
+        stored.update(db.session.execute(select(InboundEvent.channel_id, InboundEvent.id).where(
+            InboundEvent.connection_id == connection_id, InboundEvent.channel_id.in_(chunk))).tuples().all())
+    return stored
+
+
+def known_channel_ids(connection_id: int, channel_ids: list[str]) -> set[str]:
+    """Which of these message ids the inbox already has for the connection."""
+    return set(stored_ids(connection_id, channel_ids))
 
 
 def receive(payload: dict) -> int:
