@@ -13,6 +13,7 @@ from flask_appbuilder import ModelView
 from flask_appbuilder.widgets import ListWidget
 from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.urltools import get_filter_args
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import asc, desc
@@ -39,6 +40,11 @@ def plain_value(value):
     if isinstance(value, datetime.datetime):
         return local_time(value, company_timezone()).strftime("%d/%m/%Y %H:%M")
     return value
+
+
+def _number(text, top):
+    """`text` as a whole number from 0 to `top`, else None."""
+    return int(text) if text and len(text) <= 12 and text.isascii() and text.isdigit() and int(text) <= top else None
 
 
 def company_timezone() -> str:
@@ -186,12 +192,41 @@ class ServiceModelView(ServiceWrites, ModelView):
         flash(str(message), "success")
         return True
 
-    def _show(self, pk):
-        if not valid_pk(pk):
-            from flask import abort
+    def _list_args(self) -> tuple:
+        """This list's _oc_ / _od_ / page_ / psize_ arguments (order column and direction, page,
+        page size), each unusable one dropped for the default. FAB passed them on as typed: a column
+        outside order_columns reached the SQL (CompileError, a 500), "abc" int() (ValueError), a
+        negative or huge page or size OFFSET / LIMIT, which PostgreSQL refuses."""
+        from app.services.visibility import MAX_ID
 
+        name, args = self.__class__.__name__, request.args
+        column, direction = args.get(f"_oc_{name}"), args.get(f"_od_{name}")
+        if column not in self.order_columns or direction not in ("asc", "desc"):
+            column, direction = "", ""
+        return column, direction, _number(args.get(f"page_{name}"), MAX_ID), _number(args.get(f"psize_{name}"), 100)
+
+    def _list(self, **kwargs):
+        # FAB's _list, reading its arguments through _list_args.
+        order_column, order_direction, page, page_size = self._list_args()
+        get_filter_args(self._filters)
+        widgets = self._get_list_widget(filters=self._filters, order_column=order_column,
+                                        order_direction=order_direction, page=page, page_size=page_size or None,
+                                        **kwargs)
+        form = self.search_form.refresh()
+        self.update_redirect()
+        return self._get_search_widget(form=form, widgets=widgets)
+
+    def _show(self, pk):
+        # FAB's _show without related views (none here): it parsed every page_ argument with int(),
+        # "abc" was a 500.
+        from flask import abort
+
+        item = self.datamodel.get(pk, self._base_filters) if valid_pk(pk) else None
+        if not item:
             abort(404)
-        return super()._show(pk)
+        widgets = self._get_show_widget(pk, item)
+        self.update_redirect()
+        return widgets
 
     def _add(self):
         form = self.add_form.refresh()
