@@ -388,12 +388,39 @@ class ServiceModelApi(ServiceWrites, ApiRefusals, ModelRestApi):
             return self.response_400(message=str(_l("Invalid page.")))
         # FAB drops a filter whose operator the column does not have, and lists everything as if
         # filtered: refused instead.
+        column = lambda name: self.column_aliases.get(name, name)  # noqa: E731
         for item in rison.get("filters") or []:
             col, opr = item.get("col"), item.get("opr")
-            if col in self.search_columns and not self._filters._rest_check_valid_filter_operation(col, opr):
+            if column(col) in self.search_columns and not self._filters._rest_check_valid_filter_operation(column(col), opr):
                 return self.response_400(message=str(_l("The filter %(opr)s does not apply to the column %(col)s.",
                                                          opr=_shown(opr), col=_shown(col))))
+        if self.column_aliases:
+            kwargs["rison"] = dict(rison, filters=[dict(f, col=column(f.get("col"))) for f in rison.get("filters") or []])
+            if "order_column" in rison:
+                kwargs["rison"]["order_column"] = column(rison["order_column"])
         return super().get_list_headless(**kwargs)
+
+    # Result fields that FAB orders and filters by another column, {field: column} (Team: "name" is
+    # first_name). Callers use the field; the column's own name keeps working.
+    column_aliases: dict = {}
+
+    def _fields(self, columns) -> list:
+        fields = {column: field for field, column in self.column_aliases.items()}
+        return [fields.get(column, column) for column in columns]
+
+    # FAB's merge_* functions are bound in its decorators (an override is not called): the metadata
+    # of the list and of _info is renamed in its hooks.
+    def pre_get_list(self, data) -> None:
+        if "order_columns" in data:
+            shown = data.get("list_columns", self.list_columns)
+            data["order_columns"] = [c for c in self._fields(self.order_columns) if c in shown]
+
+    def info_headless(self, **kwargs):
+        payload = {}
+        self.set_response_key_mappings(payload, self.info, kwargs.get("rison", {}), **kwargs.get("rison", {}))
+        if "filters" in payload:
+            payload["filters"] = dict(zip(self._fields(payload["filters"]), payload["filters"].values()))
+        return self.response(200, **payload)
 
     def response_400(self, message=None):
         """FAB's own refusals (rison, filters, ordering), said in Portuguese as ours are."""
