@@ -13,6 +13,7 @@ from flask_appbuilder import ModelView
 from flask_appbuilder.widgets import ListWidget
 from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.exceptions import ApplyFilterException
 from flask_appbuilder.urltools import get_filter_args
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -209,9 +210,16 @@ class ServiceModelView(ServiceWrites, ModelView):
         # FAB's _list, reading its arguments through _list_args.
         order_column, order_direction, page, page_size = self._list_args()
         get_filter_args(self._filters)
-        widgets = self._get_list_widget(filters=self._filters, order_column=order_column,
-                                        order_direction=order_direction, page=page, page_size=page_size or None,
-                                        **kwargs)
+        list_widget = lambda: self._get_list_widget(  # noqa: E731
+            filters=self._filters, order_column=order_column, order_direction=order_direction, page=page,
+            page_size=page_size or None, **kwargs)
+        try:
+            widgets = list_widget()
+        except ApplyFilterException:  # e.g. Atendente "abc": FAB went back a page, saying so in English
+            db.session.rollback()
+            flash(str(_l("A filter's value is not valid: the list is shown without filters.")), "warning")
+            self._filters.clear_filters()
+            widgets = list_widget()
         form = self.search_form.refresh()
         self.update_redirect()
         return self._get_search_widget(form=form, widgets=widgets)
