@@ -13,6 +13,8 @@ from flask_appbuilder import ModelView
 from flask_appbuilder.widgets import ListWidget
 from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.exceptions import ApplyFilterException
+from flask_appbuilder.urltools import get_filter_args
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import asc, desc
@@ -39,6 +41,11 @@ def plain_value(value):
     if isinstance(value, datetime.datetime):
         return local_time(value, company_timezone()).strftime("%d/%m/%Y %H:%M")
     return value
+
+
+def _number(text, top):
+    """`text` as a whole number from 0 to `top`, else None."""
+    return int(text) if text and len(text) <= 12 and text.isascii() and text.isdigit() and int(text) <= top else None
 
 
 def company_timezone() -> str:
@@ -186,12 +193,48 @@ class ServiceModelView(ServiceWrites, ModelView):
         flash(str(message), "success")
         return True
 
-    def _show(self, pk):
-        if not valid_pk(pk):
-            from flask import abort
+    def _list_args(self) -> tuple:
+        """This list's _oc_ / _od_ / page_ / psize_ arguments (order column and direction, page,
+        page size), each unusable one dropped for the default. FAB passed them on as typed: a column
+        outside order_columns reached the SQL (CompileError, a 500), "abc" int() (ValueError), a
+        negative or huge page or size OFFSET / LIMIT, which PostgreSQL refuses."""
+        from app.services.visibility import MAX_ID
 
+        name, args = self.__class__.__name__, request.args
+        column, direction = args.get(f"_oc_{name}"), args.get(f"_od_{name}")
+        if column not in self.order_columns or direction not in ("asc", "desc"):
+            column, direction = "", ""
+        return column, direction, _number(args.get(f"page_{name}"), MAX_ID), _number(args.get(f"psize_{name}"), 100)
+
+    def _list(self, **kwargs):
+        # FAB's _list, reading its arguments through _list_args.
+        order_column, order_direction, page, page_size = self._list_args()
+        get_filter_args(self._filters)
+        list_widget = lambda: self._get_list_widget(  # noqa: E731
+            filters=self._filters, order_column=order_column, order_direction=order_direction, page=page,
+            page_size=page_size or None, **kwargs)
+        try:
+            widgets = list_widget()
+        except ApplyFilterException:  # e.g. Atendente "abc": FAB went back a page, saying so in English
+            db.session.rollback()
+            flash(str(_l("A filter's value is not valid: the list is shown without filters.")), "warning")
+            self._filters.clear_filters()
+            widgets = list_widget()
+        form = self.search_form.refresh()
+        self.update_redirect()
+        return self._get_search_widget(form=form, widgets=widgets)
+
+    def _show(self, pk):
+        # FAB's _show without related views (none here): it parsed every page_ argument with int(),
+        # "abc" was a 500.
+        from flask import abort
+
+        item = self.datamodel.get(pk, self._base_filters) if valid_pk(pk) else None
+        if not item:
             abort(404)
-        return super()._show(pk)
+        widgets = self._get_show_widget(pk, item)
+        self.update_redirect()
+        return widgets
 
     def _add(self):
         form = self.add_form.refresh()
@@ -353,12 +396,41 @@ class ServiceModelApi(ServiceWrites, ApiRefusals, ModelRestApi):
             return self.response_400(message=str(_l("Invalid page.")))
         # FAB drops a filter whose operator the column does not have, and lists everything as if
         # filtered: refused instead.
+        column = lambda name: self.column_aliases.get(name, name)  # noqa: E731
         for item in rison.get("filters") or []:
             col, opr = item.get("col"), item.get("opr")
-            if col in self.search_columns and not self._filters._rest_check_valid_filter_operation(col, opr):
+            valid = self._filters._rest_check_valid_filter_operation
+            if column(col) in self.search_columns and not valid(column(col), opr):
                 return self.response_400(message=str(_l("The filter %(opr)s does not apply to the column %(col)s.",
                                                          opr=_shown(opr), col=_shown(col))))
+        if self.column_aliases:
+            filters = [dict(f, col=column(f.get("col"))) for f in rison.get("filters") or []]
+            kwargs["rison"] = dict(rison, filters=filters)
+            if "order_column" in rison:
+                kwargs["rison"]["order_column"] = column(rison["order_column"])
         return super().get_list_headless(**kwargs)
+
+    # Result fields that FAB orders and filters by another column, {field: column} (Team: "name" is
+    # first_name). Callers use the field; the column's own name keeps working.
+    column_aliases: dict = {}
+
+    def _fields(self, columns) -> list:
+        fields = {column: field for field, column in self.column_aliases.items()}
+        return [fields.get(column, column) for column in columns]
+
+    # FAB's merge_* functions are bound in its decorators (an override is not called): the metadata
+    # of the list and of _info is renamed in its hooks.
+    def pre_get_list(self, data) -> None:
+        if "order_columns" in data:
+            shown = data.get("list_columns", self.list_columns)
+            data["order_columns"] = [c for c in self._fields(self.order_columns) if c in shown]
+
+    def info_headless(self, **kwargs):
+        payload = {}
+        self.set_response_key_mappings(payload, self.info, kwargs.get("rison", {}), **kwargs.get("rison", {}))
+        if "filters" in payload:
+            payload["filters"] = dict(zip(self._fields(payload["filters"]), payload["filters"].values()))
+        return self.response(200, **payload)
 
     def response_400(self, message=None):
         """FAB's own refusals (rison, filters, ordering), said in Portuguese as ours are."""

@@ -1,5 +1,6 @@
 """Avaliações: rating templates (screen and /api/v1/rating/)."""
-from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget
+from flask_appbuilder.fields import QuerySelectField
+from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, BS3TextFieldWidget, Select2Widget
 from flask_appbuilder.forms import DynamicForm
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
@@ -8,7 +9,8 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from marshmallow import Schema, fields
 from wtforms import StringField, TextAreaField
 
-from app.models import Rating, RatingTemplate
+from app.models import Member, Rating, RatingTemplate, db
+from app.models.base import alphabetical
 from app.services import rating_templates
 from app.views.admin_base import (AlphabeticalInterface, ServiceModelApi, ServiceModelView, install_csrf_token, schemas,
                                   screen_titles)
@@ -109,6 +111,11 @@ class ReceivedRatingView(ServiceModelView):
                      "user": _l("Agent"), "ticket.contact": _l("Contact"), "queue": _l("Queue"),
                      "ticket_id": _l("Ticket")}
     formatters_columns = {"ticket_id": _ticket_link}
+    # The Atendente filter's choices: the members only. FAB's field for a nullable relation starts
+    # with a blank choice, shown as its raw value "__None" (and "equal to nobody" fails the filter).
+    search_form_extra_fields = {"user": QuerySelectField(
+        _l("Agent"), query_func=lambda: db.session.query(Member).order_by(*alphabetical(Member.first_name)),
+        get_pk_func=lambda member: member.id, widget=Select2Widget())}
 
 
 def register(appbuilder) -> None:

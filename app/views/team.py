@@ -211,18 +211,22 @@ class MemberSchema(Schema):
 
 
 class TeamApi(ServiceModelApi):
-    # The list's own columns too (FAB would label them in English: "Active", "Default Connection Id").
-    label_columns = dict(TeamView.label_columns, active=_l("Active"), default_connection_id=_l("Default connection"))
+    label_columns = dict(TeamView.label_columns, active=_l("Active"))  # FAB's would be English
     resource_name = "team"
     list_title, show_title, add_title, edit_title = screen_titles(TeamView)
     datamodel = AlphabeticalInterface(Member)
     service = MemberWrites
     allow_browser_login = True
-    list_columns = show_columns = ["id", "first_name", "email", "phone", "active", "default_connection_id"]
+    # The fields of the results (MemberSchema), and the columns the query loads for them.
+    list_columns = show_columns = ["id", "name", "email", "phone", "profile", "queues", "default_connection", "active"]
+    list_select_columns = show_select_columns = ["id", "first_name", "last_name", "email", "phone", "active",
+                                                 "default_connection_id"]
     add_columns = edit_columns = list(team.FIELDS)
-    order_columns = ["first_name", "email"]
+    # DESIGN §7 names them name and default_connection (the service keeps the whole name in first_name).
+    column_aliases = {"name": "first_name", "default_connection": "default_connection_id"}
+    order_columns = ["first_name", "email", "phone", "default_connection_id"]
     base_order = ("first_name", "asc")
-    search_columns = ["first_name", "email", "phone"]
+    search_columns = ["first_name", "email", "phone", "default_connection_id"]
     list_model_schema, show_model_schema, add_model_schema, edit_model_schema = schemas(MemberSchema)
 
     @expose_api("/me", methods=["GET"])

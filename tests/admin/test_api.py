@@ -349,6 +349,40 @@ def test_team_api(app, api, seeded):
     assert snapshot(app) == before
 
 
+def test_team_api_orders_and_filters_by_the_documented_fields(app, api, seeded):
+    """DESIGN §7 names a member's fields name and default_connection, and the results use them:
+    ordering or filtering by them was refused ("Não é possível ordenar pela coluna name."), only the
+    internal first_name worked, and the metadata named first_name, default_connection_id."""
+    for name, email in (("Bruno Lima", "bruno@teste.com.br"), ("Zélia Dias", "zelia@teste.com.br")):
+        assert api.post("/api/v1/team/", json={"name": name, "email": email, "password": "segredo123",
+                                               "profile": "admin", "default_connection": seeded["c"]}
+                        ).status_code == 201
+
+    def names(q):
+        r = api.get("/api/v1/team/", query_string={"q": q})
+        assert r.status_code == 200, (q, r.get_json())
+        return [m["name"] for m in r.get_json()["result"]]
+
+    everyone = names("(order_column:name,order_direction:asc)")
+    assert everyone[0] == "Administrador" and everyone[-1] == "Zélia Dias"
+    assert names("(order_column:name,order_direction:desc)") == everyone[::-1]
+    assert names("(order_column:first_name,order_direction:desc)") == everyone[::-1]  # the old name
+    assert names("(filters:!((col:name,opr:ct,value:Bruno)))") == ["Bruno Lima"]
+    assert names("(filters:!((col:first_name,opr:sw,value:Z)))") == ["Zélia Dias"]
+    assert names(f"(filters:!((col:default_connection,opr:eq,value:{seeded['c']})),"
+                 "order_column:default_connection,order_direction:asc)") == ["Bruno Lima", "Zélia Dias"]
+    r = api.get("/api/v1/team/", query_string={"q": "(filters:!((col:name,opr:nope,value:a)))"})
+    assert r.get_json() == {"message": "O filtro nope não se aplica à coluna name."}
+    # The metadata names the fields of the results.
+    listed = api.get("/api/v1/team/").get_json()
+    assert set(listed["list_columns"]) == set(listed["result"][0]) == set(listed["label_columns"])
+    assert listed["order_columns"] == ["name", "email", "phone", "default_connection"]
+    assert listed["label_columns"]["name"] == "Nome"
+    assert set(api.get("/api/v1/team/_info").get_json()["filters"]) == {"name", "email", "phone", "default_connection"}
+    shown = api.get(f"/api/v1/team/{seeded['user']}").get_json()
+    assert set(shown["show_columns"]) == set(shown["result"]) == set(shown["label_columns"])
+
+
 def test_settings_api(app, api, seeded):
     full = api.get("/api/v1/settings/").get_json()
     for key in ("send_ratings", "rating_required", "external_rating", "external_rating_url", "business_hours",

@@ -2,7 +2,7 @@
 Supervisors (before, a received rating was only a line inside the conversation)."""
 import datetime as dt
 
-from tests.conftest import login
+from tests.conftest import ADMIN_EMAIL, login
 
 
 def test_received_ratings_are_listed_newest_first_with_contact_agent_queue_and_ticket(app, db, factory):
@@ -63,3 +63,33 @@ def test_a_rating_is_listed_under_the_queue_it_was_given_in(app, db, factory):
     row = html[html.index("Muito satisfeito"):]
     row = row[:row.index("</tr>")]
     assert "Vendas" in row and "Suporte" not in row, row
+
+
+def test_the_agent_filter_offers_the_members_and_no_raw_blank_choice(app, factory):
+    """Buscar › Incluir filtro › Atendente offered a raw "__None" choice, selected and first (FAB's
+    blank choice of a nullable relation), and filtering by it failed."""
+    import html
+    import re
+
+    factory.member("user", name="Ana Souza")
+    client = app.test_client()
+    login(client, ADMIN_EMAIL)
+    page = html.unescape(client.get("/received-ratings/list/").get_data(as_text=True)).replace("\\u003c", "<").replace(
+        "\\u003e", ">").replace('\\"', '"')
+    select = re.search(r'<select[^>]*id="user".*?</select>', page).group(0)
+    assert "__None" not in select
+    assert re.findall(r"<option[^>]*>([^<]*)</option>", select) == ["Administrador", "Ana Souza"]
+
+
+def test_a_bad_filter_value_shows_the_list_unfiltered_with_a_message(app, factory):
+    """A value the filter cannot use (an agent "abc") sent the page back with FAB's English
+    "An error occurred: ..." (PostgreSQL refuses it; SQLite finds nobody)."""
+    from tests.conftest import database_engine
+
+    client = app.test_client()
+    login(client, ADMIN_EMAIL)
+    for args in ("_flt_0_user=abc", "_flt_1_user=__None", "_flt_0_user=99999999999"):
+        r = client.get(f"/received-ratings/list/?{args}")
+        assert r.status_code == 200, (args, r.status_code)
+        said = "O valor de um filtro não é válido: a lista é mostrada sem filtros." in r.get_data(as_text=True)
+        assert said or database_engine() == "sqlite", args

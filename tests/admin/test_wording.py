@@ -48,11 +48,12 @@ def test_list_filter_says_contem_in_the_singular(admin):
 
 
 def test_api_lists_label_their_columns_in_portuguese(app, client):
-    """GET /api/v1/team/ labelled two of its columns in English ("Active", "Default Connection Id"),
-    GET /api/v1/connection/ one ("Enabled")."""
+    """GET /api/v1/team/ labelled two of its columns in English ("Active", "Default Connection Id";
+    the list's columns are now its results' fields, default_connection), GET /api/v1/connection/ one
+    ("Enabled")."""
     from tests.conftest import api_login
 
     api = api_login(client, ADMIN_EMAIL)
     team = api.get("/api/v1/team/").get_json()["label_columns"]
-    assert team["active"] == "Ativo" and team["default_connection_id"] == "Conexão Padrão"
+    assert team["active"] == "Ativo" and team["default_connection"] == "Conexão Padrão"
     assert api.get("/api/v1/connection/").get_json()["label_columns"]["enabled"] == "Sessão ligada"
