@@ -103,9 +103,12 @@ def publish(event: dict | None, app=None) -> None:
     app = app or current_app
     from app.realtime import publisher
 
+    from app.services.connections import channel_event
+
     try:
-        publisher(app.config["REDIS_URL"], app.config["REDIS_NAMESPACE"]).emit(
-            "connection", event, to=["admins", "staff"])
+        emitter = publisher(app.config["REDIS_URL"], app.config["REDIS_NAMESPACE"])
+        emitter.emit("connection", event, to=["admins", "staff"])
+        emitter.emit("channel", channel_event(event), to="members")
     except Exception as exc:  # noqa: BLE001 - the screen catches up on reload; never kill a session for it
         log.warning("connection event not published: %s", exc)
 

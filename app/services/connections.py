@@ -14,6 +14,7 @@ import logging
 import re
 
 from flask_babel import gettext as _, lazy_gettext
+from sqlalchemy import select
 
 from app.models import Connection, Queue, db, utcnow
 from app.models.connection import ConnectionStatus
@@ -142,6 +143,17 @@ def status_event(connection: Connection) -> dict:
     """The `connection` real-time event (ARCHITECTURE: to the admins and staff rooms)."""
     return {"id": connection.id, "status": connection.status, "reason": connection.status_reason,
             "qr": connection.qr, "phone": connection.phone}
+
+
+def channel_event(event: dict) -> dict:
+    """The `channel` real-time event, to every member: whether a number is up, so that agents
+    know why their messages wait (no QR code, reason or number: those are for admins)."""
+    return {"id": event["id"], "connected": event["status"] == ConnectionStatus.CONNECTED}
+
+
+def offline_ids() -> list[int]:
+    """The connections whose messages wait: every one not connected."""
+    return list(db.session.scalars(select(Connection.id).where(Connection.status != ConnectionStatus.CONNECTED)))
 
 
 def set_status(connection_id, status, reason=None, qr=None, phone=None) -> dict:

@@ -71,7 +71,7 @@ def rooms_for(user) -> list[str]:
     """The rooms the server joins `user` to at Socket.IO connect (a client never chooses)."""
     if user is None or not getattr(user, "is_active", False):
         return []
-    rooms = [f"user:{user.id}"]
+    rooms = [f"user:{user.id}", "members"]  # members: what every member hears (channel_event)
     if user.sees_all_tickets:
         rooms.append("staff")
     if user.profile == "admin":

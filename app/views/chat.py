@@ -23,7 +23,7 @@ from wtforms.validators import ValidationError
 from app.models import Connection, Member, Message, Queue, RatingTemplate, Ticket, TicketStatus, db, utcnow
 from app.models.base import alphabetical, fold_text
 from app.models.queue import queue_order
-from app.services import DomainError, search
+from app.services import DomainError, connections, search
 from app.services.presenters import iso
 
 PAGE_SIZE = 30
@@ -202,6 +202,8 @@ def chat_strings() -> dict:
         "attachment": _("Attachment"),
         "assigned_to": _("Agent"),
         "connection": _("Connection"),
+        "connection_down": _("The WhatsApp number %(name)s is not connected: messages wait and go out when it is "
+                             "back. Tell an administrator (Conexões)."),
         "accept_to_reply": _("Accept the ticket to reply."),
         "cannot_reply": _("You cannot reply to this ticket."),
         "closed_reply": _("This ticket is resolved. Reopen it to reply."),
@@ -235,6 +237,7 @@ class ChatView(BaseView):
             "queues": [{"id": q.id, "name": q.name, "color": q.color} for q in filter_queues],
             # With several WhatsApp numbers, the list names each ticket's (the header always does).
             "several_connections": db.session.scalar(select(func.count(Connection.id))) > 1,
+            "offline_connections": connections.offline_ids(),
             "settings": {
                 "group_actions": settings.group_actions,
                 "timezone": settings.timezone,

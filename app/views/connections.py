@@ -35,9 +35,12 @@ def publish(event: dict) -> None:
     """Tell the admins' and staff's screens (ARCHITECTURE: `connection` event)."""
     from app.realtime import socketio
 
+    from app.services.connections import channel_event
+
     try:
         for room in ("admins", "staff"):
             socketio.emit("connection", event, to=room)
+        socketio.emit("channel", channel_event(event), to="members")
     except Exception:  # the screen also polls; a missed event only delays it
         pass
 

@@ -195,6 +195,9 @@ def test_two_connections_at_once(app, db, factory, sim_stack, sim, redis, ns, te
         assert qr_event["qr"].startswith("2@")
         assert pushed[-1]["data"][0]["phone"] == (PHONE if connection is first else PHONE_2)
         assert all(sorted(e["room"]) == ["admins", "staff"] for e in pushed)
+        # Every member hears whether the number is up, and nothing else of it (no QR code).
+        told = [e["data"][0] for e in socket_events.named("channel") if e["data"][0]["id"] == connection.id]
+        assert told and all(set(data) == {"id", "connected"} for data in told) and told[-1]["connected"] is True
     sim.message(PHONE_2, MARIA, "para o segundo número")
     sim.message(PHONE, MARIA, "para o primeiro número")
     wait_for(lambda: len(inbound(redis, ns, kind="message")) >= 2, message="two messages")

@@ -20,7 +20,7 @@ class Desk:
         self.engine = Engine(app, db, factory)
         self.vendas = factory.queue(name="Vendas", color="#1E88E5", bot_order=1)
         self.suporte = factory.queue(name="Suporte", color="#E53935", bot_order=2)
-        self.connection = factory.connection(name="Principal", phone="5511900000000")
+        self.connection = factory.connection(name="Principal", phone="5511900000000", status="CONNECTED")
         self.ana = factory.member("user", queues=[self.vendas], email="ana@teste.com.br", name="Ana")
         self.bruno = factory.member("user", queues=[self.suporte], email="bruno@teste.com.br", name="Bruno")
         self.sara = factory.member("supervisor", email="sara@teste.com.br", name="Sara")

@@ -265,3 +265,35 @@ def test_the_resolve_dialog_follows_rating_options_changed_after_the_page_loaded
     assert db.session.query(Message).filter(Message.ticket_id == ticket.id,
                                             Message.body.startswith("Como foi o atendimento?")).count() == 1
     assert db.session.query(RatingTemplate).count() == 1
+
+
+def test_the_agent_is_told_when_the_conversations_number_is_down(desk_live, agents, db):
+    """The number went down (unlinked on the phone, say): the agent's messages waited with a clock
+    and nothing said why. The conversation now says the number is not connected, live, and stops
+    saying it when the number is back; a page loaded while it is down says it at once."""
+    from app.bridge.runner import publish
+    from app.models.connection import ConnectionStatus
+    from app.services import connections
+
+    desk = desk_live
+    customer_writes(desk, desk.vendas, "Alguém aí?", name="Rita Espera")
+    ana = agents("ana@teste.com.br")
+    ana.tab("pending")
+    ana.accept("Rita Espera")
+    note = ana.page.locator("#chat-connection-down")
+    expect(note).to_be_hidden()
+
+    def number(status):
+        event = connections.set_status(desk.connection.id, status)
+        db.session.commit()
+        publish(event, desk.app)
+
+    number(ConnectionStatus.DISCONNECTED)
+    expect(note).to_be_visible()
+    expect(note).to_contain_text("O número de WhatsApp Principal não está conectado")
+    ana.page.reload()
+    ana.connected()
+    ana.row("Rita Espera").click()
+    expect(note).to_be_visible()
+    number(ConnectionStatus.CONNECTED)
+    expect(note).to_be_hidden()

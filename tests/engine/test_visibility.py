@@ -65,7 +65,7 @@ def test_get_visible_ticket_guessing_is_not_found(seen, factory, bad):
 def test_rooms_match_visibility(seen, factory, db):
     u = factory.member(queues=[seen.q1])
     sup = factory.member(profile="supervisor")
-    assert sorted(visibility.rooms_for(u)) == sorted([f"user:{u.id}", f"queue:{seen.q1.id}"])
+    assert sorted(visibility.rooms_for(u)) == sorted([f"user:{u.id}", "members", f"queue:{seen.q1.id}"])
     assert "staff" in visibility.rooms_for(sup) and "admins" not in visibility.rooms_for(sup)
     assert {"staff", "admins"} <= set(visibility.rooms_for(factory.admin()))
     for ticket in db.session.query(Ticket):

@@ -527,6 +527,7 @@
     var connectionTag = $("chat-ticket-connection");
     connectionTag.textContent = row.connection ? row.connection.name : "";
     connectionTag.title = T.connection;
+    showConnectionDown();
     $("chat-ticket-info").textContent = info;
     document.querySelectorAll("#chat-actions [data-action]").forEach(function (button) {
       button.hidden = actions.indexOf(button.dataset.action) < 0;
@@ -541,6 +542,16 @@
     document.querySelectorAll(".chat-ticket.current").forEach(function (n) { n.classList.remove("current"); });
     var item = $("chat-tickets").querySelector('[data-id="' + row.id + '"]');
     if (item) item.classList.add("current");
+  }
+
+  // The number of the open conversation is down: what the agent sends waits (nothing is lost), and
+  // the customer does not answer; said, so that nobody wonders why.
+  var offline = new Set(boot.offline_connections);
+  function showConnectionDown() {
+    var row = state.current, note = $("chat-connection-down");
+    var down = !!(row && row.connection && offline.has(row.connection.id));
+    note.hidden = !down;
+    note.textContent = down ? T.connection_down.replace("%(name)s", function () { return row.connection.name; }) : "";
   }
 
   // Why the member cannot write here, pointing only at a button the screen shows: "Aceite" when
@@ -1009,6 +1020,12 @@
   function inMyQueues(row) {
     return !!row.queue && me.queue_ids.indexOf(row.queue.id) >= 0;
   }
+
+  socket.on("channel", function (payload) {
+    if (!payload || typeof payload.id !== "number") return;
+    if (payload.connected) offline.delete(payload.id); else offline.add(payload.id);
+    showConnectionDown();
+  });
 
   socket.on("ticket:removed", function (payload) {
     if (!payload || typeof payload.id !== "number") return;
