@@ -193,6 +193,12 @@ class ServiceModelView(ServiceWrites, ModelView):
         flash(str(message), "success")
         return True
 
+    list_widget = RowActionsListWidget
+
+    def _get_list_widget(self, **kwargs):
+        kwargs.setdefault("add_label", self.add_title)
+        return super()._get_list_widget(**kwargs)
+
     def _list_args(self) -> tuple:
         """This list's _oc_ / _od_ / page_ / psize_ arguments (order column and direction, page,
         page size), each unusable one dropped for the default. FAB passed them on as typed: a column

@@ -57,3 +57,18 @@ def test_api_lists_label_their_columns_in_portuguese(app, client):
     team = api.get("/api/v1/team/").get_json()["label_columns"]
     assert team["active"] == "Ativo" and team["default_connection"] == "Conexão Padrão"
     assert api.get("/api/v1/connection/").get_json()["label_columns"]["enabled"] == "Sessão ligada"
+
+
+@pytest.mark.parametrize("url, label", [
+    ("/connections/list/", "Adicionar WhatsApp"), ("/queues/list/", "Adicionar fila"),
+    ("/team/list/", "Adicionar usuário"), ("/ratings/list/", "Adicionar avaliação"),
+    ("/quick_replies/list/", "Adicionar resposta rápida"),
+])
+def test_each_list_names_its_add_button_as_the_guide_does(admin, url, label):
+    """The guide says Conexões › "Adicionar WhatsApp", Filas & Chatbot › "Adicionar Fila", Equipe ›
+    "Adicionar" usuário; each list had a bare "+" whose tooltip said "Incluir um novo registro"."""
+    import re
+
+    page = _page(admin, url)
+    button = re.search(r'<a href="[^"]*/add[^"]*" class="btn btn-sm btn-primary conecta-add">(.*?)</a>', page, re.S)
+    assert button and label in button.group(1), url

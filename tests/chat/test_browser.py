@@ -680,6 +680,8 @@ def test_an_agent_works_on_a_phone_sized_screen(desk_live, agents):
         button = ana.page.locator(f"[data-action={action}]").bounding_box()
         assert button["x"] + button["width"] <= 390, action
     assert ana.page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing sideways
+    # The text box has a line of its own (it was squeezed to 109 px between the buttons).
+    assert ana.page.locator("#chat-input").bounding_box()["width"] >= 340
     ana.page.fill("#chat-input", "Respondendo pelo celular")
     ana.page.press("#chat-input", "Enter")
     ana.page.locator(".chat-msg.out", has_text="Respondendo pelo celular").wait_for()

@@ -297,3 +297,17 @@ def test_the_agent_is_told_when_the_conversations_number_is_down(desk_live, agen
     expect(note).to_be_visible()
     number(ConnectionStatus.CONNECTED)
     expect(note).to_be_hidden()
+
+
+def test_the_conversation_header_keeps_its_buttons_on_one_line_on_a_notebook(desk_live, agents):
+    """1366×800, an accepted ticket: "Voltar para Aguardando", "Transferir" and "Resolver" on one
+    line (Resolver dropped to a second one, the header grew and cut the ticket's info)."""
+    desk = desk_live
+    customer_writes(desk, desk.vendas, "Bom dia", name="Maria Aparecida dos Santos Oliveira")
+    ana = agents("ana@teste.com.br")
+    ana.tab("pending")
+    ana.accept("Maria Aparecida")
+    tops = {action: ana.page.locator(f"[data-action={action}]").bounding_box()["y"]
+            for action in ("return", "transfer", "close")}
+    assert len(set(tops.values())) == 1, tops
+    assert "Atendente: Ana" in ana.page.inner_text("#chat-ticket-info")
