@@ -311,3 +311,34 @@ def test_the_conversation_header_keeps_its_buttons_on_one_line_on_a_notebook(des
             for action in ("return", "transfer", "close")}
     assert len(set(tops.values())) == 1, tops
     assert "Atendente: Ana" in ana.page.inner_text("#chat-ticket-info")
+
+
+def test_a_chosen_file_is_confirmed_before_it_goes(desk_live, agents, db):
+    """A file went to the customer the moment it was chosen: a wrong one could not be stopped. Now
+    a dialog shows its name with what was typed as the caption; Cancelar sends nothing, Enviar
+    sends it with the caption (edited there)."""
+    from app.models import Message
+
+    desk = desk_live
+    customer_writes(desk, desk.vendas, "Manda o contrato", name="Rui Contrato")
+    ana = agents("ana@teste.com.br")
+    ana.tab("pending")
+    ana.accept("Rui Contrato")
+    dialog = ana.page.locator("#chat-file-confirm")
+    pdf = {"name": "contrato.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 contrato"}
+    ana.page.fill("#chat-input", "Segue o contrato")
+    ana.page.set_input_files("#chat-file", files=[dict(pdf, name="errado.pdf")])
+    expect(dialog).to_be_visible()
+    expect(dialog.locator("#chat-file-name")).to_have_text("errado.pdf")
+    dialog.locator("[data-dismiss]").click()
+    expect(dialog).to_be_hidden()
+    expect(ana.page.locator("#chat-input")).to_have_value("Segue o contrato")  # kept for the right one
+    ana.page.set_input_files("#chat-file", files=[pdf])
+    expect(dialog.locator("#chat-file-caption")).to_have_value("Segue o contrato")
+    dialog.locator("#chat-file-caption").fill("Segue o contrato assinado")
+    dialog.locator("button[type=submit]").click()
+    ana.page.locator(".chat-msg.out a.chat-file", has_text="contrato.pdf").wait_for()
+    expect(ana.page.locator("#chat-input")).to_have_value("")
+    db.session.expire_all()
+    sent = [(m.media_name, m.body) for m in db.session.query(Message).filter_by(from_me=True) if m.media_name]
+    assert sent == [("contrato.pdf", "Segue o contrato assinado")]

@@ -449,6 +449,9 @@ def chat_screen(screen, d):
     upload_name = P.attr("agent's upload.name").replace("\"", "'") + " {{7+7}}.pdf"
     page.set_input_files("#chat-file", files=[{"name": upload_name, "mimeType": "application/pdf",
                                                "buffer": b"%PDF-1.4 anexo"}])
+    page.locator("#chat-file-confirm[open]").wait_for()
+    screen.check("the file about to be sent", [upload_name])
+    page.click("#chat-file-form button[type=submit]")
     upload_name = clean_name(upload_name)  # stored without <>:"/\\|?*: what is left must stay text
     page.locator(".chat-msg.out a.chat-file", has_text="7+7").wait_for()
     page.type("#chat-input", "/")

@@ -644,12 +644,27 @@
       return;
     }
     if (file.size > boot.max_upload) { showError($("chat-error"), T.file_too_big); return; }
+    // Seen before it goes (a wrong file cannot be taken back from the customer's phone), with
+    // what was typed as its caption.
+    state.pendingFile = file;
+    $("chat-file-name").textContent = file.name;
+    $("chat-file-size").textContent = "(" + Math.max(1, Math.round(file.size / 1024)) + " KB)";
+    $("chat-file-caption").value = $("chat-input").value;
+    showError($("chat-file-error"), "");
+    openDialog($("chat-file-confirm"));
+  }
+
+  function submitFile(event) {
+    event.preventDefault();
+    var file = state.pendingFile, ticketId = state.dialogTicket;
+    state.pendingFile = null;
+    $("chat-file-confirm").close();
+    if (!file || !ticketId) return;
     var form = new FormData();
     form.append("file", file);
-    var caption = $("chat-input").value;
-    var ticketId = state.current.id;
+    var caption = $("chat-file-caption").value;
     form.append("body", caption);
-    $("chat-input").value = "";
+    if (state.current && state.current.id === ticketId) $("chat-input").value = "";
     setDraft(ticketId, "");
     api("/chat/api/tickets/" + ticketId + "/messages", { method: "POST", form: form })
       .then(function (data) {
@@ -1193,6 +1208,7 @@
   $("chat-transfer-queue").addEventListener("change", fillTransferUsers);
   $("chat-transfer-form").addEventListener("submit", submitTransfer);
   $("chat-close-form").addEventListener("submit", submitClose);
+  $("chat-file-form").addEventListener("submit", submitFile);
   $("chat-new").addEventListener("click", openNew);
   $("chat-contact-edit").addEventListener("click", openRename);
   $("chat-rename-form").addEventListener("submit", submitRename);
