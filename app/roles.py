@@ -23,7 +23,7 @@ ROLES = {
     "Admin": [[".*", ".*"]],
     "Supervisor": _EVERYONE
     + [
-        ["^ConnectionView$", "^(can_list|can_show|can_start|can_qr)$"],
+        ["^ConnectionView$", "^(can_list|can_show|can_start|can_qr|can_statuses)$"],
         ["^ConnectionApi$", "^(can_get|can_info|can_start|can_qr)$"],
         ["^Connections$", "^menu_access$"],
         ["^QueueView$", "^(can_list|can_show)$"],

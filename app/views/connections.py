@@ -1,7 +1,7 @@
 """Conexões: the admin screen (list, form, QR code page) and /api/v1/connection/."""
 import io
 
-from flask import abort, flash, jsonify, redirect, url_for
+from flask import abort, flash, jsonify, redirect, request, url_for
 from flask_wtf.csrf import generate_csrf
 from flask_appbuilder import expose, has_access
 from flask_appbuilder.api import expose as expose_api, protect, safe
@@ -14,11 +14,11 @@ from markupsafe import Markup
 from marshmallow import Schema, fields
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 
-from app.models import Connection
+from app.models import Connection, db
 from app.models.connection import ConnectionStatus
 from app.services import DomainError, connections, queues
-from app.views.admin_base import (AlphabeticalInterface, ServiceModelApi, ServiceModelView, csrf_ok, install_csrf_token,
-                                  schemas, screen_titles)
+from app.views.admin_base import (AlphabeticalInterface, RowActionsListWidget, ServiceModelApi, ServiceModelView,
+                                  csrf_ok, install_csrf_token, schemas, screen_titles, valid_pk)
 
 STATUS_LABELS = {
     ConnectionStatus.DISCONNECTED: _l("Disconnected"),
@@ -58,8 +58,10 @@ def qr_svg(code: str | None) -> str | None:
 
 
 def _status_badge(status):
+    """The status as a coloured label; `conn-status` marks it for the list's live refresh
+    (admin/connection_list.html, ConnectionView.statuses)."""
     label = STATUS_LABELS.get(status, status)
-    return Markup('<span class="label label-{}">{}</span>').format(STATUS_STYLE.get(status, "default"), label)
+    return Markup('<span class="conn-status label label-{}">{}</span>').format(STATUS_STYLE.get(status, "default"), label)
 
 
 def _yes_no(value):
@@ -106,6 +108,10 @@ class ConnectionView(ServiceModelView):
     search_columns = ["name", "phone"]
     order_columns = ["name", "status", "is_default", "phone"]
     base_order = ("name", "asc")
+    # The Status column refreshes itself (polling `statuses`): a number that disconnects or
+    # reconnects shows so without a reload. The widget's rows carry their pk (data-pk).
+    list_template = "admin/connection_list.html"
+    list_widget = RowActionsListWidget
     add_form = edit_form = ConnectionForm
     add_columns = edit_columns = ["name", "channel", "is_default", "read_receipts", "queues", "greeting_message",
                                   "completion_message", "out_of_hours_message"]
@@ -159,6 +165,17 @@ class ConnectionView(ServiceModelView):
         return jsonify(status=connection.status,
                        status_label=str(STATUS_LABELS.get(connection.status, connection.status)),
                        reason=connection.status_reason, phone=connection.phone, qr_svg=qr_svg(connection.qr))
+
+    @expose("/statuses")
+    @has_access
+    @permission_name("statuses")
+    def statuses(self):
+        """The status of the connections asked (?ids=1,2,3; the list's rows), for the list's live
+        Status column: {id: {"status", "status_label", "style"}}. Unknown ids are left out."""
+        ids = {int(i) for i in request.args.get("ids", "").split(",")[:200] if i.isdigit() and valid_pk(i)}
+        rows = db.session.query(Connection.id, Connection.status).filter(Connection.id.in_(ids)).all() if ids else []
+        return jsonify({str(pk): {"status": status, "status_label": str(STATUS_LABELS.get(status, status)),
+                                  "style": STATUS_STYLE.get(status, "default")} for pk, status in rows})
 
     @expose("/start/<pk>", methods=["POST"])
     @has_access

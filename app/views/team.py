@@ -9,9 +9,11 @@ from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import lazy_gettext as _l
 from marshmallow import Schema, fields
+from sqlalchemy import asc, case, desc, func, select
 from wtforms import PasswordField, SelectField, StringField
 
 from app.models import Connection, Member, db
+from app.models.team import PROFILES
 from app.models.base import alphabetical
 from app.services import DomainError, queues, team
 from app.views.admin_base import (AlphabeticalInterface, RowActionsListWidget, ServiceModelApi, ServiceModelView,
@@ -105,8 +107,33 @@ def _queue_names(items):
     return ", ".join(q.name for q in items or [])
 
 
+def _profile_rank():
+    """The member's profile as a number, as Member.profile reads it from the roles (the highest
+    wins; none is "user"): 0 Admin, 1 Supervisor, 2 User, which is also their labels' alphabetical order."""
+    from flask_appbuilder.security.sqla.models import Role, assoc_user_role
+
+    rank = case({PROFILES["admin"]: 0, PROFILES["supervisor"]: 1}, value=Role.name, else_=2)
+    lowest = (select(func.min(rank)).select_from(assoc_user_role.join(Role, Role.id == assoc_user_role.c.role_id))
+              .where(assoc_user_role.c.user_id == Member.id).scalar_subquery())
+    return func.coalesce(lowest, 2)
+
+
+class MemberInterface(AlphabeticalInterface):
+    """The members' list ordered by its Nome and Perfil headers too: "name" is a property (first
+    and last name) and "profile" is read from the roles, so neither is a column FAB could sort."""
+
+    def apply_order_by(self, query, order_column, order_direction, *args, **kwargs):
+        direction = asc if order_direction == "asc" else desc
+        if order_column == "name":
+            return query.order_by(*alphabetical(Member.first_name, direction),
+                                  *alphabetical(Member.last_name, direction), direction(Member.id))
+        if order_column == "profile":
+            return query.order_by(direction(_profile_rank()), *alphabetical(Member.first_name, asc), asc(Member.id))
+        return super().apply_order_by(query, order_column, order_direction, *args, **kwargs)
+
+
 class TeamView(ServiceModelView):
-    datamodel = AlphabeticalInterface(Member)
+    datamodel = MemberInterface(Member)
     service = MemberWrites
     route_base = "/team"
     list_title = _l("Team")
@@ -117,7 +144,7 @@ class TeamView(ServiceModelView):
     list_columns = ["name", "email", "profile", "queues", "phone"]
     show_columns = ["name", "email", "phone", "profile", "queues", "default_connection", "last_login"]
     search_columns = ["first_name", "email", "phone"]
-    order_columns = ["email", "phone"]
+    order_columns = ["name", "email", "profile", "phone"]
     base_order = ("first_name", "asc")
     add_form = edit_form = MemberForm
     add_columns = edit_columns = MEMBER_COLUMNS

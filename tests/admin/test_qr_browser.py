@@ -88,3 +88,30 @@ def test_disconnect_asks_first(app, stack):
             connection = db.session.get(Connection, cid)
             assert (connection.status, connection.enabled) == (ConnectionStatus.DISCONNECTED, False)
             db.session.remove()
+
+
+def test_connection_list_status_is_live(app, stack):
+    """Conexões list: a number that disconnects (or reconnects) shows so in its row's Status
+    without a reload; the cell kept "Conectado" until the page was reloaded."""
+    from app.models import db
+    from app.models.connection import ConnectionStatus
+    from app.services import connections
+
+    with qr_page(app, stack, "Zap Lista", status=ConnectionStatus.CONNECTED, phone="5511999990000") as (cid, page):
+        page.goto(f"{stack.url}/connections/list/")
+        cell = f"tr[data-pk='{cid}'] .conn-status"
+        assert page.inner_text(cell) == "Conectado"
+        page.evaluate("() => { window.notReloaded = true; }")
+        with app.app_context():
+            connections.set_status(cid, ConnectionStatus.DISCONNECTED)
+            db.session.remove()
+        page.wait_for_function(f"() => document.querySelector(\"{cell}\").textContent === 'Desconectado'",
+                               timeout=10_000)
+        assert "label-success" not in page.get_attribute(cell, "class")
+        with app.app_context():
+            connections.set_status(cid, ConnectionStatus.CONNECTED, phone="5511999990000")
+            db.session.remove()
+        page.wait_for_function(f"() => document.querySelector(\"{cell}\").textContent === 'Conectado'",
+                               timeout=10_000)
+        assert "label-success" in page.get_attribute(cell, "class")
+        assert page.evaluate("() => window.notReloaded") is True

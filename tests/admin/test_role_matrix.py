@@ -82,6 +82,7 @@ MATRIX = [
     ("screen", "GET", "/connections/qr/{c}", None, 302, 403, 200, 200),
     ("screen", "GET", "/connections/qr/{c}/state", None, 302, 403, 200, 200),
     ("screen", "GET", "/connections/qr/{missing}", None, 302, 403, 404, 404),
+    ("screen", "GET", "/connections/statuses?ids={c},{missing}", None, 302, 403, 200, 200),
     ("screen", "POST", "/connections/start/{c}", None, 302, 403, 302, 302),
     ("screen", "POST", "/connections/logout/{c}", None, 302, 403, 403, 302),
     ("screen", "GET", "/queues/list/", None, 302, 403, 200, 200),

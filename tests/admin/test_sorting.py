@@ -85,3 +85,33 @@ def test_chatbot_menu_and_api_lists_are_alphabetical(app, client):
         body = api.get(f"/api/v1/{resource}/?q=(page_size:100)").get_json()
         names = [row[key] for row in body["result"] if row[key] in TYPED]
         assert names == EXPECTED, resource
+
+
+def test_team_list_sorts_by_name_and_profile_headers(app, admin):
+    """Equipe's Nome and Perfil headers sort, like E-mail and Número: "name" is a property (first
+    and last name) and the profile is read from the roles, neither a column FAB could order by."""
+    from app.models import db
+
+    people = [("Zé Souza", "user"), ("Érica Lopes", "admin"), ("bruno Lima", "supervisor"), ("Ana Reis", "user")]
+    with app.app_context():
+        factory = Factory(app, db)
+        for n, (name, profile) in enumerate(people):
+            factory.member(profile, name=name, email=f"perfil{n}@teste.com.br")
+        db.session.remove()
+    names = [name for name, _ in people]
+
+    def listed(column, direction):
+        page = admin.get(f"/team/list/?_oc_TeamView={column}&_od_TeamView={direction}&psize_TeamView=100")
+        assert page.status_code == 200
+        text = page.get_data(as_text=True)
+        # Both headers are links that sort (as E-mail's is).
+        for header in ("_oc_TeamView=name", "_oc_TeamView=profile", "_oc_TeamView=email"):
+            assert header in text, header
+        return _order(text, names)
+
+    assert listed("name", "asc") == ["Ana Reis", "bruno Lima", "Érica Lopes", "Zé Souza"]
+    assert listed("name", "desc") == ["Zé Souza", "Érica Lopes", "bruno Lima", "Ana Reis"]
+    # Admin, Supervisor, User (their labels alphabetically); the same profile by name.
+    assert listed("profile", "asc") == ["Érica Lopes", "bruno Lima", "Ana Reis", "Zé Souza"]
+    assert listed("profile", "desc")[:2] == ["Ana Reis", "Zé Souza"]
+    assert listed("profile", "desc")[-1] == "Érica Lopes"
