@@ -216,16 +216,16 @@ class ServiceModelView(ServiceWrites, ModelView):
         # FAB's _list, reading its arguments through _list_args.
         order_column, order_direction, page, page_size = self._list_args()
         get_filter_args(self._filters)
-        list_widget = lambda: self._get_list_widget(  # noqa: E731
+        widgets_of = lambda: self._get_list_widget(  # noqa: E731
             filters=self._filters, order_column=order_column, order_direction=order_direction, page=page,
             page_size=page_size or None, **kwargs)
         try:
-            widgets = list_widget()
+            widgets = widgets_of()
         except ApplyFilterException:  # e.g. Atendente "abc": FAB went back a page, saying so in English
             db.session.rollback()
             flash(str(_l("A filter's value is not valid: the list is shown without filters.")), "warning")
             self._filters.clear_filters()
-            widgets = list_widget()
+            widgets = widgets_of()
         form = self.search_form.refresh()
         self.update_redirect()
         return self._get_search_widget(form=form, widgets=widgets)

@@ -17,8 +17,8 @@ from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from app.models import Connection, db
 from app.models.connection import ConnectionStatus
 from app.services import DomainError, connections, queues
-from app.views.admin_base import (AlphabeticalInterface, RowActionsListWidget, ServiceModelApi, ServiceModelView,
-                                  csrf_ok, install_csrf_token, schemas, screen_titles, valid_pk)
+from app.views.admin_base import (AlphabeticalInterface, ServiceModelApi, ServiceModelView, csrf_ok, install_csrf_token,
+                                  schemas, screen_titles, valid_pk)
 
 STATUS_LABELS = {
     ConnectionStatus.DISCONNECTED: _l("Disconnected"),
@@ -35,12 +35,10 @@ def publish(event: dict) -> None:
     """Tell the admins' and staff's screens (ARCHITECTURE: `connection` event)."""
     from app.realtime import socketio
 
-    from app.services.connections import channel_event
-
     try:
         for room in ("admins", "staff"):
             socketio.emit("connection", event, to=room)
-        socketio.emit("channel", channel_event(event), to="members")
+        socketio.emit("channel", connections.channel_event(event), to="members")
     except Exception:  # the screen also polls; a missed event only delays it
         pass
 
@@ -109,9 +107,8 @@ class ConnectionView(ServiceModelView):
     order_columns = ["name", "status", "is_default", "phone"]
     base_order = ("name", "asc")
     # The Status column refreshes itself (polling `statuses`): a number that disconnects or
-    # reconnects shows so without a reload. The widget's rows carry their pk (data-pk).
+    # reconnects shows so without a reload. The base view's list rows carry their pk (data-pk).
     list_template = "admin/connection_list.html"
-    list_widget = RowActionsListWidget
     add_form = edit_form = ConnectionForm
     add_columns = edit_columns = ["name", "channel", "is_default", "read_receipts", "queues", "greeting_message",
                                   "completion_message", "out_of_hours_message"]
