@@ -152,8 +152,12 @@ def channel_event(event: dict) -> dict:
 
 
 def offline_ids() -> list[int]:
-    """The connections whose messages wait: every one not connected."""
+    """The connections whose messages wait: every one not connected (the rule of `is_offline`)."""
     return list(db.session.scalars(select(Connection.id).where(Connection.status != ConnectionStatus.CONNECTED)))
+
+
+def is_offline(connection: Connection) -> bool:
+    return connection.status != ConnectionStatus.CONNECTED
 
 
 def set_status(connection_id, status, reason=None, qr=None, phone=None) -> dict:

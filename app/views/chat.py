@@ -377,7 +377,11 @@ class ChatView(BaseView):
     @domain_errors
     def ticket(self, ticket_id):
         ticket = visible_ticket(ticket_id)
-        return jsonify({"ticket": ticket_row(ticket), "actions": self.allowed_actions(ticket)})
+        # Whether its number is connected: a page back from a socket drop missed the `channel`
+        # events of meanwhile, and reads it here with the rest of the open conversation.
+        offline = connections.is_offline(ticket.connection) if ticket.connection else None
+        return jsonify({"ticket": ticket_row(ticket), "actions": self.allowed_actions(ticket),
+                        "connection_offline": offline})
 
     @staticmethod
     def allowed_actions(ticket) -> list[str]:

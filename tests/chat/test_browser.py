@@ -310,8 +310,10 @@ def test_user_cannot_reach_another_queues_ticket_by_url_or_socket(desk_live, age
 
 
 def test_reconnection_fetches_what_was_missed(desk_live, agents, stack, db):
+    from app.bridge.runner import publish
     from app.models import Message
-    from app.services import outbound
+    from app.models.connection import ConnectionStatus
+    from app.services import connections, outbound
 
     ana = agents("ana@teste.com.br")
     ana.tab("pending")
@@ -329,12 +331,17 @@ def test_reconnection_fetches_what_was_missed(desk_live, agents, stack, db):
     customer_writes(desk_live, desk_live.vendas, "Ainda aí?", name="Cliente Fiel", phone="5511955550001")
     sent = db.session.query(Message).filter_by(from_me=True, body="Já verifico").one()
     outbound.mark_sent(sent.id)
+    # ...and the conversation's number went down: its `channel` event reached no page either.
+    publish(connections.set_status(desk_live.connection.id, ConnectionStatus.DISCONNECTED), desk_live.app)
+    db.session.commit()
     ana.page.wait_for_timeout(1500)  # the jobs ran; their events reached no web process
+    assert ana.page.locator("#chat-connection-down").is_hidden()
     stack.start_web()
     try:
         ana.row("Cliente Paciente").wait_for(timeout=30000)
         ana.page.locator(".chat-msg.in", has_text="Ainda aí?").wait_for()
         ana.page.locator(f'.chat-msg[data-id="{sent.id}"] .chat-tick.sent').wait_for()
+        expect(ana.page.locator("#chat-connection-down")).to_contain_text("não está conectado")
     finally:
         ana.shot("07-reconexao")
 

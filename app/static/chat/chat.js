@@ -26,6 +26,7 @@
     known: new Map(),      // id -> last ticket row heard of (any tab), for notifications
     current: null,         // the open ticket's row
     actions: [],
+    channelsHeard: 0,     // `channel` events heard: a fetch started before one is older than it
     messages: new Map(),   // id -> message shown in the conversation
     firstId: null,
     lastId: null,
@@ -597,8 +598,14 @@
   }
 
   function refreshTicket(id) {
+    var channelsHeard = state.channelsHeard;
     return api("/chat/api/tickets/" + id).then(function (data) {
       placeRow(data.ticket);
+      // Its number's state as the server read it, unless a `channel` event came meanwhile (newer).
+      var connection = data.ticket.connection;
+      if (connection && typeof data.connection_offline === "boolean" && state.channelsHeard === channelsHeard) {
+        if (data.connection_offline) offline.add(connection.id); else offline.delete(connection.id);
+      }
       if (state.current && state.current.id === id) showTicket(data.ticket, data.actions);
       return data.ticket;
     }).catch(function (error) {
@@ -1038,6 +1045,7 @@
 
   socket.on("channel", function (payload) {
     if (!payload || typeof payload.id !== "number") return;
+    state.channelsHeard += 1;
     if (payload.connected) offline.delete(payload.id); else offline.add(payload.id);
     showConnectionDown();
   });
