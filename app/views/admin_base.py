@@ -195,8 +195,12 @@ class ServiceModelView(ServiceWrites, ModelView):
 
     list_widget = RowActionsListWidget
 
+    # The list column that names a row in its delete question ("Excluir Vendas?").
+    delete_name_column = "name"
+
     def _get_list_widget(self, **kwargs):
         kwargs.setdefault("add_label", self.add_title)
+        kwargs.setdefault("delete_name_column", self.delete_name_column)
         return super()._get_list_widget(**kwargs)
 
     def _list_args(self) -> tuple:

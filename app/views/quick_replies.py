@@ -25,6 +25,7 @@ class QuickReplyView(ServiceModelView):
     service = quick_replies
     route_base = "/quick_replies"
     list_title = _l("Quick replies")
+    delete_name_column = "shortcut"
     add_title = _l("Add quick reply")
     edit_title = _l("Edit quick reply")
     show_title = _l("Quick reply")
