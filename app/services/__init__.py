@@ -3,13 +3,15 @@
 
 class DomainError(Exception):
     """A refused action or invalid input. `message` is user-facing (already translated, pt_BR by
-    default); `status` is the HTTP status a shell should answer with."""
+    default); `status` is the HTTP status a shell should answer with; `field`, when the refusal is
+    about one input field (its key in the service's data), lets a form show it under that field."""
 
     status = 400
 
-    def __init__(self, message, status: int | None = None):
+    def __init__(self, message, status: int | None = None, field: str | None = None):
         super().__init__(str(message))
         self.message = str(message)
+        self.field = field
         if status is not None:
             self.status = status
 

@@ -50,21 +50,27 @@ def _clean(data: dict, current: Connection | None) -> dict:
     inputs.reject_unknown(data, FIELDS)
     clean = {}
     if current is None or "name" in data:
-        clean["name"] = inputs.unique_name(Connection, data.get("name"), current, LABELS["name"],
-                                           lazy_gettext("A connection named \"%(name)s\" already exists."))
+        with inputs.about("name"):
+            clean["name"] = inputs.unique_name(Connection, data.get("name"), current, LABELS["name"],
+                                               lazy_gettext("A connection named \"%(name)s\" already exists."))
     if "channel" in data:
         channel = data["channel"]
         if not isinstance(channel, str) or channel not in CHANNELS:
-            raise inputs.invalid(_("Unknown channel. Available: %(channels)s", channels=", ".join(CHANNELS)))
+            raise inputs.invalid(_("Unknown channel. Available: %(channels)s", channels=", ".join(CHANNELS)),
+                                 field="channel")
         clean["channel"] = channel
     for key in ("is_default", "read_receipts"):
         if key in data:
-            clean[key] = inputs.boolean(data[key], LABELS[key])
+            with inputs.about(key):
+                clean[key] = inputs.boolean(data[key], LABELS[key])
     if "queues" in data:
-        clean["queues"] = inputs.fetch_all(Queue, inputs.id_list(data["queues"], LABELS["queues"]), LABELS["queues"])
+        with inputs.about("queues"):
+            clean["queues"] = inputs.fetch_all(Queue, inputs.id_list(data["queues"], LABELS["queues"]),
+                                               LABELS["queues"])
     for key in ("greeting_message", "completion_message", "out_of_hours_message"):
         if key in data:
-            clean[key] = inputs.text(data[key], LABELS[key])
+            with inputs.about(key):
+                clean[key] = inputs.text(data[key], LABELS[key])
     return clean
 
 
@@ -108,7 +114,7 @@ def update(connection_id, data: dict) -> Connection:
             _make_default(connection)
         elif not wanted and connection.is_default:
             raise inputs.invalid(_("There must always be a default connection: make another connection the "
-                                   "default instead of unsetting this one."))
+                                   "default instead of unsetting this one."), field="is_default")
     for key, value in clean.items():
         setattr(connection, key, value)
     _commit()

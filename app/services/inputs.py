@@ -4,6 +4,7 @@ Every checker takes the raw value (JSON types from the API, strings from forms) 
 returns a clean Python value or raises a DomainError (422) with a pt_BR message naming the field.
 """
 import re
+from contextlib import contextmanager
 
 from flask_babel import gettext as _
 
@@ -16,8 +17,19 @@ MAX_INT = 1_000_000
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def invalid(message) -> DomainError:
-    return DomainError(message, status=422)
+def invalid(message, field: str | None = None) -> DomainError:
+    return DomainError(message, status=422, field=field)
+
+
+@contextmanager
+def about(field: str):
+    """Refusals raised inside are about the input field `field` (unless they already name one)."""
+    try:
+        yield
+    except DomainError as error:
+        if error.field is None:
+            error.field = field
+        raise
 
 
 def commit_or_conflict(message) -> None:

@@ -71,7 +71,7 @@ def parse_time(value, weekday, *, end: bool = False) -> dt.time:
         return dt.time(0, 0)
     if not isinstance(value, str) or not _TIME.fullmatch(value.strip()):
         raise inputs.invalid(_("%(day)s: \"%(value)s\" is not a time; use HH:MM, e.g. 08:30.",
-                               day=WEEKDAYS[weekday], value=str(value)[:20]))
+                               day=WEEKDAYS[weekday], value=str(value)[:20]), field=f"hours.{weekday}")
     h, m = value.strip().split(":")
     return dt.time(int(h), int(m))
 
@@ -94,12 +94,13 @@ def clean_hours(value) -> list[tuple[int, dt.time, dt.time]]:
         start, end = parse_time(item["start"], weekday), parse_time(item["end"], weekday, end=True)
         if start == end and start != dt.time(0, 0):
             raise inputs.invalid(_("%(day)s: an interval cannot start and end at the same time "
-                                   "(use 00:00-00:00 for the whole day).", day=WEEKDAYS[weekday]))
+                                   "(use 00:00-00:00 for the whole day).", day=WEEKDAYS[weekday]),
+                                 field=f"hours.{weekday}")
         result.append((weekday, start, end))
     for weekday in range(7):
         if sum(1 for w, _s, _e in result if w == weekday) > MAX_INTERVALS_PER_DAY:
             raise inputs.invalid(_("%(day)s: at most %(max)d intervals.", day=WEEKDAYS[weekday],
-                                   max=MAX_INTERVALS_PER_DAY))
+                                   max=MAX_INTERVALS_PER_DAY), field=f"hours.{weekday}")
     result.sort()
     # Overlaps on the week's timeline (minutes from Monday 00:00), overnight intervals included.
     spans = []
@@ -113,8 +114,9 @@ def clean_hours(value) -> list[tuple[int, dt.time, dt.time]]:
         for a2, b2, w2 in spans[i + 1:]:
             for shift in (0, _WEEK, -_WEEK):
                 if a1 < b2 + shift and a2 + shift < b1:
-                    raise inputs.invalid(_("%(day)s: business hours intervals overlap.",
-                                           day=WEEKDAYS[max(w1, w2) if shift == 0 else w1]))
+                    day = max(w1, w2) if shift == 0 else w1
+                    raise inputs.invalid(_("%(day)s: business hours intervals overlap.", day=WEEKDAYS[day]),
+                                         field=f"hours.{day}")
     return result
 
 
@@ -123,29 +125,38 @@ def _clean(data: dict, current: Queue | None) -> dict:
     inputs.reject_unknown(data, FIELDS)
     clean = {}
     if current is None or "name" in data:
-        clean["name"] = inputs.unique_name(Queue, data.get("name"), current, LABELS["name"],
-                                           lazy_gettext("A queue named \"%(name)s\" already exists."))
+        with inputs.about("name"):
+            clean["name"] = inputs.unique_name(Queue, data.get("name"), current, LABELS["name"],
+                                               lazy_gettext("A queue named \"%(name)s\" already exists."))
     if current is None or "color" in data:
-        color = inputs.text(data.get("color"), LABELS["color"], required=True, max_len=7, single_line=True)
-        if not _COLOR.fullmatch(color):
-            raise inputs.invalid(_("The color must be written as #RRGGBB, e.g. #1E88E5."))
-        color = color.upper()
-        clash = db.session.query(Queue).filter(func.upper(Queue.color) == color)
-        if current is not None:
-            clash = clash.filter(Queue.id != current.id)
-        other = clash.first()
-        if other:
-            raise inputs.invalid(_("The color %(color)s is already used by the queue \"%(name)s\".",
-                                   color=color, name=other.name))
-        clean["color"] = color
+        with inputs.about("color"):
+            clean["color"] = _clean_color(data.get("color"), current)
     if "bot_order" in data or current is None:
-        clean["bot_order"] = inputs.integer(data.get("bot_order", 0), LABELS["bot_order"], minimum=0, maximum=9999)
+        with inputs.about("bot_order"):
+            clean["bot_order"] = inputs.integer(data.get("bot_order", 0), LABELS["bot_order"], minimum=0, maximum=9999)
     for key in ("greeting_message", "out_of_hours_message"):
         if key in data:
-            clean[key] = inputs.text(data[key], LABELS[key])
+            with inputs.about(key):
+                clean[key] = inputs.text(data[key], LABELS[key])
     if "hours" in data:
-        clean["hours"] = clean_hours(data["hours"])
+        with inputs.about("hours"):
+            clean["hours"] = clean_hours(data["hours"])
     return clean
+
+
+def _clean_color(value, current: Queue | None) -> str:
+    color = inputs.text(value, LABELS["color"], required=True, max_len=7, single_line=True)
+    if not _COLOR.fullmatch(color):
+        raise inputs.invalid(_("The color must be written as #RRGGBB, e.g. #1E88E5."))
+    color = color.upper()
+    clash = db.session.query(Queue).filter(func.upper(Queue.color) == color)
+    if current is not None:
+        clash = clash.filter(Queue.id != current.id)
+    other = clash.first()
+    if other:
+        raise inputs.invalid(_("The color %(color)s is already used by the queue \"%(name)s\".",
+                               color=color, name=other.name))
+    return color
 
 
 def _apply(queue: Queue, clean: dict) -> None:
@@ -216,7 +227,7 @@ def hours_from_day_texts(texts: list[str]) -> list[dict]:
         if not raw:
             continue
         if len(raw) > 200:
-            raise inputs.invalid(_("%(day)s: too long.", day=WEEKDAYS[weekday]))
+            raise inputs.invalid(_("%(day)s: too long.", day=WEEKDAYS[weekday]), field=f"hours.{weekday}")
         for part in re.split(r"[,;]", raw):
             part = part.strip()
             if not part:
@@ -224,7 +235,7 @@ def hours_from_day_texts(texts: list[str]) -> list[dict]:
             pieces = re.split(r"\s*[-–]\s*|\s+(?:às|as|a|até|to)\s+", part)
             if len(pieces) != 2:
                 raise inputs.invalid(_("%(day)s: write each interval as start-end, e.g. 08:00-12:00.",
-                                       day=WEEKDAYS[weekday]))
+                                       day=WEEKDAYS[weekday]), field=f"hours.{weekday}")
             result.append({"weekday": weekday, "start": _form_time(pieces[0]), "end": _form_time(pieces[1])})
     return result
 

@@ -47,16 +47,22 @@ def _clean(data: dict, current: QuickReply | None) -> dict:
     inputs.reject_unknown(data, FIELDS)
     clean = {}
     if current is None or "shortcut" in data:
-        shortcut = inputs.text(data.get("shortcut"), LABELS["shortcut"], required=True, max_len=51, single_line=True)
-        shortcut = shortcut[1:] if shortcut.startswith("/") else shortcut
-        if not _SHORTCUT.fullmatch(shortcut):
-            raise inputs.invalid(_("The shortcut must be one word, without spaces (e.g. horario)."))
-        if inputs.taken_by_another(QuickReply.shortcut, shortcut, current):
-            raise inputs.invalid(_("The shortcut /%(shortcut)s already exists.", shortcut=shortcut))
-        clean["shortcut"] = shortcut
+        with inputs.about("shortcut"):
+            clean["shortcut"] = _clean_shortcut(data.get("shortcut"), current)
     if current is None or "message" in data:
-        clean["message"] = inputs.text(data.get("message"), LABELS["message"], required=True)
+        with inputs.about("message"):
+            clean["message"] = inputs.text(data.get("message"), LABELS["message"], required=True)
     return clean
+
+
+def _clean_shortcut(value, current: QuickReply | None) -> str:
+    shortcut = inputs.text(value, LABELS["shortcut"], required=True, max_len=51, single_line=True)
+    shortcut = shortcut[1:] if shortcut.startswith("/") else shortcut
+    if not _SHORTCUT.fullmatch(shortcut):
+        raise inputs.invalid(_("The shortcut must be one word, without spaces (e.g. horario)."))
+    if inputs.taken_by_another(QuickReply.shortcut, shortcut, current):
+        raise inputs.invalid(_("The shortcut /%(shortcut)s already exists.", shortcut=shortcut))
+    return shortcut
 
 
 def _commit():

@@ -45,12 +45,15 @@ def _clean(data: dict, current: RatingTemplate | None) -> dict:
     inputs.reject_unknown(data, FIELDS)
     clean = {}
     if current is None or "name" in data:
-        clean["name"] = inputs.unique_name(RatingTemplate, data.get("name"), current, LABELS["name"],
-                                           lazy_gettext("A rating named \"%(name)s\" already exists."))
+        with inputs.about("name"):
+            clean["name"] = inputs.unique_name(RatingTemplate, data.get("name"), current, LABELS["name"],
+                                               lazy_gettext("A rating named \"%(name)s\" already exists."))
     if current is None or "message" in data:
-        clean["message"] = inputs.text(data.get("message"), LABELS["message"], required=True)
+        with inputs.about("message"):
+            clean["message"] = inputs.text(data.get("message"), LABELS["message"], required=True)
     if current is None or "options" in data:
-        clean["options"] = clean_options(data.get("options"))
+        with inputs.about("options"):
+            clean["options"] = clean_options(data.get("options"))
     return clean
 
 

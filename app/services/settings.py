@@ -95,42 +95,49 @@ def update_settings(data: dict) -> Settings:
     clean = {}
     for key in SWITCHES:
         if merged[key] is None:
-            raise inputs.invalid(_("%(field)s is required.", field=LABELS[key]))
-        clean[key] = inputs.boolean(merged[key], LABELS[key])
+            raise inputs.invalid(_("%(field)s is required.", field=LABELS[key]), field=key)
+        with inputs.about(key):
+            clean[key] = inputs.boolean(merged[key], LABELS[key])
     for key in TEXTS:
-        clean[key] = inputs.text(merged[key], LABELS[key], max_len=500 if key == "external_rating_url" else inputs.MAX_MESSAGE,
-                                 single_line=key == "external_rating_url")
+        with inputs.about(key):
+            clean[key] = inputs.text(merged[key], LABELS[key],
+                                     max_len=500 if key == "external_rating_url" else inputs.MAX_MESSAGE,
+                                     single_line=key == "external_rating_url")
     for (switch, state), text_key in REQUIRED_TEXT.items():
         if clean[switch] == state and not clean[text_key]:
             raise inputs.invalid(_("%(field)s is required when \"%(switch)s\" is %(state)s.", field=LABELS[text_key],
-                                   switch=LABELS[switch], state=_("on") if state else _("off")))
+                                   switch=LABELS[switch], state=_("on") if state else _("off")), field=text_key)
     if clean["external_rating_url"]:
         url = clean["external_rating_url"]
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc or " " in url:
-            raise inputs.invalid(_("The external rating URL must be a web address starting with http:// or https://."))
+            raise inputs.invalid(_("The external rating URL must be a web address starting with http:// or https://."),
+                                 field="external_rating_url")
     if clean["rating_required"] and not clean["send_ratings"]:
         raise inputs.invalid(_("\"%(required)s\" needs \"%(send)s\" turned on.", required=LABELS["rating_required"],
-                               send=LABELS["send_ratings"]))
+                               send=LABELS["send_ratings"]), field="rating_required")
     if clean["send_ratings"] and not clean["external_rating"] and db.session.query(RatingTemplate.id).first() is None:
-        raise inputs.invalid(no_rating_to_send(clean["rating_required"]))
+        raise inputs.invalid(no_rating_to_send(clean["rating_required"]), field="send_ratings")
     chatbot_type = merged["chatbot_type"]
     if not isinstance(chatbot_type, str) or chatbot_type not in CHATBOT_TYPES:
-        raise inputs.invalid(_("The chatbot type must be text or list."))
+        raise inputs.invalid(_("The chatbot type must be text or list."), field="chatbot_type")
     clean["chatbot_type"] = chatbot_type
-    tz = inputs.text(merged["timezone"], LABELS["timezone"], required=True, max_len=64, single_line=True)
-    if not valid_timezone(tz):
-        raise inputs.invalid(_("\"%(value)s\" is not a known time zone (e.g. America/Sao_Paulo).", value=tz))
+    with inputs.about("timezone"):
+        tz = inputs.text(merged["timezone"], LABELS["timezone"], required=True, max_len=64, single_line=True)
+        if not valid_timezone(tz):
+            raise inputs.invalid(_("\"%(value)s\" is not a known time zone (e.g. America/Sao_Paulo).", value=tz))
     clean["timezone"] = tz
-    clean["rating_expiry_minutes"] = inputs.integer(merged["rating_expiry_minutes"], LABELS["rating_expiry_minutes"],
-                                                    minimum=1, maximum=7 * 24 * 60)
+    with inputs.about("rating_expiry_minutes"):
+        clean["rating_expiry_minutes"] = inputs.integer(merged["rating_expiry_minutes"],
+                                                        LABELS["rating_expiry_minutes"], minimum=1, maximum=7 * 24 * 60)
     template_id = merged["default_rating_template"]
     if template_id in (None, ""):
         clean["default_rating_template_id"] = None
     else:
-        clean["default_rating_template_id"] = inputs.fetch_all(
-            RatingTemplate, [inputs.ident(template_id, LABELS["default_rating_template"])],
-            LABELS["default_rating_template"])[0].id
+        with inputs.about("default_rating_template"):
+            clean["default_rating_template_id"] = inputs.fetch_all(
+                RatingTemplate, [inputs.ident(template_id, LABELS["default_rating_template"])],
+                LABELS["default_rating_template"])[0].id
     for key, value in clean.items():
         setattr(settings, key, value)
     db.session.commit()

@@ -81,43 +81,55 @@ def _clean(data: dict, current: Member | None) -> dict:
     inputs.reject_unknown(data, FIELDS)
     clean = {}
     if current is None or "name" in data:
-        clean["name"] = inputs.text(data.get("name"), LABELS["name"], required=True, max_len=64, single_line=True)
+        with inputs.about("name"):
+            clean["name"] = inputs.text(data.get("name"), LABELS["name"], required=True, max_len=64,
+                                        single_line=True)
     if current is None or "email" in data:
-        raw = inputs.text(data.get("email"), LABELS["email"], required=True, max_len=254, single_line=True)
-        try:
-            email = validate_email(raw, check_deliverability=False).normalized.lower()
-        except EmailNotValidError:
-            raise inputs.invalid(_("\"%(value)s\" is not a valid e-mail address.", value=raw[:100]))
-        clash = db.session.query(Member.id).filter(
-            (func.lower(Member.email) == email) | (func.lower(Member.username) == email))
-        if current is not None:
-            clash = clash.filter(Member.id != current.id)
-        if clash.first():
-            raise inputs.invalid(_("The e-mail %(email)s is already used by another member.", email=email))
-        clean["email"] = email
+        with inputs.about("email"):
+            clean["email"] = _clean_email(data.get("email"), current)
     if current is None or data.get("password") not in (None, ""):
-        clean["password"] = check_password(data.get("password"))
+        with inputs.about("password"):
+            clean["password"] = check_password(data.get("password"))
     if "phone" in data:
-        phone = inputs.text(data["phone"], LABELS["phone"], max_len=20, single_line=True)
-        if phone is not None and not _PHONE.fullmatch(phone):
-            raise inputs.invalid(_("The phone must have only digits: 55 + area code + number, 12 or 13 "
-                                   "digits (e.g. 5511987654321)."))
-        clean["phone"] = phone
+        with inputs.about("phone"):
+            phone = inputs.text(data["phone"], LABELS["phone"], max_len=20, single_line=True)
+            if phone is not None and not _PHONE.fullmatch(phone):
+                raise inputs.invalid(_("The phone must have only digits: 55 + area code + number, 12 or 13 "
+                                       "digits (e.g. 5511987654321)."))
+            clean["phone"] = phone
     if current is None or "profile" in data:
         profile = data.get("profile", "user" if current is None else None)
         if not isinstance(profile, str) or profile not in PROFILES:
-            raise inputs.invalid(_("The profile must be user, supervisor or admin."))
+            raise inputs.invalid(_("The profile must be user, supervisor or admin."), field="profile")
         clean["profile"] = profile
     if "queues" in data:
-        clean["queues"] = inputs.fetch_all(Queue, inputs.id_list(data["queues"], LABELS["queues"]), LABELS["queues"])
+        with inputs.about("queues"):
+            clean["queues"] = inputs.fetch_all(Queue, inputs.id_list(data["queues"], LABELS["queues"]),
+                                               LABELS["queues"])
     if "default_connection" in data:
         value = data["default_connection"]
         if value in (None, ""):
             clean["default_connection"] = None
         else:
-            clean["default_connection"] = inputs.fetch_all(
-                Connection, [inputs.ident(value, LABELS["default_connection"])], LABELS["default_connection"])[0]
+            with inputs.about("default_connection"):
+                clean["default_connection"] = inputs.fetch_all(
+                    Connection, [inputs.ident(value, LABELS["default_connection"])], LABELS["default_connection"])[0]
     return clean
+
+
+def _clean_email(value, current: Member | None) -> str:
+    raw = inputs.text(value, LABELS["email"], required=True, max_len=254, single_line=True)
+    try:
+        email = validate_email(raw, check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        raise inputs.invalid(_("\"%(value)s\" is not a valid e-mail address.", value=raw[:100])) from None
+    clash = db.session.query(Member.id).filter(
+        (func.lower(Member.email) == email) | (func.lower(Member.username) == email))
+    if current is not None:
+        clash = clash.filter(Member.id != current.id)
+    if clash.first():
+        raise inputs.invalid(_("The e-mail %(email)s is already used by another member.", email=email))
+    return email
 
 
 def _changed(member: Member, clean: dict) -> set:
@@ -201,7 +213,7 @@ def _check_queues(member: Member, clean: dict) -> None:
     profile = clean.get("profile", member.profile if member.id else "user")
     queues = clean.get("queues", member.queues if member.id else [])
     if profile == "user" and not queues:
-        raise inputs.invalid(_("A member of the User profile needs at least one queue."))
+        raise inputs.invalid(_("A member of the User profile needs at least one queue."), field="queues")
 
 
 def _commit():

@@ -17,6 +17,7 @@ from flask_appbuilder.exceptions import ApplyFilterException
 from flask_appbuilder.urltools import get_filter_args
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from markupsafe import escape
 from sqlalchemy import asc, desc
 
 from app.models import db
@@ -131,6 +132,18 @@ class AlphabeticalInterface(SQLAInterface):
         return super().apply_order_by(query, order_column, order_direction, *args, **kwargs)
 
 
+def show_refusal(error: DomainError, form=None, form_field_for=lambda field: field) -> None:
+    """A service's refusal on a form page: under the field it is about, as the form's own
+    validators show theirs, when the form has that field; else as a banner above the form."""
+    name = form_field_for(error.field) if error.field else None
+    if form is not None and name in form._fields:
+        # Escaped here: FAB's render_field prints each error through `_()`, which marks it safe,
+        # and a refusal may quote what was typed ("Já existe uma fila chamada <script>...").
+        form[name].errors = [*form[name].errors, escape(error.message)]
+    else:
+        flash(error.message, "danger")
+
+
 class RowActionsListWidget(ListWidget):
     """FAB's list widget whose rows offer only what the caller may do on each object: the view
     passes `refused` ({pk: {"show" | "edit" | "delete", ...}}, from the service's own checks), so
@@ -182,16 +195,20 @@ class ServiceModelView(ServiceWrites, ModelView):
         """The form's fields as the service's input."""
         return {name: field.data for name, field in form._fields.items() if name != "csrf_token"}
 
-    def _saved(self, write, message) -> bool:
-        """Run one service write; its refusal is flashed as an error (nothing kept), else `message`."""
+    def _saved(self, write, message, form=None) -> bool:
+        """Run one service write; its refusal is shown (nothing kept), else `message` is flashed."""
         try:
             write()
         except DomainError as error:
             db.session.rollback()
-            flash(error.message, "danger")
+            show_refusal(error, form, self.form_field_for)
             return False
         flash(str(message), "success")
         return True
+
+    def form_field_for(self, field: str) -> str:
+        """Hook: the form field of a service's input key (the same name unless a view says otherwise)."""
+        return field
 
     list_widget = RowActionsListWidget
 
@@ -249,7 +266,8 @@ class ServiceModelView(ServiceWrites, ModelView):
     def _add(self):
         form = self.add_form.refresh()
         if request.method == "POST":
-            if form.validate() and self._saved(lambda: self.service_create(self.form_data(form)), self.add_row_message):
+            if form.validate() and self._saved(lambda: self.service_create(self.form_data(form)),
+                                               self.add_row_message, form):
                 return None
         else:
             self.update_redirect()
@@ -268,7 +286,7 @@ class ServiceModelView(ServiceWrites, ModelView):
             form = form_class.refresh(request.form)
             form._id = pk
             if form.validate() and self._saved(lambda: self.service_update(pk, self.form_data(form, item)),
-                                               self.edit_row_message):
+                                               self.edit_row_message, form):
                 return None
         else:
             form = form_class.refresh(obj=item)

@@ -123,6 +123,11 @@ class QueueView(ServiceModelView):
         for name, text in zip(DAY_FIELDS, queues.day_texts(queue)):
             form[name].data = text
 
+    def form_field_for(self, field):
+        # The hours are one text box a weekday: "hours.2" is Wednesday's.
+        day = field.removeprefix("hours.")
+        return DAY_FIELDS[int(day)] if day != field and day.isdigit() and int(day) < 7 else field
+
     def form_data(self, form, item=None):
         data = {k: form[k].data for k in ("name", "bot_order", "color", "greeting_message", "out_of_hours_message")}
         data["hours"] = queues.hours_from_day_texts([form[name].data for name in DAY_FIELDS])

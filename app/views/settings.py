@@ -17,7 +17,7 @@ from app.models.base import alphabetical
 from app.services import DomainError
 from app.services import settings as settings_service
 from app.services.settings import LABELS
-from app.views.admin_base import MAX_JSON_BYTES
+from app.views.admin_base import MAX_JSON_BYTES, show_refusal
 from app.views.errors import ApiRefusals
 
 # Region/City zones, and UTC (a server's usual TZ_NAME: an installation started on it must find it
@@ -114,7 +114,7 @@ class SettingsView(SimpleFormView):
             settings_service.update_settings(data)
         except DomainError as error:
             db.session.rollback()
-            flash(error.message, "danger")
+            show_refusal(error, form)
             widgets = self._get_edit_widget(form=form)
             return self.render_template(self.form_template, title=self.form_title, widgets=widgets,
                                         appbuilder=self.appbuilder)

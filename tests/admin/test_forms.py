@@ -430,3 +430,31 @@ def test_last_login_is_stored_in_utc_whatever_the_server_clock(app, factory, db)
     db.session.remove()
     last = db.session.get(Member, member_id).last_login
     assert last is not None and before - datetime.timedelta(seconds=1) <= last <= after + datetime.timedelta(seconds=1)
+
+
+def field_error(page: str, field: str) -> str | None:
+    """The error text shown under `field` of a FAB form page (None: no error there)."""
+    import re
+
+    m = re.search(rf'name="{field}".*?(?:<div class="alert alert-danger">(.*?)</div>|<label)', page, re.S)
+    return " ".join(m.group(1).split()) if m and m.group(1) else None
+
+
+def test_a_refusal_is_shown_under_its_field(app, admin, queue_id):
+    """The services' refusals were a banner above the form, whatever field they were about; the
+    form's own validators show theirs under the field. Now a refusal that names its input shows
+    under that field (Wednesday's hours under Quarta), and only there."""
+    status, page = submit(admin, "/team/add", dict(MEMBER, queues=str(queue_id), email="bia@@teste"))
+    assert field_error(page, "email") == '"bia@@teste" não é um endereço de e-mail válido.'
+    assert field_error(page, "name") is None and page.count("não é um endereço de e-mail válido") == 1
+
+    status, page = submit(admin, "/queues/add", dict(QUEUE, name="Nova", color="#123123", hours_wed="08:00-25:00"))
+    assert "25:00" in (field_error(page, "hours_wed") or "")
+    assert field_error(page, "hours_mon") is None and field_error(page, "name") is None
+
+    status, page = submit(admin, "/settings/form", dict(SETTINGS, external_rating="y", external_rating_url="ftp://x"))
+    assert "http://" in (field_error(page, "external_rating_url") or "")
+
+    # A rule across fields is shown under the field to change: a User with no queue, under Filas.
+    status, page = submit(admin, "/team/add", dict(MEMBER, email="semfila@teste.com.br"))
+    assert "precisa de pelo menos uma fila" in (field_error(page, "queues") or "")
