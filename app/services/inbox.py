@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import logging
 import random
+import re
 import time
 import zlib
 
@@ -39,6 +40,24 @@ BATCH_SIZE = 50
 
 def _invalid(reason):
     return DomainError(_l("Invalid inbound event: %(reason)s", reason=reason), status=422)
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def repaired(payload):
+    """The event with every lone UTF-16 surrogate in its texts replaced by U+FFFD (a copy).
+    WhatsApp Web hands JavaScript strings over as they are, and a cut emoji ("oi \\ud83d") is
+    valid there but cannot be written as UTF-8: stored as it was, it failed the burst it came in,
+    again after every restart of the session, and no later message of the number got through.
+    The message is kept, its broken character shown as �."""
+    if isinstance(payload, str):
+        return _LONE_SURROGATE.sub("\ufffd", payload)
+    if isinstance(payload, dict):
+        return {repaired(k): repaired(v) for k, v in payload.items()}
+    if isinstance(payload, list):
+        return [repaired(v) for v in payload]
+    return payload
 
 
 def inbox_key(payload: dict) -> str:
@@ -102,6 +121,7 @@ def receive_many(payloads: list) -> list:
     """Store a burst of events durably in ONE transaction (one commit: the bridge hands over what
     one pump of the page delivered). Returns, per payload, its event id (the first one's for a
     duplicate) or the DomainError that refused it; the others are stored all the same."""
+    payloads = [repaired(p) for p in payloads]
     results: list = [None] * len(payloads)
     fresh: dict[tuple[int, str], tuple[int, InboundEvent]] = {}
     copies: dict[int, int] = {}  # index of a repeat in the burst -> index of its first copy
@@ -156,6 +176,7 @@ def known_channel_ids(connection_id: int, channel_ids: list[str]) -> set[str]:
 
 def receive(payload: dict) -> int:
     """Store the event durably (commits) and return its id; a duplicate returns the first one's id."""
+    payload = repaired(payload)
     validate(payload)
     key = inbox_key(payload)
     event = _event_row(payload)

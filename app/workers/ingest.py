@@ -38,6 +38,7 @@ def kick(lane: int, app=None) -> bool:
 def submit_many(payloads: list, app=None) -> list:
     """Write a burst of events to the inbox in one transaction, then have each lane involved
     drained; returns per payload its event id or the DomainError that refused it."""
+    payloads = [inbox.repaired(p) for p in payloads]  # as stored: their lanes are those of the stored events
     results = inbox.receive_many(payloads)
     for lane in sorted({inbox.lane_of(p) for p, r in zip(payloads, results) if isinstance(r, int)}):
         kick(lane, app)
@@ -47,6 +48,7 @@ def submit_many(payloads: list, app=None) -> list:
 def submit(payload: dict, app=None) -> int:
     """Write the event to the inbox (committed), then have its lane drained; returns the event id.
     If the enqueue is lost, the periodic sweep processes the event."""
+    payload = inbox.repaired(payload)
     event_id = inbox.receive(payload)
     kick(inbox.lane_of(payload), app)
     return event_id

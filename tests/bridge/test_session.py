@@ -361,3 +361,27 @@ def test_a_message_read_before_it_was_stored_is_caught_up_by_the_next_session(ap
         runner.session = d2.session
         runner.pick_up_missed()
     assert [p["body"] for p in stored] == ["perdida"]
+
+
+def test_a_cut_emoji_from_the_page_is_stored_with_the_rest(app, factory, open_session, sim):
+    """A JavaScript string with a lone surrogate (an emoji cut in half) reaches Python as it is:
+    stored as it was, it failed its whole burst, and again after every restart of the session, so
+    no later message of the number got through (QA, through the simulator). The runner's real
+    sink now stores it, U+FFFD in place of the broken half, with the messages around it."""
+    from app.bridge.runner import SessionRunner
+    from app.models import InboundEvent, db
+
+    conn_id = factory.connection(enabled=True).id
+    d = open_session(connection_id=conn_id)
+    connect(d, sim)
+    sim.message(PHONE, MARIA, "oi \ud83d quebrado", name="Zé \ud83d")
+    sim.message(PHONE, "5511977776666", "depois")
+    d.until(lambda d: len(d.payloads) >= 2, message="two payloads")
+    assert "\ud83d" in d.payloads[0]["body"] + d.payloads[1]["body"]  # as the page handed it over
+    runner = SessionRunner(conn_id)
+    runner.session = d.session
+    runner.submit_all(list(d.payloads))
+    db.session.expire_all()
+    stored = sorted(e.payload for e in db.session.query(InboundEvent).filter_by(connection_id=conn_id))
+    assert len(stored) == 2
+    assert any('"oi \ufffd quebrado"' in p and '"Zé \ufffd"' in p for p in stored), stored

@@ -343,3 +343,28 @@ def test_submit_many_stores_a_burst_in_one_transaction_and_refuses_only_the_bad_
     assert bodies == sorted(["antes"] + [f"msg {n}" for n in range(1, 7)])
     assert engine.count(InboundEvent, processed_at=None) == 0
     assert submit_many([bad]) and engine.count(InboundEvent) == 7  # a burst of only bad ones stores nothing
+
+
+def test_a_cut_emoji_is_stored_and_does_not_stop_the_burst(engine, factory):
+    """QA: a customer's text with a lone UTF-16 surrogate ("oi \\ud83d", an emoji cut in half:
+    valid in WhatsApp Web's JavaScript, not writable as UTF-8) failed the whole burst it came in,
+    and again after every restart of the session: no later message of the number got through.
+    Now it is stored with the broken character as U+FFFD, with the rest of the burst, once; in a
+    contact's name and in the chat id too, through submit_many and submit alike."""
+    from app.models import Contact
+    from app.workers.ingest import submit, submit_many
+
+    c = factory.connection(queues=[factory.queue(greeting_message="Olá")])
+    cut = engine.message(c, phone="5511922220001", name="Zé \ud83d", body="oi \ud83d quebrado")
+    burst = [engine.message(c, phone="5511922220000", body="antes"), cut,
+             engine.message(c, phone="5511922220002", body="depois")]
+    results = submit_many(burst)
+    assert all(isinstance(r, int) for r in results), results
+    assert submit_many([cut]) == [results[1]]  # the same event again: the same one, not a second
+    odd_chat = dict(engine.message(c, phone="5511922220003", body="grupo"), chat_id="1203\udc00@g.us")
+    assert isinstance(submit(odd_chat), int)
+    engine.drain()
+    bodies = sorted(m.body for m in engine.db.session.query(Message).filter_by(from_me=False))
+    assert bodies == sorted(["antes", "oi \ufffd quebrado", "depois", "grupo"])
+    assert engine.db.session.query(Contact).filter_by(name="Zé \ufffd").count() == 1
+    assert engine.count(InboundEvent, processed_at=None) == 0
