@@ -190,10 +190,11 @@ def update(queue_id, data: dict) -> Queue:
     return queue
 
 
-def delete(queue_id) -> None:
+def delete(queue_id) -> list[int]:
     """A queue with tickets in progress, or the only queue of a User, is not deleted: its waiting
     customers would drop out of every User's sight, and the User would see nothing (a User needs
-    a queue). Resolved tickets keep their history, with no queue."""
+    a queue). Resolved tickets keep their history, with no queue. Returns the ids of the members
+    who had it: what they may see changed (their sockets are in its room)."""
     from app.models import Member, Ticket, TicketStatus
 
     queue = get(queue_id)
@@ -208,8 +209,10 @@ def delete(queue_id) -> None:
     if alone:
         raise inputs.invalid(_("This is the only queue of %(names)s: give them another queue before deleting it.",
                                names=", ".join(alone)))
+    had_it = [m.id for m in members]
     db.session.delete(queue)
     _commit()
+    return had_it
 
 
 def hours_as_dicts(queue: Queue) -> list[dict]:

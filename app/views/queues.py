@@ -89,9 +89,25 @@ class QueueForm(DynamicForm):
                                                         "management is on in the options)."))
 
 
+class QueueWrites:
+    """The queues service, and the sockets of a deleted queue's members disconnected: they joined
+    its room at connect (app.realtime), and a queue created next could get its id (SQLite reuses
+    the highest one): they heard that queue's tickets and messages (QA)."""
+
+    create = staticmethod(queues.create)
+    update = staticmethod(queues.update)
+
+    @staticmethod
+    def delete(pk):
+        from app.realtime import revoke_member_sockets
+
+        for member_id in queues.delete(pk):
+            revoke_member_sockets(member_id)
+
+
 class QueueView(ServiceModelView):
     datamodel = QueueInterface(Queue)
-    service = queues
+    service = QueueWrites
     route_base = "/queues"
     list_title = _l("Queues & Chatbot")
     add_title = _l("Add queue")
@@ -161,7 +177,7 @@ class QueueApi(ServiceModelApi):
     resource_name = "queue"
     list_title, show_title, add_title, edit_title = screen_titles(QueueView)
     datamodel = QueueInterface(Queue)
-    service = queues
+    service = QueueWrites
     allow_browser_login = True
     list_columns = show_columns = ["id", "name", "bot_order", "color", "greeting_message", "out_of_hours_message",
                                    "hours"]

@@ -274,3 +274,23 @@ def test_a_removed_members_open_tickets_go_back_to_waiting_for_the_queue(live, d
     assert wait_for(lambda: any(e == "ticket" and d["ticket"]["id"] == ticket_id and d["ticket"]["status"] == "pending"
                                 for e, d in list(carla.events)[heard:]))
     assert ticket_id in chat_client("carla@teste.com.br").ids(tab="pending")
+
+
+def test_deleting_a_queue_disconnects_its_members(live, desk):
+    """QA: a member's socket stayed in a deleted queue's room, and a queue created next got its id
+    (SQLite reuses the highest one): she heard that new queue's tickets and messages. Her sockets
+    are dropped now (the page reconnects with the rooms of now); a member without it keeps hers."""
+    headers = admin_token(live.url)
+    r = requests.post(f"{live.url}/api/v1/queue/", json={"name": "Diretoria", "color": "#0A0B0C"},
+                      headers=headers, timeout=10)
+    assert r.status_code == 201, r.text
+    queue_id = r.json()["id"]
+    r = requests.put(f"{live.url}/api/v1/team/{desk.ana.id}", json={"queues": [desk.vendas.id, queue_id]},
+                     headers=headers, timeout=10)
+    assert r.status_code == 200, r.text
+    ana, bruno = live("ana@teste.com.br"), live("bruno@teste.com.br")
+    r = requests.delete(f"{live.url}/api/v1/queue/{queue_id}", headers=headers, timeout=10)
+    assert r.status_code == 200, r.text
+    assert wait_for(lambda: not ana.sio.connected, timeout=5)
+    time.sleep(0.5)
+    assert bruno.sio.connected
