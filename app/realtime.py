@@ -125,10 +125,14 @@ def refuse_malformed_packets(server) -> None:
 def revoke_member_sockets(member_id: int) -> None:
     """Disconnect every socket of this member in every web process (see REVOKE_PREFIX). Called
     by the web process after a change of the member's access has been committed."""
+    revoke_room_sockets(f"user:{member_id}")
+
+
+def revoke_room_sockets(room: str) -> None:
+    """Disconnect every socket in `room` (a member's, a browser session's), in every web process."""
     if socketio.server is None:
         return
     manager = socketio.server.manager
-    room = f"user:{member_id}"
     if isinstance(manager, WebManager):
         manager.close_room(REVOKE_PREFIX + room, namespace="/")  # here, then published to the others
     else:  # one process, no message queue

@@ -1,8 +1,10 @@
 import hashlib
 import hmac
+import logging
+import secrets
 from types import SimpleNamespace
 
-from flask import current_app, flash, g, jsonify, request
+from flask import current_app, flash, g, has_request_context, jsonify, request, session
 from flask_appbuilder.api import safe
 from flask_appbuilder.exceptions import PasswordComplexityValidationError
 from flask_appbuilder.security.api import SecurityApi
@@ -13,7 +15,9 @@ from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security import views as fab_views
 from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _l
+from flask_login import user_logged_in, user_logged_out
 from marshmallow import ValidationError
+from redis.exceptions import RedisError
 from sqlalchemy.orm import joinedload
 from wtforms import StringField
 from wtforms.validators import ValidationError as FormValidationError
@@ -22,6 +26,7 @@ from app.models.base import utcnow
 from app.models.team import Member
 from app.views.errors import ApiRefusals
 
+log = logging.getLogger(__name__)
 
 def login_stamp(member) -> str:
     """What every login session (Member.get_id) and API token (the `stamp` claim) carries besides
@@ -31,6 +36,65 @@ def login_stamp(member) -> str:
     never leaves the server."""
     key = current_app.config["SECRET_KEY"].encode()
     return hmac.new(key, (member.password or "").encode(), hashlib.sha256).hexdigest()[:32]
+
+
+# "Sair" ends the browser session on the server too. The session is a signed cookie the server
+# keeps nothing of: a copy taken before the logout (a shared computer, a cookie copied off it)
+# stayed valid for the REST API, the chat's JSON and its socket. Each login gets an id in its
+# session; the logout writes that id down as ended in Redis for as long as a cookie can live
+# (PERMANENT_SESSION_LIFETIME, which also bounds Flask's signature), and load_user refuses it.
+SESSION_ID = "_conecta_sid"
+
+
+def _ended_key(sid: str) -> str:
+    from app.workers import key
+
+    return key(f"session:ended:{sid}")
+
+
+def start_browser_session(_app, user=None, **_extra) -> None:
+    """flask_login's user_logged_in: the new session's id."""
+    session[SESSION_ID] = secrets.token_urlsafe(18)
+
+
+def end_browser_session(_app, user=None, **_extra) -> None:
+    """flask_login's user_logged_out: the session's id written down as ended, and the sockets it
+    opened disconnected (in every web process)."""
+    from app.realtime import revoke_room_sockets
+    from app.workers import redis_conn
+
+    sid = session.pop(SESSION_ID, None)
+    if not sid:
+        return
+    lifetime = int(current_app.permanent_session_lifetime.total_seconds())
+    try:
+        redis_conn().set(_ended_key(sid), "1", ex=lifetime)
+    except RedisError:
+        log.error("logout: Redis is unavailable; the ended session could not be recorded")
+    revoke_room_sockets(session_room(sid))
+
+
+def session_room(sid: str) -> str:
+    """The Socket.IO room of the sockets a browser session opened."""
+    return f"session:{sid}"
+
+
+def browser_session_ended() -> bool:
+    """Whether this request's browser session was ended by a logout. Without Redis the answer is
+    no (the help desk keeps working; an ended session is refused again once Redis is back)."""
+    from app.workers import redis_conn
+
+    sid = session.get(SESSION_ID) if has_request_context() else None
+    if not sid:
+        return False
+    try:
+        return bool(redis_conn().exists(_ended_key(sid)))
+    except RedisError:
+        return False
+
+
+user_logged_in.connect(start_browser_session)
+user_logged_out.connect(end_browser_session)
 
 
 def password_changed(member) -> None:
@@ -239,7 +303,7 @@ class ConectaSecurityManager(SecurityManager):
         if not member_id.isdigit():
             return None
         member = super().load_user(member_id)
-        if member is None or not hmac.compare_digest(stamp, login_stamp(member)):
+        if member is None or not hmac.compare_digest(stamp, login_stamp(member)) or browser_session_ended():
             return None
         return member
 

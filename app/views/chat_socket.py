@@ -34,9 +34,15 @@ def on_connect(auth=None):
         return False
     from app.services.visibility import rooms_for
 
+    from flask import session
+
+    from app.security import SESSION_ID, session_room
+
     try:
         for room in rooms_for(current_user._get_current_object()):
             join_room(room)
+        if session.get(SESSION_ID):  # "Sair" disconnects what this browser session opened
+            join_room(session_room(session[SESSION_ID]))
     finally:
         db.session.remove()
     return True

@@ -294,3 +294,49 @@ def test_deleting_a_queue_disconnects_its_members(live, desk):
     assert wait_for(lambda: not ana.sio.connected, timeout=5)
     time.sleep(0.5)
     assert bruno.sio.connected
+
+
+def test_logging_out_ends_the_session_on_the_server(live, desk):
+    """QA: the session is a signed cookie the server kept nothing of, so a copy taken before "Sair"
+    (a shared computer) still read the chat's JSON, wrote with the page's CSRF token and opened the
+    socket. Now the logout ends it: the copy is refused everywhere, the sockets that session opened
+    are disconnected, another session of the same member goes on, and logging in again works."""
+    from tests.chat.conftest import CSRF_META
+    from tests.conftest import csrf_token
+
+    def logged_in():
+        http = requests.Session()
+        token = csrf_token(http.get(live.url + "/login/", timeout=10).text)
+        r = http.post(live.url + "/login/", data={"username": "ana@teste.com.br", "password": PASSWORD,
+                                                  "csrf_token": token}, allow_redirects=False, timeout=10)
+        assert r.status_code == 302, r.text
+        return http, "; ".join(f"{c.name}={c.value}" for c in http.cookies)
+
+    http, cookie = logged_in()
+    other, other_cookie = logged_in()  # the same member on another computer
+    page_token = CSRF_META.search(http.get(live.url + "/chat/", timeout=10).text).group(1)
+    socket, other_socket = Listener(live.url, cookie), Listener(live.url, other_cookie)
+    copy = {"Cookie": cookie}
+    assert requests.get(live.url + "/chat/api/counts", headers=copy, timeout=10).status_code == 200
+    r = requests.post(live.url + "/chat/api/signature", json={"on": True}, timeout=10,
+                      headers=dict(copy, **{"X-CSRFToken": page_token}))
+    assert r.status_code == 200, r.text  # the copy works until the logout
+
+    assert http.get(live.url + "/logout/", allow_redirects=False, timeout=10).status_code == 302
+    assert wait_for(lambda: not socket.sio.connected, timeout=5)
+    assert requests.get(live.url + "/chat/api/counts", headers=copy, timeout=10).status_code == 401
+    r = requests.post(live.url + "/chat/api/signature", json={"on": True}, timeout=10,
+                      headers=dict(copy, **{"X-CSRFToken": page_token}))
+    assert r.status_code in (400, 401, 403), r.text
+    assert requests.get(live.url + "/api/v1/queue/", headers=copy, timeout=10).status_code == 401
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        Listener(live.url, cookie)
+    # The other computer's session is not this one.
+    assert other_socket.sio.connected
+    assert other.get(live.url + "/chat/api/counts", timeout=10).status_code == 200
+    fresh = Listener(live.url, logged_in()[1])
+    try:
+        assert fresh.sio.connected
+    finally:
+        fresh.close()
+        other_socket.close()
