@@ -1,4 +1,5 @@
 """The base: migrations on this engine, roles, settings row, first Admin, login, Portuguese."""
+import contextlib
 import os
 
 import pytest
@@ -82,15 +83,13 @@ def test_long_running_processes_settle_their_start_up_heap(app, test_env):
         gc.unfreeze()
 
 
-def test_upgrade_renames_names_that_now_clash(tmp_path):
-    """Migration 0003 makes names unique ignoring case and accents; names an older version let in
-    ("Vendas" and "VENDAS") are renamed instead of stopping the upgrade, the oldest row keeping its
-    name, and no row's name is lost or emptied."""
+@contextlib.contextmanager
+def database_at(revision: str, tmp_path):
+    """A new database of the suite's engine migrated up to `revision`: (app, url); dropped after."""
     import uuid
 
     import psycopg
     from flask_migrate import upgrade
-    from sqlalchemy import create_engine, text
 
     from app import create_app
     from tests.conftest import PG_ADMIN_DSN, database_engine
@@ -106,7 +105,22 @@ def test_upgrade_renames_names_that_now_clash(tmp_path):
     try:
         app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url})
         with app.app_context():
-            upgrade(revision="0002")
+            upgrade(revision=revision)
+        yield app, url
+    finally:
+        if created:
+            with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{created}" WITH (FORCE)')
+
+
+def test_upgrade_renames_names_that_now_clash(tmp_path):
+    """Migration 0003 makes names unique ignoring case and accents; names an older version let in
+    ("Vendas" and "VENDAS") are renamed instead of stopping the upgrade, the oldest row keeping its
+    name, and no row's name is lost or emptied."""
+    from flask_migrate import upgrade
+    from sqlalchemy import create_engine, text
+
+    with database_at("0002", tmp_path) as (app, url):
         engine = create_engine(url)
         with engine.begin() as conn:
             for n, name in enumerate(("Vendas", "VENDAS", "vendas (2)", "Técnico", "Tecnico", "Único")):
@@ -129,7 +143,34 @@ def test_upgrade_renames_names_that_now_clash(tmp_path):
                                                                        "X" * 96 + " (2)"]
             assert names("SELECT shortcut FROM quick_reply ORDER BY id") == ["horário", "horario3", "horario2"]
         engine.dispose()
-    finally:
-        if created:
-            with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{created}" WITH (FORCE)')
+
+
+def test_upgrade_gives_older_ratings_their_agents_name(tmp_path):
+    """Migration 0012: ratings stored before it get the name of the member they were given to."""
+    from flask_migrate import upgrade
+    from sqlalchemy import create_engine, text
+
+    with database_at("0011", tmp_path) as (old, url):
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO ab_user (first_name, last_name, username, email, active, sign_messages) "
+                              "VALUES ('Ana', 'Souza', 'ana', 'ana@teste.com.br', true, false)"))
+            conn.execute(text("INSERT INTO contact (channel, jid, phone, name, is_group, created_at) "
+                              "VALUES ('whatsapp', '5511@c.us', '5511', 'Maria', false, CURRENT_TIMESTAMP)"))
+            conn.execute(text("INSERT INTO connection (name, channel, is_default, read_receipts, status, enabled, "
+                              "status_changed_at) VALUES ('Loja', 'whatsapp', true, false, 'DISCONNECTED', true, "
+                              "CURRENT_TIMESTAMP)"))
+            for n in (1, 2):
+                conn.execute(text("INSERT INTO ticket (contact_id, connection_id, status, user_id, is_group, "
+                                  "awaiting_menu, unread_count, awaiting_rating, created_at, updated_at) SELECT "
+                                  "contact.id, connection.id, 'closed', CASE WHEN :n = 1 THEN ab_user.id END, false, "
+                                  "false, 0, false, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM contact, connection, "
+                                  "ab_user"), {"n": n})
+            conn.execute(text("INSERT INTO rating (ticket_id, user_id, value, label, created_at) SELECT ticket.id, "
+                              "ticket.user_id, 3, 'Ótimo', CURRENT_TIMESTAMP FROM ticket"))
+        with old.app_context():
+            upgrade()
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT user_id IS NULL, agent_name FROM rating ORDER BY id")).all()
+        assert sorted((bool(no_member), name or "") for no_member, name in rows) == [(False, "Ana Souza"), (True, "")]
+        engine.dispose()

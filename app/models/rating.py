@@ -47,6 +47,8 @@ class Rating(Model):
     # The queue it was given in: the ticket may be transferred after being reopened.
     queue_id: Mapped[Optional[int]] = mapped_column(ForeignKey("queue.id", ondelete="SET NULL",
                                                                name="fk_rating_queue_id"))
+    # The agent's name when the customer answered: kept after the member is deleted (user_id NULL).
+    agent_name: Mapped[Optional[str]] = mapped_column(String(128))
     value: Mapped[int] = mapped_column(Integer, nullable=False)
     label: Mapped[str] = mapped_column(String(100), nullable=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, nullable=False, default=utcnow)
@@ -54,3 +56,8 @@ class Rating(Model):
     ticket = relationship("Ticket")
     user = relationship("Member")
     queue = relationship("Queue")
+
+    @property
+    def agent(self) -> str | None:
+        """Who was rated: the member as named now, or as named then once the member is deleted."""
+        return self.user.name if self.user is not None else self.agent_name

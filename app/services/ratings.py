@@ -80,6 +80,7 @@ def handle_reply(contact, connection, payload: dict, changes, now, lookups=None)
     if option is None:
         return False
     db.session.add(Rating(ticket_id=ticket.id, user_id=ticket.user_id, template_id=ticket.rating_template_id,
+                          agent_name=ticket.user.name if ticket.user is not None else None,
                           queue_id=ticket.queue_id, value=option.value, label=option.label))
     store_inbound(ticket, payload, changes, count_unread=False)
     from flask_babel import gettext as _

@@ -102,13 +102,13 @@ class ReceivedRatingView(ServiceModelView):
     include_route_methods = {"list", "show"}  # nothing to add, edit or delete: no route at all
     base_permissions = ["can_list", "can_show"]
     list_title = show_title = _l("Received ratings")
-    list_columns = ["created_at", "value", "label", "user", "ticket.contact", "queue", "ticket_id"]
+    list_columns = ["created_at", "value", "label", "agent", "ticket.contact", "queue", "ticket_id"]
     show_columns = list_columns
     search_columns = ["created_at", "value", "user"]
     order_columns = ["created_at", "value"]
     base_order = ("created_at", "desc")
     label_columns = {"created_at": _l("Received at"), "value": _l("Score"), "label": _l("Answer"),
-                     "user": _l("Agent"), "ticket.contact": _l("Contact"), "queue": _l("Queue"),
+                     "user": _l("Agent"), "agent": _l("Agent"), "ticket.contact": _l("Contact"), "queue": _l("Queue"),
                      "ticket_id": _l("Ticket")}
     formatters_columns = {"ticket_id": _ticket_link}
     # The Atendente filter's choices: the members only. FAB's field for a nullable relation starts

@@ -246,3 +246,24 @@ def test_reopening_an_earlier_conversation_ends_the_wait_of_a_later_one(engine, 
     assert engine.count(Rating) == 0
     assert not engine.tickets()[-1].awaiting_rating
     assert engine.db.session.query(Message).filter_by(ticket_id=first.id, body="2").count() == 1
+
+
+def test_a_rating_keeps_its_agents_name_after_the_member_is_deleted(app, engine, rated):
+    """QA: deleting a member set their ratings' agent to nobody (the foreign key's SET NULL), and
+    Avaliações recebidas showed "—" where the agent had been. The rating keeps the name."""
+    from app.services import team
+    from tests.conftest import ADMIN_EMAIL, login
+
+    tickets.close(rated.agent, rated.ticket.id, rating_template_id=rated.template.id)
+    engine.db.session.commit()
+    assert engine.deliver(engine.message(rated.c, body="3")) == "rating"
+    team.delete(rated.agent.id)
+    engine.db.session.commit()
+    engine.db.session.expire_all()
+    rating = engine.db.session.query(Rating).one()
+    assert rating.user_id is None and rating.agent == "Ana"
+    client = app.test_client()
+    login(client, ADMIN_EMAIL)
+    page = client.get("/received-ratings/list/").get_data(as_text=True)
+    row = page[page.index("Muito satisfeito"):]
+    assert "Ana" in row[:row.index("</tr>")]
