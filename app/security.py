@@ -9,7 +9,7 @@ from flask_appbuilder.api import safe
 from flask_appbuilder.exceptions import PasswordComplexityValidationError
 from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.schemas import login_post
-from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
 from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security import views as fab_views
@@ -19,8 +19,10 @@ from flask_login import user_logged_in, user_logged_out
 from marshmallow import ValidationError
 from redis.exceptions import RedisError
 from sqlalchemy.orm import joinedload
-from wtforms import StringField
-from wtforms.validators import ValidationError as FormValidationError
+from flask_appbuilder.validators import PasswordComplexityValidator
+from werkzeug.security import check_password_hash
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, ValidationError as FormValidationError
 
 from app.models.base import utcnow
 from app.models.team import Member
@@ -174,8 +176,32 @@ class UserInfoEditView(fab_views.UserInfoEditView):
         flash(str(self.message), "info")
 
 
+def _current_password(form, field):
+    """The member's password of now: someone at a browser left logged in cannot take the account."""
+    member = current_app.appbuilder.sm.get_user_by_id(g.user.id)
+    if not field.data or not member.password or not check_password_hash(member.password, field.data):
+        raise FormValidationError(_l("The current password is not right."))
+
+
+class ChangeMyPasswordForm(DynamicForm):
+    """FAB's form (same fields, same texts) with the current password asked first."""
+
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired(), _current_password],
+                                     widget=BS3PasswordFieldWidget())
+    password = PasswordField(_l("Password"),
+                             description=_l("Please use a good password policy, this application does not check "
+                                            "this for you"),
+                             validators=[DataRequired(), PasswordComplexityValidator()], widget=BS3PasswordFieldWidget())
+    conf_password = PasswordField(_l("Confirm Password"), description=_l("Please rewrite the password to confirm"),
+                                  validators=[EqualTo("password", message=_l("Passwords must match"))],
+                                  widget=BS3PasswordFieldWidget())
+
+
 class ResetMyPasswordView(fab_views.ResetMyPasswordView):
-    """FAB's "Alterar minha senha": the other sessions and tokens of the member end (login_stamp)."""
+    """FAB's "Alterar minha senha", asking the current password first; the other sessions and
+    tokens of the member end (login_stamp)."""
+
+    form = ChangeMyPasswordForm
 
     def form_post(self, form):
         super().form_post(form)

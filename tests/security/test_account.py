@@ -151,14 +151,16 @@ def test_every_form_refuses_a_post_without_csrf_token(app):
     for url in forms:
         before = _database_contents(app)
         r = admin.post(url, data={"first_name": "Invasor", "name": "Invasor", "password": new_password,
-                                  "conf_password": new_password}, follow_redirects=False)
+                                  "current_password": PASSWORD, "conf_password": new_password},
+                       follow_redirects=False)
         assert r.status_code < 500, (url, r.status_code)
         assert _database_contents(app) == before, f"{url} changed the database without a CSRF token"
 
     # The same posts with the token are accepted: the refusals above were the token's doing.
     probes = {
         "/userinfoeditview/form": {"first_name": "Invasor", "last_name": "X"},
-        "/resetmypassword/form": {"password": new_password, "conf_password": new_password},
+        "/resetmypassword/form": {"current_password": PASSWORD, "password": new_password,
+                                  "conf_password": new_password},
     }
     for url, data in probes.items():
         c = app.test_client()
@@ -270,16 +272,16 @@ def test_change_my_password_applies_the_team_password_policy(app, client, factor
     # The form tells the policy (FAB's text says the application does not check any).
     assert "Alterar minha senha" in page and "Entre 8 e 128 caracteres." in page
     assert "não checa" not in page
-    r = client.post("/resetmypassword/form", data={"password": "abc", "conf_password": "abc",
-                                                   "csrf_token": csrf_token(page)})
+    r = client.post("/resetmypassword/form", data={"current_password": PASSWORD, "password": "abc",
+                                                   "conf_password": "abc", "csrf_token": csrf_token(page)})
     assert r.status_code == 200
     assert "A senha deve ter entre 8 e 128 caracteres" in r.get_data(as_text=True)
     from app.models import Member, db
 
     db.session.expire_all()
     assert db.session.get(Member, member.id).password == old_hash
-    r = client.post("/resetmypassword/form", data={"password": "uma-senha-boa", "conf_password": "uma-senha-boa",
-                                                   "csrf_token": csrf_token(page)})
+    r = client.post("/resetmypassword/form", data={"current_password": PASSWORD, "password": "uma-senha-boa",
+                                                   "conf_password": "uma-senha-boa", "csrf_token": csrf_token(page)})
     assert r.status_code == 302
     db.session.expire_all()
     assert db.session.get(Member, member.id).password != old_hash
@@ -356,8 +358,8 @@ def test_changing_my_own_password_keeps_this_session_and_ends_the_others(app, cl
         assert login(c, "propria@teste.com.br").status_code == 302
     access, _refresh = _tokens(client, "propria@teste.com.br")
     token = csrf_token(here.get("/resetmypassword/form").get_data(as_text=True))
-    r = here.post("/resetmypassword/form", data={"password": "minha-senha-nova", "conf_password": "minha-senha-nova",
-                                                 "csrf_token": token})
+    r = here.post("/resetmypassword/form", data={"current_password": PASSWORD, "password": "minha-senha-nova",
+                                                 "conf_password": "minha-senha-nova", "csrf_token": token})
     assert r.status_code in (200, 302)
     assert _logged_in(here)
     assert not _logged_in(elsewhere)
@@ -466,3 +468,29 @@ def test_a_failed_api_login_is_refused_in_portuguese(app, client):
     for username, password in ((ADMIN_EMAIL, "senha-errada-123"), ("ninguem@teste.com.br", PASSWORD)):
         r = client.post("/api/v1/security/login", json={"username": username, "password": password})
         assert (r.status_code, r.get_json()) == (401, {"message": "E-mail ou senha incorretos."})
+
+
+def test_change_my_password_asks_the_current_one(app, client, factory):
+    """QA: "Alterar minha senha" asked only the new password twice, so anyone at a browser left
+    logged in could take the account. A wrong or missing current password changes nothing."""
+    from app.models import Member, db
+
+    member = factory.member("user", email="atual@teste.com.br")
+    old_hash = member.password
+    assert login(client, "atual@teste.com.br").status_code == 302
+    page = client.get("/resetmypassword/form").get_data(as_text=True)
+    assert "Senha atual" in page
+    for current in ("", "senha-errada-1", PASSWORD + " "):
+        r = client.post("/resetmypassword/form", data={"current_password": current, "password": "nova-senha-boa",
+                                                       "conf_password": "nova-senha-boa",
+                                                       "csrf_token": csrf_token(page)})
+        assert r.status_code == 200, current
+        if current:
+            assert "A senha atual não confere." in r.get_data(as_text=True)
+        db.session.expire_all()
+        assert db.session.get(Member, member.id).password == old_hash, current
+    r = client.post("/resetmypassword/form", data={"current_password": PASSWORD, "password": "nova-senha-boa",
+                                                   "conf_password": "nova-senha-boa", "csrf_token": csrf_token(page)})
+    assert r.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Member, member.id).password != old_hash
