@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from app.models import Connection, Queue, db, utcnow
 from app.models.connection import ConnectionStatus
-from app.services import inputs
+from app.services import inputs, templates
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,7 @@ def _clean(data: dict, current: Connection | None) -> dict:
         if key in data:
             with inputs.about(key):
                 clean[key] = inputs.text(data[key], LABELS[key])
+                templates.check(clean[key], LABELS[key], stored=getattr(current, key, None))
     return clean
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from app.models import BusinessHours, Queue, db
 from app.models.queue import queue_order
-from app.services import inputs
+from app.services import inputs, templates
 
 FIELDS = ("name", "bot_order", "color", "greeting_message", "out_of_hours_message", "hours")
 LABELS = {
@@ -138,6 +138,7 @@ def _clean(data: dict, current: Queue | None) -> dict:
         if key in data:
             with inputs.about(key):
                 clean[key] = inputs.text(data[key], LABELS[key])
+                templates.check(clean[key], LABELS[key], stored=getattr(current, key, None))
     if "hours" in data:
         with inputs.about("hours"):
             clean["hours"] = clean_hours(data["hours"])

@@ -10,7 +10,7 @@ from flask_babel import gettext as _, lazy_gettext
 from sqlalchemy import or_
 
 from app.models import QuickReply, db
-from app.services import inputs
+from app.services import inputs, templates
 
 FIELDS = ("shortcut", "message")
 LABELS = {"shortcut": lazy_gettext("Shortcut"), "message": lazy_gettext("Message")}
@@ -52,6 +52,7 @@ def _clean(data: dict, current: QuickReply | None) -> dict:
     if current is None or "message" in data:
         with inputs.about("message"):
             clean["message"] = inputs.text(data.get("message"), LABELS["message"], required=True)
+            templates.check(clean["message"], LABELS["message"], stored=getattr(current, "message", None))
     return clean
 
 

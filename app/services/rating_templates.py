@@ -8,7 +8,7 @@ import re
 from flask_babel import gettext as _, lazy_gettext
 
 from app.models import RatingOption, RatingTemplate, db
-from app.services import inputs
+from app.services import inputs, templates
 
 FIELDS = ("name", "message", "options")
 LABELS = {"name": lazy_gettext("Name"), "message": lazy_gettext("Message"), "options": lazy_gettext("Options"),
@@ -51,6 +51,7 @@ def _clean(data: dict, current: RatingTemplate | None) -> dict:
     if current is None or "message" in data:
         with inputs.about("message"):
             clean["message"] = inputs.text(data.get("message"), LABELS["message"], required=True)
+            templates.check(clean["message"], LABELS["message"], stored=getattr(current, "message", None))
     if current is None or "options" in data:
         with inputs.about("options"):
             clean["options"] = clean_options(data.get("options"))

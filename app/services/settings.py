@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 from flask_babel import gettext as _, lazy_gettext
 
 from app.models import RatingTemplate, Settings, db
-from app.services import inputs
+from app.services import inputs, templates
 
 SWITCHES = ("send_ratings", "rating_required", "external_rating", "business_hours",
             "open_tickets_out_of_hours", "ignore_group_messages", "group_actions", "accept_calls",
@@ -103,6 +103,7 @@ def update_settings(data: dict) -> Settings:
             clean[key] = inputs.text(merged[key], LABELS[key],
                                      max_len=500 if key == "external_rating_url" else inputs.MAX_MESSAGE,
                                      single_line=key == "external_rating_url")
+            templates.check(clean[key], LABELS[key], stored=getattr(settings, key))
     for (switch, state), text_key in REQUIRED_TEXT.items():
         if clean[switch] == state and not clean[text_key]:
             raise inputs.invalid(_("%(field)s is required when \"%(switch)s\" is %(state)s.", field=LABELS[text_key],

@@ -2,17 +2,32 @@
 
 Plain substitution of known names; anything else is left as typed (never evaluated). {{nome}} of
 a contact without a name is left out, with the comma or space that only went with it.
+
+A variable is written as the admin would: spaces inside the braces and any case are the same
+variable ("{{ nome }}", "{{Nome}}" and "{{NOME}}" are {{nome}}: an admin who capitalises the word
+at the start of a sentence means the customer's name, not the raw text). Anything else written in
+double braces ("{{nomee}}", "{{cliente}}", "{{saudação}}") is no variable: `check` refuses it when
+a template is saved, so it never reaches a customer as typed. Texts stored before that check keep
+rendering as they always did (an unknown name is left as typed).
 """
 import datetime as dt
 import re
 from zoneinfo import ZoneInfo
 
-PLACEHOLDER = re.compile(r"\{\{\s*(nome|atendente|fila|protocolo|saudacao)\s*\}\}")
+from flask_babel import gettext as _
+
+from app.services import inputs
+
+# The variables, in the order the help texts and refusals list them.
+VARIABLES = ("nome", "atendente", "fila", "protocolo", "saudacao")
+PLACEHOLDER = re.compile(r"\{\{\s*(" + "|".join(VARIABLES) + r")\s*\}\}", re.IGNORECASE)
+# Anything written as a variable: double braces around text with no brace in it.
+_WRITTEN = re.compile(r"\{\{[^{}]*\}\}")
 
 # A contact with no name: {{nome}} is left out with what was there only for it, so that the text
 # still reads well ("Olá {{nome}}, tudo bem?" -> "Olá, tudo bem?"; "{{nome}}, seu pedido" ->
 # "Seu pedido"). Applied in this order; anything else (inside a URL, say) just becomes empty.
-_NOME = r"\{\{\s*nome\s*\}\}"
+_NOME = r"\{\{\s*(?i:nome)\s*\}\}"
 _NOME_OPENS_LINE = re.compile(r"^([ \t]*)" + _NOME + r"[ \t]*[,.!:;]?[ \t]*(\w?)", re.MULTILINE)
 _NOME_BEFORE_PUNCTUATION = re.compile(r"[ \t]*(?:,[ \t]*)?" + _NOME + r"(?=[ \t]*(?:[,.!?;:)]|$))", re.MULTILINE)
 _NOME_BETWEEN_WORDS = re.compile(r"[ \t]+" + _NOME + r"(?=[ \t])")
@@ -69,9 +84,43 @@ def render(text: str | None, *, contact=None, agent=None, queue=None, ticket=Non
         text = _NOME_BETWEEN_WORDS.sub("", text)
 
     def replace(match):
-        name = match.group(1)
+        name = match.group(1).lower()
         if name == "saudacao":
             return greeting_word(now, tz_name)
         return values[name]
 
     return PLACEHOLDER.sub(replace, text)
+
+
+def unknown_variables(text: str | None) -> list[str]:
+    """What `text` writes in double braces that is no variable (as typed, once each, in order)."""
+    found = []
+    for match in _WRITTEN.finditer(text or ""):
+        written = match.group(0)
+        if not PLACEHOLDER.fullmatch(written) and written not in found:
+            found.append(written)
+    return found
+
+
+def check(text: str | None, label, stored: str | None = None) -> None:
+    """Refuse (422, pt_BR) a message template with an unknown variable, naming it and the ones
+    there are. The one rule for every text `render` fills in (options, queues, connections, quick
+    replies, ratings); the services call it on each such field. A text equal to `stored` (what is
+    saved now) passes: older data, saved before this check, is kept (and rendered as before) when
+    an admin saves other fields of the same form."""
+    if text is None or text == stored:
+        return
+    unknown = unknown_variables(text)
+    if not unknown:
+        return
+    shown = ", ".join(u if len(u) <= 40 else u[:37] + "...}}" for u in unknown[:5])
+    if len(unknown) > 5:
+        shown += ", ..."
+    allowed = ", ".join("{{%s}}" % name for name in VARIABLES)
+    if len(unknown) == 1:
+        message = _("%(field)s uses a variable that does not exist: %(unknown)s. The variables are: %(allowed)s.",
+                    field=label, unknown=shown, allowed=allowed)
+    else:
+        message = _("%(field)s uses variables that do not exist: %(unknown)s. The variables are: %(allowed)s.",
+                    field=label, unknown=shown, allowed=allowed)
+    raise inputs.invalid(message)

@@ -403,6 +403,36 @@ def test_settings_api(app, api, seeded):
     assert snapshot(app) == before
 
 
+def test_templates_with_unknown_variables_are_refused_by_the_api(app, api, seeded):
+    """Every message template the API saves refuses an unknown {{variable}}: 422 with the message
+    naming it, nothing changed."""
+    allowed = "Variáveis disponíveis: {{nome}}, {{atendente}}, {{fila}}, {{protocolo}}, {{saudacao}}."
+    before = snapshot(app)
+    for method, url, body, label in (
+            ("put", "/api/v1/settings/", {"transfer_message": True, "transfer_message_text": "Olá {{nomee}} {{ fila }}"},
+             "Texto de Transferência"),
+            ("post", "/api/v1/queue/", {"name": "Financeiro", "color": "#ABCDEF", "greeting_message": "{{cliente}}"},
+             "Mensagem de saudação"),
+            ("put", f"/api/v1/queue/{seeded['q']}", {"out_of_hours_message": "{{cliente}}"},
+             "Mensagem fora do expediente"),
+            ("put", f"/api/v1/connection/{seeded['c']}", {"completion_message": "{{cliente}}"},
+             "Mensagem de conclusão"),
+            ("post", "/api/v1/quick_reply/", {"shortcut": "novo", "message": "{{cliente}}"}, "Mensagem"),
+            ("put", f"/api/v1/rating/{seeded['r']}", {"message": "{{cliente}}"}, "Mensagem")):
+        r = getattr(api, method)(url, json=body)
+        assert r.status_code == 422, (url, r.status_code, r.get_data(as_text=True))
+        unknown = "{{nomee}}" if "settings" in url else "{{cliente}}"
+        assert r.get_json() == {"message": f'O campo "{label}" usa uma variável que não existe: {unknown}. '
+                                           + allowed}, url
+    assert snapshot(app) == before
+    with app.app_context():
+        from app.models import Connection, Queue, db
+
+        assert db.session.get(Queue, seeded["q"]).out_of_hours_message is None
+        assert db.session.get(Connection, seeded["c"]).completion_message is None
+        db.session.remove()
+
+
 def test_openapi_describes_the_admin_api(api):
     spec = api.get("/api/v1/_openapi").get_json()
     paths = spec["paths"]

@@ -458,3 +458,29 @@ def test_a_refusal_is_shown_under_its_field(app, admin, queue_id):
     # A rule across fields is shown under the field to change: a User with no queue, under Filas.
     status, page = submit(admin, "/team/add", dict(MEMBER, email="semfila@teste.com.br"))
     assert "precisa de pelo menos uma fila" in (field_error(page, "queues") or "")
+
+
+def test_a_template_with_an_unknown_variable_is_refused_under_its_field(app, admin):
+    """QA saved "Olá {{nomee}} {{ fila }}" as the transfer text ("Opções salvas.") and the customer
+    got "Olá {{nomee}} Vendas"; a queue greeting with {{cliente}} likewise. Refused under the field,
+    naming the unknown variable and the ones there are; nothing saved."""
+    allowed = "Variáveis disponíveis: {{nome}}, {{atendente}}, {{fila}}, {{protocolo}}, {{saudacao}}."
+    before = snapshot(app)
+    status, page = submit(admin, "/settings/form", dict(SETTINGS, transfer_message="y",
+                                                        transfer_message_text="Olá {{nomee}} {{ fila }}"))
+    assert "Opções salvas." not in page
+    assert field_error(page, "transfer_message_text") == (
+        'O campo "Texto de Transferência" usa uma variável que não existe: {{nomee}}. ' + allowed)
+    status, page = submit(admin, "/queues/add", dict(QUEUE, name="Financeiro", color="#abcdef", greeting_message=(
+        "Olá {{Nome}}, {{ nome }}, {{cliente}}: Financeiro aqui.")))
+    assert field_error(page, "greeting_message") == (
+        'O campo "Mensagem de saudação" usa uma variável que não existe: {{cliente}}. ' + allowed)
+    assert snapshot(app) == before
+    status, page = submit(admin, "/quick_replies/add", {"shortcut": "oi", "message": "Oi {{cliente}} e {{ x }}"})
+    assert field_error(page, "message") == (
+        'O campo "Mensagem" usa variáveis que não existem: {{cliente}}, {{ x }}. ' + allowed)
+    assert snapshot(app) == before
+    # The variables there are, with spaces or a capital, are saved.
+    status, page = submit(admin, "/settings/form", dict(SETTINGS, transfer_message="y",
+                                                        transfer_message_text="Olá {{Nome}} {{ fila }}"))
+    assert "Opções salvas." in page

@@ -613,3 +613,110 @@ def test_removed_queues_and_members_leave_no_dangling_ids_on_either_engine(app, 
     db.session.expire_all()
     assert db.session.query(Ticket).filter(Ticket.queue_id == again.id).count() == 0
     assert db.session.execute(db.text("SELECT count(*) FROM member_queue")).scalar() == 0
+
+
+# --- Message templates: only the variables there are ------------------------------------------
+
+ALLOWED = "{{nome}}, {{atendente}}, {{fila}}, {{protocolo}}, {{saudacao}}"
+# service, a body that creates one (None: the settings row), another that creates a second one,
+# the template fields and their labels
+TEMPLATE_FIELDS = [
+    ("settings", None, None, {"call_rejection_message": "Mensagem de Recusa de Chamada",
+                              "operator_greeting_text": "Texto de Saudação",
+                              "transfer_message_text": "Texto de Transferência",
+                              "operator_farewell_text": "Texto de Despedida",
+                              "external_rating_url": "URL da Avaliação Externa"}),
+    ("queues", {"name": "Financeiro", "color": "#123456"}, {"name": "Outra", "color": "#654321"},
+     {"greeting_message": "Mensagem de saudação", "out_of_hours_message": "Mensagem fora do expediente"}),
+    ("connections", {"name": "Loja"}, {"name": "Outra"},
+     {"greeting_message": "Mensagem de saudação", "completion_message": "Mensagem de conclusão",
+      "out_of_hours_message": "Mensagem fora do expediente"}),
+    ("quick_replies", {"shortcut": "ola", "message": "Olá!"}, {"shortcut": "outra"}, {"message": "Mensagem"}),
+    ("rating_templates", dict(RATING, name="Nota"), dict(RATING, name="Outra"), {"message": "Mensagem"}),
+]
+
+
+def _service(name):
+    import importlib
+
+    return importlib.import_module(f"app.services.{name}")
+
+
+@pytest.mark.parametrize("service,first,second,fields", TEMPLATE_FIELDS, ids=[t[0] for t in TEMPLATE_FIELDS])
+def test_a_template_with_an_unknown_variable_is_refused(app, db, service, first, second, fields):
+    """{{nomee}} (a typo) or {{cliente}} (a guess) was saved and reached the customer as typed. Every
+    text that is rendered as a template refuses them, naming them and the variables there are, about
+    its field, and nothing changes (on create or on edit)."""
+    from tests.admin.test_api import snapshot
+
+    module = _service(service)
+    row = module.create(first) if first is not None else None
+    db.session.commit()
+    saves = ([lambda body: module.update_settings(body)] if row is None else
+             [lambda body: module.update(row.id, body), lambda body: module.create(dict(second, **body))])
+    for key, label in fields.items():
+        assert str(module.LABELS[key]) == label
+        for typed, unknown in (("Olá {{nomee}} {{ fila }}", "{{nomee}}"),
+                               ("{{cliente}}, {{ nome }} e {{cliente}} {{x y}}", "{{cliente}}, {{x y}}"),
+                               ("{{saudação}}! {{}}", "{{saudação}}, {{}}")):
+            if key == "external_rating_url":
+                typed = "https://pesquisa.exemplo.com/?p=" + typed.replace(" ", "")
+                unknown = unknown.replace("x y", "xy")
+            for save in saves:
+                before = snapshot(app)
+                with pytest.raises(DomainError) as e:
+                    save({key: typed})
+                db.session.rollback()
+                what = "variáveis que não existem" if "," in unknown else "uma variável que não existe"
+                assert e.value.status == 422 and e.value.field == key, (key, typed)
+                assert e.value.message == (f'O campo "{label}" usa {what}: {unknown}. '
+                                           f"Variáveis disponíveis: {ALLOWED}."), e.value.message
+                assert snapshot(app) == before
+                if row is not None:
+                    db.session.refresh(row)
+                    assert getattr(row, key) == first.get(key), key
+
+
+def test_template_variables_may_have_spaces_and_capitals(db):
+    """{{ nome }} always worked; {{Nome}} / {{NOME}} (the name at the start of a sentence) are the
+    same variable, saved and filled in, never sent as typed."""
+    from types import SimpleNamespace
+
+    from app.services import queues, settings, templates
+
+    q = queues.create({"name": "Financeiro", "color": "#123456",
+                       "greeting_message": "Olá {{Nome}}, {{ nome }}, {{NOME}}: {{ Fila }} aqui. {{Saudacao}}!"})
+    settings.update_settings({"transfer_message": True, "transfer_message_text": "{{ATENDENTE}} {{ protocolo }}"})
+    text = templates.render(q.greeting_message, contact=SimpleNamespace(name="Otávio"), queue=q)
+    assert text.startswith("Olá Otávio, Otávio, Otávio: Financeiro aqui. Bo") and "{{" not in text
+    assert templates.render("{{Nome}}, seu pedido chegou.", contact=SimpleNamespace(name="")) == "Seu pedido chegou."
+
+
+def test_older_templates_with_unknown_variables_are_kept_as_they_are(db, factory):
+    """Texts saved before the check still render as they did (the unknown name as typed), and
+    saving the other fields of their form (which sends them again, unchanged) is not refused."""
+    from app.models import QuickReply, Settings
+    from app.services import connections, quick_replies, settings, templates
+
+    old = "Olá {{nomee}}, {{ nome }}!"
+    settings.get_settings()
+    db.session.query(Settings).update({"transfer_message": True, "transfer_message_text": old})
+    q = factory.queue(greeting_message=old)
+    c = factory.connection(queues=[q], completion_message=old)
+    reply = QuickReply(shortcut="antiga", message=old)
+    db.session.add(reply)
+    db.session.commit()
+    settings.update_settings({"timezone": "America/Recife"})
+    settings.update_settings(dict(settings.as_dict(), timezone="America/Sao_Paulo"))
+    connections.update(c.id, {"name": "Outro nome", "completion_message": old, "greeting_message": "Oi"})
+    quick_replies.update(reply.id, {"shortcut": "antiga2", "message": old})
+    from app.services import queues
+
+    queues.update(q.id, {"greeting_message": old, "bot_order": 5})
+    assert settings.get_settings().transfer_message_text == old and c.completion_message == old
+    from types import SimpleNamespace
+
+    assert templates.render(old, contact=SimpleNamespace(name="Otávio")) == "Olá {{nomee}}, Otávio!"
+    # Changing it is checked as any new text.
+    with pytest.raises(DomainError):
+        queues.update(q.id, {"greeting_message": old + " {{cliente}}"})

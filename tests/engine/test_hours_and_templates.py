@@ -312,6 +312,18 @@ def test_a_customer_without_a_whatsapp_name_is_greeted_without_digits(engine, fa
     assert [m.body for m in engine.sent(ticket)] == [f"Olá, seja bem-vindo à {q.name}!"]
 
 
+def test_a_capitalised_variable_reaches_the_customer_filled_in(engine, factory):
+    """QA's queue greeting: "{{Nome}}" (the name at the start of a sentence) went out as typed while
+    "{{ nome }}" was filled in. Both are the customer's name; a customer with no name reads well."""
+    q = factory.queue(name="Financeiro", greeting_message="Olá {{Nome}}, {{ nome }}: {{FILA}} aqui.")
+    c = factory.connection(queues=[q])
+    engine.deliver(engine.message(c, phone="5511999990001", name="Otávio"))
+    engine.deliver(engine.message(c, phone="5511999990002", name=""))
+    first, second = sorted(engine.tickets(), key=lambda t: t.id)
+    assert [m.body for m in engine.sent(first)] == ["Olá Otávio, Otávio: Financeiro aqui."]
+    assert [m.body for m in engine.sent(second)] == ["Olá: Financeiro aqui."]
+
+
 def test_templates_are_never_evaluated():
     evil = "{{__import__('os').system('id')}} {{nome.__class__}} {% for x in y %} {{ 7*7 }} {{desconhecido}}"
     assert templates.render(evil) == evil

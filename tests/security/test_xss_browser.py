@@ -60,6 +60,10 @@ class Payloads:
                 f"\" autofocus onfocus=\"__xss={n}\" x=' onmouseover='alert({n})\n"
                 f"javascript:__xss={n}// <a href=\"javascript:alert({n})\">link</a>")
 
+    def template(self, field):  # a message template: free text, but {{...}} only for the variables there are
+        # (templates.check refuses "{{7*7}}" when saved); other template languages' shapes stay
+        return self.text(field).replace("{{7*7}}", "{7*7} #{7*7}")
+
 
 # What the page holds: the marker (dialogs are collected by the handler); markup built from a payload
 # (an on* attribute with a payload's code, a payload's own <script> block, its <img src=x>, any
@@ -203,19 +207,19 @@ def test_typed_text_is_inert_and_literal_on_every_screen(live, browser, app, db)
 
     # ---- What the team types: the REST API (the forms are submitted again below) --------------
     d.q1 = {"name": P.tag("queue.name"), "color": "#12AB34", "bot_order": 1,
-            "greeting_message": P.text("queue.greeting_message"),
-            "out_of_hours_message": P.text("queue.out_of_hours_message"),
+            "greeting_message": P.template("queue.greeting_message"),
+            "out_of_hours_message": P.template("queue.out_of_hours_message"),
             "hours": [{"weekday": 0, "start": "08:00", "end": "18:00"}]}
     d.q2 = {"name": P.script("queue 2.name"), "color": "#AB1234", "bot_order": 2,
-            "greeting_message": P.text("queue 2.greeting_message")}
+            "greeting_message": P.template("queue 2.greeting_message")}
     for q in (d.q1, d.q2):
         q["id"] = ok(api.post("/api/v1/queue/", json=q))["id"]
     # A colour is written into style attributes: only #RRGGBB is taken.
     refused(api.post("/api/v1/queue/", json={"name": "Cor", "color": "red;background:url(javascript:alert(1))"}))
     refused(api.post("/api/v1/queue/", json={"name": "Cor", "color": '#1"><b>'}))
-    d.conn = {"name": P.attr("connection.name"), "greeting_message": P.text("connection.greeting_message"),
-              "completion_message": P.text("connection.completion_message"),
-              "out_of_hours_message": P.text("connection.out_of_hours_message"),
+    d.conn = {"name": P.attr("connection.name"), "greeting_message": P.template("connection.greeting_message"),
+              "completion_message": P.template("connection.completion_message"),
+              "out_of_hours_message": P.template("connection.out_of_hours_message"),
               "queues": [d.q1["id"], d.q2["id"]]}
     d.conn["id"] = ok(api.post("/api/v1/connection/", json=d.conn))["id"]
     # The logged-in Admin's own name is in the navbar of every screen.
@@ -227,26 +231,26 @@ def test_typed_text_is_inert_and_literal_on_every_screen(live, browser, app, db)
                "profile": "user", "queues": [d.q1["id"], d.q2["id"]], "default_connection": d.conn["id"]}
     d.agent["id"] = ok(api.post("/api/v1/team/", json=d.agent))["id"]
     refused(api.post("/api/v1/team/", json=dict(d.agent, email="b@teste.com.br", phone="<b>5511</b>")))
-    d.rating = {"name": P.script("rating.name"), "message": P.text("rating.message"),
+    d.rating = {"name": P.script("rating.name"), "message": P.template("rating.message"),
                 "options": [{"value": 1, "label": P.tag("rating option 1.label")},
                             {"value": 2, "label": P.attr("rating option 2.label")}]}
     d.rating["id"] = ok(api.post("/api/v1/rating/", json=d.rating))["id"]
     d.labels = [o["label"] for o in d.rating["options"]]
     # A shortcut is one word without spaces or "/": markup without attributes still fits.
-    d.quick = {"shortcut": "x\"'><b>{{7*7}}<i>", "message": P.text("quick reply.message")}
+    d.quick = {"shortcut": "x\"'><b>{{7*7}}<i>", "message": P.template("quick reply.message")}
     d.quick["id"] = ok(api.post("/api/v1/quick_reply/", json=d.quick))["id"]
     # The one link field refuses what is not a web address; a web address full of markup is text.
     refused(api.put("/api/v1/settings/", json={"external_rating_url": "javascript:alert(1)"}))
     refused(api.put("/api/v1/settings/", json={"external_rating_url": " JavaScript:alert(1)//http://x"}))
     d.settings = {
         "send_ratings": True, "default_rating_template": d.rating["id"], "chatbot_type": "list",
-        "external_rating_url": "https://avaliar.test/?q=" + P.tag("settings.external_rating_url").replace(" ", "/"),
+        "external_rating_url": "https://avaliar.test/?q=" + P.tag("settings.external_rating_url").replace(" ", "/").replace("{{7*7}}", "{7*7}"),
         "ignore_group_messages": False, "accept_calls": False,
-        "call_rejection_message": P.text("settings.call_rejection_message"),
+        "call_rejection_message": P.template("settings.call_rejection_message"),
         "operator_greeting": True,
-        "operator_greeting_text": P.text("settings.operator_greeting_text") + " {{nome}} {{atendente}}",
-        "transfer_message": True, "transfer_message_text": P.text("settings.transfer_message_text") + " {{fila}}",
-        "operator_farewell": True, "operator_farewell_text": P.text("settings.operator_farewell_text")}
+        "operator_greeting_text": P.template("settings.operator_greeting_text") + " {{nome}} {{atendente}}",
+        "transfer_message": True, "transfer_message_text": P.template("settings.transfer_message_text") + " {{fila}}",
+        "operator_farewell": True, "operator_farewell_text": P.template("settings.operator_farewell_text")}
     ok(api.put("/api/v1/settings/", json=d.settings))
     # What the channel reports about the session (the bridge's path): a reason, the paired number.
     d.reason = P.text("connection.status_reason")[:255]
@@ -377,7 +381,7 @@ def admin_forms_typed(screen, d):
     from app.models import QuickReply, RatingTemplate
 
     page, P = screen.page, d.P
-    rating = {"name": P.attr("rating (typed in the form).name"), "message": P.text("rating (form).message"),
+    rating = {"name": P.attr("rating (typed in the form).name"), "message": P.template("rating (form).message"),
               "labels": [P.tag("rating (form) option 1.label"), P.script("rating (form) option 2.label")]}
     screen.visit("/ratings/add", [d.admin_name])
     page.fill("input[name=name]", rating["name"])
@@ -387,7 +391,7 @@ def admin_forms_typed(screen, d):
     template = d.db.session.query(RatingTemplate).filter_by(name=rating["name"]).one()
     assert template.message == rating["message"] and [o.label for o in template.options] == rating["labels"]
     screen.visit(f"/ratings/show/{template.id}", [rating["name"], rating["message"]] + rating["labels"])
-    quick = {"shortcut": "y\"'><b>{{7*7}}<i>", "message": P.text("quick reply (typed in the form).message")}
+    quick = {"shortcut": "y\"'><b>{{7*7}}<i>", "message": P.template("quick reply (typed in the form).message")}
     screen.visit("/quick_replies/add", [d.admin_name])
     page.fill("input[name=shortcut]", quick["shortcut"])
     page.fill("textarea[name=message]", quick["message"])
