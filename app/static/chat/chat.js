@@ -518,7 +518,8 @@
     $("chat-empty").hidden = true;
     $("chat-conversation").hidden = false;
     $("chat").classList.add("viewing"); // on a phone-sized screen the conversation takes the place of the list
-    $("chat-contact-name").textContent = contactName(row) + (row.is_group ? " (" + T.group + ")" : "");
+    var name = $("chat-contact-name");
+    name.textContent = name.title = contactName(row) + (row.is_group ? " (" + T.group + ")" : ""); // cut with an ellipsis when long
     $("chat-contact-phone").textContent = row.is_group ? "" : phoneText(row.contact.phone);
     $("chat-contact-edit").hidden = row.is_group;
     queueTag($("chat-ticket-queue"), row.queue);
@@ -529,7 +530,7 @@
     connectionTag.textContent = row.connection ? row.connection.name : "";
     connectionTag.title = T.connection;
     showConnectionDown();
-    $("chat-ticket-info").textContent = info;
+    $("chat-ticket-info").textContent = $("chat-ticket-info").title = info;
     document.querySelectorAll("#chat-actions [data-action]").forEach(function (button) {
       button.hidden = actions.indexOf(button.dataset.action) < 0;
     });
