@@ -3,7 +3,9 @@ common notebook widths, menu and the member's name included (Flask-AppBuilder's 
 wrapped it to a second line at 1366 px)."""
 import pytest
 
-from tests.conftest import CHROMIUM, browser_login
+from tests.conftest import CHROMIUM, ROOT, browser_login
+
+SHOTS = ROOT / "test-artifacts" / "screenshots"
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -33,3 +35,89 @@ def test_the_top_bar_is_one_line_on_a_notebook(app, stack, db, width):
                 assert abs(user["y"] - brand["y"]) < 10, (path, brand, user)  # the name on the brand's line
         finally:
             browser.close()
+
+
+FORMS = ("/connections/edit/{connection}", "/connections/add", "/team/add", "/team/edit/{member}",
+         "/settings/form", "/queues/add", "/queues/edit/{queue}")
+
+# Every field of the form (text boxes, text areas, selects, Select2 boxes, check boxes), its label
+# and its help text, with their boxes; and how far the page and each form table scroll sideways.
+MEASURE = """() => {
+    const box = e => { const r = e.getBoundingClientRect(); return {x: r.left, right: r.right, top: r.top, bottom: r.bottom, w: r.width}; };
+    const shown = e => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden';
+    const rows = [...document.querySelectorAll('#model_form tr, form tr')].filter(tr => tr.querySelector('label'));
+    return {
+        page: [document.documentElement.scrollWidth, document.documentElement.clientWidth],
+        tables: [...document.querySelectorAll('.table-responsive')].map(t => [t.scrollWidth, t.clientWidth]),
+        rows: rows.map(tr => ({
+            label: tr.querySelector('label').textContent.trim(),
+            labelBox: box(tr.querySelector('label')),
+            fields: [...tr.querySelectorAll('input:not([type=hidden]), textarea, select, .select2-container, .help-block')]
+                .filter(e => shown(e) && !e.parentElement.closest('.select2-container')).map(e => ({what: e.tagName + '.' + e.className + '#' + e.id, type: e.type || '', ...box(e)})),
+        })),
+    };
+}"""
+
+
+def _form_paths(factory):
+    queue = factory.queue(name="Vendas")
+    connection = factory.connection(name="WhatsApp Demo", queues=[queue])
+    member = factory.member("user", queues=[queue], name="Carla Atendente")
+    ids = {"connection": connection.id, "member": member.id, "queue": queue.id}
+    return [path.format(**ids) for path in FORMS]
+
+
+def test_admin_forms_fit_a_phone_screen_with_labels_above_their_fields(app, stack, db, factory, browser):
+    """390×844 (QA): the value column ran past the screen inside a `.table-responsive` that
+    scrolled sideways (inputs reaching x=1458), text boxes and help texts clipped. Now every label
+    sits above its field, every field and help text within the screen, nothing scrolls sideways."""
+    paths = _form_paths(factory)
+    stack.start_web()
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="pt-BR")
+    try:
+        page = context.new_page()
+        browser_login(page, stack.url + "/login/")
+        for path in paths:
+            page.goto(stack.url + path)
+            page.locator("form tr label").first.wait_for()
+            shot(page, "phone" + path.replace("/", "-"))
+            m = page.evaluate(MEASURE)
+            assert m["page"][0] <= m["page"][1], (path, m["page"])
+            for scroll, client in m["tables"]:
+                assert scroll <= client, (path, "the form table scrolls sideways", scroll, client)
+            assert m["rows"], path
+            for row in m["rows"]:
+                assert row["fields"], (path, row["label"])
+                for field in row["fields"]:
+                    assert field["x"] >= 0 and field["right"] <= 390, (path, row["label"], field)
+                    assert field["top"] >= row["labelBox"]["bottom"] - 1, (path, row["label"], "beside its label", field)
+                    if field["what"].startswith(("INPUT", "TEXTAREA")) and field["type"] not in ("checkbox", "color"):
+                        assert field["w"] >= 250, (path, row["label"], "squeezed", field)
+    finally:
+        context.close()
+
+
+def test_admin_forms_keep_labels_beside_their_fields_on_a_wide_screen(app, stack, db, factory, browser):
+    """1366×768: the same forms as before, the label on the left of its field."""
+    paths = _form_paths(factory)
+    stack.start_web()
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="pt-BR")
+    try:
+        page = context.new_page()
+        browser_login(page, stack.url + "/login/")
+        for path in paths:
+            page.goto(stack.url + path)
+            page.locator("form tr label").first.wait_for()
+            m = page.evaluate(MEASURE)
+            assert m["page"][0] <= m["page"][1], (path, m["page"])
+            for row in m["rows"]:
+                for field in row["fields"]:
+                    assert field["x"] >= row["labelBox"]["right"], (path, row["label"], field)
+                    assert field["right"] <= 1366, (path, row["label"], field)
+    finally:
+        context.close()
+
+
+def shot(page, name):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)

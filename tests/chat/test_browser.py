@@ -1040,3 +1040,83 @@ def test_a_late_ticket_event_does_not_undo_what_the_page_knows(desk_live, agents
     ana.page.wait_for_timeout(1500)
     assert ana.page.evaluate("window.__notes.length") == 1
     expect(ana.page.locator('[data-count="open"]')).to_have_text("1")
+
+
+def viewing(agent, name):
+    """The conversation with `name` on screen, its number in the address."""
+    expect(agent.page.locator("#chat-contact-name")).to_have_text(name)
+    expect(agent.page.locator(".chat-main")).to_be_visible()
+    expect(agent.page).to_have_url(re.compile(r"/chat/\?ticket=\d+$"))
+
+
+def on_the_list(agent):
+    """The list on screen (a phone shows it instead of the conversation), the address the list's;
+    the page not left nor loaded again (a mark put on it is still there)."""
+    expect(agent.page.locator(".chat-side")).to_be_visible()
+    expect(agent.page.locator("#chat-conversation")).to_be_hidden()
+    expect(agent.page).to_have_url(re.compile(r"/chat/$"))
+    assert agent.page.evaluate("window.sameChatPage") is True, "the page was left or loaded again"
+
+
+def test_back_and_forward_move_between_the_list_and_a_conversation_on_a_phone(desk_live, agents):
+    """390×844. QA: opening a conversation only replaced the address, so the phone's Back left the
+    help desk (to the login's redirect) instead of closing the conversation. Now Back brings the
+    list, as "Voltar à lista" does, and Forward the conversation again; "Voltar à lista" leaves no
+    entry behind (Back from the list leaves the page, as before any conversation was opened)."""
+    customer_writes(desk_live, desk_live.vendas, "Oi, pelo celular", name="Paula Celular")
+    ana = agents("ana@teste.com.br", viewport={"width": 390, "height": 844})
+    page = ana.page
+    page.evaluate("window.sameChatPage = true")
+    ana.tab("pending")
+    start = page.evaluate("history.length")
+    ana.row("Paula Celular").click()
+    viewing(ana, "Paula Celular")
+    page.go_back()
+    on_the_list(ana)
+    page.go_forward()
+    viewing(ana, "Paula Celular")
+    page.locator(".chat-msg.in", has_text="Oi, pelo celular").wait_for()
+    page.go_back()
+    on_the_list(ana)
+    ana.row("Paula Celular").click()  # again: the entry Forward had is replaced, not added to
+    viewing(ana, "Paula Celular")
+    page.click("#chat-back")
+    on_the_list(ana)
+    assert page.evaluate("history.length") == start + 1
+    page.go_forward()  # the conversation "Voltar à lista" came back from
+    viewing(ana, "Paula Celular")
+
+
+def test_switching_conversations_keeps_one_entry_and_the_address_reopens_it(desk_live, agents):
+    """1366 px: going from one conversation to another replaces its entry (Back is the list in one
+    step, not every conversation seen); a reload of ?ticket=N opens it, and Back is still the list;
+    so is Back from a conversation reached by its address."""
+    for name in ("Rita Um", "Caio Dois", "Lia Três"):
+        customer_writes(desk_live, desk_live.vendas, "Bom dia", name=name)
+    ana = agents("ana@teste.com.br")
+    page = ana.page
+    ana.tab("pending")
+    ana.row("Lia Três").wait_for()
+    start = page.evaluate("history.length")
+    for name in ("Rita Um", "Caio Dois", "Lia Três", "Caio Dois"):
+        ana.row(name).click()
+        viewing(ana, name)
+    assert page.evaluate("history.length") == start + 1
+    address = page.url
+    page.reload()
+    ana.connected()
+    viewing(ana, "Caio Dois")
+    assert page.url == address
+    page.go_back()
+    expect(page).to_have_url(re.compile(r"/chat/$"))
+    ana.connected()
+    expect(page.locator("#chat-conversation")).to_be_hidden()
+    expect(page.locator("#chat-empty")).to_be_visible()
+    page.goto(address)  # by its address (a link, typed)
+    ana.connected()
+    viewing(ana, "Caio Dois")
+    page.evaluate("window.sameChatPage = true")
+    page.go_back()
+    on_the_list(ana)
+    page.go_forward()
+    viewing(ana, "Caio Dois")

@@ -342,3 +342,63 @@ def test_a_chosen_file_is_confirmed_before_it_goes(desk_live, agents, db):
     db.session.expire_all()
     sent = [(m.media_name, m.body) for m in db.session.query(Message).filter_by(from_me=True) if m.media_name]
     assert sent == [("contrato.pdf", "Segue o contrato assinado")]
+
+
+# Each part of the conversation's header: its box, whether its text is cut (an ellipsis, or the
+# header's side cutting it off) and its title.
+HEADER_PARTS = """() => {
+    const who = document.querySelector('.chat-header-who').getBoundingClientRect();
+    const actions = document.getElementById('chat-actions').getBoundingClientRect();
+    const part = id => {
+        const e = document.getElementById(id), r = e.getBoundingClientRect();
+        return {text: e.textContent, title: e.title, left: r.left, right: r.right, width: r.width,
+                cut: e.scrollWidth > e.clientWidth + 1 || r.right > who.right + 1 || r.right > actions.left};
+    };
+    return Object.fromEntries(['chat-contact-name', 'chat-contact-phone', 'chat-ticket-queue',
+        'chat-ticket-connection', 'chat-ticket-info'].map(id => [id, part(id)]));
+}"""
+
+
+def header_parts(page):
+    return page.evaluate(HEADER_PARTS)
+
+
+LONG_NAME = "MariaEduarda" * 23 + "Silva"  # 281 characters, no space to break at
+
+
+@pytest.mark.parametrize("width, customer", [(1366, "Maria Cliente"), (1366, LONG_NAME), (1280, "Maria Aparecida dos Santos")])
+def test_the_conversation_header_shows_who_handles_the_ticket_on_a_notebook(desk_live, agents, db, width, customer):
+    """A notebook, a supervisor on a ticket an agent accepted (three buttons). QA at 1366 px: the
+    ticket's line was cut at "Atendente: Ca…", hiding who handles it; and a 285-character contact
+    name filled the whole header, hiding the number, queue, connection, ticket number and status.
+    Now the contact's name gives way first (an ellipsis, the whole name in its title); the rest is
+    all there, on a second line when a whole name needs the room."""
+    from app.models import Member
+
+    desk = desk_live
+    ana = db.session.get(Member, desk.ids["ana"])
+    ana.first_name, ana.last_name = "Carolina", "Figueiredo"
+    desk.connection.name = "WhatsApp Demo"
+    db.session.commit()
+    customer_writes(desk, desk.vendas, "Bom dia", name=customer)
+    carolina = agents("ana@teste.com.br")
+    carolina.tab("pending")
+    carolina.accept(customer[:12])
+    sara = agents("sara@teste.com.br", viewport={"width": width, "height": 768})
+    sara.tab("all")
+    sara.row(customer[:12]).click()
+    page = sara.page
+    expect(page.locator("#chat-ticket-info")).to_contain_text("Atendente: Carolina Figueiredo")
+    for action in ("return", "transfer", "close"):
+        expect(page.locator(f"[data-action={action}]")).to_be_visible()
+    sara.shot(f"header-{width}-{len(customer)}")
+    parts = header_parts(page)
+    for id in ("chat-contact-phone", "chat-ticket-queue", "chat-ticket-connection", "chat-ticket-info"):
+        assert parts[id]["text"] and not parts[id]["cut"], (id, parts[id])
+    name = parts["chat-contact-name"]
+    assert name["title"] == name["text"] and name["text"].startswith(customer[:200]), name  # stored as the server keeps it
+    if customer == LONG_NAME:
+        assert name["cut"] and name["width"] >= 150, name  # cut, with its start still there
+    else:
+        assert not name["cut"], name
+    assert page.locator(".chat-header").bounding_box()["height"] <= 64  # two lines at most

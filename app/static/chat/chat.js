@@ -518,7 +518,8 @@
     $("chat-empty").hidden = true;
     $("chat-conversation").hidden = false;
     $("chat").classList.add("viewing"); // on a phone-sized screen the conversation takes the place of the list
-    $("chat-contact-name").textContent = contactName(row) + (row.is_group ? " (" + T.group + ")" : "");
+    var name = $("chat-contact-name");
+    name.textContent = name.title = contactName(row) + (row.is_group ? " (" + T.group + ")" : ""); // cut with an ellipsis when long
     $("chat-contact-phone").textContent = row.is_group ? "" : phoneText(row.contact.phone);
     $("chat-contact-edit").hidden = row.is_group;
     queueTag($("chat-ticket-queue"), row.queue);
@@ -529,7 +530,7 @@
     connectionTag.textContent = row.connection ? row.connection.name : "";
     connectionTag.title = T.connection;
     showConnectionDown();
-    $("chat-ticket-info").textContent = info;
+    $("chat-ticket-info").textContent = $("chat-ticket-info").title = info;
     document.querySelectorAll("#chat-actions [data-action]").forEach(function (button) {
       button.hidden = actions.indexOf(button.dataset.action) < 0;
     });
@@ -568,7 +569,56 @@
     return T.cannot_reply;
   }
 
-  function closeConversation(message) {
+  // ------------------------------------------------------------------ browser history
+  // Back and Forward (a phone's system Back too) move between the list and a conversation: the
+  // address says which conversation is open (?ticket=N), the list's has none. Opening one from the
+  // page pushes its entry on the list's; opening another while one is open REPLACES that entry
+  // (decided: Back always goes to the list in one step, and going through dozens of conversations
+  // does not pile up dozens of entries to go back through). So a conversation's entry (marked in
+  // history.state) always sits on the list's: the page closing it (Voltar à lista, a ticket gone
+  // from view) goes back one entry instead of adding the list's again. Reached by its address
+  // (?ticket=N typed, a link), the list's entry is put under it first; after a reload the entry is
+  // already ours. `how`: "history" when the browser moved (nothing to write), "address" on load.
+  var CONVERSATION = "conecta-ticket";
+
+  function onConversationEntry() {
+    return !!(history.state && history.state.entry === CONVERSATION);
+  }
+
+  function addressTicket() {
+    var wanted = new URLSearchParams(location.search).get("ticket");
+    return wanted && /^\d+$/.test(wanted) ? Number(wanted) : null;
+  }
+
+  function rememberOpen(id, how) {
+    var entry = { entry: CONVERSATION, id: id }, address = location.pathname + "?ticket=" + id;
+    if (how === "history") return;
+    if (onConversationEntry()) {
+      history.replaceState(entry, "", address);
+    } else if (how === "address") {
+      history.replaceState(null, "", location.pathname);
+      history.pushState(entry, "", address);
+    } else {
+      history.pushState(entry, "", address);
+    }
+  }
+
+  function rememberClosed(how) {
+    if (how === "history") return;
+    if (onConversationEntry()) history.back(); // to the list's entry; its popstate finds nothing open
+    else history.replaceState(null, "", location.pathname);
+  }
+
+  window.addEventListener("popstate", function () {
+    var id = addressTicket();
+    if (id === null) {
+      if (state.current) closeConversation(null, "history");
+    } else if (!state.current || state.current.id !== id) {
+      openTicket(id, "history");
+    }
+  });
+
+  function closeConversation(message, how) {
     keepDraft();
     restoreDraft(null);
     closeDialogs();
@@ -578,16 +628,16 @@
     $("chat").classList.remove("viewing");
     $("chat-empty").hidden = false;
     $("chat-empty").textContent = message || T.select_ticket;
-    history.replaceState(null, "", location.pathname);
+    rememberClosed(how);
   }
 
-  function openTicket(id) {
+  function openTicket(id, how) {
     showError($("chat-error"), "");
     return api("/chat/api/tickets/" + id).then(function (data) {
       state.lastId = null;
       state.firstId = null;
       showTicket(data.ticket, data.actions);
-      history.replaceState(null, "", location.pathname + "?ticket=" + id);
+      rememberOpen(id, how);
       socket.emit("open_ticket", { id: id });
       loadQuickReplies(id);
       return loadMessages();
@@ -1228,6 +1278,5 @@
   setupNotifyButton();
   loadDrafts();
   loadList(false);
-  var wanted = new URLSearchParams(location.search).get("ticket");
-  if (wanted && /^\d+$/.test(wanted)) openTicket(Number(wanted));
+  if (addressTicket() !== null) openTicket(addressTicket(), "address");
 })();
