@@ -14,7 +14,9 @@ from app.services import DomainError, NotFound
 MAX_MESSAGE = 4000
 MAX_NAME = 100
 MAX_INT = 1_000_000
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control characters (but tab and line breaks), and lone UTF-16 surrogates: no Unicode text, and
+# no database can store one (the API refuses them in any JSON body already: app.views.errors).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 def invalid(message, field: str | None = None) -> DomainError:
