@@ -333,7 +333,7 @@ class ChatView(BaseView):
             when, last_id = cursor
             stmt = stmt.where(or_(Ticket.updated_at < when, and_(Ticket.updated_at == when, Ticket.id < last_id)))
         text = search.normalise(request.args.get("q"))
-        if text:
+        if text is not None:
             stmt = stmt.where(search.page_clause(stmt, text, PAGE_SIZE + 1))
         stmt = (
             # The page's contacts, queues, members and connections in the same query (one round
