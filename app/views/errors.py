@@ -149,7 +149,7 @@ class ApiRefusals:
 # FAB's own APIs, registered here in place of FAB's (config: FAB_ADD_MENU_API, FAB_ADD_OPENAPI_VIEWS
 # off). Same class names: the same URLs, endpoints and permissions (app.roles).
 class MenuApi(ApiRefusals, menu.MenuApi):
-    pass
+    allow_browser_login = True  # as every API of the app (SECURITY.md); it only reads
 
 
 class OpenApi(ApiRefusals, openapi.OpenApi):

@@ -34,6 +34,9 @@ def _body() -> dict:
 
 class TicketApi(ApiRefusals, BaseApi):
     resource_name = "ticket"
+    # The browser's session cookie too, like every API here (SECURITY.md); its writes then need the
+    # page's CSRF token (app.security.session_api_csrf).
+    allow_browser_login = True
     openapi_spec_tag = "Tickets"
 
     def _run(self, action, status=200):
