@@ -305,6 +305,11 @@ class ConectaSecurityManager(SecurityManager):
             self.on_user_login_failed(user)
 
     def auth_user_db(self, username, password):
+        """The login of the form and of the API. The e-mail is taken without the spaces around it
+        (pasted, or left by a phone's keyboard: "E-mail ou senha incorretos" for the right e-mail),
+        as its case is ignored (FAB's AUTH_USERNAME_CI, on by default); the password exactly as typed."""
+        if isinstance(username, str):
+            username = username.strip()
         # No e-mail holds NUL, and PostgreSQL refuses it in a query (a 500): simply a failed login.
         if username is not None and "\x00" in str(username):
             return None

@@ -294,7 +294,13 @@ def client(app):
 
 
 class Api:
-    """A REST client with a bearer token, over Flask's test client or a live server."""
+    """A REST client with a bearer token, over Flask's test client or a live server.
+
+    On the test client each request runs in an app context of its own, as in a real server: the
+    tests hold one open (the db fixture), and Flask would otherwise share its `g` between requests,
+    flask-login's cached member included. The APIs take the session cookie too (allow_browser_login),
+    and FAB asks flask-login before the token: a member cached by an earlier request of another
+    Api on the same client answered in place of this token's."""
 
     def __init__(self, client, token):
         self.client, self.token = client, token
@@ -302,17 +308,24 @@ class Api:
     def _h(self):
         return {"Authorization": f"Bearer {self.token}"}
 
+    def _call(self, method, url, **kw):
+        app = getattr(self.client, "application", None)
+        if app is None:
+            return getattr(self.client, method)(url, **kw)
+        with app.app_context():
+            return getattr(self.client, method)(url, **kw)
+
     def get(self, url, **kw):
-        return self.client.get(url, headers=self._h(), **kw)
+        return self._call("get", url, headers=self._h(), **kw)
 
     def post(self, url, json=None, **kw):
-        return self.client.post(url, json=json, headers=self._h(), **kw)
+        return self._call("post", url, json=json, headers=self._h(), **kw)
 
     def put(self, url, json=None, **kw):
-        return self.client.put(url, json=json, headers=self._h(), **kw)
+        return self._call("put", url, json=json, headers=self._h(), **kw)
 
     def delete(self, url, **kw):
-        return self.client.delete(url, headers=self._h(), **kw)
+        return self._call("delete", url, headers=self._h(), **kw)
 
 
 def api_login(client, email, password=PASSWORD) -> Api:

@@ -4,6 +4,7 @@ Every checker takes the raw value (JSON types from the API, strings from forms) 
 returns a clean Python value or raises a DomainError (422) with a pt_BR message naming the field.
 """
 import re
+import unicodedata
 from contextlib import contextmanager
 
 from flask_babel import gettext as _
@@ -14,7 +15,9 @@ from app.services import DomainError, NotFound
 MAX_MESSAGE = 4000
 MAX_NAME = 100
 MAX_INT = 1_000_000
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control characters (but tab and line breaks), and lone UTF-16 surrogates: no Unicode text, and
+# no database can store one (the API refuses them in any JSON body already: app.views.errors).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 def invalid(message, field: str | None = None) -> DomainError:
@@ -57,12 +60,41 @@ def reject_unknown(data: dict, allowed) -> None:
         raise invalid(_("Unknown field(s): %(fields)s", fields=", ".join(unknown)[:200]))
 
 
+ZWJ = "\u200d"
+
+
+def _joins_emoji(value: str, i: int) -> bool:
+    """Whether the zero-width joiner at `i` sits inside an emoji sequence (👨‍👩‍👧, ❤️‍🔥): after an
+    emoji (or its variation selector or skin tone) and before another."""
+    before = value[i - 1] if i > 0 else ""
+    after = value[i + 1] if i + 1 < len(value) else ""
+    return (before == "\ufe0f" or unicodedata.category(before or " ") in ("So", "Sk")) \
+        and unicodedata.category(after or " ") == "So"
+
+
+def visible(value: str) -> str:
+    """`value` without Unicode format characters (category Cf: zero-width space and joiners, the
+    BOM, bidi marks and overrides, soft hyphen...), which show nothing: "Vendas\u200b" looked like
+    "Vendas" beside it in the chatbot menu, a name of "\ufeff" showed blank and "\u202e" turned the
+    rest of a name around. Stripped rather than refused: they come from copy and paste, unseen by
+    whoever typed the name. The joiner inside an emoji sequence stays (it is part of the emoji)."""
+    if value.isascii():
+        return value
+    return "".join(c for i, c in enumerate(value)
+                   if unicodedata.category(c) != "Cf" or (c == ZWJ and _joins_emoji(value, i)))
+
+
 def text(value, label, *, required=False, max_len=MAX_MESSAGE, single_line=False):
-    """A trimmed string, or None when empty and not required."""
+    """A trimmed string, or None when empty and not required. One-line fields (names, shortcuts,
+    e-mail, phone...) lose their format characters first (`visible`): a name of invisible
+    characters only is empty (required). Multi-line text (messages, greetings) keeps every
+    character: it is shown as the customer's WhatsApp shows it."""
     if value is None:
         value = ""
     if not isinstance(value, str):
         raise invalid(_("%(field)s must be text.", field=label))
+    if single_line:
+        value = visible(value)
     value = value.replace("\r\n", "\n").strip()
     if "\x00" in value or _CONTROL.search(value) or (single_line and "\n" in value):
         raise invalid(_("%(field)s contains invalid characters.", field=label))
@@ -113,7 +145,9 @@ def fetch_one(model, value, not_found):
 
 def unique_name(model, value, current, label, taken):
     """A required one-line `name` that no other row of `model` has, ignoring case and accents
-    ("Técnico" is "TECNICO"); `taken` (with %(name)s) is the refusal."""
+    ("Técnico" is "TECNICO"); `taken` (with %(name)s) is the refusal. Invisible characters are
+    gone before the comparison (`text`, single_line): "Vendas\u200b" is "Vendas". The database's
+    folded unique index does not strip them: rows stored before this rule keep theirs until edited."""
     name = text(value, label, required=True, max_len=MAX_NAME, single_line=True)
     if taken_by_another(model.name, name, current):
         raise invalid(taken % {"name": name})

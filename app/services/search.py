@@ -13,7 +13,7 @@ What matches (the same on PostgreSQL and SQLite):
   narrow down). Shorter text ("jo", "5", "%", "a b") finds the contacts one of
   whose name's words starts with it: what an agent typing a name sees first, as fast on 1 000 000
   messages as on 10 (searching it in every message would read them all).
-- Text with no letter or digit at all ("%", "+", "--") finds nothing (it would have to read every
+- Text with no letter or digit at all ("%", "+", "--", blanks, NULs) finds nothing (it would have to read every
   contact and message and means nothing on its own).
 - Visibility is the caller's `base` statement (app.services.visibility): search only narrows it.
 
@@ -44,10 +44,14 @@ LIST_ORDER = (Ticket.updated_at.desc(), Ticket.id.desc())
 WORD = re.compile(r"[^\W_]+")
 
 
-def normalise(text) -> str:
-    """The search as used: without NUL characters (no text column holds one), stripped and cut
-    to MAX_LENGTH characters ("" = no search)."""
-    return str(text or "").replace("\x00", "").strip()[:MAX_LENGTH].strip()
+def normalise(text) -> str | None:
+    """The search as used: None when there is none (no `q`, or an empty one: the whole list);
+    otherwise the text without NUL characters (no text column holds one), stripped and cut to
+    MAX_LENGTH characters. That may leave "" (spaces or NULs only): a search with no letter or
+    digit, which finds nothing, like "--"."""
+    if text is None or text == "":
+        return None
+    return str(text).replace("\x00", "").strip()[:MAX_LENGTH].strip()
 
 
 def escape_like(text: str) -> str:
@@ -86,7 +90,7 @@ def _contacts(text: str):
 def source_clauses(text: str) -> list:
     """One WHERE clause on Ticket per source `text` is searched in (contact; messages when long
     enough). A ticket matches when any of them holds; none when the list is empty."""
-    text = normalise(text)
+    text = normalise(text) or ""
     if not WORD.search(text):
         return []
     clauses = [Ticket.contact_id.in_(_contacts(text))]
@@ -111,7 +115,7 @@ def _ids(base, clause, limit=None):
 
 def page_clause(base, text: str, limit: int):
     """A WHERE clause on Ticket: among the first `limit` tickets of `base` (in LIST_ORDER) that
-    `text` (a search, not "") finds. Add it to `base` itself, then order by LIST_ORDER and take at
+    `text` (a search, not None) finds. Add it to `base` itself, then order by LIST_ORDER and take at
     most `limit`: that is `base` filtered by the search, asked the fast way (module doc)."""
     clauses = source_clauses(text)
     if not clauses:
@@ -126,9 +130,9 @@ COUNT_CAP = 1000
 
 def count(base, text: str, cap: int | None = None):
     """A statement counting the tickets of `base` that `text` finds (each ticket once); all of
-    them when `text` is no search (""). With `cap`, a search stops counting past `cap` (the result
+    them when `text` is no search (None: normalise). With `cap`, a search stops counting past `cap` (the result
     is then cap + 1 or a little more: "more than cap"), each source reading at most cap + 1 ids."""
-    if not normalise(text):
+    if text is None:
         return select(func.count()).select_from(base.order_by(None).subquery())
     clauses = source_clauses(text)
     if not clauses:

@@ -333,7 +333,7 @@ class ChatView(BaseView):
             when, last_id = cursor
             stmt = stmt.where(or_(Ticket.updated_at < when, and_(Ticket.updated_at == when, Ticket.id < last_id)))
         text = search.normalise(request.args.get("q"))
-        if text:
+        if text is not None:
             stmt = stmt.where(search.page_clause(stmt, text, PAGE_SIZE + 1))
         stmt = (
             # The page's contacts, queues, members and connections in the same query (one round
@@ -450,14 +450,20 @@ class ChatView(BaseView):
 
     @expose("/media/<int:message_id>")
     @has_access_api
-    @domain_errors
     def media(self, message_id):
+        """A message's file (an <img>, <audio> or download link, not the chat's JSON). Every
+        refusal is the same 404 page: no file, no such message, or a ticket the member may not see
+        (which answered the chat API's JSON "Ticket não encontrado." and told that it exists)."""
+        from app.services import NotFound
         from app.services.visibility import parse_id
 
         message = db.session.get(Message, message_id) if parse_id(message_id) else None
         if message is None or not message.media_path:
             abort(404)
-        visible_ticket(message.ticket_id)  # NotFound when the member may not see its ticket
+        try:
+            visible_ticket(message.ticket_id)
+        except NotFound:
+            abort(404)
         path = safe_join(current_app.config["MEDIA_DIR"], message.media_path)
         if path is None or not Path(path).is_file():
             abort(404)

@@ -13,11 +13,17 @@ a page of the app on the screens. Werkzeug's own answers are English HTML ("429 
 - a JSON body nested too deeply for Python's parser (RecursionError, which is no ValueError: Flask
   and Werkzeug let it through as a 500, even on the anonymous login): read as malformed JSON, so
   every endpoint answers it as it answers any unreadable body (400);
+- a JSON body holding a lone UTF-16 surrogate (the escape "\\ud800" with no pair: valid JSON
+  syntax, but Python decodes it into a str that is no Unicode text, and the database's encoder
+  fails on it, a 500 or FAB's English "Fatal error" wherever a text reached a column): refused
+  before any view runs, on every endpoint, with 400 and a message (unreadable_json_text);
 - a model API's `q` (Rison, or JSON) that prison cannot read and fails on with a bare ValueError
   (some malformed numbers, e.g. `-2.5e+16` read as `-2.5e`): FAB answers 400 only for prison's
   own ParserException and would answer this one with a 500. Found by tests/security/test_fuzz_api.py.
 FAB's own refusals (401, 403, 404) are ApiRefusals' below; the token's, app.security's JWT callbacks.
 """
+import re
+
 import prison
 from flask import current_app, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
@@ -93,6 +99,37 @@ def unreadable_rison():
     return None
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _holds_surrogate(data) -> bool:
+    """Whether any string of a parsed JSON document (keys included) has a lone surrogate. Walked
+    without recursion: the parser takes nesting deeper than a recursive walk could."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii() and _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def unreadable_json_text():
+    """before_request: a JSON body with a lone surrogate anywhere gets 400 and a message, whatever
+    the endpoint (the body is parsed once: views read Flask's cached result). A body that is no
+    JSON at all is left to the view, which answers it as it always did."""
+    if not request.is_json:
+        return None
+    if _holds_surrogate(request.get_json(silent=True)):
+        return jsonify(message=_("The text sent contains invalid characters (an unpaired UTF-16 surrogate).")), 400
+    return None
+
+
 class ApiRefusals:
     """Mixed into every API, before Flask-AppBuilder's class: the refusals FAB answers itself through
     these methods (@protect: an action the caller's profile does not allow; an id that does not
@@ -112,7 +149,7 @@ class ApiRefusals:
 # FAB's own APIs, registered here in place of FAB's (config: FAB_ADD_MENU_API, FAB_ADD_OPENAPI_VIEWS
 # off). Same class names: the same URLs, endpoints and permissions (app.roles).
 class MenuApi(ApiRefusals, menu.MenuApi):
-    pass
+    allow_browser_login = True  # as every API of the app (SECURITY.md); it only reads
 
 
 class OpenApi(ApiRefusals, openapi.OpenApi):
@@ -170,6 +207,7 @@ def register(appbuilder) -> None:
     app = current_app._get_current_object()
     app.json = JSONProvider(app)
     current_app.before_request(unreadable_rison)
+    current_app.before_request(unreadable_json_text)
     current_app.register_error_handler(413, too_large)
     # Every HTTPException (Flask prefers a handler registered by code: 413 above), and the 500 Flask
     # makes of an unhandled exception.

@@ -34,6 +34,9 @@ def _body() -> dict:
 
 class TicketApi(ApiRefusals, BaseApi):
     resource_name = "ticket"
+    # The browser's session cookie too, like every API here (SECURITY.md); its writes then need the
+    # page's CSRF token (app.security.session_api_csrf).
+    allow_browser_login = True
     openapi_spec_tag = "Tickets"
 
     def _run(self, action, status=200):
@@ -94,11 +97,11 @@ class TicketApi(ApiRefusals, BaseApi):
         if len(request.args.get("q", "")) > search.MAX_LENGTH:
             return self.response_400(str(_l("The search may have at most %(n)s characters.", n=search.MAX_LENGTH)))
         text = search.normalise(request.args.get("q"))
-        count = db.session.scalar(search.count(query, text, cap=search.COUNT_CAP if text else None))
-        capped = bool(text) and count > search.COUNT_CAP
+        count = db.session.scalar(search.count(query, text, cap=search.COUNT_CAP if text is not None else None))
+        capped = text is not None and count > search.COUNT_CAP
         extra = {"count_capped": True} if capped else {}
         count = min(count, search.COUNT_CAP) if capped else count
-        if text:
+        if text is not None:
             query = query.where(search.page_clause(query, text, (page + 1) * page_size))
         # The page's contacts, queues, members and connections in the same query (not one query
         # per ticket when presenting it).

@@ -399,3 +399,33 @@ def test_a_request_over_the_servers_limit_is_refused_in_portuguese_json(desk, ch
     # The page is told the smaller of the two limits, so it refuses such a file before sending it.
     page = ana.get("/chat/").get_data(as_text=True)
     assert '"max_upload": 49152' in page.replace('"max_upload":49152', '"max_upload": 49152')
+
+
+def test_a_media_url_says_nothing_of_a_ticket_the_member_may_not_see(desk, chat_client, db, app):
+    """DESIGN §4, no learning that a ticket exists by guessing ids: the file of a message in a
+    ticket Ana may not see (Suporte) gets the very answer of a message without a file and of an id
+    that does not exist (QA: it was 404 JSON {"message": "Ticket não encontrado."}, the others the
+    404 page)."""
+    import re
+    from pathlib import Path
+
+    hidden = desk.ticket(desk.suporte)
+    mine = desk.ticket(desk.vendas)
+    media = Path(app.config["MEDIA_DIR"], "inbound", "boleto.pdf")
+    media.parent.mkdir(parents=True, exist_ok=True)
+    media.write_bytes(b"%PDF-1.4 boleto")
+    secret = Message(ticket_id=hidden.id, connection_id=hidden.connection_id, type="document", body="",
+                     media_path="inbound/boleto.pdf", media_mime="application/pdf", media_name="boleto.pdf")
+    db.session.add(secret)
+    db.session.commit()
+    plain = db.session.query(Message).filter(Message.ticket_id == mine.id, Message.media_path.is_(None)).first()
+    assert chat_client("sara@teste.com.br").get(f"/chat/media/{secret.id}").status_code == 200  # the file is there
+
+    ana = chat_client("ana@teste.com.br")
+    answers = []
+    for message_id in (secret.id, plain.id, 999999):
+        r = ana.get(f"/chat/media/{message_id}")
+        body = re.sub(r'nonce="[^"]*"', 'nonce=""', r.get_data(as_text=True))
+        answers.append((r.status_code, r.content_type, body))
+    assert answers[0][0] == 404
+    assert answers[0] == answers[1] == answers[2]
