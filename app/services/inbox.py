@@ -9,7 +9,6 @@ import datetime as dt
 import json
 import logging
 import random
-import re
 import time
 import zlib
 
@@ -18,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.models import Connection, InboundEvent, db, utcnow
-from app.services import DomainError, calls, outbound, routing
+from app.services import DomainError, calls, inputs, outbound, routing
 from app.services.events import Changes
 
 log = logging.getLogger(__name__)
@@ -42,9 +41,6 @@ def _invalid(reason):
     return DomainError(_l("Invalid inbound event: %(reason)s", reason=reason), status=422)
 
 
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 def repaired(payload):
     """The event with every lone UTF-16 surrogate in its texts replaced by U+FFFD (a copy).
     WhatsApp Web hands JavaScript strings over as they are, and a cut emoji ("oi \\ud83d") is
@@ -52,7 +48,7 @@ def repaired(payload):
     again after every restart of the session, and no later message of the number got through.
     The message is kept, its broken character shown as �."""
     if isinstance(payload, str):
-        return _LONE_SURROGATE.sub("\ufffd", payload)
+        return inputs.LONE_SURROGATE.sub("\ufffd", payload)
     if isinstance(payload, dict):
         return {repaired(k): repaired(v) for k, v in payload.items()}
     if isinstance(payload, list):

@@ -18,6 +18,9 @@ MAX_INT = 1_000_000
 # Control characters (but tab and line breaks), and lone UTF-16 surrogates: no Unicode text, and
 # no database can store one (the API refuses them in any JSON body already: app.views.errors).
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+# A lone UTF-16 surrogate alone: what the API refuses in a JSON body (app.views.errors) and the
+# inbox replaces in a channel's event (app.services.inbox.repaired).
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def invalid(message, field: str | None = None) -> DomainError:

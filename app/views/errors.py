@@ -22,8 +22,6 @@ a page of the app on the screens. Werkzeug's own answers are English HTML ("429 
   own ParserException and would answer this one with a 500. Found by tests/security/test_fuzz_api.py.
 FAB's own refusals (401, 403, 404) are ApiRefusals' below; the token's, app.security's JWT callbacks.
 """
-import re
-
 import prison
 from flask import current_app, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
@@ -34,6 +32,8 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 from sqlalchemy.exc import OperationalError, PendingRollbackError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from app.services import inputs
 
 # SQLAlchemy's code for "Can't reconnect until invalid transaction is rolled back".
 CONNECTION_LOST_IN_TRANSACTION = "8s2b"
@@ -99,9 +99,6 @@ def unreadable_rison():
     return None
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 def _holds_surrogate(data) -> bool:
     """Whether any string of a parsed JSON document (keys included) has a lone surrogate. Walked
     without recursion: the parser takes nesting deeper than a recursive walk could."""
@@ -109,7 +106,7 @@ def _holds_surrogate(data) -> bool:
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            if not item.isascii() and _SURROGATE.search(item):
+            if not item.isascii() and inputs.LONE_SURROGATE.search(item):
                 return True
         elif isinstance(item, dict):
             stack.extend(item.keys())
