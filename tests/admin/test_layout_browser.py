@@ -67,55 +67,51 @@ def _form_paths(factory):
     return [path.format(**ids) for path in FORMS]
 
 
+def _measured_forms(stack, factory, browser, width, height, screenshots=None):
+    """Each admin form page at width×height, logged in as the Admin: (path, page, MEASURE's figures)."""
+    paths = _form_paths(factory)
+    stack.start_web()
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="pt-BR")
+    try:
+        page = context.new_page()
+        browser_login(page, stack.url + "/login/")
+        for path in paths:
+            page.goto(stack.url + path)
+            page.locator("form tr label").first.wait_for()
+            if screenshots:
+                shot(page, screenshots + path.replace("/", "-"))
+            m = page.evaluate(MEASURE)
+            assert m["page"][0] <= m["page"][1], (path, m["page"])
+            yield path, m
+    finally:
+        context.close()
+
+
 def test_admin_forms_fit_a_phone_screen_with_labels_above_their_fields(app, stack, db, factory, browser):
     """390×844 (QA): the value column ran past the screen inside a `.table-responsive` that
     scrolled sideways (inputs reaching x=1458), text boxes and help texts clipped. Now every label
     sits above its field, every field and help text within the screen, nothing scrolls sideways."""
-    paths = _form_paths(factory)
-    stack.start_web()
-    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="pt-BR")
-    try:
-        page = context.new_page()
-        browser_login(page, stack.url + "/login/")
-        for path in paths:
-            page.goto(stack.url + path)
-            page.locator("form tr label").first.wait_for()
-            shot(page, "phone" + path.replace("/", "-"))
-            m = page.evaluate(MEASURE)
-            assert m["page"][0] <= m["page"][1], (path, m["page"])
-            for scroll, client in m["tables"]:
-                assert scroll <= client, (path, "the form table scrolls sideways", scroll, client)
-            assert m["rows"], path
-            for row in m["rows"]:
-                assert row["fields"], (path, row["label"])
-                for field in row["fields"]:
-                    assert field["x"] >= 0 and field["right"] <= 390, (path, row["label"], field)
-                    assert field["top"] >= row["labelBox"]["bottom"] - 1, (path, row["label"], "beside its label", field)
-                    if field["what"].startswith(("INPUT", "TEXTAREA")) and field["type"] not in ("checkbox", "color"):
-                        assert field["w"] >= 250, (path, row["label"], "squeezed", field)
-    finally:
-        context.close()
+    for path, m in _measured_forms(stack, factory, browser, 390, 844, screenshots="phone"):
+        for scroll, client in m["tables"]:
+            assert scroll <= client, (path, "the form table scrolls sideways", scroll, client)
+        assert m["rows"], path
+        for row in m["rows"]:
+            assert row["fields"], (path, row["label"])
+            for field in row["fields"]:
+                assert field["x"] >= 0 and field["right"] <= 390, (path, row["label"], field)
+                assert field["top"] >= row["labelBox"]["bottom"] - 1, (path, row["label"], "beside its label", field)
+                if field["what"].startswith(("INPUT", "TEXTAREA")) and field["type"] not in ("checkbox", "color"):
+                    assert field["w"] >= 250, (path, row["label"], "squeezed", field)
 
 
 def test_admin_forms_keep_labels_beside_their_fields_on_a_wide_screen(app, stack, db, factory, browser):
     """1366×768: the same forms as before, the label on the left of its field."""
-    paths = _form_paths(factory)
-    stack.start_web()
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="pt-BR")
-    try:
-        page = context.new_page()
-        browser_login(page, stack.url + "/login/")
-        for path in paths:
-            page.goto(stack.url + path)
-            page.locator("form tr label").first.wait_for()
-            m = page.evaluate(MEASURE)
-            assert m["page"][0] <= m["page"][1], (path, m["page"])
-            for row in m["rows"]:
-                for field in row["fields"]:
-                    assert field["x"] >= row["labelBox"]["right"], (path, row["label"], field)
-                    assert field["right"] <= 1366, (path, row["label"], field)
-    finally:
-        context.close()
+    for path, m in _measured_forms(stack, factory, browser, 1366, 768):
+        for row in m["rows"]:
+            for field in row["fields"]:
+                assert field["x"] >= row["labelBox"]["right"], (path, row["label"], field)
+                assert field["right"] <= 1366, (path, row["label"], field)
+
 
 
 def shot(page, name):
