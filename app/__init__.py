@@ -66,6 +66,9 @@ def create_app(overrides: dict | None = None, *, async_mode: str | None = None):
     from app.realtime import refuse_malformed_packets
 
     refuse_malformed_packets(socketio.server)
+    from app.views.errors import LastResort
+
+    app.wsgi_app = LastResort(app, app.wsgi_app)  # outermost, around Socket.IO's middleware too
     return app
 
 

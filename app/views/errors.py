@@ -10,6 +10,14 @@ a page of the app on the screens. Werkzeug's own answers are English HTML ("429 
   logs and goes on in places): the next query then raises SQLAlchemy's "can't reconnect until
   invalid transaction is rolled back" (PendingRollbackError, code 8s2b), which is the same outage;
   the other PendingRollbackError (a failed flush ignored) is a bug and stays a 500;
+- the database gone between a request's answer and the end of its transaction (the read-only
+  transaction's closing ROLLBACK, in Flask's teardown, finds the connection cut): the answer
+  stands, since whatever it wrote was committed before it was made. Flask-SQLAlchemy's teardown let
+  that error escape Flask, and the WSGI server answered 500 with the Python traceback as its body
+  (end_session);
+- anything else escaping Flask's own handling (a teardown, a response's finalisation): a plain 500
+  said in Portuguese, never the WSGI server's (eventlet's carries the traceback: file paths, SQL)
+  (LastResort);
 - a JSON body nested too deeply for Python's parser (RecursionError, which is no ValueError: Flask
   and Werkzeug let it through as a 500, even on the anonymous login): read as malformed JSON, so
   every endpoint answers it as it answers any unreadable body (400);
@@ -22,6 +30,10 @@ a page of the app on the screens. Werkzeug's own answers are English HTML ("429 
   own ParserException and would answer this one with a 500. Found by tests/security/test_fuzz_api.py.
 FAB's own refusals (401, 403, 404) are ApiRefusals' below; the token's, app.security's JWT callbacks.
 """
+import json
+import logging
+import sys
+
 import prison
 from flask import current_app, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
@@ -30,7 +42,7 @@ from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.api import manager as openapi
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
-from sqlalchemy.exc import OperationalError, PendingRollbackError
+from sqlalchemy.exc import InterfaceError, OperationalError, PendingRollbackError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.services import inputs
@@ -66,6 +78,80 @@ def database_unavailable(error):
     if not _is_api():
         return _("Service temporarily unavailable. Please try again in a moment."), 503
     return jsonify(message=_("Service temporarily unavailable. Please try again in a moment.")), 503
+
+
+def end_session(_error=None) -> None:
+    """teardown_appcontext, run before Flask-SQLAlchemy's: the session ended, its transaction rolled
+    back, the connection returned. A connection cut meanwhile (PostgreSQL restarted after the view's
+    last query) fails that rollback: the connection is thrown away instead (the pool replaces it),
+    and the answer already made is sent (see the module's docstring)."""
+    from app.models import db
+
+    try:
+        db.session.remove()
+    except (OperationalError, InterfaceError) as error:
+        current_app.logger.warning("database connection lost when ending the request: %s", error.__class__.__name__)
+        try:
+            db.session.invalidate()  # no second rollback: the connection is discarded
+        except Exception:  # already invalidated by SQLAlchemy; the registry is cleared below
+            pass
+        db.session.registry.clear()
+
+
+class LastResort:
+    """The outermost WSGI layer: an exception that escaped Flask's whole handling (its error
+    handlers answer everything a view raises; this is what comes after them: teardown, the
+    response's finalisation) is logged and answered with a plain 500, JSON with a message under
+    JSON_PATHS, in the app's language. The WSGI server's own 500 is English, and eventlet's sends
+    the traceback to the client."""
+
+    def __init__(self, app, wsgi_app):
+        self.app, self.wsgi_app = app, wsgi_app
+
+    def __call__(self, environ, start_response):
+        # The inner app's start_response is held until it returns: Flask calls it before its
+        # teardown runs, and a server (the test client too) may refuse a second call.
+        held = {}
+
+        def hold(status, headers, exc_info=None):
+            held["start"] = (status, headers, exc_info)
+            return lambda data: begin()(data)  # an app writing before it returns begins the answer
+
+        def begin():
+            if "write" not in held:
+                held["write"] = start_response(*held.pop("start"))
+            return held["write"]
+
+        try:
+            result = self.wsgi_app(environ, hold)
+        except Exception:
+            if "write" in held:  # the answer has begun: the server ends the connection
+                raise
+            logging.getLogger("app.web").exception("unhandled error outside the views: %s %s",
+                                                   environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
+            try:
+                body, kind = self.answer(environ.get("PATH_INFO") or "/")
+            except Exception:  # the error is in what the answer needs too (the database, a teardown)
+                logging.getLogger("app.web").exception("the error page failed as well")
+                body, kind = self.BARE, "text/plain; charset=utf-8"
+            data = body.encode()
+            start_response("500 INTERNAL SERVER ERROR", [("Content-Type", kind), ("Content-Length", str(len(data))),
+                                                         ("X-Content-Type-Options", "nosniff")])
+            return [data]
+        if "start" in held:
+            begin()
+        return result
+
+    # The answer when even the translated one fails: the default language's words, as a constant.
+    BARE = "Erro interno. Tente de novo em instantes."
+
+    def answer(self, path: str) -> tuple[str, str]:
+        with self.app.test_request_context(path):
+            api = request.path.startswith(JSON_PATHS)
+            title, text = error_words(500, api)
+            if api:
+                return json.dumps({"message": text}), "application/json"
+            return render_template("errors/plain.html", title=title, text=text), "text/html; charset=utf-8"
 
 
 class JSONProvider(DefaultJSONProvider):
@@ -213,3 +299,5 @@ def register(appbuilder) -> None:
     current_app.register_error_handler(HTTPException, http_error)
     for outage in (OperationalError, PendingRollbackError, PoolTimeout):
         current_app.register_error_handler(outage, database_unavailable)
+    # Teardowns run last registered first: this one before Flask-SQLAlchemy's (db.init_app).
+    current_app.teardown_appcontext(end_session)
