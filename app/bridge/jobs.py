@@ -71,7 +71,7 @@ def recover_dead_session(pid: int, app=None) -> list[int]:
     sessions in its own process. For each connection whose lock it held: kill the Chromium left on
     the profile, free the lock and drop the job (RQ would keep it STARTED, blocking a restart), so
     that the session can be enqueued again at once. Returns those connections' ids."""
-    from app.models import Connection, db
+    from app.models import Connection, db, end_session
 
     app = app or current_app
     redis = redis_conn(app)
@@ -79,7 +79,7 @@ def recover_dead_session(pid: int, app=None) -> list[int]:
         try:
             ids = [cid for (cid,) in db.session.query(Connection.id)]
         finally:
-            db.session.remove()
+            end_session()
     recovered = []
     prefix = session_lock.holder_prefix(pid)
     for connection_id in ids:

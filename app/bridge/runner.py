@@ -22,7 +22,7 @@ from app.bridge import lock as session_lock
 from app.bridge.status import inbound_stored_until, set_inbound_stored_until
 from app.bridge.whatsapp_web import (BridgeSession, ChromiumMissing, SessionClosed, ack_payload, call_payload,
                                      clear_profile_locks, digits, kill_chromium, missed_in_order, wipe_profile)
-from app.models import Connection, db
+from app.models import Connection, db, end_session
 from app.models.base import utcnow
 from app.models.connection import ConnectionStatus as S
 
@@ -219,7 +219,7 @@ class SessionRunner:
                 self.lock.release()
             except Exception:  # noqa: BLE001 - the TTL frees it anyway
                 pass
-            db.session.remove()
+            end_session()
 
     def drop_stale_logouts(self) -> None:
         """A logout pushed while no session ran was already done (jobs.request_logout): it must

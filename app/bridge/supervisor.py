@@ -99,13 +99,13 @@ class Supervisor:
         self.stopping = False
 
     def enabled_connections(self) -> list[int]:
-        from app.models import Connection, db
+        from app.models import Connection, db, end_session
 
         with self.app.app_context():
             try:
                 return [cid for (cid,) in db.session.query(Connection.id).filter(Connection.enabled.is_(True))]
             finally:
-                db.session.remove()
+                end_session()
 
     def ensure_workers(self, wanted: int) -> None:
         for proc in [p for p in self.workers if p.poll() is not None]:

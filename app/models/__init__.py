@@ -1,5 +1,5 @@
 """The data model, one module per aggregate. Importing this package registers every table."""
-from app.models.base import db, utcnow  # noqa: F401
+from app.models.base import db, end_session, utcnow  # noqa: F401
 from app.models.queue import Queue, BusinessHours  # noqa: F401
 from app.models.connection import Connection  # noqa: F401
 from app.models.team import Member, PROFILES  # noqa: F401

@@ -1,4 +1,5 @@
 import datetime as dt
+import logging
 import sqlite3
 import unicodedata
 
@@ -7,11 +8,30 @@ from flask_appbuilder import Model
 from flask_appbuilder.models.sqla.base import SQLA
 from sqlalchemy import Index, Text, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 # Without metadata= neither create_all nor Flask-Migrate sees FAB's tables (see STACK-NOTES).
 db = SQLA(metadata=Model.metadata)
+
+
+def end_session(_error=None) -> None:
+    """End this context's session: its transaction rolled back, its connection returned to the pool.
+    The one way every request, job and socket handler ends its session. A connection cut meanwhile
+    (PostgreSQL restarted after the last query) fails that rollback: the connection is thrown away
+    instead (the pool replaces it), since whatever the work wrote was committed before. Plain
+    `db.session.remove()` raised there: a request's answer became a 500, a finished job an error."""
+    try:
+        db.session.remove()
+    except (OperationalError, InterfaceError) as error:
+        logging.getLogger(__name__).warning("database connection lost when ending a session: %s",
+                                            error.__class__.__name__)
+        try:
+            db.session.invalidate()  # no second rollback: the connection is discarded
+        except Exception:  # already invalidated by SQLAlchemy; the registry is cleared below
+            pass
+        db.session.registry.clear()
 
 
 def utcnow() -> dt.datetime:

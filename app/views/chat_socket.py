@@ -11,7 +11,7 @@ from flask_appbuilder.const import PERMISSION_PREFIX
 from flask_login import current_user
 from flask_socketio import join_room
 
-from app.models import db
+from app.models import db, end_session
 from app.realtime import socketio
 from app.services import DomainError
 
@@ -44,7 +44,7 @@ def on_connect(auth=None):
         if session.get(SESSION_ID):  # "Sair" disconnects what this browser session opened
             join_room(session_room(session[SESSION_ID]))
     finally:
-        db.session.remove()
+        end_session()
     return True
 
 
@@ -69,7 +69,7 @@ def on_open_ticket(data=None, *_extra):
         db.session.rollback()
         return {"ok": False, "message": exc.message}
     finally:
-        db.session.remove()
+        end_session()
 
 
 def register(appbuilder) -> None:

@@ -14,7 +14,7 @@ a page of the app on the screens. Werkzeug's own answers are English HTML ("429 
   transaction's closing ROLLBACK, in Flask's teardown, finds the connection cut): the answer
   stands, since whatever it wrote was committed before it was made. Flask-SQLAlchemy's teardown let
   that error escape Flask, and the WSGI server answered 500 with the Python traceback as its body
-  (end_session);
+  (app.models.end_session, run as a teardown before Flask-SQLAlchemy's);
 - anything else escaping Flask's own handling (a teardown, a response's finalisation): a plain 500
   said in Portuguese, never the WSGI server's (eventlet's carries the traceback: file paths, SQL)
   (LastResort);
@@ -42,7 +42,7 @@ from flask_appbuilder.api import ModelRestApi
 from flask_appbuilder.api import manager as openapi
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
-from sqlalchemy.exc import InterfaceError, OperationalError, PendingRollbackError
+from sqlalchemy.exc import OperationalError, PendingRollbackError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.services import inputs
@@ -78,24 +78,6 @@ def database_unavailable(error):
     if not _is_api():
         return _("Service temporarily unavailable. Please try again in a moment."), 503
     return jsonify(message=_("Service temporarily unavailable. Please try again in a moment.")), 503
-
-
-def end_session(_error=None) -> None:
-    """teardown_appcontext, run before Flask-SQLAlchemy's: the session ended, its transaction rolled
-    back, the connection returned. A connection cut meanwhile (PostgreSQL restarted after the view's
-    last query) fails that rollback: the connection is thrown away instead (the pool replaces it),
-    and the answer already made is sent (see the module's docstring)."""
-    from app.models import db
-
-    try:
-        db.session.remove()
-    except (OperationalError, InterfaceError) as error:
-        current_app.logger.warning("database connection lost when ending the request: %s", error.__class__.__name__)
-        try:
-            db.session.invalidate()  # no second rollback: the connection is discarded
-        except Exception:  # already invalidated by SQLAlchemy; the registry is cleared below
-            pass
-        db.session.registry.clear()
 
 
 class LastResort:
@@ -300,4 +282,6 @@ def register(appbuilder) -> None:
     for outage in (OperationalError, PendingRollbackError, PoolTimeout):
         current_app.register_error_handler(outage, database_unavailable)
     # Teardowns run last registered first: this one before Flask-SQLAlchemy's (db.init_app).
+    from app.models import end_session
+
     current_app.teardown_appcontext(end_session)

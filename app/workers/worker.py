@@ -20,11 +20,11 @@ class AppWorker(SimpleWorker):
         settle_heap()
 
     def perform_job(self, job, queue, *args, **kwargs):
-        from app.models import db
+        from app.models import end_session
 
         with self.flask_app.app_context():
             try:
                 # rq 3 passes the execution too: pass through whatever this rq version gives.
                 return super().perform_job(job, queue, *args, **kwargs)
             finally:
-                db.session.remove()
+                end_session()

@@ -109,3 +109,28 @@ def test_an_error_escaping_flask_and_its_error_page_is_a_bare_500(app, admin_api
         request_tearing_down.disconnect(fail, app)
     assert r.status_code == 500
     assert r.get_data(as_text=True) == "Erro interno. Tente de novo em instantes."
+
+
+def query_then_lose_connection():
+    """An RQ job whose database connection dies after its work was done (before its session ends)."""
+    from flask import current_app
+
+    terminate_backend_of_session(current_app)
+    return "done"
+
+
+def test_a_job_whose_connection_died_after_its_work_ends_well_and_the_worker_goes_on(app, test_env):
+    from redis import Redis
+    from rq.job import JobStatus
+
+    from app.workers import get_queue
+    from app.workers.worker import AppWorker
+
+    with app.app_context():
+        queue = get_queue("default")
+        worker = AppWorker([queue], connection=Redis.from_url(test_env["REDIS_URL"]))
+        cut = queue.enqueue(query_then_lose_connection)
+        after = queue.enqueue(query_then_lose_connection)
+        worker.work(burst=True)
+    assert cut.get_status(refresh=True) == JobStatus.FINISHED and cut.return_value() == "done"
+    assert after.get_status(refresh=True) == JobStatus.FINISHED  # a new connection from the pool
