@@ -4,7 +4,7 @@ import logging
 import secrets
 from types import SimpleNamespace
 
-from flask import current_app, flash, g, has_request_context, jsonify, request, session
+from flask import current_app, flash, g, has_request_context, jsonify, redirect, request, session
 from flask_appbuilder.api import safe
 from flask_appbuilder.exceptions import PasswordComplexityValidationError
 from flask_appbuilder.security.api import SecurityApi
@@ -15,14 +15,15 @@ from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security import views as fab_views
 from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _l
-from flask_login import user_logged_in, user_logged_out
+from flask_appbuilder.utils.base import get_safe_redirect
+from flask_login import login_user, user_logged_in, user_logged_out
 from marshmallow import ValidationError
 from redis.exceptions import RedisError
 from sqlalchemy.orm import joinedload
 from flask_appbuilder.validators import PasswordComplexityValidator
 from werkzeug.security import check_password_hash
 from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, ValidationError as FormValidationError
+from wtforms.validators import DataRequired, EqualTo, InputRequired, ValidationError as FormValidationError
 
 from app.models.base import utcnow
 from app.models.team import Member
@@ -208,6 +209,34 @@ class ResetMyPasswordView(fab_views.ResetMyPasswordView):
         password_changed(self.appbuilder.sm.get_user_by_id(g.user.id))
 
 
+class LoginForm(DynamicForm):
+    """FAB's login form, with the password required as typed: FAB's DataRequired took a password of
+    spaces alone for an empty one ("Campo obrigatório") though Equipe had saved it."""
+
+    username = StringField(_l("Username"), validators=[DataRequired()])
+    password = PasswordField(_l("Password"), validators=[InputRequired()])
+
+
+class AuthDBView(fab_views.AuthDBView):
+    """FAB's login page, which after a wrong e-mail or password shows the form again with the
+    e-mail as typed (FAB redirected to an empty form). Same class name as FAB's: the same URL,
+    endpoint and permission; its template (appbuilder/general/security/login_db.html) is ours."""
+
+    @expose("/login/", methods=["GET", "POST"])
+    @fab_views.no_cache
+    def login(self):
+        if g.user is not None and g.user.is_authenticated:
+            return redirect(self._get_safe_next_url())
+        form = LoginForm()
+        if form.validate_on_submit():
+            user = self.appbuilder.sm.auth_user_db(form.username.data, form.password.data)
+            if user:
+                login_user(user, remember=False)
+                return redirect(get_safe_redirect(request.args.get("next", "")))
+            flash(str(self.invalid_login_message), "warning")
+        return self.render_template(self.login_template, title=self.title, form=form, appbuilder=self.appbuilder)
+
+
 class ConectaSecurityApi(ApiRefusals, SecurityApi):
     """FAB's API login, with its description made true: username and password are required,
     `provider` defaults to db (FAB answers 500 without it), and a bad request gets a message
@@ -273,6 +302,7 @@ class ConectaSecurityManager(SecurityManager):
     role and permission screens: members are managed in Equipe, roles are code (app.roles)."""
 
     user_model = Member
+    authdbview = AuthDBView
     security_api = ConectaSecurityApi
     userinfoeditview = UserInfoEditView
     resetmypasswordview = ResetMyPasswordView

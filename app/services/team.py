@@ -10,6 +10,7 @@ e-mail is the login (username = e-mail, stored in lower case). Rules:
 """
 import re
 
+import email_validator
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_appbuilder.security.sqla.models import Role
@@ -32,6 +33,14 @@ LABELS = {
     "queues": lazy_gettext("Queues"),
     "default_connection": lazy_gettext("Default connection"),
 }
+# A member's e-mail is the login name, not an address we write to: intranet domains (".local", as
+# in "admin@conecta.local", the first Admin's default e-mail of DESIGN §7) and test domains are
+# accepted. email_validator refuses them as special-use names unless they are taken off its list
+# (its documented way); the others there (".onion", ".invalid", ".arpa") stay refused.
+for _login_domain in ("local", "test"):
+    if _login_domain in email_validator.SPECIAL_USE_DOMAIN_NAMES:
+        email_validator.SPECIAL_USE_DOMAIN_NAMES.remove(_login_domain)
+
 PROFILE_LABELS = {"user": lazy_gettext("User"), "supervisor": lazy_gettext("Supervisor"),
                   "admin": lazy_gettext("Admin")}
 _PHONE = re.compile(r"55\d{10,11}")
@@ -61,6 +70,8 @@ def check_password(password) -> str:
         raise inputs.invalid(_("%(field)s is required.", field=LABELS["password"]))
     if not isinstance(password, str) or "\x00" in password:
         raise inputs.invalid(_("%(field)s contains invalid characters.", field=LABELS["password"]))
+    if not password.strip():  # the login form would take it for an empty one
+        raise inputs.invalid(_("The password cannot be only spaces."))
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise inputs.invalid(_("The password must have between %(min)d and %(max)d characters.",
                                min=MIN_PASSWORD, max=MAX_PASSWORD))

@@ -177,7 +177,26 @@ def test_team_form_creates_a_member_who_can_log_in(app, admin, queue_id):
     assert login(app.test_client(), "bia@teste.com.br", "segredo123").status_code == 302
 
 
+def test_team_form_takes_intranet_e_mails_such_as_the_first_admins_default(app, admin, queue_id):
+    """DESIGN §7: the first Admin's e-mail defaults to admin@conecta.local, which the e-mail check
+    refused as a "special-use" domain: that Admin could not save their own record."""
+    from app.models import Member
+
+    status, page = submit(admin, "/team/add", dict(MEMBER, email="admin@conecta.local", profile="admin",
+                                                   queues=str(queue_id)))
+    assert "Salvo." in page, [line for line in page.splitlines() if "error" in line]
+    first = _ids(app, Member, email="admin@conecta.local")[0]
+    status, page = submit(admin, f"/team/edit/{first}", dict(MEMBER, email="admin@conecta.local", profile="admin",
+                                                            queues=str(queue_id), password="",
+                                                            phone="5511912345678"))
+    assert "Alterações salvas." in page, [line for line in page.splitlines() if "error" in line]
+    status, page = submit(admin, "/team/add", dict(MEMBER, email="ana@empresa.local", queues=str(queue_id)))
+    assert "Salvo." in page
+
+
 @pytest.mark.parametrize("data,message", [
+    ({"email": "bia@loja.onion"}, "não é um endereço de e-mail válido"),
+    ({"password": " " * 10}, "A senha não pode ter só espaços."),
     ({"queues": None}, "precisa de pelo menos uma fila"),
     ({"phone": "11987654321"}, "O número deve ter só dígitos: 55 + DDD + número"),
     ({"phone": "(11) 98765-4321"}, "O número deve ter só dígitos"),

@@ -261,7 +261,43 @@ def test_a_login_with_nul_in_the_username_is_a_failed_login(app, client):
                                                     "provider": "db"})
     assert r.status_code == 401
     form = login(app.test_client(), "admin\x00@teste.com.br")
-    assert form.status_code == 302 and "/login/" in form.headers["Location"]
+    assert form.status_code == 200 and "E-mail ou senha incorretos" in form.get_data(as_text=True)
+
+
+def test_a_wrong_password_shows_the_login_form_again_with_the_email_typed(app, factory):
+    """FAB redirected to an empty form: the member typed the e-mail again after every typo."""
+    import html
+
+    factory.member("user", email="digitou@teste.com.br")
+    client = app.test_client()
+    r = login(client, "digitou@teste.com.br", "senha-errada-1")
+    page = html.unescape(r.get_data(as_text=True))
+    assert r.status_code == 200 and "E-mail ou senha incorretos. Tente novamente." in page
+    assert 'value="digitou@teste.com.br"' in page and "senha-errada-1" not in page
+    assert not _logged_in(client)
+    assert login(client, "digitou@teste.com.br").status_code == 302 and _logged_in(client)
+
+
+def test_the_login_form_says_a_missing_field_as_a_sentence(app, client):
+    import html
+
+    page = html.unescape(client.get("/login/").get_data(as_text=True))
+    r = client.post("/login/", data={"username": "alguem@teste.com.br", "password": "", "csrf_token": csrf_token(page)})
+    page = html.unescape(r.get_data(as_text=True))
+    assert r.status_code == 200 and "Campo obrigatório." in page and "[Campo obrigatório.]" not in page
+    assert 'value="alguem@teste.com.br"' in page
+
+
+def test_a_password_of_spaces_is_refused_and_one_saved_before_still_logs_in(app, factory):
+    """The policy refuses a password of spaces alone (the login form took one for an empty field,
+    so the member saved with it could never log in); one saved before the rule logs in."""
+    from app.services import DomainError, team
+
+    with pytest.raises(DomainError, match="A senha não pode ter só espaços."):
+        team.check_password(" " * 10)
+    assert team.check_password("  com espaços  ") == "  com espaços  "
+    factory.member("user", email="espacos@teste.com.br", password=" " * 9)
+    assert login(app.test_client(), "espacos@teste.com.br", " " * 9).status_code == 302
 
 
 def test_change_my_password_applies_the_team_password_policy(app, client, factory):
