@@ -166,7 +166,9 @@ def close(user, ticket_id, rating_template_id=None, now=None, with_rating=False)
     """Close, with the farewell (operator farewell when on, else the connection's completion
     message) and, when asked or required, the rating message or the external rating URL.
     `with_rating` asks for the rating without naming a template: the external rating URL when
-    it is on (it needs no template), else the default rating."""
+    it is on (it needs no template), else the default rating.
+    A group is not asked for a rating (not even when ratings are required): who in the group would
+    answer for it? Its replies are the group's conversation (routing never reads them as a rating)."""
     changes = Changes()
     settings = get_settings()
     now = now or utcnow()
@@ -183,7 +185,10 @@ def close(user, ticket_id, rating_template_id=None, now=None, with_rating=False)
     checks(ticket)
     ratings_on = settings.send_ratings or settings.rating_required
     template = None
-    wants_rating = bool(with_rating) or rating_template_id not in (None, "") or settings.rating_required
+    asked = bool(with_rating) or rating_template_id not in (None, "")
+    if asked and ticket.is_group:
+        raise DomainError(_l("Groups are not asked for a rating: resolve it without one."), status=422)
+    wants_rating = asked or (settings.rating_required and not ticket.is_group)
     if wants_rating and not ratings_on:
         raise DomainError(_l("Ratings are turned off in the settings."), status=422)
     if rating_template_id not in (None, ""):

@@ -88,6 +88,34 @@ def test_resolving_with_the_required_external_rating_and_no_rating_registered(de
     assert last.body == f"https://avalie.exemplo.com.br/?p={ticket.id}"
 
 
+def test_resolving_a_group_asks_for_no_rating(desk_live, agents, db):
+    """Ratings on: Resolver on a group's conversation closes it at once, as with ratings off (a
+    group is not asked for a rating: tickets.close refuses one), instead of offering a dialog whose
+    every rating choice the server refuses."""
+    from app.models import Ticket, TicketStatus
+    from app.services.settings import get_settings
+
+    desk = desk_live
+    s = get_settings()
+    s.send_ratings = True
+    s.ignore_group_messages = False
+    s.group_actions = True
+    db.session.commit()
+    customer_writes(desk, desk.vendas, "Oi, pessoal", name="Zé", chat_id="120363000000000077@g.us",
+                    is_group=True, chat_name="Grupo Obra")
+    ana = agents("ana@teste.com.br")
+    ana.tab("pending")
+    ana.accept("Grupo Obra")
+    ana.page.click("[data-action=close]")
+    ana.page.wait_for_function("() => document.querySelector('[data-action=reopen]') && "
+                               "!document.querySelector('[data-action=reopen]').hidden")
+    expect(ana.page.locator("#chat-close")).to_be_hidden()
+    expect(ana.page.locator("#chat-error")).to_be_hidden()
+    db.session.expire_all()
+    ticket = db.session.query(Ticket).one()
+    assert ticket.status == TicketStatus.CLOSED and not ticket.awaiting_rating
+
+
 NOTIFICATION_CLICKER = """
     window.__notes = [];
     class RecordedNotification {

@@ -199,17 +199,33 @@ def test_with_rating_asks_for_the_rating_without_naming_a_template(engine, rated
     assert engine.tickets()[0].status == TicketStatus.OPEN and len(engine.sent(t)) == n
 
 
-def test_a_group_message_is_never_a_rating_answer(engine, rated):
-    """In a group anyone may type a number: a group ticket's rating wait never takes a message as
-    the answer; the message opens a new ticket as usual."""
+def test_a_group_is_never_asked_for_a_rating(engine, rated):
+    """In a group anyone may type a number, and no one answers for the group: a group ticket is not
+    asked for a rating (it was, and the wait could never end with an answer); with ratings required
+    it closes without one. The group's next message opens a new ticket as usual."""
     engine.settings(ignore_group_messages=False, group_actions=True)
     engine.deliver(engine.group_message(rated.c, body="Oi"))
     group = [t for t in engine.tickets() if t.is_group][0]
     tickets.accept(rated.agent, group.id)
-    tickets.close(rated.agent, group.id, rating_template_id=rated.template.id)
     engine.db.session.commit()
+    n = len(engine.sent(group))
+    for asked in ({"rating_template_id": rated.template.id}, {"with_rating": True}):
+        with pytest.raises(DomainError, match="Grupos não recebem avaliação"):
+            tickets.close(rated.agent, group.id, **asked)
+        engine.db.session.rollback()
+        assert engine.db.session.get(type(group), group.id).status == TicketStatus.OPEN
+    assert len(engine.sent(group)) == n
+    engine.settings(rating_required=True, default_rating_template_id=rated.template.id)
+    tickets.close(rated.agent, group.id)
+    engine.db.session.commit()
+    closed = engine.db.session.get(type(group), group.id)
+    assert closed.status == TicketStatus.CLOSED and not closed.awaiting_rating
+    assert "avalie" not in " ".join(m.body or "" for m in engine.sent(closed))
     assert engine.deliver(engine.group_message(rated.c, body="2")) == "created"
     assert engine.db.session.query(Rating).count() == 0
+    tickets.close(rated.agent, rated.ticket.id)  # a person's ticket is still asked for one
+    engine.db.session.commit()
+    assert engine.db.session.get(type(group), rated.ticket.id).awaiting_rating
 
 
 def test_reopening_ends_the_rating_wait(engine, rated):

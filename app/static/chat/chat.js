@@ -935,7 +935,8 @@
   }
 
   function showClose() {
-    if (!boot.settings.send_ratings && !boot.settings.rating_required) {
+    // A group is not asked for a rating (tickets.close): resolved at once, as with ratings off.
+    if ((!boot.settings.send_ratings && !boot.settings.rating_required) || (state.current && state.current.is_group)) {
       act("close").catch(function (error) { showError($("chat-error"), error.message); });
       return;
     }
