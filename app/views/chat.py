@@ -311,8 +311,8 @@ class ChatView(BaseView):
         tab = request.args.get("tab", "open")
         if tab not in TABS:
             return json_error(_l("Invalid value."), 422)
-        if tab == "all" and not user.sees_all_tickets:
-            return json_error(_l("Only administrators and supervisors see every ticket."), 403)
+        # Todos is every ticket the member may see (a User: their queues', colleagues' included, so
+        # that a conversation a colleague is handling can be found before starting another).
         stmt = visible_tickets(user)
         if tab == "open":
             stmt = stmt.where(Ticket.status == TicketStatus.OPEN, Ticket.user_id == user.id)

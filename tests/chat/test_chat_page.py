@@ -8,7 +8,7 @@ from app.models import Message, Ticket
 def test_page_in_portuguese_with_tabs_for_the_profile(desk, chat_client):
     ana = chat_client("ana@teste.com.br")
     assert "Atendendo" in ana.page and "Aguardando" in ana.page and "Resolvidos" in ana.page
-    assert 'data-tab="all"' not in ana.page  # Todos: Admins and Supervisors only
+    assert 'data-tab="all"' in ana.page and ">Todos<" in ana.page  # every ticket she may see
     boot = json.loads(ana.page.split('<script id="chat-boot" type="application/json">')[1].split("</script>")[0])
     assert [q["name"] for q in boot["queues"]] == ["Vendas"]  # filter chips: her queues only
     assert boot["strings"]["today"] == "Hoje"
@@ -32,13 +32,16 @@ def test_lists_show_only_visible_tickets_per_tab_with_counts(desk, chat_client):
     assert sorted(sara.ids(tab="all")) == sorted([vendas.id, suporte.id])
     assert ana.tickets(tab="pending")["counts"] == {"open": 0, "pending": 1}
     assert sara.tickets(tab="open")["counts"] == {"open": 0, "pending": 2}
-    # Todos is refused to a User, whatever the page shows.
-    r = ana.get("/chat/api/tickets?tab=all")
-    assert r.status_code == 403 and r.get_json()["message"]
+    # A User's Todos: every ticket of her queues, not the others'.
+    assert ana.ids(tab="all") == [vendas.id] and bruno.ids(tab="all") == [suporte.id]
     # Accepted: it moves to her Atendendo, and out of Aguardando.
     assert ana.post(f"/chat/api/tickets/{vendas.id}/accept").status_code == 200
     assert ana.ids(tab="open") == [vendas.id] and ana.ids(tab="pending") == []
     assert sara.ids(tab="open") == []  # Atendendo = open and mine
+    # Someone else handling a ticket of her queue: not in her Atendendo, found in her Todos and search.
+    other = desk.ticket(desk.vendas, name="Cliente da Sara")
+    assert sara.post(f"/chat/api/tickets/{other.id}/accept").status_code == 200
+    assert ana.ids(tab="all", q="Cliente da Sara") == [other.id] and ana.ids(tab="open") == [vendas.id]
     row = ana.tickets(tab="open")["tickets"][0]
     assert row["contact"]["name"] == "Cliente Vendas" and row["queue"]["color"] == "#1E88E5"
     assert row["last_message"] == "Olá, preciso de ajuda" and row["user"]["name"] == "Ana"

@@ -189,6 +189,11 @@ def _chat_list_setup(world):
     return "/chat/api/tickets?tab=pending&q=Listado", None
 
 
+def _chat_list_setup_all(world):
+    _list_setup(world)
+    return "/chat/api/tickets?tab=all&q=Listado", None
+
+
 def _chat_ticket(suffix="", **kw):
     def make(world):
         url, body = _ticket_url(suffix, **kw)(world)
@@ -226,8 +231,8 @@ CASES += [
     Case("chat page", "GET", f"{C}/", lambda w: (f"{C}/", None), _expect(anonymous=302, user_out=200), screen=True),
     Case("chat list: only visible tickets", "GET", f"{C}/api/tickets", _chat_list_setup, _expect(user_out=200),
          check=_chat_list_check, screen=True),
-    Case("chat list, tab of every ticket", "GET", f"{C}/api/tickets", lambda w: (f"{C}/api/tickets?tab=all", None),
-         _expect(user_in=403, user_out=403), screen=True),
+    Case("chat list, tab of every ticket", "GET", f"{C}/api/tickets", _chat_list_setup_all, _expect(user_out=200),
+         check=_chat_list_check, screen=True),
     Case("chat counts", "GET", f"{C}/api/counts", lambda w: (f"{C}/api/counts", None), _expect(user_out=200),
          screen=True),
     Case("chat ticket", "GET", f"{C}/api/tickets/<int:ticket_id>", _chat_ticket(), _expect(), screen=True),
