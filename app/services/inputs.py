@@ -126,11 +126,31 @@ def integer(value, label, *, minimum=-MAX_INT, maximum=MAX_INT) -> int:
     return value
 
 
-def ident(value, label) -> int:
-    """A database id (positive integer); anything else is refused before touching the database."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**31:
-        raise invalid(_("%(field)s: invalid id.", field=label))
+MAX_ID = 2**31 - 1  # what an INTEGER column holds: a larger id is unknown, never a database error
+_DIGITS = re.compile(r"[0-9]{1,10}")
+
+
+def as_id(value, *, digits: bool = False) -> int | None:
+    """What an id is, the one rule for every id that comes from outside (JSON bodies, addresses,
+    query strings, cursors): a whole number from 1 to MAX_ID. A JSON value must be a number with
+    no fraction (2, not 2.9 nor 2.0, which `int()` would have cut to 2; a bool is no number);
+    `digits`: also ASCII decimal digits in a string (an address, a query string, the ticket
+    actions' JSON, which always took "2"), never "2.9", " 2", "1_0", "1e3" or "２" (all of which
+    `int()` reads). None for anything else."""
+    if digits and isinstance(value, str) and _DIGITS.fullmatch(value):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
+        return None
     return value
+
+
+def ident(value, label, *, digits: bool = False) -> int:
+    """A database id (`as_id`); anything else is refused (422, naming the field) before touching
+    the database."""
+    number = as_id(value, digits=digits)
+    if number is None:
+        raise invalid(_("%(field)s: invalid id.", field=label))
+    return number
 
 
 def fetch_one(model, value, not_found):
@@ -139,11 +159,33 @@ def fetch_one(model, value, not_found):
     from app.models import db
 
     row = None
-    if not isinstance(value, bool) and isinstance(value, int) and 0 < value < 2**31:
+    if as_id(value) is not None:
         row = db.session.get(model, value)
     if row is None:
         raise NotFound(not_found)
     return row
+
+
+def phone_number(value: str) -> str | None:
+    """The one rule for a telephone number (a member's phone, the number of a Nova conversa): the
+    digits with country code of a number the telephone plan has, as the phonenumbers library
+    knows it (an area code that exists, a mobile number with its 9...), else None. Brazilian
+    unless written with + (or 00) and a country code; "55" + DDD + number, as the team writes
+    numbers, is Brazilian too ("5511987654321"; "5500987654321" has no area code 00)."""
+    import phonenumbers
+
+    text = value.strip()
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    elif not text.startswith("+") and re.fullmatch(r"55\d{10,11}", re.sub(r"\D", "", text)):
+        text = "+" + text
+    try:
+        number = phonenumbers.parse(text, "BR")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
 
 
 def unique_name(model, value, current, label, taken):

@@ -12,7 +12,7 @@ from app.services import inputs, templates
 
 FIELDS = ("name", "message", "options")
 LABELS = {"name": lazy_gettext("Name"), "message": lazy_gettext("Message"), "options": lazy_gettext("Options"),
-          "value": lazy_gettext("Value"), "label": lazy_gettext("Label")}
+          "value": lazy_gettext("Option value"), "label": lazy_gettext("Option label")}
 MAX_OPTIONS = 10
 
 
@@ -23,10 +23,10 @@ def get(template_id) -> RatingTemplate:
 def clean_options(value) -> list[tuple[int, str]]:
     if not isinstance(value, list):
         raise inputs.invalid(_("The options must be a list of value and label."))
-    if len(value) < 2:
-        raise inputs.invalid(_("A rating needs at least two options."))
     if len(value) > MAX_OPTIONS:
         raise inputs.invalid(_("A rating has at most %(max)d options.", max=MAX_OPTIONS))
+    # Each option before their count: what is wrong with the one sent ("a" as its value) is what
+    # the admin must fix first, not that a second one is missing.
     result, seen = [], set()
     for item in value:
         if not isinstance(item, dict) or set(item) - {"value", "label", "id"} or not {"value", "label"} <= set(item):
@@ -37,6 +37,8 @@ def clean_options(value) -> list[tuple[int, str]]:
             raise inputs.invalid(_("The option value %(value)d is repeated.", value=number))
         seen.add(number)
         result.append((number, label))
+    if len(result) < 2:
+        raise inputs.invalid(_("A rating needs at least two options."))
     return sorted(result)
 
 

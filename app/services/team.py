@@ -107,6 +107,11 @@ def _clean(data: dict, current: Member | None) -> dict:
             if phone is not None and not _PHONE.fullmatch(phone):
                 raise inputs.invalid(_("The phone must have only digits: 55 + area code + number, 12 or 13 "
                                        "digits (e.g. 5511987654321)."))
+            # The telephone plan's rule, the Nova conversa's (no area code 00, a mobile number with
+            # its 9); a number saved before this check and sent back unchanged is kept.
+            if phone is not None and phone != getattr(current, "phone", None) and inputs.phone_number(phone) != phone:
+                raise inputs.invalid(_("%(field)s: %(phone)s is not a Brazilian number that exists: check the "
+                                       "area code (DDD) and the number.", field=LABELS["phone"], phone=phone))
             clean["phone"] = phone
     if current is None or "profile" in data:
         profile = data.get("profile", "user" if current is None else None)

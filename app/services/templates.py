@@ -6,8 +6,9 @@ a contact without a name is left out, with the comma or space that only went wit
 A variable is written as the admin would: spaces inside the braces and any case are the same
 variable ("{{ nome }}", "{{Nome}}" and "{{NOME}}" are {{nome}}: an admin who capitalises the word
 at the start of a sentence means the customer's name, not the raw text). Anything else written in
-double braces ("{{nomee}}", "{{cliente}}", "{{saudação}}") is no variable: `check` refuses it when
-a template is saved, so it never reaches a customer as typed. Texts stored before that check keep
+double braces ("{{nomee}}", "{{cliente}}", "{{saudação}}") is no variable, and "{{" never closed
+("Olá {{nome") none either: `check` refuses both when a template is saved, so they never reach a
+customer as typed. Texts stored before that check keep
 rendering as they always did (an unknown name is left as typed).
 """
 import datetime as dt
@@ -102,6 +103,22 @@ def unknown_variables(text: str | None) -> list[str]:
     return found
 
 
+def unclosed_variable(text: str | None) -> str | None:
+    """Where `text` opens a variable with "{{" and never closes it with "}}" ("Olá {{nome", "{{nome}"),
+    as the few characters typed from there; None when every "{{" is part of a written variable. A
+    lone "{" or "}" is plain text."""
+    text = text or ""
+    written = set()
+    for match in _WRITTEN.finditer(text):
+        written.update(range(*match.span()))
+    for match in re.finditer(r"(?=\{\{)", text):
+        start = match.start()
+        if start not in written and start + 1 not in written:
+            shown = text[start:start + 20].splitlines()[0]
+            return shown + ("..." if len(text) - start > len(shown) else "")
+    return None
+
+
 def check(text: str | None, label, stored: str | None = None) -> None:
     """Refuse (422, pt_BR) a message template with an unknown variable, naming it and the ones
     there are. The one rule for every text `render` fills in (options, queues, connections, quick
@@ -110,6 +127,10 @@ def check(text: str | None, label, stored: str | None = None) -> None:
     an admin saves other fields of the same form."""
     if text is None or text == stored:
         return
+    unclosed = unclosed_variable(text)
+    if unclosed is not None:
+        raise inputs.invalid(_("%(field)s opens a variable with {{ and does not close it with }}: %(text)s. "
+                               "A variable is written like {{nome}}.", field=label, text=unclosed))
     unknown = unknown_variables(text)
     if not unknown:
         return

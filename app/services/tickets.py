@@ -10,13 +10,11 @@ is also locked since that read (FOR UPDATE), so it always matches; SQLite has no
 may read the same pending ticket, and the second UPDATE, which waits for the first's commit, then
 matches nothing.
 """
-import re
-
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from app.models import Member, Queue, RatingTemplate, Ticket, TicketStatus, db, utcnow
-from app.services import DomainError, Forbidden, contacts, outbound, ratings, routing, templates, visibility
+from app.services import DomainError, Forbidden, contacts, inputs, outbound, ratings, routing, templates, visibility
 from app.services.events import Changes
 from app.services.settings import get_settings
 
@@ -115,11 +113,11 @@ def transfer(user, ticket_id, queue_id=None, user_id=None) -> Changes:
     may_transfer(ticket)
     queue = agent = None
     if queue_id not in (None, ""):
-        queue = db.session.get(Queue, _as_id(queue_id))
+        queue = db.session.get(Queue, _as_id(queue_id, _l("Queue")))
         if queue is None:
             raise DomainError(_l("Queue not found."), status=422)
     if user_id not in (None, ""):
-        agent = db.session.get(Member, _as_id(user_id))
+        agent = db.session.get(Member, _as_id(user_id, _l("Agent")))
         if agent is None or not agent.active:
             raise DomainError(_l("Agent not found."), status=422)
     moves(ticket)
@@ -192,7 +190,7 @@ def close(user, ticket_id, rating_template_id=None, now=None, with_rating=False)
     if wants_rating and not ratings_on:
         raise DomainError(_l("Ratings are turned off in the settings."), status=422)
     if rating_template_id not in (None, ""):
-        template = db.session.get(RatingTemplate, _as_id(rating_template_id))
+        template = db.session.get(RatingTemplate, _as_id(rating_template_id, _l("Rating")))
         if template is None:
             raise DomainError(_l("Rating template not found."), status=422)
     elif wants_rating and not settings.external_rating:
@@ -335,7 +333,9 @@ def send_message(user, ticket_id, body) -> tuple:
     connection, signed when the agent's "Assinar" switch is on. Returns (message, changes)."""
     changes = Changes()
     ticket = visibility.get_visible_ticket(user, ticket_id, for_update=True)
-    if not isinstance(body, str) or not body.strip():
+    if body is not None and not isinstance(body, str):  # 123, a list: no empty message
+        raise DomainError(_l("The message must be text."), status=422)
+    if not body or not body.strip():
         raise DomainError(_l("The message is empty."), status=422)
     _ready_to_send(user, ticket, body, changes)
     message = outbound.queue_message(ticket, body, changes=changes, user=user, signed=user.sign_messages)
@@ -354,11 +354,10 @@ def messages(user, ticket_id, limit=200, before_id=None):
     return ticket, list(reversed(rows))
 
 
-def _as_id(value) -> int:
-    number = visibility.parse_id(value)
-    if number is None:
-        raise DomainError(_l("Invalid id."), status=422)
-    return number
+def _as_id(value, label) -> int:
+    """An id the REST API or the chat sent in JSON: a whole number (or its digits, as these
+    actions always took), never 2.9 taken for 2 (`inputs.ident`, 422 naming the field)."""
+    return inputs.ident(value, label, digits=True)
 
 
 # -- used by the chat screen --------------------------------------------------------------------
@@ -436,23 +435,10 @@ def whatsapp_number(value) -> str:
     """A customer's WhatsApp number as its digits with country code ("(11) 98765-4321" and
     "+55 11 98765-4321" → "5511987654321"); Brazilian when no country is given. Refuses what no
     telephone plan has (DomainError 422)."""
-    import phonenumbers
-
-    refusal = DomainError(_l("Type a valid WhatsApp number with its area code, e.g. (11) 98765-4321."), status=422)
-    if not isinstance(value, str) or not value.strip() or len(value) > 40:
-        raise refusal
-    text = value.strip()
-    if text.startswith("00"):
-        text = "+" + text[2:]
-    elif not text.startswith("+") and re.fullmatch(r"55\d{10,11}", routing.digits(text)):
-        text = "+" + text  # 55 + DDD + number, as the team's numbers are written
-    try:
-        number = phonenumbers.parse(text, "BR")
-    except phonenumbers.NumberParseException:
-        raise refusal from None
-    if not phonenumbers.is_valid_number(number):
-        raise refusal
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
+    number = inputs.phone_number(value) if isinstance(value, str) and len(value) <= 40 else None
+    if number is None:
+        raise DomainError(_l("Type a valid WhatsApp number with its area code, e.g. (11) 98765-4321."), status=422)
+    return number
 
 
 def _starting_connection(user):
@@ -475,7 +461,7 @@ def _starting_queue(user, queue_id):
         if len(user.queues) == 1:
             return user.queues[0]
         raise DomainError(_l("Choose the queue of the conversation."), status=422)
-    queue_id = _as_id(queue_id)
+    queue_id = _as_id(queue_id, _l("Queue"))
     queue = db.session.get(Queue, queue_id)
     if queue is None or not (user.sees_all_tickets or queue in user.queues):
         raise DomainError(_l("Choose one of your queues."), status=422)
@@ -492,7 +478,6 @@ def start_conversation(user, phone, name=None, queue_id=None) -> tuple:
     from sqlalchemy.exc import IntegrityError
 
     from app.models import Ticket
-    from app.services import inputs
 
     changes = Changes()
     number = whatsapp_number(phone)
@@ -534,8 +519,6 @@ def rename_contact(user, ticket_id, name) -> Changes:
     """The contact's name as the team knows it ("Maria da padaria"), by a member who may see the
     ticket; WhatsApp's own name no longer replaces it (routing only fills an empty name). A group's
     name is WhatsApp's. Every conversation of the contact in progress shows it, live."""
-    from app.services import inputs
-
     changes = Changes()
     ticket = visibility.get_visible_ticket(user, ticket_id)
     if ticket.is_group:

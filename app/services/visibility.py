@@ -11,20 +11,15 @@ from sqlalchemy import or_, select
 
 from app.models import Ticket, db
 from app.models.team import member_queue
-from app.services import NotFound
+from app.services import NotFound, inputs
 
-MAX_ID = 2**31 - 1  # an INTEGER column: a larger guess must be "not found", not a database error
+MAX_ID = inputs.MAX_ID  # an INTEGER column: a larger guess must be "not found", not a database error
 
 
 def parse_id(value) -> int | None:
-    """A row id from untrusted input, or None (also for ids no INTEGER column can hold)."""
-    if isinstance(value, bool):
-        return None
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return None
-    return number if 0 < number <= MAX_ID else None
+    """A row id from untrusted input (a number, or its digits from an address or a query string),
+    or None: `inputs.as_id` decides what an id is."""
+    return inputs.as_id(value, digits=True)
 
 
 def visible_tickets(user):

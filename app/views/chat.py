@@ -150,17 +150,6 @@ def json_body() -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def optional_id(value) -> int | None:
-    from app.services.visibility import parse_id
-
-    if value in (None, ""):
-        return None
-    number = parse_id(value)
-    if number is None:
-        raise DomainError(_l("Invalid value."), 422)
-    return number
-
-
 def chat_strings() -> dict:
     """Every string the screen's script shows, translated here (the script has no catalogue)."""
     from flask_babel import gettext as _
@@ -328,7 +317,11 @@ class ChatView(BaseView):
             if queue_id is None:
                 return json_error(_l("Invalid value."), 422)
             stmt = stmt.where(Ticket.queue_id == queue_id)
-        cursor = decode_cursor(request.args.get("cursor", "")) if request.args.get("cursor") else None
+        cursor = None
+        if request.args.get("cursor"):
+            cursor = decode_cursor(request.args["cursor"])
+            if cursor is None:  # as the REST API refuses a bad "before": never the first page instead
+                return json_error(_l("Invalid cursor."), 400)
         if cursor:
             when, last_id = cursor
             stmt = stmt.where(or_(Ticket.updated_at < when, and_(Ticket.updated_at == when, Ticket.id < last_id)))
@@ -397,6 +390,8 @@ class ChatView(BaseView):
         ticket = visible_ticket(ticket_id)
         stmt = select(Message).where(Message.ticket_id == ticket.id).options(selectinload(Message.user))
         before, after = int_arg("before"), int_arg("after")
+        if (before is None and request.args.get("before")) or (after is None and request.args.get("after")):
+            return json_error(_l("Invalid id."), 400)  # as the REST API's "before": never the first page instead
         if after is not None:
             stmt = stmt.where(Message.id > after).order_by(Message.id.asc()).limit(MESSAGES_PAGE + 1)
             rows = db.session.scalars(stmt).all()
@@ -494,10 +489,9 @@ class ChatView(BaseView):
         if action == "accept":
             changes = tickets.accept(user, ticket_id)
         elif action == "transfer":
-            changes = tickets.transfer(user, ticket_id, queue_id=optional_id(data.get("queue")),
-                                       user_id=optional_id(data.get("user")))
+            changes = tickets.transfer(user, ticket_id, queue_id=data.get("queue"), user_id=data.get("user"))
         elif action == "close":
-            changes = tickets.close(user, ticket_id, rating_template_id=optional_id(data.get("rating")),
+            changes = tickets.close(user, ticket_id, rating_template_id=data.get("rating"),
                                     with_rating=data.get("with_rating", False))
         elif action == "reopen":
             changes = tickets.reopen(user, ticket_id)

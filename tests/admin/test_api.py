@@ -162,12 +162,19 @@ def test_malformed_bodies(app, api, seeded, url, payload):
                                  "/api/v1/team/"])
 @pytest.mark.parametrize("pk", ["987654", "abc", "-1", "0", "99999999999999999999", "1.5"])
 def test_unknown_ids(app, api, seeded, url, pk):
+    """Whatever the id, GET, PUT and DELETE say the same 404. FAB routes GET by /<int:pk> and PUT /
+    DELETE by /<pk>: GET of "abc", "-1" or "1.5" answered 405 "Este endereço não aceita o método GET."."""
     before = snapshot(app)
-    # FAB routes GET /<int:pk> only: a non-number there is 405 (routing), never a 500
-    assert api.get(f"{url}{pk}").status_code in ((404,) if pk.isdigit() else (404, 405))
+    r = api.get(f"{url}{pk}")
+    assert (r.status_code, r.get_json()) == (404, {"message": "Não encontrado."})  # as GET of an unknown number
     for r in (api.put(f"{url}{pk}", json={"name": "x"}), api.delete(f"{url}{pk}")):
         assert r.status_code == 404 and r.get_json()["message"]
     assert snapshot(app) == before
+
+
+@pytest.mark.parametrize("url", ["/api/v1/connection/", "/api/v1/queue/", "/api/v1/team/", "/api/v1/rating/"])
+def test_a_get_of_no_id_still_needs_a_login(client, url):
+    assert client.get(f"{url}abc").status_code == 401
 
 
 def test_lists_and_filters_never_500(api, seeded):
@@ -431,6 +438,54 @@ def test_templates_with_unknown_variables_are_refused_by_the_api(app, api, seede
         assert db.session.get(Queue, seeded["q"]).out_of_hours_message is None
         assert db.session.get(Connection, seeded["c"]).completion_message is None
         db.session.remove()
+
+
+def test_templates_with_an_unclosed_variable_are_refused_by_the_api(app, api, seeded):
+    """"Olá {{nome" was saved by the settings, queue and connection APIs (only an unknown {{variable}}
+    was refused): 422 saying what is wrong, nothing changed; a lone brace is text."""
+    before = snapshot(app)
+    for method, url, body, label in (
+            ("put", "/api/v1/settings/", {"transfer_message": True, "transfer_message_text": "Olá {{nome"},
+             "Texto de Transferência"),
+            ("post", "/api/v1/queue/", {"name": "Financeiro", "color": "#ABCDEF", "greeting_message": "Olá {{nome"},
+             "Mensagem de saudação"),
+            ("put", f"/api/v1/queue/{seeded['q']}", {"out_of_hours_message": "Olá {{nome"},
+             "Mensagem fora do expediente"),
+            ("put", f"/api/v1/connection/{seeded['c']}", {"completion_message": "Olá {{nome"},
+             "Mensagem de conclusão")):
+        r = getattr(api, method)(url, json=body)
+        assert r.status_code == 422, (url, r.status_code, r.get_data(as_text=True))
+        assert r.get_json() == {"message": f'O campo "{label}" abre uma variável com {{{{ e não a fecha com }}}}: '
+                                           "{{nome. Uma variável se escreve assim: {{nome}}."}, url
+    assert snapshot(app) == before
+    r = api.put(f"/api/v1/queue/{seeded['q']}", json={"out_of_hours_message": "Fechado :-} volte {amanhã}"})
+    assert r.status_code == 200 and r.get_json()["result"]["out_of_hours_message"] == "Fechado :-} volte {amanhã}"
+
+
+def test_a_member_phone_with_an_area_code_that_does_not_exist_is_refused(app, api, seeded):
+    """"5500987654321" (DDD 00) has the shape of a number (55 + 11 digits) and was created (201)."""
+    before = snapshot(app)
+    body = _fill(CREATE["/api/v1/team/"][0], seeded)
+    for r in (api.post("/api/v1/team/", json=dict(body, phone="5500987654321")),
+              api.put(f"/api/v1/team/{seeded['user']}", json={"phone": "5500987654321"})):
+        assert (r.status_code, r.get_json()) == (422, {"message": "Número: 5500987654321 não é um número brasileiro "
+                                                                  "válido. Confira o DDD e o número."})
+    assert snapshot(app) == before
+    assert api.post("/api/v1/team/", json=body).status_code == 201
+
+
+@pytest.mark.parametrize("options", [[{"value": "a", "label": "Ruim"}],
+                                     [{"value": "a", "label": "Ruim"}, {"value": 2, "label": "Bom"}],
+                                     [{"value": 1, "label": "Ruim"}, {"value": 2.5, "label": "Bom"}]])
+def test_a_rating_option_whose_value_is_no_whole_number_says_so(app, api, seeded, options):
+    """One option valued "a" was refused with "Uma avaliação precisa de pelo menos duas opções."."""
+    before = snapshot(app)
+    for r in (api.post("/api/v1/rating/", json={"name": "NPS", "message": "Nota?", "options": options}),
+              api.put(f"/api/v1/rating/{seeded['r']}", json={"options": options})):
+        assert (r.status_code, r.get_json()) == (422, {"message": "Valor da opção deve ser um número inteiro."})
+    assert snapshot(app) == before
+    r = api.post("/api/v1/rating/", json={"name": "NPS", "message": "Nota?", "options": [{"value": 1, "label": "x"}]})
+    assert (r.status_code, r.get_json()) == (422, {"message": "Uma avaliação precisa de pelo menos duas opções."})
 
 
 def test_openapi_describes_the_admin_api(api):

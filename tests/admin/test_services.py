@@ -357,8 +357,37 @@ def test_member_create_and_login_fields(app, db, factory):
     for data in bad:
         with pytest.raises(DomainError):
             team.create(data)
+    # 12 digits: a landline (a mobile number without its 9, 551198765432, no longer exists)
     assert team.create({"name": "Sup", "email": "sup@x.com", "password": "segredo123", "profile": "supervisor",
-                        "phone": "551198765432"}).profile == "supervisor"
+                        "phone": "551133334444"}).profile == "supervisor"
+
+
+@pytest.mark.parametrize("phone", ["5500987654321", "5520987654321", "551198765432", "5511087654321"])
+def test_a_member_phone_must_be_a_number_that_exists(app, db, factory, phone):
+    """Digits in the right shape but no telephone plan's number (area code 00 or 20, a mobile number
+    without its 9) were saved: refused as the Nova conversa refuses them (inputs.phone_number, the
+    one rule), with a message naming the field; nothing saved. A number saved before the check and
+    sent back unchanged (the form sends every field) is kept."""
+    from app.models import Member
+    from app.services import team
+
+    q = factory.queue()
+    count = db.session.query(Member).count()
+    with pytest.raises(DomainError) as e:
+        team.create({"name": "B", "email": "b@x.com", "password": "segredo123", "queues": [q.id], "phone": phone})
+    db.session.rollback()
+    assert e.value.status == 422 and e.value.field == "phone"
+    assert e.value.message == f"Número: {phone} não é um número brasileiro válido. Confira o DDD e o número."
+    assert db.session.query(Member).count() == count
+    member = factory.member("user", queues=[q], phone="5511987654321")
+    with pytest.raises(DomainError):
+        team.update(member.id, {"phone": phone})
+    db.session.rollback()
+    db.session.refresh(member)
+    assert member.phone == "5511987654321"
+    member.phone = phone  # saved before this check
+    db.session.commit()
+    assert team.update(member.id, {"name": "Outro nome", "phone": phone}).phone == phone
 
 
 def test_supervisor_changes_only_queues_and_password_of_users(app, db, factory):
@@ -675,6 +704,52 @@ def test_a_template_with_an_unknown_variable_is_refused(app, db, service, first,
                 if row is not None:
                     db.session.refresh(row)
                     assert getattr(row, key) == first.get(key), key
+
+
+@pytest.mark.parametrize("service,first,second,fields", TEMPLATE_FIELDS, ids=[t[0] for t in TEMPLATE_FIELDS])
+def test_a_template_with_an_unclosed_variable_is_refused(app, db, service, first, second, fields):
+    """"Olá {{nome" was saved (and sent as typed) while "{{desconhecida}}" was refused: a "{{" without
+    its "}}" is refused too, saying so, about its field, and nothing changes. A lone "{" or "}" is
+    text, and a text saved before the check is not checked again."""
+    from tests.admin.test_api import snapshot
+
+    module = _service(service)
+    row = module.create(first) if first is not None else None
+    db.session.commit()
+    saves = ([lambda body: module.update_settings(body)] if row is None else
+             [lambda body: module.update(row.id, body), lambda body: module.create(dict(second, **body))])
+    for key, label in fields.items():
+        for typed, shown in (("Olá {{nome", "{{nome"), ("Olá {{nome}, tudo bem?", "{{nome}, tudo bem?"),
+                             ("{{nome}} e {{", "{{"), ("Oi {{ fila\nsegunda linha", "{{ fila...")):
+            if key == "external_rating_url":
+                typed, shown = "https://pesquisa.exemplo.com/?p=" + typed.replace(" ", "").replace("\n", ""), \
+                    shown.replace(" ", "").replace("...", "")
+                shown = shown if shown != "{{fila" else "{{filasegundalinha"
+            for save in saves:
+                before = snapshot(app)
+                with pytest.raises(DomainError) as e:
+                    save({key: typed})
+                db.session.rollback()
+                assert e.value.status == 422 and e.value.field == key, (key, typed)
+                assert e.value.message == (f'O campo "{label}" abre uma variável com {{{{ e não a fecha com }}}}: '
+                                           f"{shown}. Uma variável se escreve assim: {{{{nome}}}}."), e.value.message
+                assert snapshot(app) == before
+        lone = "Oi {nome}, {{nome}} { } }} :-{" if key != "external_rating_url" else "https://x.com.br/?a={b}"
+        saves[0]({key: lone})
+        db.session.commit()
+        if row is not None:
+            db.session.refresh(row)
+            assert getattr(row, key) == lone
+
+
+def test_an_older_template_with_an_unclosed_variable_is_kept(db):
+    """Saved before the check and sent back unchanged with the rest of its form: not refused."""
+    from app.services import queues
+
+    q = queues.create({"name": "Financeiro", "color": "#123456"})
+    q.greeting_message = "Olá {{nome"
+    db.session.commit()
+    assert queues.update(q.id, {"name": "Finanças", "greeting_message": "Olá {{nome"}).name == "Finanças"
 
 
 def test_template_variables_may_have_spaces_and_capitals(db):

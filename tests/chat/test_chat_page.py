@@ -2,6 +2,8 @@
 import io
 import json
 
+import pytest
+
 from app.models import Message, Ticket
 
 
@@ -335,13 +337,39 @@ def test_out_of_range_and_malformed_ids_are_clean_errors(desk, chat_client):
     assert ana.get(f"/chat/api/tickets?tab=pending&queue={huge}").status_code == 422
     assert ana.get("/chat/api/tickets?tab=pending&queue=abc").status_code == 422
     assert ana.get("/chat/api/tickets?tab=nada").status_code == 422
-    assert ana.ids(tab="pending", cursor="bad-cursor") == [t.id]  # an unreadable cursor is the first page
-    assert len(ana.get(f"/chat/api/tickets/{t.id}/messages?before={huge}").get_json()["messages"]) == 1
+    assert ana.get(f"/chat/api/tickets/{t.id}/messages?before={huge}").status_code == 400  # as the REST API
     for payload in ({"queue": huge}, {"queue": True}, {"user": "x"}, {"queue": [1]}):
         r = ana.post(f"/chat/api/tickets/{t.id}/transfer", json=payload)
         assert r.status_code == 422 and r.get_json()["message"], payload
     r = ana.post(f"/chat/api/tickets/{t.id}/close", json={"rating": huge})
     assert r.status_code == 422
+
+
+@pytest.mark.parametrize("url", ["/chat/api/tickets/{t}/messages?after=abc", "/chat/api/tickets/{t}/messages?before=abc",
+                                 "/chat/api/tickets/{t}/messages?after=1.5", "/chat/api/tickets/{t}/messages?after=-1",
+                                 "/chat/api/tickets?tab=pending&cursor=!!!", "/chat/api/tickets?tab=pending&cursor=bad-cursor"])
+def test_an_unreadable_page_position_is_refused_not_the_first_page(desk, chat_client, url):
+    """after=abc and cursor=!!! answered 200 with the first page (the REST API refuses before=abc
+    with 400): refused the same way."""
+    t = desk.ticket(desk.vendas)
+    ana = chat_client("ana@teste.com.br")
+    r = ana.get(url.format(t=t.id))
+    assert r.status_code == 400 and r.get_json()["message"] in ("Identificador inválido.",
+                                                                 "Posição da lista inválida. Recarregue a lista.")
+
+
+def test_fractional_ids_are_refused_not_truncated(desk, chat_client, db):
+    """{"queue": 2.9} on /chat/api/tickets/<id>/transfer moved the ticket to queue 2 (int() cut it)."""
+    t = desk.ticket(desk.vendas)
+    sara = chat_client("sara@teste.com.br")
+    for payload, label in (({"queue": desk.suporte.id + 0.9}, "Fila"), ({"queue": float(desk.suporte.id)}, "Fila"),
+                           ({"user": desk.bruno.id + 0.99}, "Atendente"), ({"queue": f"{desk.suporte.id}.0"}, "Fila")):
+        r = sara.post(f"/chat/api/tickets/{t.id}/transfer", json=payload)
+        assert (r.status_code, r.get_json()) == (422, {"message": f"{label}: identificador inválido."}), payload
+        db.session.expire_all()
+        assert (db.session.get(Ticket, t.id).queue_id, db.session.get(Ticket, t.id).user_id) == (desk.vendas.id, None)
+    r = sara.post(f"/chat/api/tickets/{t.id}/transfer", json={"queue": desk.suporte.id})
+    assert r.status_code == 200 and r.get_json()["ticket"]["queue"]["id"] == desk.suporte.id, r.get_json()
 
 
 def test_messages_page_backwards_and_forwards(desk, chat_client, db):

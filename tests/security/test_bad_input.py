@@ -59,6 +59,67 @@ def test_bad_message_bodies_are_refused_and_change_nothing(app, client, db, tick
     assert _state(db, ticket.id) == before
 
 
+@pytest.mark.parametrize("body", [123, 1.5, ["oi"], {"text": "oi"}, True])
+def test_a_message_body_that_is_no_text_says_so(app, client, db, ticket, body):
+    """{"body": 123} was refused as "A mensagem está vazia."."""
+    api = api_login(client, "admin@teste.com.br")
+    before = _state(db, ticket.id)
+    r = api.post(f"/api/v1/ticket/{ticket.id}/messages", json={"body": body})
+    assert (r.status_code, r.get_json()) == (422, {"message": "A mensagem precisa ser um texto."})
+    assert _state(db, ticket.id) == before
+
+
+@pytest.fixture
+def targets(app, db, factory, ticket):
+    """A second queue, an agent in it and a rating template (ratings on): what a fractional id would
+    be cut down to."""
+    from app.services import rating_templates, settings
+
+    queue = factory.queue()
+    agent = factory.member("user", queues=[queue])
+    template = rating_templates.create({"name": "Nota", "message": "Nota?", "options": [
+        {"value": 1, "label": "Ruim"}, {"value": 2, "label": "Bom"}]})
+    settings.update_settings({"send_ratings": True})
+    db.session.commit()
+    return {"queue": queue.id, "user": agent.id, "rating": template.id}
+
+
+@pytest.mark.parametrize("path,field,label,wrong", [
+    ("transfer", "queue", "Fila", lambda i: i + 0.9), ("transfer", "queue", "Fila", float),
+    ("transfer", "queue", "Fila", lambda i: f"{i}.9"), ("transfer", "queue", "Fila", lambda i: f" {i}"),
+    ("transfer", "queue", "Fila", lambda i: True), ("transfer", "user", "Atendente", lambda i: i + 0.99),
+    ("transfer", "user", "Atendente", lambda i: "abc"), ("close", "rating", "Avaliação", lambda i: i + 0.7),
+    ("close", "rating", "Avaliação", lambda i: f"{i}e0")])
+def test_fractional_and_other_non_integer_ids_are_refused_not_truncated(app, client, db, ticket, targets, path,
+                                                                       field, label, wrong):
+    """visibility.parse_id did int(value): {"queue": 2.9} moved the ticket to queue 2, {"user": 3.99}
+    gave it to member 3, {"rating": 1.7} closed it with template 1. Refused as the team, connection
+    and settings APIs refuse such ids: 422 "<field>: identificador inválido.", nothing changed."""
+    api = api_login(client, "admin@teste.com.br")
+    before = _state(db, ticket.id)
+    r = api.post(f"/api/v1/ticket/{ticket.id}/{path}", json={field: wrong(targets[field])})
+    assert (r.status_code, r.get_json()) == (422, {"message": f"{label}: identificador inválido."})
+    assert _state(db, ticket.id) == before
+    # The id itself (also as its digits, which the ticket actions always took) still works.
+    r = api.post(f"/api/v1/ticket/{ticket.id}/{path}", json={field: str(targets[field])})
+    assert r.status_code == 200, r.get_data(as_text=True)
+
+
+def test_a_new_conversation_refuses_a_fractional_queue(app, client, db, ticket, targets):
+    """POST /api/v1/ticket/ {"queue": 2.6} started the conversation in queue 2."""
+    from app.models import Contact, Ticket
+
+    api = api_login(client, "admin@teste.com.br")
+    counts = (db.session.query(Ticket).count(), db.session.query(Contact).count())
+    for queue in (targets["queue"] + 0.6, float(targets["queue"]), False, "2.6"):
+        r = api.post("/api/v1/ticket/", json={"phone": "11955550001", "queue": queue})
+        assert (r.status_code, r.get_json()) == (422, {"message": "Fila: identificador inválido."}), queue
+        db.session.expire_all()
+        assert (db.session.query(Ticket).count(), db.session.query(Contact).count()) == counts
+    r = api.post("/api/v1/ticket/", json={"phone": "11955550001", "queue": targets["queue"]})
+    assert r.status_code == 201 and r.get_json()["result"]["queue"]["id"] == targets["queue"], r.get_json()
+
+
 MALFORMED = [
     ("not JSON", b"{body: oi", "application/json"),
     ("JSON array", b'["oi"]', "application/json"),

@@ -321,6 +321,9 @@ ADMIN_ONLY = _expect(user_in=403, user_out=403, supervisor=403)
 CASES += [
     Case("connections: list", "GET", f"{CN}/", lambda w: (f"{CN}/", None), SUPERVISOR_TOO),
     Case("connections: get", "GET", f"{CN}/<int:pk>", _conn_url(), SUPERVISOR_TOO),
+    # An id that is no whole number: 404 (as PUT and DELETE), after the same login and permission
+    Case("connections: get of no id", "GET", f"{CN}/<pk>", lambda w: (f"{CN}/abc", None),
+         _expect(user_in=403, user_out=403, supervisor=404, admin=404)),
     Case("connections: info", "GET", f"{CN}/_info", lambda w: (f"{CN}/_info", None), SUPERVISOR_TOO),
     Case("connections: create", "POST", f"{CN}/", lambda w: (f"{CN}/", {"name": f"Nova {next(_phones)}"}),
          _expect(user_in=403, user_out=403, supervisor=403, admin=201)),
