@@ -484,3 +484,104 @@ def test_a_template_with_an_unknown_variable_is_refused_under_its_field(app, adm
     status, page = submit(admin, "/settings/form", dict(SETTINGS, transfer_message="y",
                                                         transfer_message_text="Olá {{Nome}} {{ fila }}"))
     assert "Opções salvas." in page
+
+
+# --- After a save: the view's own list ---------------------------------------------------------
+
+def _post(client, form_url, data):
+    """Open the form by its address (as QA did in the address bar), post it; the answer to the post."""
+    page = client.get(form_url)
+    assert page.status_code == 200, form_url
+    return client.post(form_url, data=dict(data, csrf_token=csrf_token(page.get_data(as_text=True))))
+
+
+def _landed(client, response):
+    """Where a saved form sent the browser (path?query) and that page's text."""
+    from urllib.parse import urlsplit
+
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    where = urlsplit(response.location)
+    path = where.path + (f"?{where.query}" if where.query else "")
+    return path, html.unescape(client.get(path).get_data(as_text=True))
+
+
+def test_a_saved_form_returns_to_its_own_list(app, admin, queue_id):
+    """QA: FAB went back to the last page of the session's page history, whatever it was. Opening
+    /queues/edit/6 and then /queues/add by the address bar, saving "Q5" landed on Comercial2's edit
+    form saying "Salvo." (as if Comercial2 had changed); a new rating landed on a filtered Equipe
+    list, an edited connection on /ratings/list/, a new connection on /team/edit/1. Now each form
+    returns to its own view's list, with the message."""
+    from app.models import Member
+    from app.services import connections, queues
+
+    with app.app_context():
+        comercial = queues.create({"name": "Comercial2", "color": "#222222"}).id
+        loja = connections.create({"name": "Loja"}).id
+    admin_id = _ids(app, Member, email=ADMIN_EMAIL)[0]
+
+    admin.get(f"/queues/edit/{comercial}")
+    path, page = _landed(admin, _post(admin, "/queues/add", dict(QUEUE, name="Q5", color="#555555")))
+    assert path == "/queues/list/" and "Salvo." in page and "Q5" in page
+
+    admin.get("/team/list/?_flt_0_first_name=Admin")
+    path, page = _landed(admin, _post(admin, "/ratings/add", {"name": "Nota", "message": "Como foi?",
+                                                              "options": "1 - Ruim\n2 - Bom"}))
+    assert path == "/ratings/list/" and "Salvo." in page
+
+    admin.get("/ratings/list/")
+    path, page = _landed(admin, _post(admin, f"/connections/edit/{loja}", dict(CONNECTION, name="Loja 2",
+                                                                               is_default="y")))
+    assert path == "/connections/list/" and "Alterações salvas." in page and "Loja 2" in page
+
+    admin.get(f"/team/edit/{admin_id}")
+    path, page = _landed(admin, _post(admin, "/connections/add", dict(CONNECTION, name="Filial")))
+    assert path == "/connections/list/" and "Salvo." in page and "Filial" in page
+
+    admin.get("/connections/list/")
+    path, page = _landed(admin, _post(admin, "/team/add", dict(MEMBER, queues=str(queue_id))))
+    assert path == "/team/list/" and "Salvo." in page
+
+    admin.get("/team/list/")
+    path, page = _landed(admin, _post(admin, "/quick_replies/add", {"shortcut": "pix", "message": "Chave: 1"}))
+    assert path == "/quick_replies/list/" and "Salvo." in page
+
+
+def test_a_form_opened_from_its_list_returns_to_that_list_as_it_was(app, admin, queue_id):
+    """Opened from its own list (filtered, ordered, on a page), a form returns to that list as the
+    member left it; a show or edit page of the same view in between does not change that."""
+    from app.services import queues
+
+    with app.app_context():
+        vendas2 = queues.create({"name": "Vendas 2", "color": "#333333"}).id
+    listing = "/queues/list/?_flt_0_name=Vendas&_oc_QueueView=name&_od_QueueView=desc"
+    assert admin.get(listing).status_code == 200
+    path, page = _landed(admin, _post(admin, "/queues/add", dict(QUEUE, name="Vendas 3", color="#444444")))
+    assert path == listing and "Salvo." in page and "Vendas 3" in page
+
+    admin.get(listing)
+    admin.get(f"/queues/show/{vendas2}")
+    path, page = _landed(admin, _post(admin, f"/queues/edit/{vendas2}", dict(QUEUE, name="Vendas 2b",
+                                                                            color="#333333")))
+    assert path == listing and "Alterações salvas." in page and "Vendas 2b" in page
+
+
+def test_every_admin_form_returns_to_its_own_list(app, admin, queue_id):
+    """Every ModelView of the app with an add form (found from the app, so a new screen is
+    covered too) returns to its own list, wherever the member was before."""
+    from app.views.admin_base import ServiceModelView
+
+    forms = {
+        "ConnectionView": dict(CONNECTION, name="Outra"),
+        "QueueView": dict(QUEUE, name="Outra", color="#777777"),
+        "TeamView": dict(MEMBER, queues=str(queue_id)),
+        "QuickReplyView": {"shortcut": "oi", "message": "Olá"},
+        "RatingView": {"name": "Outra", "message": "Nota?", "options": "1 - Ruim\n2 - Bom"},
+    }
+    views = {v.__class__.__name__: v for v in app.appbuilder.baseviews
+             if isinstance(v, ServiceModelView) and "add" in v.__class__.__dict__.get("include_route_methods", {"add"})}
+    assert set(views) == set(forms)
+    for name, data in forms.items():
+        view = views[name]
+        admin.get("/settings/form")
+        path, page = _landed(admin, _post(admin, f"{view.route_base}/add", data))
+        assert path == f"{view.route_base}/list/" and "Salvo." in page, name
