@@ -152,15 +152,19 @@ def unique_name(model, value, current, label, taken):
     gone before the comparison (`text`, single_line): "Vendas\u200b" is "Vendas". The database's
     folded unique index does not strip them: rows stored before this rule keep theirs until edited."""
     name = text(value, label, required=True, max_len=MAX_NAME, single_line=True)
-    if taken_by_another(model.name, name, current):
-        raise invalid(taken % {"name": name})
+    existing = taken_by_another(model.name, name, current)
+    if existing is not None:
+        # The existing row's name as it is written ("Suporte Técnico"), not what was typed
+        # ("suporte tecnico"): the message points at the row that is in the way.
+        raise invalid(taken % {"name": existing})
     return name
 
 
-def taken_by_another(column, value: str, current) -> bool:
-    """Whether a row other than `current` has `value` in `column`, ignoring case and accents. The
-    database's unique index on the same folded column (app.models.base.unique_folded) settles a
-    concurrent race."""
+def taken_by_another(column, value: str, current) -> str | None:
+    """The value in `column` of a row other than `current` that has `value` there, ignoring case and
+    accents (as that row has it: "Suporte Técnico" for "suporte tecnico"), or None. The database's
+    unique index on the same folded column (app.models.base.unique_folded) settles a concurrent
+    race."""
     from sqlalchemy import literal
 
     from app.models import db
@@ -169,7 +173,8 @@ def taken_by_another(column, value: str, current) -> bool:
     clash = db.session.query(column).filter(folded(column) == folded(literal(value)))
     if current is not None:
         clash = clash.filter(column.class_.id != current.id)
-    return clash.first() is not None
+    row = clash.first()
+    return None if row is None else row[0]
 
 
 def id_list(value, label) -> list[int]:

@@ -61,8 +61,9 @@ def _clean_shortcut(value, current: QuickReply | None) -> str:
     shortcut = shortcut[1:] if shortcut.startswith("/") else shortcut
     if not _SHORTCUT.fullmatch(shortcut):
         raise inputs.invalid(_("The shortcut must be one word, without spaces (e.g. horario)."))
-    if inputs.taken_by_another(QuickReply.shortcut, shortcut, current):
-        raise inputs.invalid(_("The shortcut /%(shortcut)s already exists.", shortcut=shortcut))
+    existing = inputs.taken_by_another(QuickReply.shortcut, shortcut, current)
+    if existing is not None:  # named as it is saved ("/horário" for "HORARIO")
+        raise inputs.invalid(_("The shortcut /%(shortcut)s already exists.", shortcut=existing))
     return shortcut
 
 

@@ -444,3 +444,19 @@ def test_openapi_describes_the_admin_api(api):
     schemas = spec["components"]["schemas"]
     assert "password" in schemas["TeamApi.post"]["properties"]
     assert "queues" in schemas["ConnectionApi.get"]["properties"]
+
+
+def test_a_duplicate_name_names_the_existing_record_in_the_api(app, api, seeded):
+    from app.models import Queue, db
+
+    with app.app_context():
+        name = db.session.get(Queue, seeded["q"]).name
+    r = api.post("/api/v1/queue/", json={"name": name.upper(), "color": "#ABCDEF"})
+    assert r.status_code == 422 and r.get_json() == {"message": f'Já existe uma fila chamada "{name}".'}
+    r = api.post("/api/v1/connection/", json={"name": "secundaria"})
+    assert r.status_code == 422 and r.get_json() == {"message": 'Já existe uma conexão chamada "Secundária".'}
+    r = api.post("/api/v1/rating/", json={"name": "PADRAO", "message": "m", "options": [
+        {"value": 1, "label": "A"}, {"value": 2, "label": "B"}]})
+    assert r.status_code == 422 and r.get_json() == {"message": 'Já existe uma avaliação chamada "Padrão".'}
+    r = api.post("/api/v1/quick_reply/", json={"shortcut": "OLÁ", "message": "m"})
+    assert r.status_code == 422 and r.get_json() == {"message": "O atalho /ola já existe."}

@@ -324,7 +324,7 @@ def test_rating_and_quick_reply_forms(app, admin):
     assert "Salvo." in page and "Chave PIX: 123" in admin.get("/quick_replies/list/").get_data(as_text=True)
     before = snapshot(app)
     for data, message in (({"shortcut": "bom dia"}, "O atalho deve ser uma palavra só"),
-                          ({"shortcut": "PIX"}, "O atalho /PIX já existe."),
+                          ({"shortcut": "PIX"}, "O atalho /pix já existe."),  # the existing one, as saved
                           ({"message": ""}, 'O campo "Mensagem" é obrigatório.')):
         status, page = submit(admin, "/quick_replies/add", dict({"shortcut": "novo", "message": "m"}, **data))
         assert message in page
@@ -585,3 +585,26 @@ def test_every_admin_form_returns_to_its_own_list(app, admin, queue_id):
         admin.get("/settings/form")
         path, page = _landed(admin, _post(admin, f"{view.route_base}/add", data))
         assert path == f"{view.route_base}/list/" and "Salvo." in page, name
+
+
+def test_a_duplicate_name_names_the_existing_record(app, admin):
+    """QA: adding the queue "suporte tecnico" said 'Já existe uma fila chamada "suporte tecnico".'
+    while the queue in the way is "Suporte Técnico" (the check ignores case and accents)."""
+    from app.services import connections, queues, quick_replies, rating_templates
+
+    with app.app_context():
+        queues.create({"name": "Suporte Técnico", "color": "#101010"})
+        connections.create({"name": "Loja Ágil"})
+        rating_templates.create({"name": "Satisfação", "message": "Nota?",
+                                 "options": [{"value": 1, "label": "Ruim"}, {"value": 2, "label": "Bom"}]})
+        quick_replies.create({"shortcut": "Horário", "message": "8h às 18h"})
+    before = snapshot(app)
+    status, page = submit(admin, "/queues/add", dict(QUEUE, name="suporte tecnico", color="#202020"))
+    assert field_error(page, "name") == 'Já existe uma fila chamada "Suporte Técnico".'
+    status, page = submit(admin, "/connections/add", dict(CONNECTION, name="LOJA AGIL"))
+    assert field_error(page, "name") == 'Já existe uma conexão chamada "Loja Ágil".'
+    status, page = submit(admin, "/ratings/add", {"name": "satisfacao", "message": "m", "options": "1 - A\n2 - B"})
+    assert field_error(page, "name") == 'Já existe uma avaliação chamada "Satisfação".'
+    status, page = submit(admin, "/quick_replies/add", {"shortcut": "/HORARIO", "message": "m"})
+    assert field_error(page, "shortcut") == "O atalho /Horário já existe."
+    assert snapshot(app) == before
