@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from flask_babel import gettext as _
 
-from app.services import DomainError, NotFound
+from app.services import DomainError, FieldErrors, NotFound
 
 # Long enough for any real greeting or farewell, short enough to stay a chat message.
 MAX_MESSAGE = 4000
@@ -36,6 +36,50 @@ def about(field: str):
         if error.field is None:
             error.field = field
         raise
+
+
+class Refusals:
+    """The input errors of one cleaning, collected field by field instead of stopping at the first,
+    so that a form shows every field's error in one submit (and the API names them all):
+
+        refused = Refusals()
+        with refused.about("name"):
+            clean["name"] = text(...)
+        ...
+        refused.check()  # raises the one refusal as it is, or FieldErrors with them all
+
+    Only input refusals (422) are collected; any other DomainError (a body that is no object, a
+    404) is raised at once. A value whose check failed is missing from what the cleaning keeps:
+    checks that depend on it are skipped (`failed`)."""
+
+    def __init__(self):
+        self.errors: list[DomainError] = []
+
+    @contextmanager
+    def about(self, field: str):
+        try:
+            yield
+        except DomainError as error:
+            if error.status != 422:
+                raise
+            if error.field is None:
+                error.field = field
+            self.add(error)
+
+    def add(self, error: DomainError) -> None:
+        self.errors.extend(getattr(error, "errors", None) or [error])
+
+    def failed(self, *fields: str) -> bool:
+        """Whether any of these fields (or, with none given, anything) was refused; "hours" also
+        covers its parts ("hours.2")."""
+        named = [error.field or "" for error in self.errors]
+        return any(not fields or any(n == f or n.startswith(f + ".") for f in fields) for n in named)
+
+    def check(self) -> None:
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            raise FieldErrors(self.errors)
 
 
 def commit_or_conflict(message) -> None:

@@ -46,13 +46,15 @@ def _clean(data: dict, current: QuickReply | None) -> dict:
     data = inputs.require_object(data)
     inputs.reject_unknown(data, FIELDS)
     clean = {}
+    refused = inputs.Refusals()  # every field's refusal at once
     if current is None or "shortcut" in data:
-        with inputs.about("shortcut"):
+        with refused.about("shortcut"):
             clean["shortcut"] = _clean_shortcut(data.get("shortcut"), current)
     if current is None or "message" in data:
-        with inputs.about("message"):
+        with refused.about("message"):
             clean["message"] = inputs.text(data.get("message"), LABELS["message"], required=True)
             templates.check(clean["message"], LABELS["message"], stored=getattr(current, "message", None))
+    refused.check()
     return clean
 
 

@@ -135,14 +135,29 @@ class AlphabeticalInterface(SQLAInterface):
 
 def show_refusal(error: DomainError, form=None, form_field_for=lambda field: field) -> None:
     """A service's refusal on a form page: under the field it is about, as the form's own
-    validators show theirs, when the form has that field; else as a banner above the form."""
-    name = form_field_for(error.field) if error.field else None
-    if form is not None and name in form._fields:
-        # Escaped here: FAB's render_field prints each error through `_()`, which marks it safe,
-        # and a refusal may quote what was typed ("Já existe uma fila chamada <script>...").
-        form[name].errors = [*form[name].errors, escape(error.message)]
-    else:
-        flash(error.message, "danger")
+    validators show theirs, when the form has that field; else as a banner above the form. A
+    refusal of several fields at once (FieldErrors) puts each of its errors under its own field."""
+    banner = []
+    for each in getattr(error, "errors", None) or [error]:
+        name = form_field_for(each.field) if each.field else None
+        if form is not None and name in form._fields:
+            # Escaped here: FAB's render_field prints each error through `_()`, which marks it safe,
+            # and a refusal may quote what was typed ("Já existe uma fila chamada <script>...").
+            form[name].errors = [*form[name].errors, escape(each.message)]
+        else:
+            banner.append(each.message)
+    if banner:
+        flash(" ".join(banner), "danger")
+
+
+def refusal_body(error: DomainError) -> dict:
+    """A refusal as the APIs answer it: {"message": ...}, and, when it is about several fields at
+    once (FieldErrors), "fields": {field: message} beside it (the message lists them all)."""
+    body = {"message": error.message}
+    fields = getattr(error, "fields", None)
+    if fields:
+        body["fields"] = fields
+    return body
 
 
 class RowActionsListWidget(ListWidget):
@@ -514,7 +529,7 @@ class ServiceModelApi(ServiceWrites, ApiRefusals, ModelRestApi):
 
     def _error(self, error: DomainError):
         db.session.rollback()
-        return self.response(error.status, message=error.message)
+        return self.response(error.status, **refusal_body(error))
 
     def post_headless(self):
         try:

@@ -587,6 +587,84 @@ def test_every_admin_form_returns_to_its_own_list(app, admin, queue_id):
         assert path == f"{view.route_base}/list/" and "Salvo." in page, name
 
 
+# --- Every field's error at once -----------------------------------------------------------------
+
+def _typed(page: str, field: str) -> str | None:
+    """The value an input of the form page shows."""
+    import re
+
+    m = re.search(rf'<input[^>]*name="{field}"[^>]*>', page)
+    value = re.search(r'value="([^"]*)"', m.group(0)) if m else None
+    return value.group(1) if value else None
+
+
+def test_the_team_form_shows_every_error_at_once(app, admin, queue_id):
+    """QA: Equipe › Adicionar with the name empty, e-mail "bad", password "x" and Número "12" said
+    only that the name is required; putting everything right took four submits."""
+    before = snapshot(app)
+    status, page = submit(admin, "/team/add", dict(MEMBER, name="", email="bad", password="x", phone="12",
+                                                   queues=str(queue_id)))
+    assert field_error(page, "name") == 'O campo "Nome" é obrigatório.'
+    assert field_error(page, "email") == '"bad" não é um endereço de e-mail válido.'
+    assert field_error(page, "password") == "A senha deve ter entre 8 e 128 caracteres."
+    assert "O número deve ter só dígitos" in (field_error(page, "phone") or "")
+    assert _typed(page, "email") == "bad" and _typed(page, "phone") == "12"  # what was typed stays
+    assert "Salvo." not in page and snapshot(app) == before
+    # The rule across fields too: a User without a queue, with a bad e-mail.
+    status, page = submit(admin, "/team/add", dict(MEMBER, email="bad"))
+    assert "precisa de pelo menos uma fila" in (field_error(page, "queues") or "")
+    assert field_error(page, "email") == '"bad" não é um endereço de e-mail válido.'
+    assert snapshot(app) == before
+
+
+def test_the_settings_form_shows_every_error_at_once(app, admin):
+    """QA: Avaliação Externa on without URL, Aceitar Chamada off without Mensagem de Recusa and
+    Saudação do Operador on without text: one error per save."""
+    before = snapshot(app)
+    status, page = submit(admin, "/settings/form", dict(SETTINGS, external_rating="y", accept_calls="",
+                                                        operator_greeting="y", timezone="Brasil/Recife",
+                                                        rating_expiry_minutes="uma hora"))
+    assert 'O campo "URL da Avaliação Externa" é obrigatório' in (field_error(page, "external_rating_url") or "")
+    assert 'O campo "Mensagem de Recusa de Chamada" é obrigatório' in (field_error(page, "call_rejection_message") or "")
+    assert 'O campo "Texto de Saudação" é obrigatório' in (field_error(page, "operator_greeting_text") or "")
+    assert "deve ser um número inteiro" in (field_error(page, "rating_expiry_minutes") or "")
+    assert _typed(page, "rating_expiry_minutes") == "uma hora"
+    assert "não é um fuso horário conhecido" in page
+    assert "Opções salvas." not in page and snapshot(app) == before
+
+
+def test_the_queue_and_connection_forms_show_every_error_at_once(app, admin):
+    before = snapshot(app)
+    status, page = submit(admin, "/queues/add", dict(QUEUE, name="", color="azul", bot_order="primeiro",
+                                                     hours_mon="8h", hours_wed="08:00-25:00",
+                                                     greeting_message="Olá {{cliente}}"))
+    assert field_error(page, "name") == 'O campo "Nome" é obrigatório.'
+    assert "#RRGGBB" in (field_error(page, "color") or "")
+    assert "número inteiro" in (field_error(page, "bot_order") or "")
+    assert "Segunda-feira: escreva cada intervalo" in (field_error(page, "hours_mon") or "")
+    assert '"25:00" não é um horário' in (field_error(page, "hours_wed") or "")
+    assert "{{cliente}}" in (field_error(page, "greeting_message") or "")
+    assert _typed(page, "bot_order") == "primeiro" and _typed(page, "hours_wed") == "08:00-25:00"
+    status, page = submit(admin, "/connections/add", dict(CONNECTION, name="", greeting_message="Oi {{cliente}}",
+                                                          completion_message="Tchau {{x}}"))
+    assert field_error(page, "name") == 'O campo "Nome" é obrigatório.'
+    assert "{{cliente}}" in (field_error(page, "greeting_message") or "")
+    assert "{{x}}" in (field_error(page, "completion_message") or "")
+    assert "Salvo." not in page and snapshot(app) == before
+
+
+def test_the_rating_and_quick_reply_forms_show_every_error_at_once(app, admin):
+    before = snapshot(app)
+    status, page = submit(admin, "/ratings/add", {"name": "", "message": "", "options": "1 - Só uma"})
+    assert field_error(page, "name") == 'O campo "Nome" é obrigatório.'
+    assert field_error(page, "message") == 'O campo "Mensagem" é obrigatório.'
+    assert field_error(page, "options") == "Uma avaliação precisa de pelo menos duas opções."
+    status, page = submit(admin, "/quick_replies/add", {"shortcut": "bom dia", "message": ""})
+    assert "uma palavra só" in (field_error(page, "shortcut") or "")
+    assert field_error(page, "message") == 'O campo "Mensagem" é obrigatório.'
+    assert snapshot(app) == before
+
+
 def test_a_duplicate_name_names_the_existing_record(app, admin):
     """QA: adding the queue "suporte tecnico" said 'Já existe uma fila chamada "suporte tecnico".'
     while the queue in the way is "Suporte Técnico" (the check ignores case and accents)."""
