@@ -16,6 +16,27 @@ class DomainError(Exception):
             self.status = status
 
 
+class FieldErrors(DomainError):
+    """Several input fields refused at once (app.services.inputs.Refusals), so that a form shows
+    every field's error in one submit. `errors` are the DomainErrors, each with its `field`;
+    `message` is all of them, one after the other (what the API answers as its message)."""
+
+    status = 422
+
+    def __init__(self, errors: list):
+        super().__init__(" ".join(error.message for error in errors))
+        self.errors = list(errors)
+
+    @property
+    def fields(self) -> dict:
+        """{field: message} (a field refused twice: both messages)."""
+        result = {}
+        for error in self.errors:
+            key = error.field or ""
+            result[key] = f"{result[key]} {error.message}" if key in result else error.message
+        return result
+
+
 class NotFound(DomainError):
     """The object does not exist, or the caller may not know it exists (never 403 for those)."""
 

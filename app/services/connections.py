@@ -46,32 +46,35 @@ def default_connection() -> Connection | None:
 
 
 def _clean(data: dict, current: Connection | None) -> dict:
+    """The checked input; every field's refusal at once (inputs.Refusals)."""
     data = inputs.require_object(data)
     inputs.reject_unknown(data, FIELDS)
     clean = {}
+    refused = inputs.Refusals()
     if current is None or "name" in data:
-        with inputs.about("name"):
+        with refused.about("name"):
             clean["name"] = inputs.unique_name(Connection, data.get("name"), current, LABELS["name"],
                                                lazy_gettext("A connection named \"%(name)s\" already exists."))
     if "channel" in data:
-        channel = data["channel"]
-        if not isinstance(channel, str) or channel not in CHANNELS:
-            raise inputs.invalid(_("Unknown channel. Available: %(channels)s", channels=", ".join(CHANNELS)),
-                                 field="channel")
-        clean["channel"] = channel
+        with refused.about("channel"):
+            channel = data["channel"]
+            if not isinstance(channel, str) or channel not in CHANNELS:
+                raise inputs.invalid(_("Unknown channel. Available: %(channels)s", channels=", ".join(CHANNELS)))
+            clean["channel"] = channel
     for key in ("is_default", "read_receipts"):
         if key in data:
-            with inputs.about(key):
+            with refused.about(key):
                 clean[key] = inputs.boolean(data[key], LABELS[key])
     if "queues" in data:
-        with inputs.about("queues"):
+        with refused.about("queues"):
             clean["queues"] = inputs.fetch_all(Queue, inputs.id_list(data["queues"], LABELS["queues"]),
                                                LABELS["queues"])
     for key in ("greeting_message", "completion_message", "out_of_hours_message"):
         if key in data:
-            with inputs.about(key):
+            with refused.about(key):
                 clean[key] = inputs.text(data[key], LABELS[key])
                 templates.check(clean[key], LABELS[key], stored=getattr(current, key, None))
+    refused.check()
     return clean
 
 

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from flask_babel import gettext as _
 
-from app.services import DomainError, NotFound
+from app.services import DomainError, FieldErrors, NotFound
 
 # Long enough for any real greeting or farewell, short enough to stay a chat message.
 MAX_MESSAGE = 4000
@@ -36,6 +36,50 @@ def about(field: str):
         if error.field is None:
             error.field = field
         raise
+
+
+class Refusals:
+    """The input errors of one cleaning, collected field by field instead of stopping at the first,
+    so that a form shows every field's error in one submit (and the API names them all):
+
+        refused = Refusals()
+        with refused.about("name"):
+            clean["name"] = text(...)
+        ...
+        refused.check()  # raises the one refusal as it is, or FieldErrors with them all
+
+    Only input refusals (422) are collected; any other DomainError (a body that is no object, a
+    404) is raised at once. A value whose check failed is missing from what the cleaning keeps:
+    checks that depend on it are skipped (`failed`)."""
+
+    def __init__(self):
+        self.errors: list[DomainError] = []
+
+    @contextmanager
+    def about(self, field: str):
+        try:
+            yield
+        except DomainError as error:
+            if error.status != 422:
+                raise
+            if error.field is None:
+                error.field = field
+            self.add(error)
+
+    def add(self, error: DomainError) -> None:
+        self.errors.extend(getattr(error, "errors", None) or [error])
+
+    def failed(self, *fields: str) -> bool:
+        """Whether any of these fields (or, with none given, anything) was refused; "hours" also
+        covers its parts ("hours.2")."""
+        named = [error.field or "" for error in self.errors]
+        return any(not fields or any(n == f or n.startswith(f + ".") for f in fields) for n in named)
+
+    def check(self) -> None:
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            raise FieldErrors(self.errors)
 
 
 def commit_or_conflict(message) -> None:
@@ -194,15 +238,19 @@ def unique_name(model, value, current, label, taken):
     gone before the comparison (`text`, single_line): "Vendas\u200b" is "Vendas". The database's
     folded unique index does not strip them: rows stored before this rule keep theirs until edited."""
     name = text(value, label, required=True, max_len=MAX_NAME, single_line=True)
-    if taken_by_another(model.name, name, current):
-        raise invalid(taken % {"name": name})
+    existing = taken_by_another(model.name, name, current)
+    if existing is not None:
+        # The existing row's name as it is written ("Suporte Técnico"), not what was typed
+        # ("suporte tecnico"): the message points at the row that is in the way.
+        raise invalid(taken % {"name": existing})
     return name
 
 
-def taken_by_another(column, value: str, current) -> bool:
-    """Whether a row other than `current` has `value` in `column`, ignoring case and accents. The
-    database's unique index on the same folded column (app.models.base.unique_folded) settles a
-    concurrent race."""
+def taken_by_another(column, value: str, current) -> str | None:
+    """The value in `column` of a row other than `current` that has `value` there, ignoring case and
+    accents (as that row has it: "Suporte Técnico" for "suporte tecnico"), or None. The database's
+    unique index on the same folded column (app.models.base.unique_folded) settles a concurrent
+    race."""
     from sqlalchemy import literal
 
     from app.models import db
@@ -211,7 +259,8 @@ def taken_by_another(column, value: str, current) -> bool:
     clash = db.session.query(column).filter(folded(column) == folded(literal(value)))
     if current is not None:
         clash = clash.filter(column.class_.id != current.id)
-    return clash.first() is not None
+    row = clash.first()
+    return None if row is None else row[0]
 
 
 def id_list(value, label) -> list[int]:

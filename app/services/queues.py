@@ -85,18 +85,22 @@ def clean_hours(value) -> list[tuple[int, dt.time, dt.time]]:
     if len(value) > 7 * MAX_INTERVALS_PER_DAY:
         raise inputs.invalid(_("Too many business hours intervals."))
     result = []
+    refused = inputs.Refusals()  # each weekday's mistakes at once (the form has a box per weekday)
     for item in value:
         if not isinstance(item, dict) or set(item) != {"weekday", "start", "end"}:
             raise inputs.invalid(_("Each business hours interval needs weekday, start and end."))
         weekday = item["weekday"]
         if isinstance(weekday, bool) or not isinstance(weekday, int) or not 0 <= weekday <= 6:
             raise inputs.invalid(_("The weekday must be a number from 0 (Monday) to 6 (Sunday)."))
-        start, end = parse_time(item["start"], weekday), parse_time(item["end"], weekday, end=True)
-        if start == end and start != dt.time(0, 0):
-            raise inputs.invalid(_("%(day)s: an interval cannot start and end at the same time "
-                                   "(use 00:00-00:00 for the whole day).", day=WEEKDAYS[weekday]),
-                                 field=f"hours.{weekday}")
-        result.append((weekday, start, end))
+        if refused.failed(f"hours.{weekday}"):
+            continue  # one refusal per weekday
+        with refused.about(f"hours.{weekday}"):
+            start, end = parse_time(item["start"], weekday), parse_time(item["end"], weekday, end=True)
+            if start == end and start != dt.time(0, 0):
+                raise inputs.invalid(_("%(day)s: an interval cannot start and end at the same time "
+                                       "(use 00:00-00:00 for the whole day).", day=WEEKDAYS[weekday]))
+            result.append((weekday, start, end))
+    refused.check()
     for weekday in range(7):
         if sum(1 for w, _s, _e in result if w == weekday) > MAX_INTERVALS_PER_DAY:
             raise inputs.invalid(_("%(day)s: at most %(max)d intervals.", day=WEEKDAYS[weekday],
@@ -120,28 +124,40 @@ def clean_hours(value) -> list[tuple[int, dt.time, dt.time]]:
     return result
 
 
+class DayTexts(list):
+    """The admin form's business hours: seven texts, Monday to Sunday, as typed
+    ("08:00-12:00, 13:00-18:00"; hours_from_day_texts reads them). The service takes them as
+    `hours` so that their refusals come with the other fields'; JSON (the API) is never one."""
+
+
 def _clean(data: dict, current: Queue | None) -> dict:
+    """The checked input; every field's refusal at once (inputs.Refusals)."""
     data = inputs.require_object(data)
     inputs.reject_unknown(data, FIELDS)
     clean = {}
+    refused = inputs.Refusals()
     if current is None or "name" in data:
-        with inputs.about("name"):
+        with refused.about("name"):
             clean["name"] = inputs.unique_name(Queue, data.get("name"), current, LABELS["name"],
                                                lazy_gettext("A queue named \"%(name)s\" already exists."))
     if current is None or "color" in data:
-        with inputs.about("color"):
+        with refused.about("color"):
             clean["color"] = _clean_color(data.get("color"), current)
     if "bot_order" in data or current is None:
-        with inputs.about("bot_order"):
+        with refused.about("bot_order"):
             clean["bot_order"] = inputs.integer(data.get("bot_order", 0), LABELS["bot_order"], minimum=0, maximum=9999)
     for key in ("greeting_message", "out_of_hours_message"):
         if key in data:
-            with inputs.about(key):
+            with refused.about(key):
                 clean[key] = inputs.text(data[key], LABELS[key])
                 templates.check(clean[key], LABELS[key], stored=getattr(current, key, None))
     if "hours" in data:
-        with inputs.about("hours"):
-            clean["hours"] = clean_hours(data["hours"])
+        with refused.about("hours"):
+            hours = data["hours"]
+            if isinstance(hours, DayTexts):  # the days written wrong refused, the others checked too
+                hours = hours_from_day_texts(hours, refused)
+            clean["hours"] = clean_hours(hours)
+    refused.check()
     return clean
 
 
@@ -223,24 +239,35 @@ def hours_as_dicts(queue: Queue) -> list[dict]:
 
 # --- The form's way of writing hours: one line per weekday, "08:00-12:00, 13:00-18:00" -------
 
-def hours_from_day_texts(texts: list[str]) -> list[dict]:
-    """Seven texts (Monday..Sunday) as typed in the admin form -> intervals for clean_hours."""
+def hours_from_day_texts(texts: list[str], refused: "inputs.Refusals | None" = None) -> list[dict]:
+    """Seven texts (Monday..Sunday) as typed in the admin form -> intervals for clean_hours. Every
+    weekday written wrong is refused at once, each under its own day; given `refused`, the refusals
+    are left there and the other days' intervals returned (to be checked too)."""
     result = []
+    days = refused or inputs.Refusals()
     for weekday, raw in enumerate(texts):
-        raw = (raw or "").strip()
-        if not raw:
+        with days.about(f"hours.{weekday}"):
+            result.extend(_day_intervals(weekday, raw))
+    if refused is None:
+        days.check()
+    return result
+
+
+def _day_intervals(weekday: int, raw) -> list[dict]:
+    """One weekday's text as intervals (none when empty: closed)."""
+    result = []
+    raw = (raw or "").strip()
+    if len(raw) > 200:
+        raise inputs.invalid(_("%(day)s: too long.", day=WEEKDAYS[weekday]), field=f"hours.{weekday}")
+    for part in re.split(r"[,;]", raw):
+        part = part.strip()
+        if not part:
             continue
-        if len(raw) > 200:
-            raise inputs.invalid(_("%(day)s: too long.", day=WEEKDAYS[weekday]), field=f"hours.{weekday}")
-        for part in re.split(r"[,;]", raw):
-            part = part.strip()
-            if not part:
-                continue
-            pieces = re.split(r"\s*[-–]\s*|\s+(?:às|as|a|até|to)\s+", part)
-            if len(pieces) != 2:
-                raise inputs.invalid(_("%(day)s: write each interval as start-end, e.g. 08:00-12:00.",
-                                       day=WEEKDAYS[weekday]), field=f"hours.{weekday}")
-            result.append({"weekday": weekday, "start": _form_time(pieces[0]), "end": _form_time(pieces[1])})
+        pieces = re.split(r"\s*[-–]\s*|\s+(?:às|as|a|até|to)\s+", part)
+        if len(pieces) != 2:
+            raise inputs.invalid(_("%(day)s: write each interval as start-end, e.g. 08:00-12:00.",
+                                   day=WEEKDAYS[weekday]), field=f"hours.{weekday}")
+        result.append({"weekday": weekday, "start": _form_time(pieces[0]), "end": _form_time(pieces[1])})
     return result
 
 

@@ -46,13 +46,15 @@ def _clean(data: dict, current: QuickReply | None) -> dict:
     data = inputs.require_object(data)
     inputs.reject_unknown(data, FIELDS)
     clean = {}
+    refused = inputs.Refusals()  # every field's refusal at once
     if current is None or "shortcut" in data:
-        with inputs.about("shortcut"):
+        with refused.about("shortcut"):
             clean["shortcut"] = _clean_shortcut(data.get("shortcut"), current)
     if current is None or "message" in data:
-        with inputs.about("message"):
+        with refused.about("message"):
             clean["message"] = inputs.text(data.get("message"), LABELS["message"], required=True)
             templates.check(clean["message"], LABELS["message"], stored=getattr(current, "message", None))
+    refused.check()
     return clean
 
 
@@ -61,8 +63,9 @@ def _clean_shortcut(value, current: QuickReply | None) -> str:
     shortcut = shortcut[1:] if shortcut.startswith("/") else shortcut
     if not _SHORTCUT.fullmatch(shortcut):
         raise inputs.invalid(_("The shortcut must be one word, without spaces (e.g. horario)."))
-    if inputs.taken_by_another(QuickReply.shortcut, shortcut, current):
-        raise inputs.invalid(_("The shortcut /%(shortcut)s already exists.", shortcut=shortcut))
+    existing = inputs.taken_by_another(QuickReply.shortcut, shortcut, current)
+    if existing is not None:  # named as it is saved ("/horário" for "HORARIO")
+        raise inputs.invalid(_("The shortcut /%(shortcut)s already exists.", shortcut=existing))
     return shortcut
 
 

@@ -42,21 +42,30 @@ def clean_options(value) -> list[tuple[int, str]]:
     return sorted(result)
 
 
+class OptionsText(str):
+    """The admin form's options: one per line, "1 - Insatisfeito" (options_from_text reads them).
+    The service takes them as `options` so that their refusal comes with the other fields'; JSON
+    (the API) is never one."""
+
+
 def _clean(data: dict, current: RatingTemplate | None) -> dict:
     data = inputs.require_object(data)
     inputs.reject_unknown(data, FIELDS)
     clean = {}
+    refused = inputs.Refusals()  # every field's refusal at once
     if current is None or "name" in data:
-        with inputs.about("name"):
+        with refused.about("name"):
             clean["name"] = inputs.unique_name(RatingTemplate, data.get("name"), current, LABELS["name"],
                                                lazy_gettext("A rating named \"%(name)s\" already exists."))
     if current is None or "message" in data:
-        with inputs.about("message"):
+        with refused.about("message"):
             clean["message"] = inputs.text(data.get("message"), LABELS["message"], required=True)
             templates.check(clean["message"], LABELS["message"], stored=getattr(current, "message", None))
     if current is None or "options" in data:
-        with inputs.about("options"):
-            clean["options"] = clean_options(data.get("options"))
+        with refused.about("options"):
+            options = data.get("options")
+            clean["options"] = clean_options(options_from_text(options) if isinstance(options, OptionsText) else options)
+    refused.check()
     return clean
 
 

@@ -93,52 +93,61 @@ def update_settings(data: dict) -> Settings:
     merged = as_dict(settings)
     merged.update(data)
     clean = {}
+    refused = inputs.Refusals()  # every option's refusal at once
     for key in SWITCHES:
-        if merged[key] is None:
-            raise inputs.invalid(_("%(field)s is required.", field=LABELS[key]), field=key)
-        with inputs.about(key):
+        with refused.about(key):
+            if merged[key] is None:
+                raise inputs.invalid(_("%(field)s is required.", field=LABELS[key]))
             clean[key] = inputs.boolean(merged[key], LABELS[key])
     for key in TEXTS:
-        with inputs.about(key):
+        with refused.about(key):
             clean[key] = inputs.text(merged[key], LABELS[key],
                                      max_len=500 if key == "external_rating_url" else inputs.MAX_MESSAGE,
                                      single_line=key == "external_rating_url")
             templates.check(clean[key], LABELS[key], stored=getattr(settings, key))
     for (switch, state), text_key in REQUIRED_TEXT.items():
-        if clean[switch] == state and not clean[text_key]:
-            raise inputs.invalid(_("%(field)s is required when \"%(switch)s\" is %(state)s.", field=LABELS[text_key],
-                                   switch=LABELS[switch], state=_("on") if state else _("off")), field=text_key)
-    if clean["external_rating_url"]:
+        if switch in clean and text_key in clean and clean[switch] == state and not clean[text_key]:
+            with refused.about(text_key):
+                raise inputs.invalid(_("%(field)s is required when \"%(switch)s\" is %(state)s.",
+                                       field=LABELS[text_key], switch=LABELS[switch],
+                                       state=_("on") if state else _("off")))
+    if clean.get("external_rating_url"):
         url = clean["external_rating_url"]
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc or " " in url:
-            raise inputs.invalid(_("The external rating URL must be a web address starting with http:// or https://."),
-                                 field="external_rating_url")
-    if clean["rating_required"] and not clean["send_ratings"]:
-        raise inputs.invalid(_("\"%(required)s\" needs \"%(send)s\" turned on.", required=LABELS["rating_required"],
-                               send=LABELS["send_ratings"]), field="rating_required")
-    if clean["send_ratings"] and not clean["external_rating"] and db.session.query(RatingTemplate.id).first() is None:
-        raise inputs.invalid(no_rating_to_send(clean["rating_required"]), field="send_ratings")
+            with refused.about("external_rating_url"):
+                raise inputs.invalid(_("The external rating URL must be a web address starting with http:// or "
+                                       "https://."))
+    if clean.get("rating_required") and "send_ratings" in clean and not clean["send_ratings"]:
+        with refused.about("rating_required"):
+            raise inputs.invalid(_("\"%(required)s\" needs \"%(send)s\" turned on.", required=LABELS["rating_required"],
+                                   send=LABELS["send_ratings"]))
+    if clean.get("send_ratings") and "external_rating" in clean and not clean["external_rating"] \
+            and "rating_required" in clean and db.session.query(RatingTemplate.id).first() is None:
+        with refused.about("send_ratings"):
+            raise inputs.invalid(no_rating_to_send(clean["rating_required"]))
     chatbot_type = merged["chatbot_type"]
-    if not isinstance(chatbot_type, str) or chatbot_type not in CHATBOT_TYPES:
-        raise inputs.invalid(_("The chatbot type must be text or list."), field="chatbot_type")
-    clean["chatbot_type"] = chatbot_type
-    with inputs.about("timezone"):
+    with refused.about("chatbot_type"):
+        if not isinstance(chatbot_type, str) or chatbot_type not in CHATBOT_TYPES:
+            raise inputs.invalid(_("The chatbot type must be text or list."))
+        clean["chatbot_type"] = chatbot_type
+    with refused.about("timezone"):
         tz = inputs.text(merged["timezone"], LABELS["timezone"], required=True, max_len=64, single_line=True)
         if not valid_timezone(tz):
             raise inputs.invalid(_("\"%(value)s\" is not a known time zone (e.g. America/Sao_Paulo).", value=tz))
-    clean["timezone"] = tz
-    with inputs.about("rating_expiry_minutes"):
+        clean["timezone"] = tz
+    with refused.about("rating_expiry_minutes"):
         clean["rating_expiry_minutes"] = inputs.integer(merged["rating_expiry_minutes"],
                                                         LABELS["rating_expiry_minutes"], minimum=1, maximum=7 * 24 * 60)
     template_id = merged["default_rating_template"]
     if template_id in (None, ""):
         clean["default_rating_template_id"] = None
     else:
-        with inputs.about("default_rating_template"):
+        with refused.about("default_rating_template"):
             clean["default_rating_template_id"] = inputs.fetch_all(
                 RatingTemplate, [inputs.ident(template_id, LABELS["default_rating_template"])],
                 LABELS["default_rating_template"])[0].id
+    refused.check()
     for key, value in clean.items():
         setattr(settings, key, value)
     db.session.commit()

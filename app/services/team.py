@@ -88,21 +88,23 @@ def hash_password(password: str) -> str:
 
 
 def _clean(data: dict, current: Member | None) -> dict:
+    """The checked input; every field's refusal at once (inputs.Refusals), the queues rule included."""
     data = inputs.require_object(data)
     inputs.reject_unknown(data, FIELDS)
     clean = {}
+    refused = inputs.Refusals()
     if current is None or "name" in data:
-        with inputs.about("name"):
+        with refused.about("name"):
             clean["name"] = inputs.text(data.get("name"), LABELS["name"], required=True, max_len=64,
                                         single_line=True)
     if current is None or "email" in data:
-        with inputs.about("email"):
+        with refused.about("email"):
             clean["email"] = _clean_email(data.get("email"), current)
     if current is None or data.get("password") not in (None, ""):
-        with inputs.about("password"):
+        with refused.about("password"):
             clean["password"] = check_password(data.get("password"))
     if "phone" in data:
-        with inputs.about("phone"):
+        with refused.about("phone"):
             phone = inputs.text(data["phone"], LABELS["phone"], max_len=20, single_line=True)
             if phone is not None and not _PHONE.fullmatch(phone):
                 raise inputs.invalid(_("The phone must have only digits: 55 + area code + number, 12 or 13 "
@@ -114,12 +116,13 @@ def _clean(data: dict, current: Member | None) -> dict:
                                        "area code (DDD) and the number.", field=LABELS["phone"], phone=phone))
             clean["phone"] = phone
     if current is None or "profile" in data:
-        profile = data.get("profile", "user" if current is None else None)
-        if not isinstance(profile, str) or profile not in PROFILES:
-            raise inputs.invalid(_("The profile must be user, supervisor or admin."), field="profile")
-        clean["profile"] = profile
+        with refused.about("profile"):
+            profile = data.get("profile", "user" if current is None else None)
+            if not isinstance(profile, str) or profile not in PROFILES:
+                raise inputs.invalid(_("The profile must be user, supervisor or admin."))
+            clean["profile"] = profile
     if "queues" in data:
-        with inputs.about("queues"):
+        with refused.about("queues"):
             clean["queues"] = inputs.fetch_all(Queue, inputs.id_list(data["queues"], LABELS["queues"]),
                                                LABELS["queues"])
     if "default_connection" in data:
@@ -127,9 +130,13 @@ def _clean(data: dict, current: Member | None) -> dict:
         if value in (None, ""):
             clean["default_connection"] = None
         else:
-            with inputs.about("default_connection"):
+            with refused.about("default_connection"):
                 clean["default_connection"] = inputs.fetch_all(
                     Connection, [inputs.ident(value, LABELS["default_connection"])], LABELS["default_connection"])[0]
+    if not refused.failed("profile", "queues"):
+        with refused.about("queues"):
+            _check_queues(current, clean)
+    refused.check()
     return clean
 
 
@@ -225,9 +232,9 @@ def _apply(member: Member, clean: dict) -> None:
         member.default_connection = clean["default_connection"]
 
 
-def _check_queues(member: Member, clean: dict) -> None:
-    profile = clean.get("profile", member.profile if member.id else "user")
-    queues = clean.get("queues", member.queues if member.id else [])
+def _check_queues(member: Member | None, clean: dict) -> None:
+    profile = clean.get("profile", member.profile if member is not None else "user")
+    queues = clean.get("queues", member.queues if member is not None else [])
     if profile == "user" and not queues:
         raise inputs.invalid(_("A member of the User profile needs at least one queue."), field="queues")
 
@@ -241,7 +248,6 @@ def create(data: dict, actor: Member | None = None) -> Member:
         raise Forbidden(_("Only Admins may add team members."))
     clean = _clean(data, None)
     member = Member(active=True)
-    _check_queues(member, clean)
     _apply(member, clean)
     db.session.add(member)
     _commit()
@@ -256,7 +262,6 @@ def update(member_id, data: dict, actor: Member | None = None) -> Member:
     changed = _changed(member, clean)
     _check_actor_may_edit(actor, member, changed)
     clean = {k: v for k, v in clean.items() if k in changed}
-    _check_queues(member, clean)
     if member.profile == "admin" and clean.get("profile", "admin") != "admin" and admin_count() <= 1:
         raise inputs.invalid(_("This is the last Admin: make another member an Admin first."))
     _apply(member, clean)

@@ -7,8 +7,9 @@ nothing is changed) or `{"message": ...}` with its status in the API.
 import datetime
 import logging
 import re
+from urllib.parse import urlsplit
 
-from flask import flash, g, request, url_for
+from flask import flash, g, redirect, request, session, url_for
 from flask_appbuilder import ModelView
 from flask_appbuilder.widgets import ListWidget
 from flask_appbuilder.api import ModelRestApi
@@ -133,14 +134,29 @@ class AlphabeticalInterface(SQLAInterface):
 
 def show_refusal(error: DomainError, form=None, form_field_for=lambda field: field) -> None:
     """A service's refusal on a form page: under the field it is about, as the form's own
-    validators show theirs, when the form has that field; else as a banner above the form."""
-    name = form_field_for(error.field) if error.field else None
-    if form is not None and name in form._fields:
-        # Escaped here: FAB's render_field prints each error through `_()`, which marks it safe,
-        # and a refusal may quote what was typed ("Já existe uma fila chamada <script>...").
-        form[name].errors = [*form[name].errors, escape(error.message)]
-    else:
-        flash(error.message, "danger")
+    validators show theirs, when the form has that field; else as a banner above the form. A
+    refusal of several fields at once (FieldErrors) puts each of its errors under its own field."""
+    banner = []
+    for each in getattr(error, "errors", None) or [error]:
+        name = form_field_for(each.field) if each.field else None
+        if form is not None and name in form._fields:
+            # Escaped here: FAB's render_field prints each error through `_()`, which marks it safe,
+            # and a refusal may quote what was typed ("Já existe uma fila chamada <script>...").
+            form[name].errors = [*form[name].errors, escape(each.message)]
+        else:
+            banner.append(each.message)
+    if banner:
+        flash(" ".join(banner), "danger")
+
+
+def refusal_body(error: DomainError) -> dict:
+    """A refusal as the APIs answer it: {"message": ...}, and, when it is about several fields at
+    once (FieldErrors), "fields": {field: message} beside it (the message lists them all)."""
+    body = {"message": error.message}
+    fields = getattr(error, "fields", None)
+    if fields:
+        body["fields"] = fields
+    return body
 
 
 class RowActionsListWidget(ListWidget):
@@ -172,9 +188,32 @@ class ServiceModelView(ServiceWrites, ModelView):
     """A ModelView whose add / edit / delete call a service instead of writing the model."""
 
     def get_redirect(self):
-        # After a save with no page history, back to this list: the index is the chat screen.
+        # FAB's "back" with no page history goes to the index, the chat screen: this list instead.
         url = super().get_redirect()
         return url if url != self.appbuilder.get_url_for_index else url_for(f"{self.endpoint}.list")
+
+    # After Adicionar / Editar saves: this view's own list, with "Salvo.". FAB went back to the
+    # last page in the session's history, whatever view it was (QA: a new queue landed on another
+    # queue's edit form, a connection on the Equipe list), since every tab and page shares it.
+    def post_add_redirect(self):
+        return redirect(self.list_to_return_to())
+
+    def post_edit_redirect(self):
+        return redirect(self.list_to_return_to())
+
+    def list_to_return_to(self) -> str:
+        """This view's list; as the member left it (its filters, order and page) when the form was
+        opened from it: the page history's latest entry that is not one of this view's own add,
+        edit or show pages is this list. Only a path of this view is ever answered (no other site)."""
+        list_url = url_for(f"{self.endpoint}.list")
+        own = self.route_base.rstrip("/") + "/"
+        for entry in reversed(session.get("page_history") or []):
+            parts = urlsplit(str(entry))
+            if parts.path == list_url:
+                return f"{list_url}?{parts.query}" if parts.query else list_url
+            if not parts.path.startswith(own):
+                break
+        return list_url
 
     # FAB's file download and bulk actions are not used here: no route, no permission.
     exclude_route_methods = {"download", "action", "action_post"}
@@ -501,7 +540,7 @@ class ServiceModelApi(ServiceWrites, ApiRefusals, ModelRestApi):
 
     def _error(self, error: DomainError):
         db.session.rollback()
-        return self.response(error.status, message=error.message)
+        return self.response(error.status, **refusal_body(error))
 
     def post_headless(self):
         try:

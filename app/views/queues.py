@@ -146,7 +146,7 @@ class QueueView(ServiceModelView):
 
     def form_data(self, form, item=None):
         data = {k: form[k].data for k in ("name", "bot_order", "color", "greeting_message", "out_of_hours_message")}
-        data["hours"] = queues.hours_from_day_texts([form[name].data for name in DAY_FIELDS])
+        data["hours"] = queues.DayTexts(form[name].data for name in DAY_FIELDS)  # checked with the rest
         return data
 
 

@@ -52,7 +52,7 @@ class RatingView(ServiceModelView):
 
     def form_data(self, form, item=None):
         return {"name": form["name"].data, "message": form["message"].data,
-                "options": rating_templates.options_from_text(form["options"].data)}
+                "options": rating_templates.OptionsText(form["options"].data or "")}
 
 
 class RatingOptionSchema(Schema):

@@ -17,7 +17,7 @@ from app.models.base import alphabetical
 from app.services import DomainError
 from app.services import settings as settings_service
 from app.services.settings import LABELS
-from app.views.admin_base import MAX_JSON_BYTES, show_refusal
+from app.views.admin_base import MAX_JSON_BYTES, refusal_body, show_refusal
 from app.views.errors import ApiRefusals
 
 # Region/City zones, and UTC (a server's usual TZ_NAME: an installation started on it must find it
@@ -208,7 +208,7 @@ class SettingsApi(ApiRefusals, BaseApi):
             settings_service.update_settings(data)
         except DomainError as error:
             db.session.rollback()
-            return self.response(error.status, message=error.message)
+            return self.response(error.status, **refusal_body(error))
         return self.response(200, **settings_service.as_dict())
 
 

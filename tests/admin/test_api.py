@@ -499,3 +499,47 @@ def test_openapi_describes_the_admin_api(api):
     schemas = spec["components"]["schemas"]
     assert "password" in schemas["TeamApi.post"]["properties"]
     assert "queues" in schemas["ConnectionApi.get"]["properties"]
+
+
+def test_every_field_refused_at_once_is_one_message_with_its_fields(app, api, seeded):
+    """The services refuse every bad field of a request at once (the forms show each under its
+    field): the API answers one message listing them, and "fields" names each field's beside it."""
+    before = snapshot(app)
+    r = api.post("/api/v1/team/", json={"name": "", "email": "bad", "password": "x", "phone": "12",
+                                        "queues": [seeded["q"]]})
+    assert r.status_code == 422
+    body = r.get_json()
+    assert set(body) == {"message", "fields"} and set(body["fields"]) == {"name", "email", "password", "phone"}
+    assert body["fields"]["email"] == '"bad" não é um endereço de e-mail válido.'
+    for message in body["fields"].values():
+        assert message in body["message"]
+    r = api.put("/api/v1/settings/", json={"external_rating": True, "external_rating_url": None,
+                                           "accept_calls": False, "call_rejection_message": "",
+                                           "operator_greeting": True, "operator_greeting_text": None})
+    assert r.status_code == 422
+    assert set(r.get_json()["fields"]) == {"external_rating_url", "call_rejection_message", "operator_greeting_text"}
+    r = api.post("/api/v1/queue/", json={"name": "", "color": "azul", "hours": [
+        {"weekday": 0, "start": "25:00", "end": "26:00"}, {"weekday": 2, "start": "8", "end": "9"}]})
+    assert r.status_code == 422 and set(r.get_json()["fields"]) == {"name", "color", "hours.0", "hours.2"}
+    r = api.post("/api/v1/connection/", json={"name": "", "read_receipts": "sim"})
+    assert r.status_code == 422 and set(r.get_json()["fields"]) == {"name", "read_receipts"}
+    # One bad field: the message alone, as before.
+    r = api.post("/api/v1/queue/", json={"name": "", "color": "#ABCDEF"})
+    assert r.get_json() == {"message": 'O campo "Nome" é obrigatório.'}
+    assert snapshot(app) == before
+
+
+def test_a_duplicate_name_names_the_existing_record_in_the_api(app, api, seeded):
+    from app.models import Queue, db
+
+    with app.app_context():
+        name = db.session.get(Queue, seeded["q"]).name
+    r = api.post("/api/v1/queue/", json={"name": name.upper(), "color": "#ABCDEF"})
+    assert r.status_code == 422 and r.get_json() == {"message": f'Já existe uma fila chamada "{name}".'}
+    r = api.post("/api/v1/connection/", json={"name": "secundaria"})
+    assert r.status_code == 422 and r.get_json() == {"message": 'Já existe uma conexão chamada "Secundária".'}
+    r = api.post("/api/v1/rating/", json={"name": "PADRAO", "message": "m", "options": [
+        {"value": 1, "label": "A"}, {"value": 2, "label": "B"}]})
+    assert r.status_code == 422 and r.get_json() == {"message": 'Já existe uma avaliação chamada "Padrão".'}
+    r = api.post("/api/v1/quick_reply/", json={"shortcut": "OLÁ", "message": "m"})
+    assert r.status_code == 422 and r.get_json() == {"message": "O atalho /ola já existe."}

@@ -343,7 +343,7 @@ def test_rating_and_quick_reply_forms(app, admin):
     assert "Salvo." in page and "Chave PIX: 123" in admin.get("/quick_replies/list/").get_data(as_text=True)
     before = snapshot(app)
     for data, message in (({"shortcut": "bom dia"}, "O atalho deve ser uma palavra só"),
-                          ({"shortcut": "PIX"}, "O atalho /PIX já existe."),
+                          ({"shortcut": "PIX"}, "O atalho /pix já existe."),  # the existing one, as saved
                           ({"message": ""}, 'O campo "Mensagem" é obrigatório.')):
         status, page = submit(admin, "/quick_replies/add", dict({"shortcut": "novo", "message": "m"}, **data))
         assert message in page
@@ -503,3 +503,205 @@ def test_a_template_with_an_unknown_variable_is_refused_under_its_field(app, adm
     status, page = submit(admin, "/settings/form", dict(SETTINGS, transfer_message="y",
                                                         transfer_message_text="Olá {{Nome}} {{ fila }}"))
     assert "Opções salvas." in page
+
+
+# --- After a save: the view's own list ---------------------------------------------------------
+
+def _post(client, form_url, data):
+    """Open the form by its address (as QA did in the address bar), post it; the answer to the post."""
+    page = client.get(form_url)
+    assert page.status_code == 200, form_url
+    return client.post(form_url, data=dict(data, csrf_token=csrf_token(page.get_data(as_text=True))))
+
+
+def _landed(client, response):
+    """Where a saved form sent the browser (path?query) and that page's text."""
+    from urllib.parse import urlsplit
+
+    assert response.status_code == 302, response.get_data(as_text=True)[:300]
+    where = urlsplit(response.location)
+    path = where.path + (f"?{where.query}" if where.query else "")
+    return path, html.unescape(client.get(path).get_data(as_text=True))
+
+
+def test_a_saved_form_returns_to_its_own_list(app, admin, queue_id):
+    """QA: FAB went back to the last page of the session's page history, whatever it was. Opening
+    /queues/edit/6 and then /queues/add by the address bar, saving "Q5" landed on Comercial2's edit
+    form saying "Salvo." (as if Comercial2 had changed); a new rating landed on a filtered Equipe
+    list, an edited connection on /ratings/list/, a new connection on /team/edit/1. Now each form
+    returns to its own view's list, with the message."""
+    from app.models import Member
+    from app.services import connections, queues
+
+    with app.app_context():
+        comercial = queues.create({"name": "Comercial2", "color": "#222222"}).id
+        loja = connections.create({"name": "Loja"}).id
+    admin_id = _ids(app, Member, email=ADMIN_EMAIL)[0]
+
+    admin.get(f"/queues/edit/{comercial}")
+    path, page = _landed(admin, _post(admin, "/queues/add", dict(QUEUE, name="Q5", color="#555555")))
+    assert path == "/queues/list/" and "Salvo." in page and "Q5" in page
+
+    admin.get("/team/list/?_flt_0_first_name=Admin")
+    path, page = _landed(admin, _post(admin, "/ratings/add", {"name": "Nota", "message": "Como foi?",
+                                                              "options": "1 - Ruim\n2 - Bom"}))
+    assert path == "/ratings/list/" and "Salvo." in page
+
+    admin.get("/ratings/list/")
+    path, page = _landed(admin, _post(admin, f"/connections/edit/{loja}", dict(CONNECTION, name="Loja 2",
+                                                                               is_default="y")))
+    assert path == "/connections/list/" and "Alterações salvas." in page and "Loja 2" in page
+
+    admin.get(f"/team/edit/{admin_id}")
+    path, page = _landed(admin, _post(admin, "/connections/add", dict(CONNECTION, name="Filial")))
+    assert path == "/connections/list/" and "Salvo." in page and "Filial" in page
+
+    admin.get("/connections/list/")
+    path, page = _landed(admin, _post(admin, "/team/add", dict(MEMBER, queues=str(queue_id))))
+    assert path == "/team/list/" and "Salvo." in page
+
+    admin.get("/team/list/")
+    path, page = _landed(admin, _post(admin, "/quick_replies/add", {"shortcut": "pix", "message": "Chave: 1"}))
+    assert path == "/quick_replies/list/" and "Salvo." in page
+
+
+def test_a_form_opened_from_its_list_returns_to_that_list_as_it_was(app, admin, queue_id):
+    """Opened from its own list (filtered, ordered, on a page), a form returns to that list as the
+    member left it; a show or edit page of the same view in between does not change that."""
+    from app.services import queues
+
+    with app.app_context():
+        vendas2 = queues.create({"name": "Vendas 2", "color": "#333333"}).id
+    listing = "/queues/list/?_flt_0_name=Vendas&_oc_QueueView=name&_od_QueueView=desc"
+    assert admin.get(listing).status_code == 200
+    path, page = _landed(admin, _post(admin, "/queues/add", dict(QUEUE, name="Vendas 3", color="#444444")))
+    assert path == listing and "Salvo." in page and "Vendas 3" in page
+
+    admin.get(listing)
+    admin.get(f"/queues/show/{vendas2}")
+    path, page = _landed(admin, _post(admin, f"/queues/edit/{vendas2}", dict(QUEUE, name="Vendas 2b",
+                                                                            color="#333333")))
+    assert path == listing and "Alterações salvas." in page and "Vendas 2b" in page
+
+
+def test_every_admin_form_returns_to_its_own_list(app, admin, queue_id):
+    """Every ModelView of the app with an add form (found from the app, so a new screen is
+    covered too) returns to its own list, wherever the member was before."""
+    from app.views.admin_base import ServiceModelView
+
+    forms = {
+        "ConnectionView": dict(CONNECTION, name="Outra"),
+        "QueueView": dict(QUEUE, name="Outra", color="#777777"),
+        "TeamView": dict(MEMBER, queues=str(queue_id)),
+        "QuickReplyView": {"shortcut": "oi", "message": "Olá"},
+        "RatingView": {"name": "Outra", "message": "Nota?", "options": "1 - Ruim\n2 - Bom"},
+    }
+    views = {v.__class__.__name__: v for v in app.appbuilder.baseviews
+             if isinstance(v, ServiceModelView) and "add" in v.__class__.__dict__.get("include_route_methods", {"add"})}
+    assert set(views) == set(forms)
+    for name, data in forms.items():
+        view = views[name]
+        admin.get("/settings/form")
+        path, page = _landed(admin, _post(admin, f"{view.route_base}/add", data))
+        assert path == f"{view.route_base}/list/" and "Salvo." in page, name
+
+
+# --- Every field's error at once -----------------------------------------------------------------
+
+def _typed(page: str, field: str) -> str | None:
+    """The value an input of the form page shows."""
+    import re
+
+    m = re.search(rf'<input[^>]*name="{field}"[^>]*>', page)
+    value = re.search(r'value="([^"]*)"', m.group(0)) if m else None
+    return value.group(1) if value else None
+
+
+def test_the_team_form_shows_every_error_at_once(app, admin, queue_id):
+    """QA: Equipe › Adicionar with the name empty, e-mail "bad", password "x" and Número "12" said
+    only that the name is required; putting everything right took four submits."""
+    before = snapshot(app)
+    status, page = submit(admin, "/team/add", dict(MEMBER, name="", email="bad", password="x", phone="12",
+                                                   queues=str(queue_id)))
+    assert field_error(page, "name") == 'O campo "Nome" é obrigatório.'
+    assert field_error(page, "email") == '"bad" não é um endereço de e-mail válido.'
+    assert field_error(page, "password") == "A senha deve ter entre 8 e 128 caracteres."
+    assert "O número deve ter só dígitos" in (field_error(page, "phone") or "")
+    assert _typed(page, "email") == "bad" and _typed(page, "phone") == "12"  # what was typed stays
+    assert "Salvo." not in page and snapshot(app) == before
+    # The rule across fields too: a User without a queue, with a bad e-mail.
+    status, page = submit(admin, "/team/add", dict(MEMBER, email="bad"))
+    assert "precisa de pelo menos uma fila" in (field_error(page, "queues") or "")
+    assert field_error(page, "email") == '"bad" não é um endereço de e-mail válido.'
+    assert snapshot(app) == before
+
+
+def test_the_settings_form_shows_every_error_at_once(app, admin):
+    """QA: Avaliação Externa on without URL, Aceitar Chamada off without Mensagem de Recusa and
+    Saudação do Operador on without text: one error per save."""
+    before = snapshot(app)
+    status, page = submit(admin, "/settings/form", dict(SETTINGS, external_rating="y", accept_calls="",
+                                                        operator_greeting="y", timezone="Brasil/Recife",
+                                                        rating_expiry_minutes="uma hora"))
+    assert 'O campo "URL da Avaliação Externa" é obrigatório' in (field_error(page, "external_rating_url") or "")
+    assert 'O campo "Mensagem de Recusa de Chamada" é obrigatório' in (field_error(page, "call_rejection_message") or "")
+    assert 'O campo "Texto de Saudação" é obrigatório' in (field_error(page, "operator_greeting_text") or "")
+    assert "deve ser um número inteiro" in (field_error(page, "rating_expiry_minutes") or "")
+    assert _typed(page, "rating_expiry_minutes") == "uma hora"
+    assert "não é um fuso horário conhecido" in page
+    assert "Opções salvas." not in page and snapshot(app) == before
+
+
+def test_the_queue_and_connection_forms_show_every_error_at_once(app, admin):
+    before = snapshot(app)
+    status, page = submit(admin, "/queues/add", dict(QUEUE, name="", color="azul", bot_order="primeiro",
+                                                     hours_mon="8h", hours_wed="08:00-25:00",
+                                                     greeting_message="Olá {{cliente}}"))
+    assert field_error(page, "name") == 'O campo "Nome" é obrigatório.'
+    assert "#RRGGBB" in (field_error(page, "color") or "")
+    assert "número inteiro" in (field_error(page, "bot_order") or "")
+    assert "Segunda-feira: escreva cada intervalo" in (field_error(page, "hours_mon") or "")
+    assert '"25:00" não é um horário' in (field_error(page, "hours_wed") or "")
+    assert "{{cliente}}" in (field_error(page, "greeting_message") or "")
+    assert _typed(page, "bot_order") == "primeiro" and _typed(page, "hours_wed") == "08:00-25:00"
+    status, page = submit(admin, "/connections/add", dict(CONNECTION, name="", greeting_message="Oi {{cliente}}",
+                                                          completion_message="Tchau {{x}}"))
+    assert field_error(page, "name") == 'O campo "Nome" é obrigatório.'
+    assert "{{cliente}}" in (field_error(page, "greeting_message") or "")
+    assert "{{x}}" in (field_error(page, "completion_message") or "")
+    assert "Salvo." not in page and snapshot(app) == before
+
+
+def test_the_rating_and_quick_reply_forms_show_every_error_at_once(app, admin):
+    before = snapshot(app)
+    status, page = submit(admin, "/ratings/add", {"name": "", "message": "", "options": "1 - Só uma"})
+    assert field_error(page, "name") == 'O campo "Nome" é obrigatório.'
+    assert field_error(page, "message") == 'O campo "Mensagem" é obrigatório.'
+    assert field_error(page, "options") == "Uma avaliação precisa de pelo menos duas opções."
+    status, page = submit(admin, "/quick_replies/add", {"shortcut": "bom dia", "message": ""})
+    assert "uma palavra só" in (field_error(page, "shortcut") or "")
+    assert field_error(page, "message") == 'O campo "Mensagem" é obrigatório.'
+    assert snapshot(app) == before
+
+
+def test_a_duplicate_name_names_the_existing_record(app, admin):
+    """QA: adding the queue "suporte tecnico" said 'Já existe uma fila chamada "suporte tecnico".'
+    while the queue in the way is "Suporte Técnico" (the check ignores case and accents)."""
+    from app.services import connections, queues, quick_replies, rating_templates
+
+    with app.app_context():
+        queues.create({"name": "Suporte Técnico", "color": "#101010"})
+        connections.create({"name": "Loja Ágil"})
+        rating_templates.create({"name": "Satisfação", "message": "Nota?",
+                                 "options": [{"value": 1, "label": "Ruim"}, {"value": 2, "label": "Bom"}]})
+        quick_replies.create({"shortcut": "Horário", "message": "8h às 18h"})
+    before = snapshot(app)
+    status, page = submit(admin, "/queues/add", dict(QUEUE, name="suporte tecnico", color="#202020"))
+    assert field_error(page, "name") == 'Já existe uma fila chamada "Suporte Técnico".'
+    status, page = submit(admin, "/connections/add", dict(CONNECTION, name="LOJA AGIL"))
+    assert field_error(page, "name") == 'Já existe uma conexão chamada "Loja Ágil".'
+    status, page = submit(admin, "/ratings/add", {"name": "satisfacao", "message": "m", "options": "1 - A\n2 - B"})
+    assert field_error(page, "name") == 'Já existe uma avaliação chamada "Satisfação".'
+    status, page = submit(admin, "/quick_replies/add", {"shortcut": "/HORARIO", "message": "m"})
+    assert field_error(page, "shortcut") == "O atalho /Horário já existe."
+    assert snapshot(app) == before

@@ -115,3 +115,31 @@ def test_connection_list_status_is_live(app, stack):
                                timeout=10_000)
         assert "label-success" in page.get_attribute(cell, "class")
         assert page.evaluate("() => window.notReloaded") is True
+
+
+def test_the_scan_instruction_is_shown_only_with_a_code(app, stack):
+    """QA: once the status became Conectado the page still said "Abra o WhatsApp… escaneie o
+    código", with no code left to scan. The instruction now comes and goes with the code, live
+    (and as the server draws the page)."""
+    from app.models import db
+    from app.models.connection import ConnectionStatus
+    from app.services import connections
+
+    instruction = "Abra o WhatsApp no celular"
+    shown = lambda: instruction in page.inner_text("#conecta-qr")  # noqa: E731 (visible text only)
+    with qr_page(app, stack, "Zap Novo", status=ConnectionStatus.QRCODE, qr="2@codigo") as (cid, page):
+        assert page.locator("#qr-image svg").count() == 1 and shown()
+        with app.app_context():
+            connections.set_status(cid, ConnectionStatus.CONNECTED, phone="5511999990000")
+            db.session.remove()
+        page.wait_for_function("() => document.getElementById('qr-status').textContent.includes('Conectado')",
+                               timeout=10_000)
+        assert page.locator("#qr-image svg").count() == 0
+        assert not shown()
+        page.reload()
+        assert "Conectado" in page.inner_text("#qr-status") and not shown()
+        with app.app_context():
+            connections.set_status(cid, ConnectionStatus.QRCODE, qr="2@outro-codigo")
+            db.session.remove()
+        page.wait_for_selector("#qr-image svg", timeout=10_000)
+        assert shown()
