@@ -410,22 +410,27 @@ def test_settings_api(app, api, seeded):
     assert snapshot(app) == before
 
 
+def template_writes(seeded, text, settings_text=None):
+    """(method, url, body, field label): a write of `text` into a message template through each
+    API that saves one (the settings' with `settings_text` when given)."""
+    return (
+        ("put", "/api/v1/settings/", {"transfer_message": True, "transfer_message_text": settings_text or text},
+         "Texto de Transferência"),
+        ("post", "/api/v1/queue/", {"name": "Financeiro", "color": "#ABCDEF", "greeting_message": text},
+         "Mensagem de saudação"),
+        ("put", f"/api/v1/queue/{seeded['q']}", {"out_of_hours_message": text}, "Mensagem fora do expediente"),
+        ("put", f"/api/v1/connection/{seeded['c']}", {"completion_message": text}, "Mensagem de conclusão"),
+        ("post", "/api/v1/quick_reply/", {"shortcut": "novo", "message": text}, "Mensagem"),
+        ("put", f"/api/v1/rating/{seeded['r']}", {"message": text}, "Mensagem"),
+    )
+
+
 def test_templates_with_unknown_variables_are_refused_by_the_api(app, api, seeded):
     """Every message template the API saves refuses an unknown {{variable}}: 422 with the message
     naming it, nothing changed."""
     allowed = "Variáveis disponíveis: {{nome}}, {{atendente}}, {{fila}}, {{protocolo}}, {{saudacao}}."
     before = snapshot(app)
-    for method, url, body, label in (
-            ("put", "/api/v1/settings/", {"transfer_message": True, "transfer_message_text": "Olá {{nomee}} {{ fila }}"},
-             "Texto de Transferência"),
-            ("post", "/api/v1/queue/", {"name": "Financeiro", "color": "#ABCDEF", "greeting_message": "{{cliente}}"},
-             "Mensagem de saudação"),
-            ("put", f"/api/v1/queue/{seeded['q']}", {"out_of_hours_message": "{{cliente}}"},
-             "Mensagem fora do expediente"),
-            ("put", f"/api/v1/connection/{seeded['c']}", {"completion_message": "{{cliente}}"},
-             "Mensagem de conclusão"),
-            ("post", "/api/v1/quick_reply/", {"shortcut": "novo", "message": "{{cliente}}"}, "Mensagem"),
-            ("put", f"/api/v1/rating/{seeded['r']}", {"message": "{{cliente}}"}, "Mensagem")):
+    for method, url, body, label in template_writes(seeded, "{{cliente}}", settings_text="Olá {{nomee}} {{ fila }}"):
         r = getattr(api, method)(url, json=body)
         assert r.status_code == 422, (url, r.status_code, r.get_data(as_text=True))
         unknown = "{{nomee}}" if "settings" in url else "{{cliente}}"
@@ -444,15 +449,7 @@ def test_templates_with_an_unclosed_variable_are_refused_by_the_api(app, api, se
     """"Olá {{nome" was saved by the settings, queue and connection APIs (only an unknown {{variable}}
     was refused): 422 saying what is wrong, nothing changed; a lone brace is text."""
     before = snapshot(app)
-    for method, url, body, label in (
-            ("put", "/api/v1/settings/", {"transfer_message": True, "transfer_message_text": "Olá {{nome"},
-             "Texto de Transferência"),
-            ("post", "/api/v1/queue/", {"name": "Financeiro", "color": "#ABCDEF", "greeting_message": "Olá {{nome"},
-             "Mensagem de saudação"),
-            ("put", f"/api/v1/queue/{seeded['q']}", {"out_of_hours_message": "Olá {{nome"},
-             "Mensagem fora do expediente"),
-            ("put", f"/api/v1/connection/{seeded['c']}", {"completion_message": "Olá {{nome"},
-             "Mensagem de conclusão")):
+    for method, url, body, label in template_writes(seeded, "Olá {{nome"):
         r = getattr(api, method)(url, json=body)
         assert r.status_code == 422, (url, r.status_code, r.get_data(as_text=True))
         assert r.get_json() == {"message": f'O campo "{label}" abre uma variável com {{{{ e não a fecha com }}}}: '

@@ -9,6 +9,16 @@ from tests.conftest import browser_login
 pytestmark = pytest.mark.browser
 
 
+def set_status(app, cid, status, **kw):
+    """What the bridge writes about connection `cid` (app.services.connections.set_status)."""
+    from app.models import db
+    from app.services import connections
+
+    with app.app_context():
+        connections.set_status(cid, status, **kw)
+        db.session.remove()
+
+
 @contextlib.contextmanager
 def qr_page(app, stack, name, **status):
     """A new connection (with `status` set, if any) and its QR page, logged in as the admin."""
@@ -35,26 +45,18 @@ def qr_page(app, stack, name, **status):
 
 
 def test_qr_code_is_shown_live(app, stack):
-    from app.models import db
     from app.models.connection import ConnectionStatus
-    from app.services import connections
 
     with qr_page(app, stack, "Zap") as (cid, page):
         assert page.locator("#qr-image svg").count() == 0
-        with app.app_context():
-            connections.set_status(cid, ConnectionStatus.QRCODE, qr="2@primeiro-codigo")
-            db.session.remove()
+        set_status(app, cid, ConnectionStatus.QRCODE, qr="2@primeiro-codigo")
         page.wait_for_selector("#qr-image svg", timeout=10_000)
         page.wait_for_function("() => document.getElementById('qr-status').textContent.includes('QR Code')")
         first = page.inner_html("#qr-image")
-        with app.app_context():
-            connections.set_status(cid, ConnectionStatus.QRCODE, qr="2@segundo-codigo-rotacionado")
-            db.session.remove()
+        set_status(app, cid, ConnectionStatus.QRCODE, qr="2@segundo-codigo-rotacionado")
         page.wait_for_function("(old) => document.getElementById('qr-image').innerHTML !== old", arg=first,
                                timeout=10_000)
-        with app.app_context():
-            connections.set_status(cid, ConnectionStatus.CONNECTED, phone="5511999990000")
-            db.session.remove()
+        set_status(app, cid, ConnectionStatus.CONNECTED, phone="5511999990000")
         page.wait_for_function("() => document.getElementById('qr-phone').textContent === '5511999990000'",
                                timeout=10_000)
         assert page.locator("#qr-image svg").count() == 0
@@ -93,24 +95,18 @@ def test_disconnect_asks_first(app, stack):
 def test_connection_list_status_is_live(app, stack):
     """Conexões list: a number that disconnects (or reconnects) shows so in its row's Status
     without a reload; the cell kept "Conectado" until the page was reloaded."""
-    from app.models import db
     from app.models.connection import ConnectionStatus
-    from app.services import connections
 
     with qr_page(app, stack, "Zap Lista", status=ConnectionStatus.CONNECTED, phone="5511999990000") as (cid, page):
         page.goto(f"{stack.url}/connections/list/")
         cell = f"tr[data-pk='{cid}'] .conn-status"
         assert page.inner_text(cell) == "Conectado"
         page.evaluate("() => { window.notReloaded = true; }")
-        with app.app_context():
-            connections.set_status(cid, ConnectionStatus.DISCONNECTED)
-            db.session.remove()
+        set_status(app, cid, ConnectionStatus.DISCONNECTED)
         page.wait_for_function(f"() => document.querySelector(\"{cell}\").textContent === 'Desconectado'",
                                timeout=10_000)
         assert "label-success" not in page.get_attribute(cell, "class")
-        with app.app_context():
-            connections.set_status(cid, ConnectionStatus.CONNECTED, phone="5511999990000")
-            db.session.remove()
+        set_status(app, cid, ConnectionStatus.CONNECTED, phone="5511999990000")
         page.wait_for_function(f"() => document.querySelector(\"{cell}\").textContent === 'Conectado'",
                                timeout=10_000)
         assert "label-success" in page.get_attribute(cell, "class")
@@ -121,25 +117,19 @@ def test_the_scan_instruction_is_shown_only_with_a_code(app, stack):
     """QA: once the status became Conectado the page still said "Abra o WhatsApp… escaneie o
     código", with no code left to scan. The instruction now comes and goes with the code, live
     (and as the server draws the page)."""
-    from app.models import db
     from app.models.connection import ConnectionStatus
-    from app.services import connections
 
     instruction = "Abra o WhatsApp no celular"
     shown = lambda: instruction in page.inner_text("#conecta-qr")  # noqa: E731 (visible text only)
     with qr_page(app, stack, "Zap Novo", status=ConnectionStatus.QRCODE, qr="2@codigo") as (cid, page):
         assert page.locator("#qr-image svg").count() == 1 and shown()
-        with app.app_context():
-            connections.set_status(cid, ConnectionStatus.CONNECTED, phone="5511999990000")
-            db.session.remove()
+        set_status(app, cid, ConnectionStatus.CONNECTED, phone="5511999990000")
         page.wait_for_function("() => document.getElementById('qr-status').textContent.includes('Conectado')",
                                timeout=10_000)
         assert page.locator("#qr-image svg").count() == 0
         assert not shown()
         page.reload()
         assert "Conectado" in page.inner_text("#qr-status") and not shown()
-        with app.app_context():
-            connections.set_status(cid, ConnectionStatus.QRCODE, qr="2@outro-codigo")
-            db.session.remove()
+        set_status(app, cid, ConnectionStatus.QRCODE, qr="2@outro-codigo")
         page.wait_for_selector("#qr-image svg", timeout=10_000)
         assert shown()

@@ -671,6 +671,17 @@ def _service(name):
     return importlib.import_module(f"app.services.{name}")
 
 
+def _template_saves(db, service, first, second):
+    """(service module, its row made from `first` or None for the settings, the ways to save a body
+    there: the settings' update, or the row's update and a new row's create from `second`)."""
+    module = _service(service)
+    row = module.create(first) if first is not None else None
+    db.session.commit()
+    saves = ([lambda body: module.update_settings(body)] if row is None else
+             [lambda body: module.update(row.id, body), lambda body: module.create(dict(second, **body))])
+    return module, row, saves
+
+
 @pytest.mark.parametrize("service,first,second,fields", TEMPLATE_FIELDS, ids=[t[0] for t in TEMPLATE_FIELDS])
 def test_a_template_with_an_unknown_variable_is_refused(app, db, service, first, second, fields):
     """{{nomee}} (a typo) or {{cliente}} (a guess) was saved and reached the customer as typed. Every
@@ -678,11 +689,7 @@ def test_a_template_with_an_unknown_variable_is_refused(app, db, service, first,
     its field, and nothing changes (on create or on edit)."""
     from tests.admin.test_api import snapshot
 
-    module = _service(service)
-    row = module.create(first) if first is not None else None
-    db.session.commit()
-    saves = ([lambda body: module.update_settings(body)] if row is None else
-             [lambda body: module.update(row.id, body), lambda body: module.create(dict(second, **body))])
+    module, row, saves = _template_saves(db, service, first, second)
     for key, label in fields.items():
         assert str(module.LABELS[key]) == label
         for typed, unknown in (("Olá {{nomee}} {{ fila }}", "{{nomee}}"),
@@ -713,11 +720,7 @@ def test_a_template_with_an_unclosed_variable_is_refused(app, db, service, first
     text, and a text saved before the check is not checked again."""
     from tests.admin.test_api import snapshot
 
-    module = _service(service)
-    row = module.create(first) if first is not None else None
-    db.session.commit()
-    saves = ([lambda body: module.update_settings(body)] if row is None else
-             [lambda body: module.update(row.id, body), lambda body: module.create(dict(second, **body))])
+    module, row, saves = _template_saves(db, service, first, second)
     for key, label in fields.items():
         for typed, shown in (("Olá {{nome", "{{nome"), ("Olá {{nome}, tudo bem?", "{{nome}, tudo bem?"),
                              ("{{nome}} e {{", "{{"), ("Oi {{ fila\nsegunda linha", "{{ fila...")):
