@@ -40,11 +40,35 @@ def send_menu(ticket, settings, changes, *, repeat: bool = False):
     ticket.menu_queue_ids = ",".join(str(q.id) for q in queues)
 
 
+# In the menu of record, the place of a queue deleted since (queues.forget_in_menus): its number
+# still counts its line, but chooses nothing, whatever queue is given its id later (SQLite gives
+# a new row the highest id again once that row is deleted).
+DELETED_QUEUE = "0"
+
+
+def menu_of_record(ticket) -> list[int]:
+    """The queue ids of the last menu sent to `ticket`, in its order (0: a queue deleted since);
+    empty for a ticket without one (sent before 0008)."""
+    return [int(i) for i in (ticket.menu_queue_ids or "").split(",") if i.isdigit()]
+
+
+def forget_queue(queue_id: int) -> None:
+    """Before `queue_id` is deleted: in every menu of record still awaiting an answer, its place
+    becomes DELETED_QUEUE (in the caller's transaction)."""
+    from app.models import Ticket, db
+
+    waiting = db.session.query(Ticket).filter(Ticket.awaiting_menu.is_(True), Ticket.menu_queue_ids.isnot(None))
+    for ticket in waiting:
+        shown = (ticket.menu_queue_ids or "").split(",")
+        if str(queue_id) in shown:
+            ticket.menu_queue_ids = ",".join(DELETED_QUEUE if i == str(queue_id) else i for i in shown)
+
+
 def _as_numbered(ticket, queues):
     """(number, queue) as the last menu sent numbered them, for the queues still on the connection
     (a queue removed since answers to no number); queues added since have no number (None: chosen
     by name only). A ticket without a menu of record (sent before 0008) is numbered as now."""
-    shown = [int(i) for i in (ticket.menu_queue_ids or "").split(",") if i.isdigit()]
+    shown = menu_of_record(ticket)
     if not shown:
         return list(enumerate(queues, start=1))
     by_id = {q.id: q for q in queues}
@@ -59,8 +83,9 @@ def chosen_queue(ticket, payload: dict):
     if payload.get("type") == "list_reply":
         selected = str(payload.get("selected_id") or "")
         if selected.startswith(LIST_ROW_PREFIX):
+            shown = menu_of_record(ticket)
             for queue in queues:
-                if selected == f"{LIST_ROW_PREFIX}{queue.id}":
+                if selected == f"{LIST_ROW_PREFIX}{queue.id}" and (not shown or queue.id in shown):
                     return queue
     numbered = _as_numbered(ticket, queues)
     typed = replies.chosen(payload.get("body"), [(n, q.name) for n, q in numbered], first_words=True)

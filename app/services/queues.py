@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from app.models import BusinessHours, Queue, db
 from app.models.queue import queue_order
-from app.services import inputs, templates
+from app.services import chatbot, inputs, templates
 
 FIELDS = ("name", "bot_order", "color", "greeting_message", "out_of_hours_message", "hours")
 LABELS = {
@@ -227,6 +227,7 @@ def delete(queue_id) -> list[int]:
         raise inputs.invalid(_("This is the only queue of %(names)s: give them another queue before deleting it.",
                                names=", ".join(alone)))
     had_it = [m.id for m in members]
+    chatbot.forget_queue(queue.id)
     db.session.delete(queue)
     _commit()
     return had_it

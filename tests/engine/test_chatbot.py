@@ -230,3 +230,32 @@ def test_a_number_means_what_the_menu_sent_said_after_the_queues_change(engine, 
     assert engine.sent(joao)[-1].body.endswith("1 - Financeiro\n2 - Suporte")
     engine.deliver(engine.message(c, name="João", phone="5511955550002", body="1"))  # the new menu's 1
     assert engine.tickets()[1].queue_id == financeiro.id
+
+
+@pytest.mark.parametrize("reply", ["text", "list"])
+def test_a_deleted_queue_on_the_menu_sent_chooses_nothing_even_when_its_id_comes_back(engine, factory, db, reply):
+    """Maria got "1 - Vendas, 2 - Promoção"; an admin deleted Promoção and made Cobrança, which
+    SQLite numbers with Promoção's id (the highest id is given again once its row is gone). Her
+    "2" (or the list row she taps) was Promoção: it must not put her in Cobrança, a queue she was
+    never offered; she gets the menu again, and Cobrança is chosen only by its name."""
+    from app.services import queues
+
+    engine.settings(chatbot_type="text" if reply == "text" else "list")
+    vendas = factory.queue(name="Vendas", bot_order=1)
+    promocao = factory.queue(name="Promoção", bot_order=2)
+    c = factory.connection(queues=[vendas, promocao], greeting_message="Escolha")
+    engine.deliver(engine.message(c, name="Maria", phone="5511955550001"))
+    gone = promocao.id
+    queues.delete(gone)
+    cobranca = factory.queue(name="Cobrança", bot_order=2, id=gone)  # what SQLite does by itself
+    c.queues = [vendas, cobranca]
+    db.session.commit()
+    if reply == "text":
+        engine.deliver(engine.message(c, name="Maria", phone="5511955550001", body="2"))
+    else:
+        engine.deliver(engine.message(c, name="Maria", phone="5511955550001", type="list_reply",
+                                      body="Promoção", selected_id=f"queue:{gone}"))
+    maria = engine.tickets()[0]
+    assert maria.queue_id is None and maria.awaiting_menu
+    engine.deliver(engine.message(c, name="Maria", phone="5511955550001", body="cobrança"))
+    assert engine.tickets()[0].queue_id == cobranca.id
