@@ -17,6 +17,7 @@ from flask_appbuilder.views import expose
 from flask_babel import lazy_gettext as _l
 from flask_appbuilder.utils.base import get_safe_redirect
 from flask_login import login_user, user_logged_in, user_logged_out
+from flask_wtf import FlaskForm
 from marshmallow import ValidationError
 from redis.exceptions import RedisError
 from sqlalchemy.orm import joinedload
@@ -217,6 +218,10 @@ class LoginForm(DynamicForm):
     password = PasswordField(_l("Password"), validators=[InputRequired()])
 
 
+class LogoutForm(FlaskForm):
+    """"Sair": nothing but the CSRF token."""
+
+
 class AuthDBView(fab_views.AuthDBView):
     """FAB's login page, which after a wrong e-mail or password shows the form again with the
     e-mail as typed (FAB redirected to an empty form). Same class name as FAB's: the same URL,
@@ -235,6 +240,20 @@ class AuthDBView(fab_views.AuthDBView):
                 return redirect(get_safe_redirect(request.args.get("next", "")))
             flash(str(self.invalid_login_message), "warning")
         return self.render_template(self.login_template, title=self.title, form=form, appbuilder=self.appbuilder)
+
+
+    @expose("/logout/", methods=["GET", "POST"])
+    @fab_views.no_cache
+    def logout(self):
+        """"Sair" ends the session on a POST with the page's CSRF token (LogoutForm). A GET, which any other site can cause (a link, a redirect), only asks, as
+        does a post without the token: FAB's GET logout let any page log an agent out in the
+        middle of a conversation."""
+        if g.user is None or not g.user.is_authenticated:
+            return redirect(self.appbuilder.get_url_for_login)
+        form = LogoutForm()
+        if form.validate_on_submit():
+            return super().logout()
+        return self.render_template("appbuilder/general/security/logout.html", form=form, appbuilder=self.appbuilder)
 
 
 class ConectaSecurityApi(ApiRefusals, SecurityApi):
@@ -311,12 +330,15 @@ class ConectaSecurityManager(SecurityManager):
         security_api = self.appbuilder.add_api(self.security_api)
         self.appbuilder.add_view_no_menu(self.userinfoeditview())
         self.auth_view = self.authdbview()
-        self.appbuilder.add_view_no_menu(self.resetmypasswordview())
+        reset_view = self.appbuilder.add_view_no_menu(self.resetmypasswordview())
         self.appbuilder.add_view_no_menu(self.auth_view)
         if self.is_auth_limited:
             self.limiter.limit(self.auth_rate_limit, methods=["POST"])(self.auth_view.blueprint)
             # FAB limits only the login form; the API login is a password oracle just the same.
             self.limiter.limit(self.auth_rate_limit, methods=["POST"])(security_api.blueprint)
+            # "Alterar minha senha" checks the current password: unthrottled, it was a password
+            # oracle for whoever sits at a browser left logged in.
+            self.limiter.limit(self.auth_rate_limit, methods=["POST"])(reset_view.blueprint)
         # user_view (the "Perfil" link of the navbar) is set to the Equipe view by app.views.
 
     def update_user_auth_stat(self, user, success=True):

@@ -62,12 +62,18 @@ def wire_body(message) -> str:
     return message.body
 
 
+def storable_text(body) -> str:
+    """The text of an outbound message as stored and sent: NUL cannot be stored in PostgreSQL text
+    nor sent, so it is dropped (before a message is judged empty: NULs alone are nothing)."""
+    return (body or "").replace("\x00", "")
+
+
 def queue_message(ticket, body: str, *, changes: Changes, user=None, type: str = "text",
                   extra: dict | None = None, signed: bool = False) -> Message:
     """Store an outbound message as queued and schedule its send command (after commit).
     `signed`: the member `user` wrote it and signs their messages; a message with no text (a file
     without caption) has nothing to sign and goes out as it is."""
-    body = (body or "").replace("\x00", "")  # NUL cannot be stored in PostgreSQL text nor sent: dropped
+    body = storable_text(body)
     sender_name = user.name if user is not None else None
     message = Message(
         ticket=ticket, ticket_id=ticket.id, connection_id=ticket.connection_id, channel_id=new_channel_id(),

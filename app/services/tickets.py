@@ -335,7 +335,7 @@ def send_message(user, ticket_id, body) -> tuple:
     ticket = visibility.get_visible_ticket(user, ticket_id, for_update=True)
     if body is not None and not isinstance(body, str):  # 123, a list: no empty message
         raise DomainError(_l("The message must be text."), status=422)
-    if not body or not body.strip():
+    if not inputs.visible(outbound.storable_text(body)).strip():  # NULs, zero-width spaces: nothing to read
         raise DomainError(_l("The message is empty."), status=422)
     _ready_to_send(user, ticket, body, changes)
     message = outbound.queue_message(ticket, body, changes=changes, user=user, signed=user.sign_messages)

@@ -35,7 +35,8 @@ import logging
 import sys
 
 import prison
-from flask import current_app, jsonify, render_template, request
+from flask import current_app, g, jsonify, render_template, request
+from flask_login import current_user
 from flask.json.provider import DefaultJSONProvider
 from flask_appbuilder import menu
 from flask_appbuilder.api import ModelRestApi
@@ -261,6 +262,10 @@ def http_error(error: HTTPException):
     if error.code >= 500 or request.path.startswith(NOT_SCREENS):
         # a server error may come from the very database or session the base template reads
         return render_template("errors/plain.html", title=title, text=text), error.code, headers
+    if "user" not in g:
+        # Refused before FAB's own before_request set it (the limiter's, the body checks): the
+        # page's navigation bar reads it, and rendering would end in a 500.
+        g.user = current_user
     appbuilder = current_app.appbuilder
     return render_template("errors/page.html", title=title, text=text, appbuilder=appbuilder,
                            base_template=appbuilder.base_template), error.code, headers

@@ -8,7 +8,7 @@ import requests
 import engineio
 import socketio
 
-from tests.conftest import PASSWORD, SocketRecorder, session_cookie
+from tests.conftest import PASSWORD, SocketRecorder, csrf_token, session_cookie
 
 pytestmark = pytest.mark.slow
 
@@ -322,7 +322,9 @@ def test_logging_out_ends_the_session_on_the_server(live, desk):
                       headers=dict(copy, **{"X-CSRFToken": page_token}))
     assert r.status_code == 200, r.text  # the copy works until the logout
 
-    assert http.get(live.url + "/logout/", allow_redirects=False, timeout=10).status_code == 302
+    logout_token = csrf_token(http.get(live.url + "/logout/", timeout=10).text)  # "Sair" posts its token
+    assert http.post(live.url + "/logout/", data={"csrf_token": logout_token}, allow_redirects=False,
+                     timeout=10).status_code == 302
     assert wait_for(lambda: not socket.sio.connected, timeout=5)
     assert requests.get(live.url + "/chat/api/counts", headers=copy, timeout=10).status_code == 401
     r = requests.post(live.url + "/chat/api/signature", json={"on": True}, timeout=10,

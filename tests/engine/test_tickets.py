@@ -309,11 +309,16 @@ def test_send_message_is_queued_with_a_preassigned_channel_id(engine, world):
     assert (world.c.id, {"op": "send", "message_id": message.id}) in changes.commands
 
 
-@pytest.mark.parametrize("body", ["", "   ", None, 5, "x" * 4097])
+@pytest.mark.parametrize("body", ["", "   ", None, 5, "x" * 4097,
+                                  # QA: NULs are dropped when stored, so these went out empty
+                                  "\x00", " \x00 ", "\x00\x00\n", "\u200b", "\u200b\ufeff "])
 def test_bad_message_bodies_are_refused(engine, world, body):
+    tickets.accept(world.ana, world.ticket.id)  # else refused as not accepted, whatever the body
+    commit(engine)
     n = engine.count(Message)
-    with pytest.raises(DomainError):
+    with pytest.raises(DomainError) as refused:
         tickets.send_message(world.ana, world.ticket.id, body)
+    assert refused.value.status == 422
     engine.db.session.rollback()
     assert engine.count(Message) == n
 

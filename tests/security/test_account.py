@@ -530,3 +530,47 @@ def test_change_my_password_asks_the_current_one(app, client, factory):
     assert r.status_code == 302
     db.session.expire_all()
     assert db.session.get(Member, member.id).password != old_hash
+
+
+def _signed_in(client) -> bool:
+    return client.get("/chat/api/counts").status_code == 200
+
+
+def test_logout_is_a_post_with_the_csrf_token_and_a_get_only_asks(app, client):
+    """QA: another site's page (a link, a redirect, an image) sent the agent's browser to GET
+    /logout/ and ended the session in the middle of a conversation."""
+    login(client, ADMIN_EMAIL)
+    assert _signed_in(client)
+    page = client.get("/logout/")
+    assert page.status_code == 200 and _signed_in(client)
+    html = page.get_data(as_text=True)
+    assert "Sair do Conecta?" in html and 'method="post"' in html
+    refused = client.post("/logout/")  # no token: what a form on another site can send
+    assert refused.status_code == 200 and "Sair do Conecta?" in refused.get_data(as_text=True)
+    assert _signed_in(client)
+    bye = client.post("/logout/", data={"csrf_token": csrf_token(html)})
+    assert bye.status_code == 302 and not _signed_in(client)
+    # Logged out, the question is not asked: the login page.
+    again = client.get("/logout/")
+    assert again.status_code == 302 and "/login" in again.headers["Location"]
+
+
+def test_the_current_password_check_is_rate_limited_like_the_login(app, test_env):
+    """QA: "Alterar minha senha" checks the current password with no limit: 40 guesses in 4 s
+    from a browser left logged in."""
+    from app import create_app
+
+    limited = create_app({"TESTING": True, "AUTH_RATE_LIMITED": True, "RATELIMIT_ENABLED": True,
+                          "AUTH_RATE_LIMIT": "3 per minute", "RATELIMIT_KEY_PREFIX": "rl-" + uuid.uuid4().hex})
+    c = limited.test_client()
+    assert login(c, ADMIN_EMAIL).status_code == 302
+    answers = []
+    for n in range(5):
+        token = csrf_token(c.get("/resetmypassword/form").get_data(as_text=True))
+        answers.append(c.post("/resetmypassword/form", data={
+            "current_password": f"palpite-{n}", "password": "Nova-senha-123", "conf_password": "Nova-senha-123",
+            "csrf_token": token}))
+    codes = [r.status_code for r in answers]
+    assert 429 not in codes[:3] and codes[3:] == [429, 429], codes
+    # The page of a refusal made before Flask-AppBuilder knew the member (it was a 500 then).
+    assert "Muitas tentativas" in answers[-1].get_data(as_text=True)

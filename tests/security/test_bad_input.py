@@ -39,6 +39,8 @@ BAD_MESSAGE_BODIES = [
     ("missing body", {}, 422),
     ("empty", {"body": ""}, 422),
     ("blank", {"body": " \n\t "}, 422),
+    ("NUL only", {"body": " \x00\n\x00"}, 422),  # NULs are dropped: it went out empty
+    ("zero-width only", {"body": "\u200b\u2060"}, 422),
     ("number", {"body": 123}, 422),
     ("list", {"body": ["a"]}, 422),
     ("object", {"body": {"a": 1}}, 422),

@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SCREENS = ["/chat/", "/connections/list/", "/connections/add", "/queues/list/", "/queues/add", "/team/list/",
            "/team/add", "/ratings/list/", "/ratings/add", "/quick_replies/list/", "/quick_replies/add",
            "/settings/form", "/team/userinfo/", "/userinfoeditview/form", "/resetmypassword/form",
-           "/swagger/v1"]
+           "/swagger/v1", "/logout/"]
 
 # Recorded from the first script of every document: what the browser refused under the policy.
 RECORD_VIOLATIONS = """
@@ -69,5 +69,27 @@ def test_every_screen_works_under_the_policy_and_injected_scripts_do_not_run(app
             page.locator(".select2-container").first.wait_for()
             page.goto(stack.url + "/swagger/v1")
             page.locator("#swagger-ui .information-container, #swagger-ui .info").first.wait_for(timeout=15000)
+        finally:
+            browser.close()
+
+
+@pytest.mark.parametrize("path", ["/chat/", "/queues/list/"])
+def test_the_menus_sair_logs_out_with_one_click(app, stack, db, path):
+    """"Sair" is a POST with the page's token (a GET only asks: another site could cause one); the
+    menu's link still logs out at once, on the chat and on the admin screens."""
+    from playwright.sync_api import sync_playwright
+
+    stack.start_web()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_context(locale="pt-BR").new_page()
+            browser_login(page, stack.url + "/login/")
+            page.goto(stack.url + path)
+            assert page.request.get(stack.url + "/chat/api/counts").status == 200
+            page.locator(".navbar .dropdown-toggle .fa-user").click()
+            page.get_by_role("link", name="Sair").click()
+            page.wait_for_url("**/login/**")
+            assert page.request.get(stack.url + "/chat/api/counts").status == 401
         finally:
             browser.close()
