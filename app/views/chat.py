@@ -182,6 +182,10 @@ def chat_strings() -> dict:
         "file_too_big": _("The file is too big."),
         "file_type": _("This type of file cannot be sent."),
         "message_too_long": _("The message is too long."),
+        "length_count": _("%(count)s of %(max)s characters"),
+        # A row of the ticket list as a screen reader names it (the badge alone is a bare number).
+        "unread_one": _("1 unread message"),
+        "unread_many": _("%(n)s unread messages"),
         "notify_pending": _("New ticket waiting"),
         "notify_message": _("New message"),
         "notify_transferred": _("Ticket transferred to you"),

@@ -1,4 +1,6 @@
 """The composer in a real Chromium: what an agent types belongs to one conversation."""
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -430,3 +432,89 @@ def test_the_conversation_header_shows_who_handles_the_ticket_on_a_notebook(desk
     else:
         assert not name["cut"], name
     assert page.locator(".chat-header").bounding_box()["height"] <= 64  # two lines at most
+
+
+def test_a_message_longer_than_the_limit_is_refused_whole_never_cut(desk_live, agents, db):
+    """QA: 5 412 characters pasted in the composer became 4 096 (the textarea's maxlength) and went
+    to the customer cut mid-word, without a word to the agent. Now the whole text stays, a counter
+    shows it is over the limit, and sending (the message or a file's caption) is refused with a
+    message: nothing sent. The limit counts characters as the server does: an emoji is one."""
+    from app.models import Message
+    from app.services.outbound import MAX_BODY
+
+    desk = desk_live
+    customer_writes(desk, desk.vendas, "Manda o regulamento", name="Lia Regulamento")
+    ana = agents("ana@teste.com.br")
+    ana.tab("pending")
+    ana.accept("Lia Regulamento")
+    page = ana.page
+    counter = page.locator("#chat-input-count")
+    expect(counter).to_be_hidden()
+    long_text = ("Cláusula de uso do serviço. " * 200)[:5412]
+    page.focus("#chat-input")
+    page.keyboard.insert_text(long_text)  # as a paste
+    assert page.input_value("#chat-input") == long_text
+    expect(counter).to_be_visible()
+    expect(counter).to_have_text("5.412 de 4.096 caracteres")
+    expect(counter).to_have_class(re.compile(r"\bover\b"))
+    ana.shot("composer-too-long")
+
+    # A file with it as the caption: refused in the dialog, which stays open.
+    page.set_input_files("#chat-file", files=[{"name": "regulamento.pdf", "mimeType": "application/pdf",
+                                               "buffer": b"%PDF-1.4 regulamento"}])
+    dialog = page.locator("#chat-file-confirm")
+    expect(dialog.locator("#chat-file-caption")).to_have_value(long_text)
+    dialog.locator("button[type=submit]").click()
+    expect(dialog.locator("#chat-file-error")).to_have_text("A mensagem é longa demais.")
+    expect(dialog).to_be_visible()
+    dialog.locator("[data-dismiss]").click()
+
+    page.press("#chat-input", "Enter")
+    expect(page.locator("#chat-error")).to_have_text("A mensagem é longa demais.")
+    assert page.input_value("#chat-input") == long_text  # nothing cut, nothing cleared
+    db.session.expire_all()
+    assert db.session.query(Message).filter(Message.user_id.isnot(None)).count() == 0
+
+    # Exactly the limit, an emoji counting one (two UTF-16 units in the page): it goes, whole.
+    exact = "a" * (MAX_BODY - 1) + "👍"
+    page.fill("#chat-input", exact)
+    expect(counter).to_have_text("4.096 de 4.096 caracteres")
+    expect(counter).not_to_have_class(re.compile(r"\bover\b"))
+    page.press("#chat-input", "Enter")
+    page.locator(".chat-msg.out", has_text="👍").wait_for()
+    expect(counter).to_be_hidden()
+    db.session.expire_all()
+    assert [m.body for m in db.session.query(Message).filter(Message.user_id.isnot(None))] == [exact]
+
+
+PHONE_NAME = "Maria Aparecida de Souza Albuquerque Bragança Vasconcelos Filha"
+
+
+def test_a_long_contact_name_takes_one_line_of_the_header_on_a_phone(desk_live, agents):
+    """375×740: the name wrapped to four lines (80 px) and pushed the messages down. Now it is one
+    line with an ellipsis, as on a notebook, the whole name in its title; the ticket's line stays
+    whole (it may wrap: on a phone there is no room for it beside the name)."""
+    customer_writes(desk_live, desk_live.vendas, "Bom dia", name=PHONE_NAME)
+    ana = agents("ana@teste.com.br", viewport={"width": 375, "height": 740})
+    ana.tab("pending")
+    ana.accept("Maria Aparecida")
+    page = ana.page
+    expect(page.locator("#chat-ticket-info")).to_contain_text("Atendente: Ana")
+    name = page.locator("#chat-contact-name")
+    line = page.eval_on_selector("#chat-contact-name", "e => parseFloat(getComputedStyle(e).lineHeight)")
+    assert name.bounding_box()["height"] <= line + 1, (name.bounding_box(), line)
+    ana.shot("phone-long-name")
+    # Cut: an ellipsis, or past the header's side (the buttons have a line of their own here).
+    parts = page.evaluate("""() => {
+        const who = document.querySelector('.chat-header-who').getBoundingClientRect();
+        return Object.fromEntries(['chat-contact-name', 'chat-contact-phone', 'chat-ticket-queue',
+            'chat-ticket-info'].map(id => {
+                const e = document.getElementById(id), r = e.getBoundingClientRect();
+                return [id, {text: e.textContent, title: e.title, right: r.right,
+                             cut: e.scrollWidth > e.clientWidth + 1 || r.right > who.right + 1}];
+            }));
+    }""")
+    assert parts["chat-contact-name"]["cut"] and parts["chat-contact-name"]["title"] == PHONE_NAME, parts
+    for id in ("chat-contact-phone", "chat-ticket-queue", "chat-ticket-info"):
+        assert parts[id]["text"] and not parts[id]["cut"], (id, parts[id])
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375  # nothing sideways

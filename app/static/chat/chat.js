@@ -155,21 +155,82 @@
     var time = el("span", { "class": "chat-ticket-time", text: shortWhen(row.last_message_at || row.updated_at) });
     var tag = el("span", { "class": "chat-queue-tag" });
     queueTag(tag, row.queue);
-    var unread = row.unread_count > 0 ? el("span", { "class": "chat-unread", text: String(row.unread_count) }) : null;
+    var unread = row.unread_count > 0
+      ? el("span", { "class": "chat-unread", "aria-hidden": "true", text: String(row.unread_count) }) : null;
     // The number the customer wrote to (Conexão), when the company has several.
     var connection = boot.several_connections && row.connection
       ? el("span", { "class": "chat-connection-tag", title: T.connection, text: row.connection.name }) : null;
     var name = contactName(row);
-    var li = el("li", { "class": "chat-ticket", dataset: { id: String(row.id), updated: row.updated_at || "" } },
-      el("div", { "class": "chat-avatar", text: name.charAt(0).toUpperCase() }),
+    // An option of the list box (keyboard: ticketListKeys). Named by the contact and the unread
+    // count (the avatar's letter and the badge's bare number mean nothing read aloud); the last
+    // message, queue and time describe it.
+    var label = name + (row.unread_count > 0
+      ? ", " + (row.unread_count === 1 ? T.unread_one : T.unread_many.replace("%(n)s", String(row.unread_count))) : "");
+    var about = "chat-ticket-" + row.id + "-about";
+    time.id = about + "-time";
+    var li = el("li", { "class": "chat-ticket", role: "option", tabindex: "-1", "aria-label": label,
+                        "aria-describedby": about + " " + time.id, dataset: { id: String(row.id), updated: row.updated_at || "" } },
+      el("div", { "class": "chat-avatar", "aria-hidden": "true", text: name.charAt(0).toUpperCase() }),
       el("div", { "class": "chat-ticket-body" },
         el("div", { "class": "chat-ticket-line" }, el("span", { "class": "chat-ticket-name", text: name }), time),
-        el("div", { "class": "chat-ticket-line" },
+        el("div", { "class": "chat-ticket-line", id: about },
           el("span", { "class": "chat-ticket-preview", text: row.last_message || "" }), connection, tag, unread)));
     li.style.borderLeftColor = row.queue ? row.queue.color : "transparent";
-    if (state.current && state.current.id === row.id) li.classList.add("current");
+    markCurrent(li);
     li.addEventListener("click", function () { openTicket(row.id); });
     return li;
+  }
+
+  // The open ticket's row: highlighted, and aria-selected for screen readers.
+  function markCurrent(li) {
+    var rows = li ? [li] : $("chat-tickets").querySelectorAll(".chat-ticket");
+    rows.forEach(function (item) {
+      var current = !!state.current && Number(item.dataset.id) === state.current.id;
+      item.classList.toggle("current", current);
+      item.setAttribute("aria-selected", String(current));
+    });
+  }
+
+  // ------------------------------------------------------------------ the list with the keyboard
+  // The list is a list box with one Tab stop (a roving tabindex): the row last focused, else the
+  // open ticket's, else the first. Arrows, Home and End move between rows; Enter or Space opens
+  // one. Before, rows took only clicks and Tab went past the list: no conversation could be
+  // opened without a mouse.
+  var listFocusId = null; // the row the keyboard was on, focused again if a redraw replaced it
+
+  function ticketRows() {
+    return Array.from($("chat-tickets").querySelectorAll(".chat-ticket"));
+  }
+
+  function syncTabStops() {
+    var rows = ticketRows();
+    var stop = rows.find(function (r) { return Number(r.dataset.id) === listFocusId; }) ||
+      rows.find(function (r) { return r.classList.contains("current"); }) || rows[0];
+    rows.forEach(function (r) { r.tabIndex = r === stop ? 0 : -1; });
+    // A row with focus was drawn again (an event, a new page of the list): the new one takes it.
+    var lost = !document.activeElement || document.activeElement === document.body;
+    if (lost && listFocusId !== null && stop && Number(stop.dataset.id) === listFocusId) stop.focus();
+  }
+
+  function ticketListKeys(event) {
+    var row = event.target.closest(".chat-ticket");
+    if (!row || event.altKey || event.ctrlKey || event.metaKey) return;
+    var rows = ticketRows(), at = rows.indexOf(row), to = null;
+    if (event.key === "ArrowDown") to = rows[at + 1];
+    else if (event.key === "ArrowUp") to = rows[at - 1];
+    else if (event.key === "Home") to = rows[0];
+    else if (event.key === "End") to = rows[rows.length - 1];
+    else if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault(); // Space would scroll the list
+      openTicket(Number(row.dataset.id)).then(function () {
+        // On a phone-sized screen the list gave its place to the conversation: focus goes there.
+        var focusLost = document.activeElement === row || document.activeElement === document.body;
+        if (focusLost && !row.offsetParent) $("chat-back").focus();
+      });
+      return;
+    } else return;
+    event.preventDefault();
+    if (to) to.focus();
   }
 
   function placeRow(row) {
@@ -212,7 +273,9 @@
     var list = $("chat-tickets");
     var note = list.querySelector(".chat-empty-list");
     var empty = !list.querySelector(".chat-ticket");
-    if (empty && !note) list.appendChild(el("li", { "class": "chat-empty-list", text: T.no_tickets }));
+    if (empty && !note) {
+      list.appendChild(el("li", { "class": "chat-empty-list", role: "option", "aria-disabled": "true", text: T.no_tickets }));
+    }
     if (!empty && note) note.remove();
   }
 
@@ -541,9 +604,8 @@
     var closedNote = $("chat-composer-closed");
     closedNote.hidden = canSend;
     closedNote.textContent = canSend ? "" : composerNote(row, actions);
-    document.querySelectorAll(".chat-ticket.current").forEach(function (n) { n.classList.remove("current"); });
-    var item = $("chat-tickets").querySelector('[data-id="' + row.id + '"]');
-    if (item) item.classList.add("current");
+    markCurrent();
+    syncTabStops();
   }
 
   // The number of the open conversation is down: what the agent sends waits (nothing is lost), and
@@ -623,6 +685,7 @@
     restoreDraft(null);
     closeDialogs();
     state.current = null;
+    markCurrent();
     state.messages.clear();
     $("chat-conversation").hidden = true;
     $("chat").classList.remove("viewing");
@@ -673,7 +736,7 @@
     var input = $("chat-input");
     var body = input.value;
     if (!state.current || !body.trim()) return;
-    if (body.length > boot.max_body) { showError($("chat-error"), T.message_too_long); return; }
+    if (textLength(body) > boot.max_body) { showError($("chat-error"), T.message_too_long); return; }
     var ticketId = state.current.id;
     $("chat-send").disabled = true;
     // Cleared now, not when the server answers: the agent may already be typing the next message.
@@ -714,6 +777,7 @@
   function submitFile(event) {
     event.preventDefault();
     var file = state.pendingFile, ticketId = state.dialogTicket;
+    if (textLength($("chat-file-caption").value) > boot.max_body) { showError($("chat-file-error"), T.message_too_long); return; }
     state.pendingFile = null;
     $("chat-file-confirm").close();
     if (!file || !ticketId) return;
@@ -767,6 +831,23 @@
     var input = $("chat-input");
     input.style.height = "auto";
     input.style.height = Math.min(input.scrollHeight, 140) + "px";
+    countChars();
+  }
+
+  // Characters as the server counts them (outbound.MAX_BODY; an emoji is one, not two UTF-16 units).
+  function textLength(text) { return Array.from(text).length; }
+
+  // Near the limit the composer counts the characters, in red beyond it. A text longer than the
+  // server takes is refused with a message when sent, whole: no maxlength cutting a paste short
+  // without a word (QA: 5 412 characters pasted went out as 4 096, cut mid-word).
+  var fmtNumber = new Intl.NumberFormat("pt-BR");
+  function countChars() {
+    var counter = $("chat-input-count"), length = textLength($("chat-input").value);
+    var near = length >= boot.max_body * 0.9;
+    counter.hidden = !near;
+    counter.textContent = near ? T.length_count.replace("%(count)s", fmtNumber.format(length))
+      .replace("%(max)s", fmtNumber.format(boot.max_body)) : "";
+    counter.classList.toggle("over", length > boot.max_body);
   }
 
   // Without accents or case, as the server compares shortcuts ("/horario" finds "/horário").
@@ -838,6 +919,7 @@
     var start = input.selectionStart, end = input.selectionEnd;
     input.value = input.value.slice(0, start) + text + input.value.slice(end);
     input.selectionStart = input.selectionEnd = start + text.length;
+    autoGrow();
     keepDraft();
     input.focus();
   }
@@ -1203,8 +1285,11 @@
   // ------------------------------------------------------------------ wiring
   // A tab or a queue chip: the clicked one alone is active, its filter applies, the list starts over.
   function chooseFilter(group, chosen, apply) {
-    document.querySelectorAll(group).forEach(function (b) { b.classList.remove("active"); });
-    chosen.classList.add("active");
+    document.querySelectorAll(group).forEach(function (b) {
+      b.classList.toggle("active", b === chosen);
+      // Which one is chosen, for screen readers too (the class only shows it).
+      b.setAttribute(b.getAttribute("role") === "tab" ? "aria-selected" : "aria-pressed", String(b === chosen));
+    });
     apply();
     state.cursor = null;
     loadList(false);
@@ -1243,7 +1328,25 @@
     var scroller = $("chat-messages");
     atEnd = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
   });
-  $("chat-back").addEventListener("click", function () { closeConversation(); });
+  $("chat-back").addEventListener("click", function () {
+    closeConversation();
+    var stop = $("chat-tickets").querySelector('.chat-ticket[tabindex="0"]');
+    if (stop) stop.focus(); // back where the keyboard was, the button is gone with the conversation
+  });
+  $("chat-tickets").addEventListener("keydown", ticketListKeys);
+  $("chat-tickets").addEventListener("focusin", function (event) {
+    var row = event.target.closest(".chat-ticket");
+    if (row) { listFocusId = Number(row.dataset.id); syncTabStops(); }
+  });
+  $("chat-tickets").addEventListener("focusout", function (event) {
+    var row = event.target;
+    if (event.relatedTarget && $("chat-tickets").contains(event.relatedTarget)) return; // to another row
+    // Focus left the list, unless the row was removed (Chromium says so just before it removes a
+    // focused row drawn again; syncTabStops then gives the focus to the new one).
+    Promise.resolve().then(function () { if (row.isConnected) listFocusId = null; });
+  });
+  // Every change of the list (a page read, a ticket event placing or removing a row) passes here.
+  new MutationObserver(syncTabStops).observe($("chat-tickets"), { childList: true });
   $("chat-composer").addEventListener("submit", sendText);
   $("chat-input").addEventListener("keydown", onComposerKey);
   $("chat-input").addEventListener("input", function () { autoGrow(); renderQuick(); keepDraft(); });
