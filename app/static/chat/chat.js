@@ -1067,11 +1067,16 @@
     placeRow(row);
     if (state.current && state.current.id === row.id) refreshTicket(row.id);
     refreshCounts();
-    // Known waiting before (heard, or listed by announceIfNew): not a new arrival; merely being in
-    // state.rows is not enough, a list is read and redrawn at any time.
-    var wasPending = heardEarlier && heardEarlier.status === "pending" &&
-      (heardEarlier.queue && row.queue ? heardEarlier.queue.id === row.queue.id : true);
-    if (row.status === "pending" && !wasPending && inMyQueues(row)) notify(T.notify_pending, contactName(row), row.id);
+    // "Novo atendimento aguardando" rings for a ticket newly waiting in one of my queues: first heard
+    // waiting there, or moved there (the chatbot menu answered, a transfer to the queue, a ticket
+    // handed back). Not again for the one known waiting in that same queue (heard, or listed by
+    // announceIfNew; merely being in state.rows is not enough, a list is read and redrawn at any
+    // time). While the customer is still at the menu the ticket has no queue and rings for nobody:
+    // the bot is talking, it rings once the queue is chosen (before, staff, who hear the ticket at
+    // the menu, took "no queue" for "already waiting" and were never told).
+    var wasWaitingHere = heardEarlier && heardEarlier.status === "pending" &&
+      !!heardEarlier.queue && !!row.queue && heardEarlier.queue.id === row.queue.id;
+    if (row.status === "pending" && !wasWaitingHere && inMyQueues(row)) notify(T.notify_pending, contactName(row), row.id);
     // Handed to me by someone else (a transfer to me): the ticket I accepted or reopened myself is
     // the one open on my screen.
     var mineBefore = before && before.status === "open" && before.user && before.user.id === me.id;
