@@ -1022,13 +1022,22 @@
     Promise.all([
       loadList(false),
       ticketId ? refreshTicket(ticketId).then(function () {
-        return state.current && state.current.id === ticketId ? loadMessages().then(function () { return true; }) : true;
+        return state.current && state.current.id === ticketId
+          ? loadMessages().then(function () { readOnScreen(ticketId); return true; }) : true;
       }) : true
     ]).catch(function () { return [false]; }).then(function (results) {
       if (results.indexOf(false) >= 0 && attempt < 8 && socket.connected) {
         setTimeout(function () { refetchMissed(attempt + 1); }, 1000 * (attempt + 1));
       }
     });
+  }
+
+  // The conversation on screen is read, as when it is opened: what came while the page heard
+  // nothing (a network drop, its web process restarting or deaf to Redis) is shown by the fetch
+  // but was never marked read (unread badge, no "seen" on WhatsApp). A tab in the background
+  // reads it when the member comes back to it (visibilitychange).
+  function readOnScreen(ticketId) {
+    if (state.current && state.current.id === ticketId && !document.hidden) socket.emit("open_ticket", { id: ticketId });
   }
 
   socket.on("connect", function () {
