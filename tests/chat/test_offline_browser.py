@@ -52,3 +52,30 @@ def test_messages_that_came_during_a_network_drop_are_read_once_back(desk_live, 
     assert wait_until(lambda: unread() == 0, 15)
     assert {"op": "mark_read", "chat_id": f"{phone}@c.us"} in desk.engine.commands(desk.connection)
 
+
+def test_a_send_that_failed_offline_says_it_was_not_sent_and_the_note_goes_when_back(desk_live, agents, db):
+    """Offline, Ana presses Enter: the message cannot reach the server. The note says plainly it
+    was not sent and its text is back in the box (before: "Sem conexão com o servidor. Tentando
+    novamente...", though nothing tries again), and it goes once the connection is back (before,
+    it stayed under the conversation after "Conexão restabelecida.")."""
+    from app.models import Message
+
+    desk = desk_live
+    ana = agents("ana@teste.com.br")
+    ana.tab("pending")
+    customer_writes(desk, desk.vendas, "Oi", name="Maria Envio", phone="5511966664002")
+    ana.accept("Maria Envio")
+
+    go_offline(ana)
+    ana.page.fill("#chat-input", "Seu pedido já saiu")
+    ana.page.press("#chat-input", "Enter")
+    error = ana.page.locator("#chat-error")
+    expect(error).to_have_text("Mensagem não enviada: sem conexão com o servidor. "
+                               "O que você digitou voltou para a caixa de texto.")
+    expect(ana.page.locator("#chat-input")).to_have_value("Seu pedido já saiu")
+    back_online(ana)
+    expect(error).to_be_hidden()
+    expect(error).to_have_text("")
+    expect(ana.page.locator("#chat-input")).to_have_value("Seu pedido já saiu")
+    db.session.expire_all()
+    assert db.session.query(Message).filter_by(body="Seu pedido já saiu").count() == 0  # not sent again by itself

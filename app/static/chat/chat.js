@@ -81,7 +81,8 @@
         return data;
       });
     }, function () {
-      var error = new Error(T.network_error);
+      // Not "trying again": the socket reconnects by itself, a request is never sent again.
+      var error = new Error(T.offline);
       error.status = 0;
       throw error;
     });
@@ -732,16 +733,25 @@
   }
 
   // A message the server refused goes back to its own conversation's composer (nothing typed
-  // there since), even when the agent has moved to another conversation meanwhile.
+  // there since), even when the agent has moved to another conversation meanwhile. One that never
+  // reached the server says so: it is not sent again by itself, the agent sends it again.
   function giveBack(ticketId, text, error) {
+    var message = error.status === 0 && text ? T.not_sent_offline : error.message;
     if (state.current && state.current.id === ticketId) {
       var input = $("chat-input");
       if (!input.value) { input.value = text; autoGrow(); keepDraft(); }
-      showError($("chat-error"), error.message);
+      showError($("chat-error"), message);
       return;
     }
     if (text && !state.drafts.get(ticketId)) setDraft(ticketId, text);
-    banner(error.message, true);
+    banner(message, true);
+  }
+
+  // The server is reachable again: a note that only said it was not is stale (what failed stays
+  // failed: a text given back is in its box, a refused action is done again by the agent).
+  function clearOfflineErrors() {
+    var node = $("chat-error");
+    if (node.textContent === T.offline || node.textContent === T.not_sent_offline) showError(node, "");
   }
 
   // "Assinar": the member's own preference, kept on their profile by the server, which signs
@@ -1043,6 +1053,7 @@
   socket.on("connect", function () {
     if (state.everConnected) {
       banner(T.reconnected, true);
+      clearOfflineErrors();
       refetchMissed(0);
     } else {
       banner("");
