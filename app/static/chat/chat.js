@@ -619,8 +619,13 @@
     }
   });
 
-  function closeConversation(message, how) {
+  // `goneId`: a conversation this page had open and may no longer see (transferred away, the
+  // member's queue removed): what was typed there and not sent is handed back to copy, instead of
+  // staying in sessionStorage under a ticket that will not open again.
+  function closeConversation(message, how, goneId) {
     keepDraft();
+    var leftover = goneId ? state.drafts.get(goneId) : null;
+    if (goneId) setDraft(goneId, "");
     restoreDraft(null);
     closeDialogs();
     state.current = null;
@@ -629,7 +634,22 @@
     $("chat").classList.remove("viewing");
     $("chat-empty").hidden = false;
     $("chat-empty").textContent = message || T.select_ticket;
+    if (leftover) $("chat-empty").appendChild(leftoverNode(leftover));
     rememberClosed(how);
+  }
+
+  function leftoverNode(text) {
+    var box = el("textarea", { "class": "form-control chat-leftover-text", rows: "4", readonly: "" });
+    box.value = text;
+    var copy = el("button", { type: "button", "class": "btn btn-default btn-sm chat-leftover-copy", text: T.copy_text });
+    copy.addEventListener("click", function () {
+      box.select();
+      var copied = function () { copy.textContent = T.copied; };
+      var byCommand = function () { if (document.execCommand("copy")) copied(); };
+      if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(copied, byCommand);
+      else byCommand();
+    });
+    return el("div", { "class": "chat-leftover" }, el("p", { text: T.unsent_text }), box, copy);
   }
 
   function openTicket(id, how) {
@@ -643,7 +663,11 @@
       loadQuickReplies(id);
       return loadMessages();
     }).catch(function (error) {
-      if (error.status === 404) closeConversation(error.message);
+      // Opened in this tab before (its entry, after a reload because the member's queues changed,
+      // or Back/Forward): no longer visible to the member rather than never found.
+      var hadIt = how === "history" || (how === "address" && onConversationEntry() && history.state.id === id);
+      if (error.status === 404 && hadIt) closeConversation(T.ticket_gone, undefined, id);
+      else if (error.status === 404) closeConversation(error.message);
       else banner(error.message);
     });
   }
@@ -662,7 +686,9 @@
     }).catch(function (error) {
       if (error.status === 404) {
         removeRow(id);
-        if (state.current && state.current.id === id) closeConversation(error.message);
+        // The server says only "not found" (it never tells who may not see a ticket that it
+        // exists); this page had it open, so it is gone from the member's sight.
+        if (state.current && state.current.id === id) closeConversation(T.ticket_gone, undefined, id);
       }
       return null;
     });
