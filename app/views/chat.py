@@ -179,6 +179,15 @@ def chat_strings() -> dict:
         "error": _("Something went wrong. Try again."),
         "network_error": _("No connection to the server. Trying again..."),
         "reconnected": _("Connection restored."),
+        # A request that never reached the server: nothing retries it (the socket's banner does).
+        "offline": _("No connection to the server. Try again when it is back."),
+        "not_sent_offline": _("Message not sent: no connection to the server. What you typed is back in the box."),
+        # The open conversation became invisible to the member (transferred away, queue removed).
+        "ticket_gone": _("This conversation is no longer available to you: it was transferred, "
+                         "or your queues changed."),
+        "unsent_text": _("What you typed there and did not send:"),
+        "copy_text": _("Copy text"),
+        "copied": _("Copied."),
         "file_too_big": _("The file is too big."),
         "file_type": _("This type of file cannot be sent."),
         "message_too_long": _("The message is too long."),

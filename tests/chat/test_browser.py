@@ -530,7 +530,7 @@ def test_a_member_losing_a_queue_has_her_open_page_start_again_without_it(desk_l
     ana.page.wait_for_function("() => !window.__same_page", timeout=10000)
     ana.connected()
     assert loads(ana)[loaded:] == [f"{desk_live.url}/chat/?ticket={vendas_ticket}"]
-    ana.page.locator("#chat-empty", has_text="não encontrado").wait_for()
+    ana.page.locator("#chat-empty", has_text="não está mais disponível para você").wait_for()
     assert ana.page.locator("#chat-conversation").is_hidden()
     ana.tab("pending")
     ana.row("Cliente Suporte").wait_for()  # the list as the server now gives it to her

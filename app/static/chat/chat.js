@@ -81,7 +81,8 @@
         return data;
       });
     }, function () {
-      var error = new Error(T.network_error);
+      // Not "trying again": the socket reconnects by itself, a request is never sent again.
+      var error = new Error(T.offline);
       error.status = 0;
       throw error;
     });
@@ -680,8 +681,13 @@
     }
   });
 
-  function closeConversation(message, how) {
+  // `goneId`: a conversation this page had open and may no longer see (transferred away, the
+  // member's queue removed): what was typed there and not sent is handed back to copy, instead of
+  // staying in sessionStorage under a ticket that will not open again.
+  function closeConversation(message, how, goneId) {
     keepDraft();
+    var leftover = goneId ? state.drafts.get(goneId) : null;
+    if (goneId) setDraft(goneId, "");
     restoreDraft(null);
     closeDialogs();
     state.current = null;
@@ -691,7 +697,22 @@
     $("chat").classList.remove("viewing");
     $("chat-empty").hidden = false;
     $("chat-empty").textContent = message || T.select_ticket;
+    if (leftover) $("chat-empty").appendChild(leftoverNode(leftover));
     rememberClosed(how);
+  }
+
+  function leftoverNode(text) {
+    var box = el("textarea", { "class": "form-control chat-leftover-text", rows: "4", readonly: "" });
+    box.value = text;
+    var copy = el("button", { type: "button", "class": "btn btn-default btn-sm chat-leftover-copy", text: T.copy_text });
+    copy.addEventListener("click", function () {
+      box.select();
+      var copied = function () { copy.textContent = T.copied; };
+      var byCommand = function () { if (document.execCommand("copy")) copied(); };
+      if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(text).then(copied, byCommand);
+      else byCommand();
+    });
+    return el("div", { "class": "chat-leftover" }, el("p", { text: T.unsent_text }), box, copy);
   }
 
   function openTicket(id, how) {
@@ -705,7 +726,11 @@
       loadQuickReplies(id);
       return loadMessages();
     }).catch(function (error) {
-      if (error.status === 404) closeConversation(error.message);
+      // Opened in this tab before (its entry, after a reload because the member's queues changed,
+      // or Back/Forward): no longer visible to the member rather than never found.
+      var hadIt = how === "history" || (how === "address" && onConversationEntry() && history.state.id === id);
+      if (error.status === 404 && hadIt) closeConversation(T.ticket_gone, undefined, id);
+      else if (error.status === 404) closeConversation(error.message);
       else banner(error.message);
     });
   }
@@ -724,7 +749,9 @@
     }).catch(function (error) {
       if (error.status === 404) {
         removeRow(id);
-        if (state.current && state.current.id === id) closeConversation(error.message);
+        // The server says only "not found" (it never tells who may not see a ticket that it
+        // exists); this page had it open, so it is gone from the member's sight.
+        if (state.current && state.current.id === id) closeConversation(T.ticket_gone, undefined, id);
       }
       return null;
     });
@@ -796,16 +823,25 @@
   }
 
   // A message the server refused goes back to its own conversation's composer (nothing typed
-  // there since), even when the agent has moved to another conversation meanwhile.
+  // there since), even when the agent has moved to another conversation meanwhile. One that never
+  // reached the server says so: it is not sent again by itself, the agent sends it again.
   function giveBack(ticketId, text, error) {
+    var message = error.status === 0 && text ? T.not_sent_offline : error.message;
     if (state.current && state.current.id === ticketId) {
       var input = $("chat-input");
       if (!input.value) { input.value = text; autoGrow(); keepDraft(); }
-      showError($("chat-error"), error.message);
+      showError($("chat-error"), message);
       return;
     }
     if (text && !state.drafts.get(ticketId)) setDraft(ticketId, text);
-    banner(error.message, true);
+    banner(message, true);
+  }
+
+  // The server is reachable again: a note that only said it was not is stale (what failed stays
+  // failed: a text given back is in its box, a refused action is done again by the agent).
+  function clearOfflineErrors() {
+    var node = $("chat-error");
+    if (node.textContent === T.offline || node.textContent === T.not_sent_offline) showError(node, "");
   }
 
   // "Assinar": the member's own preference, kept on their profile by the server, which signs
@@ -1104,7 +1140,8 @@
     Promise.all([
       loadList(false),
       ticketId ? refreshTicket(ticketId).then(function () {
-        return state.current && state.current.id === ticketId ? loadMessages().then(function () { return true; }) : true;
+        return state.current && state.current.id === ticketId
+          ? loadMessages().then(function () { readOnScreen(ticketId); return true; }) : true;
       }) : true
     ]).catch(function () { return [false]; }).then(function (results) {
       if (results.indexOf(false) >= 0 && attempt < 8 && socket.connected) {
@@ -1113,9 +1150,18 @@
     });
   }
 
+  // The conversation on screen is read, as when it is opened: what came while the page heard
+  // nothing (a network drop, its web process restarting or deaf to Redis) is shown by the fetch
+  // but was never marked read (unread badge, no "seen" on WhatsApp). A tab in the background
+  // reads it when the member comes back to it (visibilitychange).
+  function readOnScreen(ticketId) {
+    if (state.current && state.current.id === ticketId && !document.hidden) socket.emit("open_ticket", { id: ticketId });
+  }
+
   socket.on("connect", function () {
     if (state.everConnected) {
       banner(T.reconnected, true);
+      clearOfflineErrors();
       refetchMissed(0);
     } else {
       banner("");
@@ -1149,11 +1195,16 @@
     placeRow(row);
     if (state.current && state.current.id === row.id) refreshTicket(row.id);
     refreshCounts();
-    // Known waiting before (heard, or listed by announceIfNew): not a new arrival; merely being in
-    // state.rows is not enough, a list is read and redrawn at any time.
-    var wasPending = heardEarlier && heardEarlier.status === "pending" &&
-      (heardEarlier.queue && row.queue ? heardEarlier.queue.id === row.queue.id : true);
-    if (row.status === "pending" && !wasPending && inMyQueues(row)) notify(T.notify_pending, contactName(row), row.id);
+    // "Novo atendimento aguardando" rings for a ticket newly waiting in one of my queues: first heard
+    // waiting there, or moved there (the chatbot menu answered, a transfer to the queue, a ticket
+    // handed back). Not again for the one known waiting in that same queue (heard, or listed by
+    // announceIfNew; merely being in state.rows is not enough, a list is read and redrawn at any
+    // time). While the customer is still at the menu the ticket has no queue and rings for nobody:
+    // the bot is talking, it rings once the queue is chosen (before, staff, who hear the ticket at
+    // the menu, took "no queue" for "already waiting" and were never told).
+    var wasWaitingHere = heardEarlier && heardEarlier.status === "pending" &&
+      !!heardEarlier.queue && !!row.queue && heardEarlier.queue.id === row.queue.id;
+    if (row.status === "pending" && !wasWaitingHere && inMyQueues(row)) notify(T.notify_pending, contactName(row), row.id);
     // Handed to me by someone else (a transfer to me): the ticket I accepted or reopened myself is
     // the one open on my screen.
     var mineBefore = before && before.status === "open" && before.user && before.user.id === me.id;
