@@ -14,6 +14,7 @@ def ticket_json(ticket) -> dict:
         "status": ticket.status,
         "is_group": ticket.is_group,
         "awaiting_rating": ticket.awaiting_rating,
+        "awaiting_menu": ticket.awaiting_menu,  # the customer is still choosing a queue in the bot's menu
         "queue": {"id": ticket.queue.id, "name": ticket.queue.name, "color": ticket.queue.color}
         if ticket.queue else None,
         "user": {"id": ticket.user.id, "name": ticket.user.name} if ticket.user else None,

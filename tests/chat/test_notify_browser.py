@@ -46,3 +46,30 @@ def test_staff_in_the_queue_are_told_when_the_chatbot_menu_puts_a_ticket_there(d
     for agent in (sara, ana):
         expect(agent.row("Cliente do Menu").locator(".chat-ticket-preview")).to_have_text("Ainda estou aguardando")
         assert notes(agent) == expected and beeps(agent) == 1
+
+
+def test_admins_and_supervisors_are_told_of_a_ticket_left_without_a_queue(desk_live, agents, db):
+    """A connection with no queues: its tickets wait with no queue, seen by Admins and Supervisors
+    alone. Sara (Supervisor) is told once; Ana (User), who cannot see it, is not. Before, a
+    ticket with no queue rang for nobody: it looked like one still at the menu."""
+    from app.workers.ingest import submit
+
+    desk = desk_live
+    desk.connection.queues = []
+    db.session.commit()
+    sara = agents("sara@teste.com.br", NOTIFICATION_RECORDER)
+    ana = agents("ana@teste.com.br", NOTIFICATION_RECORDER)
+    notes = lambda agent: agent.page.evaluate("window.__notes")  # noqa: E731
+    sara.tab("pending")
+    ana.tab("pending")
+
+    def customer(body):
+        submit(desk.engine.message(desk.connection, phone="5511966663002", name="Cliente Sem Fila", body=body))
+
+    customer("Olá")
+    sara.page.wait_for_function("() => window.__notes.length === 1")
+    assert notes(sara) == [{"title": "Novo atendimento aguardando", "body": "Cliente Sem Fila"}]
+    customer("Alguém?")
+    expect(sara.row("Cliente Sem Fila").locator(".chat-ticket-preview")).to_have_text("Alguém?")
+    assert len(notes(sara)) == 1
+    assert notes(ana) == []

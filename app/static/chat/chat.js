@@ -1201,10 +1201,11 @@
     // announceIfNew; merely being in state.rows is not enough, a list is read and redrawn at any
     // time). While the customer is still at the menu the ticket has no queue and rings for nobody:
     // the bot is talking, it rings once the queue is chosen (before, staff, who hear the ticket at
-    // the menu, took "no queue" for "already waiting" and were never told).
+    // the menu, took "no queue" for "already waiting" and were never told). A ticket left with no
+    // queue (a connection without queues) waits for Admins and Supervisors, who alone see it.
     var wasWaitingHere = heardEarlier && heardEarlier.status === "pending" &&
-      !!heardEarlier.queue && !!row.queue && heardEarlier.queue.id === row.queue.id;
-    if (row.status === "pending" && !wasWaitingHere && inMyQueues(row)) notify(T.notify_pending, contactName(row), row.id);
+      waitingPlace(heardEarlier) !== null && waitingPlace(heardEarlier) === waitingPlace(row);
+    if (waitingForMe(row) && !wasWaitingHere) notify(T.notify_pending, contactName(row), row.id);
     // Handed to me by someone else (a transfer to me): the ticket I accepted or reopened myself is
     // the one open on my screen.
     var mineBefore = before && before.status === "open" && before.user && before.user.id === me.id;
@@ -1220,11 +1221,24 @@
   function announceIfNew(row) {
     if (row.status !== "pending" || state.known.has(row.id)) return;
     state.known.set(row.id, row);
-    if (inMyQueues(row) && Date.parse(row.created_at) >= openedAt) notify(T.notify_pending, contactName(row), row.id);
+    if (waitingForMe(row) && Date.parse(row.created_at) >= openedAt) notify(T.notify_pending, contactName(row), row.id);
   }
 
   function inMyQueues(row) {
     return !!row.queue && me.queue_ids.indexOf(row.queue.id) >= 0;
+  }
+
+  // Where a waiting ticket waits: its queue's id, "none" when it has no queue and the bot is done
+  // with it, null while the customer is still at the menu (waiting for no one yet).
+  function waitingPlace(row) {
+    if (row.queue) return row.queue.id;
+    return row.awaiting_menu ? null : "none";
+  }
+
+  function waitingForMe(row) {
+    if (row.status !== "pending") return false;
+    var place = waitingPlace(row);
+    return place === "none" ? !!me.staff : place !== null && inMyQueues(row);
   }
 
   socket.on("channel", function (payload) {
