@@ -369,6 +369,14 @@ def _record_failure(event_id, exc):
         db.session.commit()
 
 
+def waiting_lanes(older_than: dt.timedelta, now=None) -> list[int]:
+    """The lanes with fresh events (those a drain would take) received more than `older_than` ago."""
+    cutoff = (now or utcnow()) - older_than
+    return list(db.session.scalars(select(InboundEvent.lane).where(
+        InboundEvent.processed_at.is_(None), InboundEvent.attempts == 0,
+        InboundEvent.received_at <= cutoff).distinct().order_by(InboundEvent.lane)))
+
+
 def due_events(older_than: dt.timedelta = SWEEP_AFTER, limit: int = 500, now=None) -> list[int]:
     """Unprocessed events received more than `older_than` ago (their job was lost with Redis or
     with a killed worker), except those that failed too often."""

@@ -4,8 +4,12 @@ from app.services import inbox
 from app.workers import get_queue, key, redis_conn
 
 # While a drain job of a lane is queued and not started, this mark exists: a burst of events
-# enqueues one job per lane, not one per event. It expires so a lost job cannot block the lane.
-QUEUED_MARK_SECONDS = 60
+# enqueues one job per lane, not one per event. Short, because nothing can tell a job still waiting
+# in the queue from one taken by a worker that was killed before running it: the mark of a lost job
+# stops the lane's drains only this long (app.workers.jobs.rescue_lanes kicks the lane again). A
+# job that waits longer in a backlog costs one more drain job of its lane, which finds the lane
+# drained or held and leaves.
+QUEUED_MARK_SECONDS = 5
 
 
 def queued_mark(lane: int, app=None) -> str:
@@ -26,10 +30,10 @@ def kick(lane: int, app=None) -> bool:
     job removes the queued mark before it reads and the holder reads again after a "wanted"
     release, so every committed event is read by a drain that started reading after it (or by
     the sweep if Redis lost it)."""
-    from app.workers.jobs import LANE_LOCK_MS, drain_lane, lane_keys
+    from app.workers.jobs import WANTED_MARK_MS, drain_lane, lane_keys
 
     lock, wanted = lane_keys(lane, app)
-    if not redis_conn(app).eval(_KICK, 3, lock, wanted, queued_mark(lane, app), QUEUED_MARK_SECONDS, LANE_LOCK_MS):
+    if not redis_conn(app).eval(_KICK, 3, lock, wanted, queued_mark(lane, app), QUEUED_MARK_SECONDS, WANTED_MARK_MS):
         return False
     get_queue("ingest", app).enqueue(drain_lane, lane)
     return True
