@@ -9,6 +9,10 @@ if ASYNC_MODE == "eventlet":
     import eventlet
 
     eventlet.monkey_patch()
+    # psycopg waits for PostgreSQL in C (wait_c) unless it sees gevent's patching: under eventlet
+    # one request waiting for a lock froze every request and socket of the process. Its select()
+    # wait goes through eventlet's green select. (Before psycopg is imported: it chooses then.)
+    os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
 
 
 def build():
