@@ -433,13 +433,33 @@ class SessionRunner:
 
     def store_then_mark_read(self, chat_id: str) -> None:
         """WhatsApp marks a whole chat read, also a message that reached this page but not the
-        engine yet (waiting in this session's queue: lost if the session failed before storing it,
-        as it would no longer be unread for the next session to pick up; the fault test lost
-        messages that way). The chat's unread messages are stored first (the inbox ignores those
-        it has); when that fails, nothing is marked read."""
-        payloads = [self.session.inbound_payload(raw) for raw in self.session.unread_messages(chat_id)]
+        engine yet (waiting in this session's queue, or still crossing from the page): lost if
+        the session then failed, as it would no longer be unread for the next one to pick up.
+        So the chat's messages are stored first, when that fails nothing is marked read.
+        Which ones: all those after the newest one already stored, read or not, oldest first,
+        not only the unread ones: a message this very mark makes read (it arrived between the
+        read and the mark) is then stored at the chat's next mark before the later ones, not
+        after them when its live event comes (QA: messages stored out of order with Confirmação
+        de Leitura on). Its live event, and any other already handed over, is dropped as seen.
+        The chat alone is read, not the chat list. With nothing of the chat stored (its history
+        is not ours), its unread messages."""
+        newer = self.session.messages_after_known(chat_id, self.known_ids)
+        if newer is None:
+            newer = self.session.unread_messages(chat_id)
+        payloads = [self.session.inbound_payload(raw) for raw in newer]
         self.submit_all([p for p in payloads if p is not None])
         self.session.mark_read(chat_id)
+
+    def known_ids(self, channel_ids: list[str]) -> set[str]:
+        """Which of these messages this session handed over or the inbox has."""
+        from app.services.inbox import known_channel_ids
+
+        known = {i for i in channel_ids if self.session.handed_over(i)}
+        rest = [i for i in channel_ids if i not in known]
+        if rest:
+            known |= known_channel_ids(self.connection_id, rest)
+            db.session.commit()
+        return known
 
     def pick_up_missed(self) -> None:
         """What reached WhatsApp while no session stored it: the unread chats' messages and, read or

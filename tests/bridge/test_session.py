@@ -385,3 +385,50 @@ def test_a_cut_emoji_from_the_page_is_stored_with_the_rest(app, factory, open_se
     stored = sorted(e.payload for e in db.session.query(InboundEvent).filter_by(connection_id=conn_id))
     assert len(stored) == 2
     assert any('"oi \ufffd quebrado"' in p and '"Zé \ufffd"' in p for p in stored), stored
+
+
+def test_a_chat_marked_read_keeps_its_messages_in_order_whatever_the_mark_made_read(app, factory, open_session, sim):
+    """QA, Confirmação de Leitura on: a mark read the chat's unread messages (only n1), then
+    marked read n1 and n2, which had reached WhatsApp in between; the next mark found only n3
+    unread and stored it, n2 coming later through its live event: stored n1, n3, n2. The mark
+    now stores the chat's messages after the newest one stored, read or not, in WhatsApp's
+    order, and the live events already handed over are dropped as seen. The interleaving is
+    played here by the customer's n2 arriving as the page marks the chat read."""
+    from app.bridge.runner import SessionRunner
+
+    conn_id = factory.connection(enabled=True, read_receipts=True).id
+    d = open_session(connection_id=conn_id)
+    connect(d, sim)
+    stored = []
+    runner = SessionRunner(conn_id, sink=stored.append)
+    runner.session = d.session
+    sim.message(PHONE, MARIA, "n1")
+    d.until(lambda d: d.payloads, message="n1")
+    stored.extend(d.payloads)  # what the runner's loop stores of a pump
+    real_mark_read = d.session.mark_read
+    marks = []
+
+    def mark_read_as_n2_arrives(chat_id):
+        if not marks:
+            sim.message(PHONE, MARIA, "n2")  # reached WhatsApp after the read, before the mark
+        marks.append(chat_id)
+        real_mark_read(chat_id)
+
+    d.session.mark_read = mark_read_as_n2_arrives
+    runner.run_command({"op": "mark_read", "chat_id": MARIA + "@c.us"})
+    assert not [m for m in d.session.unread_messages(MARIA + "@c.us") if m["body"] == "n2"], "n2 was marked read"
+    sim.message(PHONE, MARIA, "n3")
+    runner.run_command({"op": "mark_read", "chat_id": MARIA + "@c.us"})
+    # The live events of n2 and n3, handled as the runner's loop does at its next pumps.
+    seen_live = set()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and seen_live < {"n2", "n3"}:
+        for event in d.session.pump(0.3):
+            if event["type"] == "message" and event["msg"]["type"] == "chat":
+                seen_live.add(event["msg"]["body"])
+                payload = d.session.inbound_payload(event["msg"])
+                if payload is not None:
+                    stored.append(payload)
+    assert seen_live >= {"n2", "n3"}
+    assert [p["body"] for p in stored if p["chat_id"] == MARIA + "@c.us"] == ["n1", "n2", "n3"]
+    assert len(marks) == 2

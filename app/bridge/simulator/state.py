@@ -152,6 +152,12 @@ def chats(phone: str, token: str) -> list[dict]:
     return sorted(out, key=lambda c: c["messages"][0]["seq"])
 
 
+def chat_messages(phone: str, token: str, chat: str) -> list[dict]:
+    """One chat's messages, oldest first (WhatsApp Web's chat.getMessages reads one chat)."""
+    found = [c for c in chats(phone, token) if c["id"] == chat]
+    return found[0]["messages"] if found else []
+
+
 def _read_chat(phone: str, chat: str) -> int:
     """The account reads a chat: its unread messages become read and the customer sees it."""
     r = _r()
