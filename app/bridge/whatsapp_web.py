@@ -460,6 +460,12 @@ class BridgeSession:
     def already_sent(self, chat_id: str, channel_id: str) -> bool:
         return bool(channel_id) and bool(self.call("exists", f"true_{chat_id}_{channel_id}"))
 
+    def acks(self, sent: list[tuple[str, str]]) -> list[dict]:
+        """The current ack of each of our messages `(chat id, channel id)`, as ack events carry
+        it (`{"id", "ack"}`, WhatsApp's number): what acks a session lost would have said."""
+        keys = [f"true_{chat}_{channel_id}" for chat, channel_id in sent if chat and channel_id]
+        return (self.call("acks", keys) if keys else None) or []
+
     def resolve_chat(self, chat_id: str) -> str | None:
         """The id WhatsApp knows a person's chat by (contact.queryExists): a Brazilian mobile typed
         with its ninth digit may be registered without it, and a send to the typed id would reach

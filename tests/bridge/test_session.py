@@ -432,3 +432,69 @@ def test_a_chat_marked_read_keeps_its_messages_in_order_whatever_the_mark_made_r
     assert seen_live >= {"n2", "n3"}
     assert [p["body"] for p in stored if p["chat_id"] == MARIA + "@c.us"] == ["n1", "n2", "n3"]
     assert len(marks) == 2
+
+
+def _queued_message(db, conn_id, channel_id, body):
+    from app.models import Contact, Message, MessageStatus, Ticket
+
+    contact = db.session.query(Contact).filter_by(jid=MARIA + "@c.us").first()
+    if contact is None:
+        contact = Contact(channel="whatsapp", jid=MARIA + "@c.us", phone=MARIA, name="Maria")
+        db.session.add(contact)
+        db.session.flush()
+    ticket = db.session.query(Ticket).filter_by(contact_id=contact.id).first()
+    if ticket is None:
+        ticket = Ticket(contact_id=contact.id, connection_id=conn_id, status="open")
+        db.session.add(ticket)
+        db.session.flush()
+    message = Message(ticket_id=ticket.id, connection_id=conn_id, channel_id=channel_id, from_me=True, type="text",
+                      body=body, status=MessageStatus.QUEUED)
+    db.session.add(message)
+    db.session.commit()
+    return message.id
+
+
+def _process_inbox(db, conn_id):
+    from app.models import InboundEvent
+    from app.services import inbox
+
+    for event_id in [e.id for e in db.session.query(InboundEvent).filter_by(connection_id=conn_id, processed_at=None)
+                     .order_by(InboundEvent.id)]:
+        inbox.process(event_id)
+    db.session.expire_all()
+
+
+def test_acks_lost_with_a_session_are_read_from_the_page_by_the_next_one(app, db, factory, open_session, sim, tmp_path):
+    """QA: the bridge stopped (SIGTERM or kill -9) between a send and its acks; the message stayed
+    "sent" for good, though WhatsApp had delivered it: acks are handed over once, and nothing
+    asked again. A new session now reads where our recent messages stand and submits the acks
+    that move them on; a message already further on is not asked, never moved back."""
+    from app.bridge.runner import SessionRunner
+    from app.models import Message, MessageStatus
+
+    conn_id = factory.connection(enabled=True).id
+    profile = tmp_path / "profile-kept"
+    d = open_session(connection_id=conn_id, profile=profile)
+    connect(d, sim)
+    first = _queued_message(db, conn_id, "3EB0ACK00001", "primeira")
+    second = _queued_message(db, conn_id, "3EB0ACK00002", "segunda")
+    runner = SessionRunner(conn_id)  # the real inbox and outbox
+    runner.session = d.session
+    assert runner.lock.acquire()
+    try:
+        runner.send(first)
+        runner.send(second)
+        d.session.close()  # before any pump: its acks die with it
+        db.session.expire_all()
+        assert [db.session.get(Message, m).status for m in (first, second)] == ["sent", "sent"]
+        db.session.get(Message, second).status = MessageStatus.READ  # a read ack came before the end
+        db.session.commit()
+
+        d2 = open_session(connection_id=conn_id, profile=profile)
+        d2.until(lambda d: d.last("ready"), message="ready without scanning")
+        runner.session = d2.session
+        runner.pick_up_missed()  # what the runner does once ready
+    finally:
+        runner.lock.release()
+    _process_inbox(db, conn_id)
+    assert [db.session.get(Message, m).status for m in (first, second)] == ["delivered", "read"]

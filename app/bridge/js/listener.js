@@ -165,6 +165,18 @@
         return false;
       }
     },
+    acks: async (keys) => {
+      // Where our sent messages stand (their ack), by serialized key; those the page does not
+      // have are left out (BridgeSession.acks).
+      const out = [];
+      for (const k of keys) {
+        try {
+          const m = await fn('get_message')(k);
+          if (m && m.ack != null) out.push({id: bareId(m.id), ack: m.ack});
+        } catch (e) { /* not on this page */ }
+      }
+      return out;
+    },
     mark_read: async (chat) => {
       await fn('mark_read')(chat);
       return true;

@@ -221,7 +221,10 @@ def send(phone: str, token: str, chat: str, kind: str, body: str, message_id: st
     if r.hexists(key(f"sim:msg:{phone}"), message_id):
         raise SimulatorError(_("duplicate message id"), 409)
     msg = {"id": message_id, "chat": chat, "from_me": True, "type": kind, "body": str(body)[:MAX_BODY],
-           "from": phone + "@c.us", "to": chat, "t": int(_now()), "seq": _next_seq(phone)}
+           "from": phone + "@c.us", "to": chat, "t": int(_now()), "seq": _next_seq(phone),
+           # The customers' phones are always on: delivered at once (ack 2); the page reports
+           # the acks a moment later (fake-wpp.js), and a page opened after has it from here.
+           "ack": 2}
     if extra:
         msg.update(extra)
     r.hset(key(f"sim:msg:{phone}"), message_id, json.dumps(msg))

@@ -60,7 +60,7 @@
     from: wid(m.from_me ? (pairing.phone + '@c.us') : m.chat), to: wid(m.from_me ? m.chat : m.to),
     author: wid(m.author), t: m.t, notifyName: m.notifyName || '', isNewMsg: true,
     isGroupMsg: (m.chat || '').endsWith('@g.us'), chatName: m.chatName || '',
-    mimetype: m.mimetype || null, filename: m.filename || null,
+    mimetype: m.mimetype || null, filename: m.filename || null, ack: m.ack == null ? null : m.ack,
   });
 
   // --- connection state ---
