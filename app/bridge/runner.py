@@ -53,6 +53,10 @@ MARK_EVERY = _seconds("BRIDGE_MARK_SECONDS", 60)
 # ...and a new session reads the messages stamped this long before it: WhatsApp's clock against
 # ours, and a message still crossing from the page when the mark was taken.
 CATCH_UP_MARGIN = 300.0
+# Acks in flight when a session ends die with it: the next one asks the page where our messages
+# sent in this window still short of "read" stand, at most ACK_CATCH_UP_MAX of them.
+ACK_CATCH_UP_HOURS = 24.0
+ACK_CATCH_UP_MAX = 200
 
 # Set by the bridge worker running the session in its own process (app.bridge.worker) when the
 # session job must end: the worker is stopping, or its job was stopped. The session closes its
@@ -306,11 +310,11 @@ class SessionRunner:
         while True:
             pumped_from = utcnow()
             events = self.session.pump(PUMP_SECONDS)
-            self.lock.renew_if_due()
-            self.stop_if_asked()
             # Inbound events of one pump are stored together (one transaction), also when the
-            # session ends in this pump.
+            # session ends in this pump: a stop or a closed browser is acted on once all of them
+            # are handled (they are gone from the page; acks among them came once).
             inbound: list[dict] = []
+            closed = False
             try:
                 for event in events:
                     kind = event.get("type")
@@ -344,7 +348,7 @@ class SessionRunner:
                         self.logged_out()
                         raise Stop("logout")
                     elif kind in ("crash", "closed"):
-                        raise Restart(_("The browser closed"))
+                        closed = True
                     elif kind == "message" and not ready:
                         held.append(event.get("msg") or {})
                     elif kind == "message":
@@ -362,6 +366,10 @@ class SessionRunner:
                         log.warning("connection %s: page error %s", self.connection_id, event)
             finally:
                 self.submit_all(inbound)
+            if closed:
+                raise Restart(_("The browser closed"))
+            self.lock.renew_if_due()
+            self.stop_if_asked()
             now = time.monotonic()
             if now - last_restart_check >= RESTART_CHECK_EVERY:
                 last_restart_check = now
@@ -433,13 +441,33 @@ class SessionRunner:
 
     def store_then_mark_read(self, chat_id: str) -> None:
         """WhatsApp marks a whole chat read, also a message that reached this page but not the
-        engine yet (waiting in this session's queue: lost if the session failed before storing it,
-        as it would no longer be unread for the next session to pick up; the fault test lost
-        messages that way). The chat's unread messages are stored first (the inbox ignores those
-        it has); when that fails, nothing is marked read."""
-        payloads = [self.session.inbound_payload(raw) for raw in self.session.unread_messages(chat_id)]
+        engine yet (waiting in this session's queue, or still crossing from the page): lost if
+        the session then failed, as it would no longer be unread for the next one to pick up.
+        So the chat's messages are stored first, when that fails nothing is marked read.
+        Which ones: all those after the newest one already stored, read or not, oldest first,
+        not only the unread ones: a message this very mark makes read (it arrived between the
+        read and the mark) is then stored at the chat's next mark before the later ones, not
+        after them when its live event comes (QA: messages stored out of order with Confirmação
+        de Leitura on). Its live event, and any other already handed over, is dropped as seen.
+        The chat alone is read, not the chat list. With nothing of the chat stored (its history
+        is not ours), its unread messages."""
+        newer = self.session.messages_after_known(chat_id, self.known_ids)
+        if newer is None:
+            newer = self.session.unread_messages(chat_id)
+        payloads = [self.session.inbound_payload(raw) for raw in newer]
         self.submit_all([p for p in payloads if p is not None])
         self.session.mark_read(chat_id)
+
+    def known_ids(self, channel_ids: list[str]) -> set[str]:
+        """Which of these messages this session handed over or the inbox has."""
+        from app.services.inbox import known_channel_ids
+
+        known = {i for i in channel_ids if self.session.handed_over(i)}
+        rest = [i for i in channel_ids if i not in known]
+        if rest:
+            known |= known_channel_ids(self.connection_id, rest)
+            db.session.commit()
+        return known
 
     def pick_up_missed(self) -> None:
         """What reached WhatsApp while no session stored it: the unread chats' messages and, read or
@@ -460,6 +488,28 @@ class SessionRunner:
         db.session.commit()
         payloads = [self.session.inbound_payload(raw) for raw in missed if str(raw["id"]) not in known]
         self.submit_all([p for p in payloads if p is not None])
+        self.pick_up_acks()
+
+    def pick_up_acks(self) -> None:
+        """Acks are events too, handed over once: those in flight when the last session ended
+        (in its queue, or its pump, or still in the page) are lost, and its messages stayed
+        "sent". So the page is asked where our recent messages not yet read stand, and what moved
+        on is submitted as acks (the inbox applies them forward only, never back)."""
+        from app.models.message import MessageStatus
+
+        since = utcnow() - dt.timedelta(hours=ACK_CATCH_UP_HOURS)
+        waiting = self.outbox.awaiting_ack(self.connection_id, since, ACK_CATCH_UP_MAX)
+        db.session.commit()
+        if not waiting:
+            return
+        status = {channel_id: current for channel_id, _chat, current in waiting}
+        payloads = []
+        for found in self.session.acks([(chat, channel_id) for channel_id, chat, _s in waiting]):
+            payload = ack_payload(self.connection_id, found)
+            if payload and payload["channel_id"] in status and MessageStatus.ORDER.get(payload["ack"], -1) > \
+                    MessageStatus.ORDER.get(status[payload["channel_id"]], 99):
+                payloads.append(payload)
+        self.submit_all(payloads)
 
     # --- outbound ---
     def run_commands(self, limit: int = 50) -> None:

@@ -75,6 +75,8 @@ MAX_MEDIA_BYTES = 64 * 1024 * 1024
 SEEN_IDS = 5000
 # The catch-up after a session ends reads at most this many of a chat's newest messages.
 RECENT_PER_CHAT = 500
+# A chat's history is read this many messages at a time (BridgeSession.messages_after_known).
+HISTORY_PAGE = 50
 
 
 class ChromiumMissing(RuntimeError):
@@ -378,6 +380,10 @@ class BridgeSession:
             self._seen.popitem(last=False)
         return True
 
+    def handed_over(self, message_id: str) -> bool:
+        """This session already turned the message into a payload (it went to the inbox)."""
+        return message_id in self._seen
+
     def inbound_payload(self, raw: dict) -> dict | None:
         """The payload for a raw message, media downloaded; None when it must be dropped."""
         reason = skip_reason(raw)
@@ -422,6 +428,29 @@ class BridgeSession:
         session was down, or what a chat holds that has not been marked read."""
         return (self.call("unread", chat_id) if chat_id else self.call("unread")) or []
 
+    def messages_after_known(self, chat_id: str, known, limit: int = RECENT_PER_CHAT) -> list[dict] | None:
+        """The raw messages of one chat after the newest customer message that `known(ids)` (a
+        set of those ids already stored) recognises, oldest first: read or not, so a message the
+        chat's last mark made read before it was stored is among them, in its place. Reads that
+        chat only, back in pages, at most `limit` messages; None when none of them is known."""
+        after: list[dict] = []
+        before = None
+        read = 0
+        while read < limit:
+            page = self.call("history", chat_id, HISTORY_PAGE, before) or []
+            read += len(page)
+            theirs = [str(m["id"]) for m in page if m.get("id") and not m.get("from_me")]
+            found = known(theirs) if theirs else set()
+            for at in range(len(page) - 1, -1, -1):
+                m = page[at]
+                if m.get("id") and not m.get("from_me") and str(m["id"]) in found:
+                    return page[at + 1:] + after
+            after = page + after
+            if len(page) < HISTORY_PAGE or not page[0].get("key"):
+                break  # the chat's first message
+            before = page[0]["key"]
+        return None
+
     def recent_messages(self, since: int, limit: int = RECENT_PER_CHAT) -> list[dict]:
         """Customers' messages stamped `since` (WhatsApp's clock, epoch seconds) or later, read or
         not, of every chat active since then; at most `limit` per chat (its newest)."""
@@ -430,6 +459,12 @@ class BridgeSession:
     # --- outbound ---
     def already_sent(self, chat_id: str, channel_id: str) -> bool:
         return bool(channel_id) and bool(self.call("exists", f"true_{chat_id}_{channel_id}"))
+
+    def acks(self, sent: list[tuple[str, str]]) -> list[dict]:
+        """The current ack of each of our messages `(chat id, channel id)`, as ack events carry
+        it (`{"id", "ack"}`, WhatsApp's number): what acks a session lost would have said."""
+        keys = [f"true_{chat}_{channel_id}" for chat, channel_id in sent if chat and channel_id]
+        return (self.call("acks", keys) if keys else None) or []
 
     def resolve_chat(self, chat_id: str) -> str | None:
         """The id WhatsApp knows a person's chat by (contact.queryExists): a Brazilian mobile typed

@@ -112,6 +112,26 @@ def pending_for(connection_id: int, limit: int = 100) -> list[int]:
                                  Message.status == MessageStatus.QUEUED).order_by(Message.id).limit(limit)))
 
 
+def awaiting_ack(connection_id: int, since, limit: int = 200) -> list[tuple[str, str, str]]:
+    """(channel id, chat id, status) of the connection's messages sent since `since` whose ack may
+    still move on (sent, or delivered and not read), "sent" ones first, newest first, at most
+    `limit`: a new bridge session asks the channel where they are, as acks in flight when the
+    last one ended were lost with it."""
+    from app.models import Contact, Ticket
+
+    found: list[tuple[str, str, str]] = []
+    for status in (MessageStatus.SENT, MessageStatus.DELIVERED):
+        if len(found) >= limit:
+            break
+        found += db.session.execute(
+            select(Message.channel_id, Contact.jid, Message.status)
+            .join(Ticket, Ticket.id == Message.ticket_id).join(Contact, Contact.id == Ticket.contact_id)
+            .where(Message.connection_id == connection_id, Message.from_me.is_(True), Message.status == status,
+                   Message.channel_id.isnot(None), Message.created_at >= since)
+            .order_by(Message.id.desc()).limit(limit - len(found))).all()
+    return [tuple(row) for row in found]
+
+
 @dataclass
 class SendCommand:
     message_id: int

@@ -74,3 +74,7 @@ def mark_failed(message_id, error):
 
 def chat_moved(message_id, chat_id):
     _r().rpush(_k("moved"), json.dumps({"message_id": message_id, "chat_id": chat_id}))
+
+
+def awaiting_ack(connection_id, since, limit=200):
+    return []  # acks are recorded, not applied, at this boundary

@@ -171,3 +171,41 @@ def test_a_call_failing_for_another_reason_is_still_retried(app, db, factory):
         assert runner.run() == "restarted" and runner.failures == 1
         row = connection_row(app, db, conn_id)
         assert row.enabled is True and row.status_reason.startswith("Reconectando após uma falha")
+
+
+def test_a_stop_asked_during_a_pump_stores_what_that_pump_handed_over_first(app, db, factory, sim, monkeypatch):
+    """QA: SIGTERM to the bridge worker left the last messages "sent": the stop was acted on
+    between a pump and the handling of its events, and the acks it had taken from the page were
+    dropped (the page hands each over once). The stop now comes once the pump's events are
+    stored. Played with the real page: the stop is asked as the first ack is pumped."""
+    from app.bridge import runner as runner_module
+    from app.bridge.whatsapp_web import BridgeSession
+    from app.models import InboundEvent
+    from app.bridge.contract import ACKS
+    from tests.bridge.test_session import PHONE, _queued_message
+
+    conn_id = factory.connection(enabled=True).id
+    message_id = _queued_message(db, conn_id, "3EB0STOP0001", "até logo")
+    pumped_acks = []
+
+    class StoppedWhilePumping(BridgeSession):
+        def pump(self, seconds):
+            events = super().pump(seconds)
+            for event in events:
+                if event.get("type") == "qr" and event.get("code"):
+                    assert sim.scan(event["code"], PHONE).status_code == 200
+                if event.get("type") == "ack":
+                    pumped_acks.append(event)
+                    runner_module.STOP.set()  # SIGTERM, while this pump was running
+            return events
+
+    monkeypatch.setattr(runner_module, "BridgeSession", StoppedWhilePumping)
+    monkeypatch.setitem(app.config, "WHATSAPP_WEB_URL", sim.base + "/web/")
+    try:
+        assert runner_module.SessionRunner(conn_id).run() == "stopped"
+    finally:
+        runner_module.STOP.clear()
+    assert pumped_acks and message_id
+    db.session.expire_all()
+    stored = {e.channel_id for e in db.session.query(InboundEvent).filter_by(connection_id=conn_id)}
+    assert {f"ack:{ACKS[a['ack']]}:{a['id']}" for a in pumped_acks} <= stored

@@ -385,3 +385,116 @@ def test_a_cut_emoji_from_the_page_is_stored_with_the_rest(app, factory, open_se
     stored = sorted(e.payload for e in db.session.query(InboundEvent).filter_by(connection_id=conn_id))
     assert len(stored) == 2
     assert any('"oi \ufffd quebrado"' in p and '"Zé \ufffd"' in p for p in stored), stored
+
+
+def test_a_chat_marked_read_keeps_its_messages_in_order_whatever_the_mark_made_read(app, factory, open_session, sim):
+    """QA, Confirmação de Leitura on: a mark read the chat's unread messages (only n1), then
+    marked read n1 and n2, which had reached WhatsApp in between; the next mark found only n3
+    unread and stored it, n2 coming later through its live event: stored n1, n3, n2. The mark
+    now stores the chat's messages after the newest one stored, read or not, in WhatsApp's
+    order, and the live events already handed over are dropped as seen. The interleaving is
+    played here by the customer's n2 arriving as the page marks the chat read."""
+    from app.bridge.runner import SessionRunner
+
+    conn_id = factory.connection(enabled=True, read_receipts=True).id
+    d = open_session(connection_id=conn_id)
+    connect(d, sim)
+    stored = []
+    runner = SessionRunner(conn_id, sink=stored.append)
+    runner.session = d.session
+    sim.message(PHONE, MARIA, "n1")
+    d.until(lambda d: d.payloads, message="n1")
+    stored.extend(d.payloads)  # what the runner's loop stores of a pump
+    real_mark_read = d.session.mark_read
+    marks = []
+
+    def mark_read_as_n2_arrives(chat_id):
+        if not marks:
+            sim.message(PHONE, MARIA, "n2")  # reached WhatsApp after the read, before the mark
+        marks.append(chat_id)
+        real_mark_read(chat_id)
+
+    d.session.mark_read = mark_read_as_n2_arrives
+    runner.run_command({"op": "mark_read", "chat_id": MARIA + "@c.us"})
+    assert not [m for m in d.session.unread_messages(MARIA + "@c.us") if m["body"] == "n2"], "n2 was marked read"
+    sim.message(PHONE, MARIA, "n3")
+    runner.run_command({"op": "mark_read", "chat_id": MARIA + "@c.us"})
+    # The live events of n2 and n3, handled as the runner's loop does at its next pumps.
+    seen_live = set()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and seen_live < {"n2", "n3"}:
+        for event in d.session.pump(0.3):
+            if event["type"] == "message" and event["msg"]["type"] == "chat":
+                seen_live.add(event["msg"]["body"])
+                payload = d.session.inbound_payload(event["msg"])
+                if payload is not None:
+                    stored.append(payload)
+    assert seen_live >= {"n2", "n3"}
+    assert [p["body"] for p in stored if p["chat_id"] == MARIA + "@c.us"] == ["n1", "n2", "n3"]
+    assert len(marks) == 2
+
+
+def _queued_message(db, conn_id, channel_id, body):
+    from app.models import Contact, Message, MessageStatus, Ticket
+
+    contact = db.session.query(Contact).filter_by(jid=MARIA + "@c.us").first()
+    if contact is None:
+        contact = Contact(channel="whatsapp", jid=MARIA + "@c.us", phone=MARIA, name="Maria")
+        db.session.add(contact)
+        db.session.flush()
+    ticket = db.session.query(Ticket).filter_by(contact_id=contact.id).first()
+    if ticket is None:
+        ticket = Ticket(contact_id=contact.id, connection_id=conn_id, status="open")
+        db.session.add(ticket)
+        db.session.flush()
+    message = Message(ticket_id=ticket.id, connection_id=conn_id, channel_id=channel_id, from_me=True, type="text",
+                      body=body, status=MessageStatus.QUEUED)
+    db.session.add(message)
+    db.session.commit()
+    return message.id
+
+
+def _process_inbox(db, conn_id):
+    from app.models import InboundEvent
+    from app.services import inbox
+
+    for event_id in [e.id for e in db.session.query(InboundEvent).filter_by(connection_id=conn_id, processed_at=None)
+                     .order_by(InboundEvent.id)]:
+        inbox.process(event_id)
+    db.session.expire_all()
+
+
+def test_acks_lost_with_a_session_are_read_from_the_page_by_the_next_one(app, db, factory, open_session, sim, tmp_path):
+    """QA: the bridge stopped (SIGTERM or kill -9) between a send and its acks; the message stayed
+    "sent" for good, though WhatsApp had delivered it: acks are handed over once, and nothing
+    asked again. A new session now reads where our recent messages stand and submits the acks
+    that move them on; a message already further on is not asked, never moved back."""
+    from app.bridge.runner import SessionRunner
+    from app.models import Message, MessageStatus
+
+    conn_id = factory.connection(enabled=True).id
+    profile = tmp_path / "profile-kept"
+    d = open_session(connection_id=conn_id, profile=profile)
+    connect(d, sim)
+    first = _queued_message(db, conn_id, "3EB0ACK00001", "primeira")
+    second = _queued_message(db, conn_id, "3EB0ACK00002", "segunda")
+    runner = SessionRunner(conn_id)  # the real inbox and outbox
+    runner.session = d.session
+    assert runner.lock.acquire()
+    try:
+        runner.send(first)
+        runner.send(second)
+        d.session.close()  # before any pump: its acks die with it
+        db.session.expire_all()
+        assert [db.session.get(Message, m).status for m in (first, second)] == ["sent", "sent"]
+        db.session.get(Message, second).status = MessageStatus.READ  # a read ack came before the end
+        db.session.commit()
+
+        d2 = open_session(connection_id=conn_id, profile=profile)
+        d2.until(lambda d: d.last("ready"), message="ready without scanning")
+        runner.session = d2.session
+        runner.pick_up_missed()  # what the runner does once ready
+    finally:
+        runner.lock.release()
+    _process_inbox(db, conn_id)
+    assert [db.session.get(Message, m).status for m in (first, second)] == ["delivered", "read"]

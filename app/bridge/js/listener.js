@@ -28,6 +28,8 @@
   }
 
   const ser = (w) => (w == null ? null : typeof w === 'string' ? w : (w._serialized || String(w)));
+  // A message's serialized key ("true_<chat>_<id>"), what getMessages' `id` option takes.
+  const keyOf = (m) => (m.id && m.id._serialized ? m.id._serialized : String(m.id));
   // A message's own id, without the "true_<chat>_" wrapping of its serialized key.
   const bareId = (k) => {
     if (k == null) return null;
@@ -163,6 +165,18 @@
         return false;
       }
     },
+    acks: async (keys) => {
+      // Where our sent messages stand (their ack), by serialized key; those the page does not
+      // have are left out (BridgeSession.acks).
+      const out = [];
+      for (const k of keys) {
+        try {
+          const m = await fn('get_message')(k);
+          if (m && m.ack != null) out.push({id: bareId(m.id), ack: m.ack});
+        } catch (e) { /* not on this page */ }
+      }
+      return out;
+    },
     mark_read: async (chat) => {
       await fn('mark_read')(chat);
       return true;
@@ -186,6 +200,18 @@
       }
       return out;
     },
+    history: async (chat, count, before) => {
+      // One chat's messages, ours too, oldest first: its last `count`, or the `count` before the
+      // message whose key is `before` (BridgeSession.messages_after_known). No chat list read.
+      const opts = before ? {count: count, direction: 'before', id: before} : {count: count};
+      const out = [];
+      for (const m of await fn('get_messages')(chat, opts)) {
+        const s = await serMsg(m);
+        s.key = keyOf(m);
+        out.push(s);
+      }
+      return out;
+    },
     recent: async (since, limit) => {
       // Customers' messages stamped `since` (WhatsApp's clock, seconds) or later, in every chat
       // active since then, read or not: the catch-up of BridgeSession.recent_messages. At most
@@ -194,7 +220,7 @@
       const chats = await fn('list_chats')({});
       for (const chat of chats) {
         if (!chat.t || chat.t < since) continue;
-        const idOf = (m) => (m.id && m.id._serialized ? m.id._serialized : String(m.id));
+        const idOf = keyOf;
         const ids = new Set();
         let msgs = [];
         let before = null;

@@ -152,6 +152,12 @@ def chats(phone: str, token: str) -> list[dict]:
     return sorted(out, key=lambda c: c["messages"][0]["seq"])
 
 
+def chat_messages(phone: str, token: str, chat: str) -> list[dict]:
+    """One chat's messages, oldest first (WhatsApp Web's chat.getMessages reads one chat)."""
+    found = [c for c in chats(phone, token) if c["id"] == chat]
+    return found[0]["messages"] if found else []
+
+
 def _read_chat(phone: str, chat: str) -> int:
     """The account reads a chat: its unread messages become read and the customer sees it."""
     r = _r()
@@ -215,7 +221,10 @@ def send(phone: str, token: str, chat: str, kind: str, body: str, message_id: st
     if r.hexists(key(f"sim:msg:{phone}"), message_id):
         raise SimulatorError(_("duplicate message id"), 409)
     msg = {"id": message_id, "chat": chat, "from_me": True, "type": kind, "body": str(body)[:MAX_BODY],
-           "from": phone + "@c.us", "to": chat, "t": int(_now()), "seq": _next_seq(phone)}
+           "from": phone + "@c.us", "to": chat, "t": int(_now()), "seq": _next_seq(phone),
+           # The customers' phones are always on: delivered at once (ack 2); the page reports
+           # the acks a moment later (fake-wpp.js), and a page opened after has it from here.
+           "ack": 2}
     if extra:
         msg.update(extra)
     r.hset(key(f"sim:msg:{phone}"), message_id, json.dumps(msg))

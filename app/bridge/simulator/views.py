@@ -75,6 +75,8 @@ def page_api(op):
         return jsonify(ok=True)
     if op == "chats":
         return jsonify(state.chats(phone, token))
+    if op == "chat":
+        return jsonify(messages=state.chat_messages(phone, token, _text(data, "chat")))
     if op == "read":
         return jsonify(count=state.mark_read(phone, token, _text(data, "chat")))
     if op == "lid":

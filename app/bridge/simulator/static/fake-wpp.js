@@ -60,7 +60,7 @@
     from: wid(m.from_me ? (pairing.phone + '@c.us') : m.chat), to: wid(m.from_me ? m.chat : m.to),
     author: wid(m.author), t: m.t, notifyName: m.notifyName || '', isNewMsg: true,
     isGroupMsg: (m.chat || '').endsWith('@g.us'), chatName: m.chatName || '',
-    mimetype: m.mimetype || null, filename: m.filename || null,
+    mimetype: m.mimetype || null, filename: m.filename || null, ack: m.ack == null ? null : m.ack,
   });
 
   // --- connection state ---
@@ -192,7 +192,6 @@
   };
   const dataUrlMime = (s) => (typeof s === 'string' && s.startsWith('data:')) ? s.slice(5, s.indexOf(';')) : null;
 
-  let chatCache = {};
   window.WPP = {
     isReady: true,
     isFullReady: true,
@@ -240,8 +239,6 @@
       list: async (opts) => {
         requireReady();
         const chats = await api('chats', auth());
-        chatCache = {};
-        for (const c of chats) chatCache[c.id] = c.messages;
         return chats.filter((c) => c.unreadCount > 0 || !(opts && opts.onlyWithUnreadMessage))
           .map((c) => ({id: wid(c.id), unreadCount: c.unreadCount, t: c.t}));
       },
@@ -250,12 +247,9 @@
         // onlyUnread, or the `count` before the message `id` with direction 'before'.
         requireReady();
         opts = opts || {};
-        let msgs = chatCache[String(chat)];
-        if (!msgs) {
-          const chats = await api('chats', auth());
-          const found = chats.find((c) => c.id === String(chat));
-          msgs = found ? found.messages : [];
-        }
+        // Read from the network each time, as WhatsApp's collection is always current (a copy
+        // kept from an earlier chat list hid messages that arrived since).
+        let msgs = (await api('chat', Object.assign({chat: String(chat)}, auth()))).messages;
         if (opts.onlyUnread) msgs = msgs.filter((m) => m.unread);
         if (opts.id && opts.direction === 'before') {
           const at = msgs.findIndex((m) => key(!!m.from_me, m.chat, m.id)._serialized === String(opts.id));
