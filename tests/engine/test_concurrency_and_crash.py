@@ -95,6 +95,27 @@ def test_the_same_event_ingested_by_several_worker_processes(engine, factory, st
     assert engine.tickets()[0].unread_count == 4
 
 
+def drain_in_thread(app, lane):
+    """A drain of `lane` running in a thread of its own (it blocks on a DatabaseLock, say): the
+    thread, and a dict where it leaves how many events it took ("taken")."""
+    from app.workers.jobs import drain_lane
+
+    holder = {}
+
+    def hold():
+        from app.models import db
+
+        with app.app_context():
+            try:
+                holder["taken"] = drain_lane(lane)
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    return thread, holder
+
+
 class DatabaseLock:
     """Holds a lock that makes a worker block inside its ingest transaction (the message insert on
     PostgreSQL, the first write on SQLite) until released."""
@@ -250,22 +271,10 @@ def test_events_of_a_busy_lane_are_left_to_the_drain_holding_it(engine, factory,
     first, second, third = (engine.message(c, body=body) for body in ("primeira", "segunda", "terceira"))
     lane = inbox.lane_of(first)
     inbox.receive(first)
-    holder = {}
-
-    def hold():
-        from app.models import db
-
-        with app.app_context():
-            try:
-                holder["taken"] = drain_lane(lane)
-            finally:
-                db.session.remove()
-
     queue = get_queue("ingest")
     queue.empty()
     with DatabaseLock(test_env["DATABASE_URL"]) as lock:
-        thread = threading.Thread(target=hold)
-        thread.start()
+        thread, holder = drain_in_thread(app, lane)
         time.sleep(1.0)  # the holder has read the lane and waits inside its transaction
         assert thread.is_alive()
         submit(second)

@@ -4,7 +4,6 @@ and scheduler processes, real PostgreSQL/SQLite and Redis; the periodic sweep (6
 of the way so that only the lane takeover can store the messages."""
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
@@ -12,7 +11,7 @@ from rq import Worker
 
 from app.models import InboundEvent, Message
 from tests.conftest import ROOT, wait_until
-from tests.engine.test_concurrency_and_crash import DatabaseLock
+from tests.engine.test_concurrency_and_crash import DatabaseLock, drain_in_thread
 
 # The defect: 30 s (the dead drain's lock) to 60-90 s (its queued mark, then the sweep). Taken
 # over now within the lease (5 s) plus a rescue period (5-6 s); the bound only catches the defect.
@@ -101,20 +100,8 @@ def test_a_live_drain_keeps_its_lane_past_the_lease(engine, factory, app, test_e
     first, second = engine.message(c, body="primeira"), engine.message(c, body="segunda")
     lane = inbox.lane_of(first)
     inbox.receive(first)
-    holder = {}
-
-    def hold():
-        from app.models import db
-
-        with app.app_context():
-            try:
-                holder["taken"] = drain_lane(lane)
-            finally:
-                db.session.remove()
-
     with DatabaseLock(test_env["DATABASE_URL"]) as lock:
-        thread = threading.Thread(target=hold)
-        thread.start()
+        thread, holder = drain_in_thread(app, lane)
         assert wait_until(lambda: redis_conn().exists(lane_keys(lane)[0]), 10)
         time.sleep(LANE_LOCK_MS / 1000 + 2)  # past the lease, the holder blocked in its batch
         assert thread.is_alive() and redis_conn().exists(lane_keys(lane)[0])
